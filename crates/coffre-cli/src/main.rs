@@ -1,0 +1,100 @@
+//! `coffre`: the operator's and auditor's command line.
+//!
+//! Today it only inspects stored objects; `serve`, `admin`, `audit`,
+//! `scrub`, `gc`, `keys` and `backup` arrive with the vault and the API.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use coffre_crypto::object::{self, ObjectHeader};
+
+#[derive(Parser)]
+#[command(
+    name = "coffre",
+    version,
+    about = "Coffre: encrypted document vault (operator tools)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Stored objects (ciphertext files).
+    #[command(subcommand)]
+    Object(ObjectCommand),
+}
+
+#[derive(Subcommand)]
+enum ObjectCommand {
+    /// Print the clear header of a stored object: format, document id and
+    /// version, plaintext size. Reads no key and decrypts nothing.
+    ///
+    /// Example: coffre object inspect ./coffre-data/objects/ab/abcd…
+    Inspect {
+        /// The object file.
+        file: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Object(ObjectCommand::Inspect { file, json }) => inspect(&file, json),
+    }
+}
+
+fn inspect(path: &PathBuf, json: bool) -> anyhow::Result<()> {
+    let mut f =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let len = f.metadata()?.len();
+    let mut head = [0u8; object::HEADER_LEN];
+    f.read_exact(&mut head)
+        .with_context(|| format!("{} is shorter than an object header", path.display()))?;
+    let header = ObjectHeader::parse(&head)
+        .with_context(|| format!("{} is not a Coffre object", path.display()))?;
+    let plaintext = object::plaintext_len(len).ok();
+    let mut out = std::io::stdout().lock();
+    if json {
+        let v = serde_json::json!({
+            "format_version": object::FORMAT_VERSION,
+            "suite": "cobblestone-256",
+            "document_id": header.document.to_string(),
+            "document_version": header.version,
+            "stored_bytes": len,
+            "plaintext_bytes": plaintext,
+        });
+        writeln!(out, "{v}")?;
+    } else {
+        writeln!(
+            out,
+            "format:      Coffre object v{} (Cobblestone-256)",
+            object::FORMAT_VERSION
+        )?;
+        writeln!(
+            out,
+            "document:    {} version {}",
+            header.document, header.version
+        )?;
+        match plaintext {
+            Some(p) => writeln!(
+                out,
+                "size:        {len} bytes stored, {p} bytes of plaintext"
+            )?,
+            None => writeln!(
+                out,
+                "size:        {len} bytes stored: NOT a valid object length (truncated or extended)"
+            )?,
+        }
+    }
+    if plaintext.is_none() {
+        anyhow::bail!("object length is invalid: the object is truncated or has extra bytes");
+    }
+    Ok(())
+}

@@ -1,0 +1,550 @@
+//! Audit journal primitives: canonical entries, the SHA-256 hash chain and
+//! Ed25519-signed checkpoints.
+//!
+//! `hash(n) = SHA-256(hash(n-1) ‖ canonical(entry n))`, `hash(0)` = 32 zero
+//! bytes. A checkpoint signs `(seq, hash(seq), time)`. The journal never
+//! holds document content or secrets: entries carry ids, actions and
+//! outcomes only.
+
+use std::fmt;
+use std::str::FromStr;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use ring::digest::{Context, SHA256};
+use ring::signature::{ED25519, Ed25519KeyPair, KeyPair, UnparsedPublicKey};
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use crate::error::ChainBreak;
+use crate::root::RootKeyRing;
+use crate::wrap::Binding;
+use crate::{Error, Result};
+
+/// One journal entry. Strings are ids and short codes, never content.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// 1, 2, 3, … without gaps.
+    pub seq: u64,
+    /// Milliseconds since the Unix epoch (UTC).
+    pub time_ms: i64,
+    /// Who acted, e.g. `caseworker:<id>`, `beneficiary:<id>`, `operator`, `anonymous`.
+    pub actor: String,
+    /// What was attempted, e.g. `document.download`.
+    pub action: String,
+    /// `ok`, `denied`, `failed`.
+    pub outcome: String,
+    pub beneficiary: Option<String>,
+    pub document: Option<String>,
+    /// A short reason or parameter (never a secret, title or file name).
+    pub detail: Option<String>,
+}
+
+impl Entry {
+    /// The canonical encoding that is hashed: a domain label, `seq` and
+    /// `time_ms` as 8 bytes big-endian, then each text field as a presence
+    /// byte (0 absent, 1 present) and, when present, its UTF-8 length as 8
+    /// bytes big-endian and its bytes, in declaration order.
+    pub fn canonical_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(128);
+        out.extend_from_slice(b"coffre.org/audit-entry@v1\x00");
+        out.extend_from_slice(&self.seq.to_be_bytes());
+        out.extend_from_slice(&self.time_ms.to_be_bytes());
+        let fields: [Option<&str>; 6] = [
+            Some(&self.actor),
+            Some(&self.action),
+            Some(&self.outcome),
+            self.beneficiary.as_deref(),
+            self.document.as_deref(),
+            self.detail.as_deref(),
+        ];
+        for f in fields {
+            match f {
+                None => out.push(0),
+                Some(s) => {
+                    out.push(1);
+                    out.extend_from_slice(&(s.len() as u64).to_be_bytes());
+                    out.extend_from_slice(s.as_bytes());
+                }
+            }
+        }
+        out
+    }
+}
+
+/// A link of the hash chain.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ChainHash(pub [u8; 32]);
+
+impl ChainHash {
+    /// The hash before the first entry.
+    pub const GENESIS: ChainHash = ChainHash([0; 32]);
+
+    /// `SHA-256(self ‖ canonical(entry))`.
+    pub fn next(&self, entry: &Entry) -> ChainHash {
+        let mut ctx = Context::new(&SHA256);
+        ctx.update(&self.0);
+        ctx.update(&entry.canonical_bytes());
+        let mut out = [0u8; 32];
+        out.copy_from_slice(ctx.finish().as_ref());
+        ChainHash(out)
+    }
+}
+
+impl fmt::Display for ChainHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+impl fmt::Debug for ChainHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ChainHash({self})")
+    }
+}
+
+impl FromStr for ChainHash {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        let mut out = [0u8; 32];
+        hex::decode_to_slice(s, &mut out)
+            .map_err(|_| Error::Malformed("chain hash (64 hex digits)"))?;
+        Ok(ChainHash(out))
+    }
+}
+
+impl Serialize for ChainHash {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for ChainHash {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// An entry with the chain hash recorded after it, as stored and exported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    #[serde(flatten)]
+    pub entry: Entry,
+    pub hash: ChainHash,
+}
+
+/// A signed statement that the journal's entry `seq` has chain hash `hash`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    pub seq: u64,
+    pub hash: ChainHash,
+    pub time_ms: i64,
+    /// Ed25519 signature, base64.
+    pub signature: String,
+}
+
+fn checkpoint_message(seq: u64, hash: &ChainHash, time_ms: i64) -> Vec<u8> {
+    let mut m = b"coffre.org/audit-checkpoint@v1\x00".to_vec();
+    m.extend_from_slice(&seq.to_be_bytes());
+    m.extend_from_slice(&hash.0);
+    m.extend_from_slice(&time_ms.to_be_bytes());
+    m
+}
+
+/// The journal's Ed25519 signing key. Held by the server, sealed under the
+/// root key ring at rest. ring does not zeroize its key pair; the seed does.
+pub struct AuditSigningKey {
+    pub(crate) seed: Zeroizing<[u8; 32]>,
+    pair: Ed25519KeyPair,
+}
+
+const SIGNING_KEY_NAME: &str = "audit-signing-key";
+
+impl AuditSigningKey {
+    pub fn generate() -> Result<Self> {
+        let mut seed = Zeroizing::new([0u8; 32]);
+        crate::rng::fill(seed.as_mut_slice())?;
+        Self::from_seed(seed)
+    }
+
+    fn from_seed(seed: Zeroizing<[u8; 32]>) -> Result<Self> {
+        let pair =
+            Ed25519KeyPair::from_seed_unchecked(seed.as_slice()).map_err(|_| Error::Decryption)?;
+        Ok(Self { seed, pair })
+    }
+
+    pub fn verifying_key(&self) -> AuditVerifyingKey {
+        let mut pk = [0u8; 32];
+        pk.copy_from_slice(self.pair.public_key().as_ref());
+        AuditVerifyingKey(pk)
+    }
+
+    /// Signs a checkpoint for entry `seq` whose chain hash is `hash`.
+    pub fn checkpoint(&self, seq: u64, hash: ChainHash, time_ms: i64) -> Checkpoint {
+        let sig = self.pair.sign(&checkpoint_message(seq, &hash, time_ms));
+        Checkpoint {
+            seq,
+            hash,
+            time_ms,
+            signature: B64.encode(sig.as_ref()),
+        }
+    }
+
+    pub fn seal(&self, root: &RootKeyRing) -> Result<Vec<u8>> {
+        root.seal(
+            self.seed.as_slice(),
+            &Binding::server_secret(SIGNING_KEY_NAME),
+        )
+    }
+
+    pub fn unseal(sealed: &[u8], root: &RootKeyRing) -> Result<Self> {
+        let bytes = root.open(sealed, &Binding::server_secret(SIGNING_KEY_NAME))?;
+        if bytes.len() != 32 {
+            return Err(Error::Decryption);
+        }
+        let mut seed = Zeroizing::new([0u8; 32]);
+        seed.copy_from_slice(&bytes);
+        Self::from_seed(seed)
+    }
+
+    /// Re-seals under the ring's current version.
+    pub fn reseal(sealed: &[u8], root: &RootKeyRing) -> Result<Vec<u8>> {
+        root.reseal(sealed, &Binding::server_secret(SIGNING_KEY_NAME))
+    }
+}
+
+impl fmt::Debug for AuditSigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "AuditSigningKey {{ public: {}, seed: [redacted] }}",
+            self.verifying_key()
+        )
+    }
+}
+
+/// The public key auditors verify checkpoints with (base64 text form).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct AuditVerifyingKey(pub [u8; 32]);
+
+impl AuditVerifyingKey {
+    pub fn verify(&self, c: &Checkpoint) -> Result<()> {
+        let bad = || Error::AuditChain {
+            seq: c.seq,
+            reason: ChainBreak::BadSignature,
+        };
+        let sig = B64.decode(c.signature.as_bytes()).map_err(|_| bad())?;
+        UnparsedPublicKey::new(&ED25519, &self.0)
+            .verify(&checkpoint_message(c.seq, &c.hash, c.time_ms), &sig)
+            .map_err(|_| bad())
+    }
+}
+
+impl fmt::Display for AuditVerifyingKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&B64.encode(self.0))
+    }
+}
+
+impl fmt::Debug for AuditVerifyingKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AuditVerifyingKey({self})")
+    }
+}
+
+impl FromStr for AuditVerifyingKey {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        let bytes = B64
+            .decode(s.trim())
+            .map_err(|_| Error::Malformed("audit verifying key"))?;
+        let key: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| Error::Malformed("audit verifying key"))?;
+        Ok(Self(key))
+    }
+}
+
+impl Serialize for AuditVerifyingKey {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for AuditVerifyingKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// Where a (possibly partial) journal starts: the hash before its first
+/// entry and that entry's expected sequence number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Anchor {
+    pub prev_hash: ChainHash,
+    pub next_seq: u64,
+}
+
+impl Anchor {
+    pub const GENESIS: Anchor = Anchor {
+        prev_hash: ChainHash::GENESIS,
+        next_seq: 1,
+    };
+}
+
+/// What a successful verification covered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verified {
+    pub entries: u64,
+    pub checkpoints: u64,
+    pub head: ChainHash,
+}
+
+/// Verifies a journal (or a slice of one starting at `anchor`) offline.
+///
+/// Fails at the first problem, naming the entry: a sequence gap or
+/// reordering, a recorded hash that does not follow from the entry, a
+/// checkpoint whose hash or signature does not match, or entries that no
+/// checkpoint signs (so a forged line appended at the end is caught even if
+/// its recorded hash was recomputed).
+pub fn verify(
+    records: &[Record],
+    checkpoints: &[Checkpoint],
+    key: &AuditVerifyingKey,
+    anchor: Anchor,
+) -> Result<Verified> {
+    let first = anchor.next_seq;
+    let mut cps: Vec<&Checkpoint> = checkpoints.iter().collect();
+    cps.sort_by_key(|c| c.seq);
+    let mut cps = cps.into_iter().peekable();
+    if let Some(c) = cps.next_if(|c| c.seq < first) {
+        return Err(Error::AuditChain {
+            seq: c.seq,
+            reason: ChainBreak::CheckpointOutOfRange,
+        });
+    }
+    let mut hash = anchor.prev_hash;
+    let mut last_signed = None;
+    for (i, r) in records.iter().enumerate() {
+        let expected_seq = first + i as u64;
+        if r.entry.seq != expected_seq {
+            return Err(Error::AuditChain {
+                seq: expected_seq,
+                reason: ChainBreak::Sequence,
+            });
+        }
+        hash = hash.next(&r.entry);
+        if hash != r.hash {
+            return Err(Error::AuditChain {
+                seq: expected_seq,
+                reason: ChainBreak::HashMismatch,
+            });
+        }
+        while let Some(c) = cps.next_if(|c| c.seq == expected_seq) {
+            key.verify(c)?;
+            if c.hash != hash {
+                return Err(Error::AuditChain {
+                    seq: expected_seq,
+                    reason: ChainBreak::HashMismatch,
+                });
+            }
+            last_signed = Some(expected_seq);
+        }
+    }
+    if let Some(c) = cps.next() {
+        return Err(Error::AuditChain {
+            seq: c.seq,
+            reason: ChainBreak::CheckpointOutOfRange,
+        });
+    }
+    if let Some(r) = records.last()
+        && last_signed != Some(r.entry.seq)
+    {
+        let seq = last_signed.map_or(first, |s| s + 1);
+        return Err(Error::AuditChain {
+            seq,
+            reason: ChainBreak::Unsigned,
+        });
+    }
+    Ok(Verified {
+        entries: records.len() as u64,
+        checkpoints: checkpoints.len() as u64,
+        head: hash,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(seq: u64, action: &str) -> Entry {
+        Entry {
+            seq,
+            time_ms: 1_700_000_000_000 + seq as i64,
+            actor: "caseworker:00".into(),
+            action: action.into(),
+            outcome: "ok".into(),
+            beneficiary: Some("b1".into()),
+            document: None,
+            detail: None,
+        }
+    }
+
+    fn journal(n: u64) -> Vec<Record> {
+        let mut h = ChainHash::GENESIS;
+        (1..=n)
+            .map(|s| {
+                let e = entry(s, "document.download");
+                h = h.next(&e);
+                Record { entry: e, hash: h }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn canonical_encoding_separates_fields() {
+        let mut a = entry(1, "x");
+        a.beneficiary = Some("ab".into());
+        a.document = Some("c".into());
+        let mut b = entry(1, "x");
+        b.beneficiary = Some("a".into());
+        b.document = Some("bc".into());
+        assert_ne!(a.canonical_bytes(), b.canonical_bytes());
+        let mut c = entry(1, "x");
+        c.detail = Some(String::new());
+        assert_ne!(entry(1, "x").canonical_bytes(), c.canonical_bytes());
+    }
+
+    #[test]
+    fn verify_accepts_intact_and_names_the_bad_entry() {
+        let key = AuditSigningKey::generate().unwrap();
+        let vk = key.verifying_key();
+        let recs = journal(10);
+        let cps = vec![
+            key.checkpoint(5, recs[4].hash, 1),
+            key.checkpoint(10, recs[9].hash, 2),
+        ];
+        let ok = verify(&recs, &cps, &vk, Anchor::GENESIS).unwrap();
+        assert_eq!((ok.entries, ok.checkpoints, ok.head), (10, 2, recs[9].hash));
+
+        let broken = |seq, reason| Err::<Verified, _>(Error::AuditChain { seq, reason });
+        let check =
+            |recs: &[Record], cps: &[Checkpoint]| match verify(recs, cps, &vk, Anchor::GENESIS) {
+                Err(Error::AuditChain { seq, reason }) => broken(seq, reason),
+                other => other,
+            };
+
+        // Altered entry, hash left alone.
+        let mut t = recs.clone();
+        t[3].entry.outcome = "denied".into();
+        assert!(matches!(
+            check(&t, &cps),
+            Err(Error::AuditChain {
+                seq: 4,
+                reason: ChainBreak::HashMismatch
+            })
+        ));
+        // Altered entry with every later hash recomputed: the checkpoint catches it.
+        let mut t = recs.clone();
+        t[3].entry.outcome = "denied".into();
+        let mut h = t[2].hash;
+        for r in &mut t[3..] {
+            h = h.next(&r.entry);
+            r.hash = h;
+        }
+        assert!(matches!(
+            check(&t, &cps),
+            Err(Error::AuditChain {
+                seq: 5,
+                reason: ChainBreak::HashMismatch
+            })
+        ));
+        // Removed, swapped.
+        let mut t = recs.clone();
+        t.remove(6);
+        assert!(matches!(
+            check(&t, &cps),
+            Err(Error::AuditChain {
+                seq: 7,
+                reason: ChainBreak::Sequence
+            })
+        ));
+        let mut t = recs.clone();
+        t.swap(1, 2);
+        assert!(matches!(
+            check(&t, &cps),
+            Err(Error::AuditChain {
+                seq: 2,
+                reason: ChainBreak::Sequence
+            })
+        ));
+        // Forged line appended with a correct-looking hash.
+        let mut t = recs.clone();
+        let e = entry(11, "forged");
+        let h = t[9].hash.next(&e);
+        t.push(Record { entry: e, hash: h });
+        assert!(matches!(
+            check(&t, &cps),
+            Err(Error::AuditChain {
+                seq: 11,
+                reason: ChainBreak::Unsigned
+            })
+        ));
+        // Forged checkpoint signature.
+        let mut c = cps.clone();
+        c[1].time_ms += 1;
+        assert!(matches!(
+            check(&recs, &c),
+            Err(Error::AuditChain {
+                seq: 10,
+                reason: ChainBreak::BadSignature
+            })
+        ));
+        // Another key.
+        let other = AuditSigningKey::generate().unwrap().verifying_key();
+        assert!(verify(&recs, &cps, &other, Anchor::GENESIS).is_err());
+    }
+
+    #[test]
+    fn partial_journal_from_anchor() {
+        let key = AuditSigningKey::generate().unwrap();
+        let recs = journal(8);
+        let anchor = Anchor {
+            prev_hash: recs[2].hash,
+            next_seq: 4,
+        };
+        let cps = vec![key.checkpoint(8, recs[7].hash, 9)];
+        verify(&recs[3..], &cps, &key.verifying_key(), anchor).unwrap();
+        let wrong = Anchor {
+            prev_hash: recs[1].hash,
+            next_seq: 4,
+        };
+        assert!(verify(&recs[3..], &cps, &key.verifying_key(), wrong).is_err());
+    }
+
+    #[test]
+    fn signing_key_seals_under_root() {
+        let mut root = RootKeyRing::generate().unwrap();
+        let key = AuditSigningKey::generate().unwrap();
+        let sealed = key.seal(&root).unwrap();
+        root.rotate().unwrap();
+        let resealed = AuditSigningKey::reseal(&sealed, &root).unwrap();
+        root.retire_old_versions();
+        let back = AuditSigningKey::unseal(&resealed, &root).unwrap();
+        assert_eq!(back.verifying_key(), key.verifying_key());
+        assert!(AuditSigningKey::unseal(&sealed, &root).is_err());
+    }
+
+    #[test]
+    fn json_round_trip() {
+        let r = &journal(1)[0];
+        let text = serde_json::to_string(r).unwrap();
+        assert!(text.contains("\"seq\":1"));
+        let back: Record = serde_json::from_str(&text).unwrap();
+        assert_eq!(&back, r);
+    }
+}

@@ -1,0 +1,38 @@
+//! Coffre's cryptographic core.
+//!
+//! This crate turns the security model (`../shared/design/security-model.md`,
+//! summarised in `docs/ARCHITECTURE.md`) into a small, misuse-resistant API.
+//! It performs no IO of its own: it works on byte slices and on the
+//! `std::io::Read`/`Write` values handed to it.
+//!
+//! What it offers, by module:
+//! - [`object`]: the stored object format v1 (`docs/FORMAT.md`): streaming
+//!   seal and open in bounded memory, and random access to single chunks.
+//! - [`keys`]: document keys ([`Dek`]), age X25519 identities and recipients,
+//!   user secrets.
+//! - [`wrap`]: wrapping keys to recipients, to share-link secrets, and the
+//!   double seal of a principal's identity (argon2id inside, root key outside).
+//! - [`root`]: the versioned root key ring and its age-encrypted file.
+//! - [`audit`]: canonical journal entries, the hash chain, signed checkpoints.
+//!
+//! Every secret lives in a type that zeroizes on drop and implements neither
+//! `Clone` nor `Copy`; its `Debug` never prints key material. Every failure to
+//! decrypt or authenticate is the same opaque [`Error::Decryption`].
+
+mod chunked;
+mod error;
+mod ids;
+mod rng;
+
+#[cfg(test)]
+mod redaction;
+
+pub mod audit;
+pub mod keys;
+pub mod object;
+pub mod root;
+pub mod wrap;
+
+pub use error::{Error, Result};
+pub use ids::{DocumentId, PrincipalId};
+pub use keys::{Dek, Identity, Recipient, UserSecret};
