@@ -8,7 +8,12 @@
 //! server, started in a child process so that its memory is not counted as
 //! the client's.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout, clippy::print_stderr)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
 
 use std::io::BufRead;
 use std::time::{Duration, Instant};
@@ -32,8 +37,12 @@ fn key() -> ObjectKey {
 /// The body as 1 MiB slices of one buffer (no copy, no generation cost).
 fn body_of(data: &Bytes) -> BodyStream {
     let data = data.clone();
-    futures_util::stream::iter((0..data.len()).step_by(MIB).map(move |i| Ok(data.slice(i..(i + MIB).min(data.len())))))
-        .boxed()
+    futures_util::stream::iter(
+        (0..data.len())
+            .step_by(MIB)
+            .map(move |i| Ok(data.slice(i..(i + MIB).min(data.len())))),
+    )
+    .boxed()
 }
 
 fn status_kib(field: &str) -> u64 {
@@ -54,7 +63,9 @@ fn gbps(d: Duration) -> f64 {
     SIZE as f64 / d.as_secs_f64() / 1e9
 }
 
-async fn drain(mut s: futures_util::stream::BoxStream<'static, coffre_store::Result<Bytes>>) -> usize {
+async fn drain(
+    mut s: futures_util::stream::BoxStream<'static, coffre_store::Result<Bytes>>,
+) -> usize {
     let mut n = 0;
     while let Some(c) = s.next().await {
         n += c.unwrap().len();
@@ -77,9 +88,15 @@ fn config() -> (S3Config, Option<std::process::Child>) {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
     let endpoint = line.trim().to_owned();
-    let mut c = S3Config::new(Some(endpoint), coffre_store::testing::REGION, coffre_store::testing::BUCKET);
+    let mut c = S3Config::new(
+        Some(endpoint),
+        coffre_store::testing::REGION,
+        coffre_store::testing::BUCKET,
+    );
     c.credentials = Some(coffre_store::S3Credentials {
         access_key_id: coffre_store::testing::ACCESS_KEY.into(),
         secret_access_key: coffre_store::testing::SECRET_KEY.into(),
@@ -89,7 +106,13 @@ fn config() -> (S3Config, Option<std::process::Child>) {
 
 async fn raw_multipart(store: &S3Store, k: &ObjectKey, data: &Bytes, part: usize) {
     let c = store.client();
-    let id = c.create_multipart_upload().bucket(store.bucket()).key(k.as_str()).send().await.unwrap();
+    let id = c
+        .create_multipart_upload()
+        .bucket(store.bucket())
+        .key(k.as_str())
+        .send()
+        .await
+        .unwrap();
     let id = id.upload_id().unwrap().to_owned();
     let mut parts = Vec::new();
     for (n, start) in (0..data.len()).step_by(part).enumerate() {
@@ -104,13 +127,22 @@ async fn raw_multipart(store: &S3Store, k: &ObjectKey, data: &Bytes, part: usize
             .send()
             .await
             .unwrap();
-        parts.push(CompletedPart::builder().part_number(n as i32 + 1).e_tag(out.e_tag().unwrap()).build());
+        parts.push(
+            CompletedPart::builder()
+                .part_number(n as i32 + 1)
+                .e_tag(out.e_tag().unwrap())
+                .build(),
+        );
     }
     c.complete_multipart_upload()
         .bucket(store.bucket())
         .key(k.as_str())
         .upload_id(&id)
-        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(parts))
+                .build(),
+        )
         .send()
         .await
         .unwrap();
@@ -128,7 +160,11 @@ fn main() {
         // `cargo test --benches` and criterion-style probes: nothing to list.
         return;
     }
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     let (config, mut child) = config();
     let part = config.part_size;
     rt.block_on(async {
@@ -139,7 +175,8 @@ fn main() {
         // Peak memory of a 1 GiB streamed put (measured first, before the
         // 256 MiB buffers below inflate the heap): one 1 MiB buffer, sliced.
         let piece = Bytes::from(vec![0x5au8; MIB]);
-        let stream: BodyStream = futures_util::stream::iter((0..1024).map(move |_| Ok(piece.clone()))).boxed();
+        let stream: BodyStream =
+            futures_util::stream::iter((0..1024).map(move |_| Ok(piece.clone()))).boxed();
         let _ = std::fs::write("/proc/self/clear_refs", "5");
         let before = status_kib("VmRSS:");
         let k = key();
@@ -151,7 +188,11 @@ fn main() {
         );
         store.delete(&k).await.unwrap();
 
-        let data = Bytes::from((0..SIZE).map(|i| (i as u8).wrapping_mul(151)).collect::<Vec<u8>>());
+        let data = Bytes::from(
+            (0..SIZE)
+                .map(|i| (i as u8).wrapping_mul(151))
+                .collect::<Vec<u8>>(),
+        );
 
         let (mut ours_put, mut raw_put, mut raw_mp_put, mut ours_get, mut raw_get) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -167,7 +208,14 @@ fn main() {
             ours_get.push(t.elapsed());
 
             let t = Instant::now();
-            let mut out = store.client().get_object().bucket(store.bucket()).key(k.as_str()).send().await.unwrap();
+            let mut out = store
+                .client()
+                .get_object()
+                .bucket(store.bucket())
+                .key(k.as_str())
+                .send()
+                .await
+                .unwrap();
             let mut got = 0;
             while let Some(chunk) = out.body.try_next().await.unwrap() {
                 got += chunk.len();
@@ -196,20 +244,45 @@ fn main() {
             raw_mp_put.push(t.elapsed());
             store.delete(&k).await.unwrap();
         }
-        let (op, rp, rmp, og, rg) = (best(ours_put), best(raw_put), best(raw_mp_put), best(ours_get), best(raw_get));
+        let (op, rp, rmp, og, rg) = (
+            best(ours_put),
+            best(raw_put),
+            best(raw_mp_put),
+            best(ours_get),
+            best(raw_get),
+        );
         println!("\n== coffre-store S3 throughput, 256 MiB objects, median of {RUNS} ==");
-        println!("store put (streamed, {} MiB parts x{}): {:.3} GB/s", part / MIB, config.upload_concurrency, gbps(op));
-        println!("raw PutObject (whole body in memory):    {:.3} GB/s", gbps(rp));
-        println!("raw multipart (sequential, same parts):  {:.3} GB/s", gbps(rmp));
-        println!("store get (streamed):                    {:.3} GB/s", gbps(og));
-        println!("raw GetObject (streamed):                {:.3} GB/s", gbps(rg));
+        println!(
+            "store put (streamed, {} MiB parts x{}): {:.3} GB/s",
+            part / MIB,
+            config.upload_concurrency,
+            gbps(op)
+        );
+        println!(
+            "raw PutObject (whole body in memory):    {:.3} GB/s",
+            gbps(rp)
+        );
+        println!(
+            "raw multipart (sequential, same parts):  {:.3} GB/s",
+            gbps(rmp)
+        );
+        println!(
+            "store get (streamed):                    {:.3} GB/s",
+            gbps(og)
+        );
+        println!(
+            "raw GetObject (streamed):                {:.3} GB/s",
+            gbps(rg)
+        );
         let best_raw_put = rp.min(rmp);
         println!(
             "put ratio store/raw = {:.2}x vs the faster raw put (target >= 0.90x)",
             best_raw_put.as_secs_f64() / op.as_secs_f64()
         );
-        println!("get ratio store/raw = {:.2}x (target >= 0.90x)", rg.as_secs_f64() / og.as_secs_f64());
-
+        println!(
+            "get ratio store/raw = {:.2}x (target >= 0.90x)",
+            rg.as_secs_f64() / og.as_secs_f64()
+        );
     });
     if let Some(c) = child.as_mut() {
         let _ = c.kill();

@@ -29,7 +29,12 @@ pub enum StoreError {
     InvalidKey(String),
 
     #[error("range {start}..{end} is outside object {key} ({size} bytes)")]
-    InvalidRange { key: String, start: u64, end: u64, size: u64 },
+    InvalidRange {
+        key: String,
+        start: u64,
+        end: u64,
+        size: u64,
+    },
 
     /// The body handed to `put` failed; nothing was stored.
     #[error("upload body failed: {0}")]
@@ -39,7 +44,11 @@ pub enum StoreError {
     TooLarge(String),
 
     #[error("filesystem store: {action} {path}: {source}")]
-    Io { action: &'static str, path: PathBuf, source: std::io::Error },
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 impl StoreError {

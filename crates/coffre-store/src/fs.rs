@@ -17,8 +17,8 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt, BufWriter};
 use tokio_util::io::ReaderStream;
 
 use crate::{
-    BodyStream, KeyPrefix, ListEntry, ListPage, MAX_LIST_PAGE, ObjectBody, ObjectKey, ObjectStore, PutReceipt, Result,
-    StoreError, check_range,
+    BodyStream, KeyPrefix, ListEntry, ListPage, MAX_LIST_PAGE, ObjectBody, ObjectKey, ObjectStore,
+    PutReceipt, Result, StoreError, check_range,
 };
 
 const READ_CHUNK: usize = 256 * 1024;
@@ -33,7 +33,11 @@ pub struct FsStore {
 }
 
 fn io_err<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> StoreError + 'a {
-    move |source| StoreError::Io { action, path: path.to_path_buf(), source }
+    move |source| StoreError::Io {
+        action,
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// fsync of a directory, so a rename or a new entry in it is durable.
@@ -41,7 +45,11 @@ async fn sync_dir(dir: &Path) -> Result<()> {
     let d = dir.to_path_buf();
     tokio::task::spawn_blocking(move || std::fs::File::open(&d).and_then(|f| f.sync_all()))
         .await
-        .map_err(|e| StoreError::Io { action: "sync directory", path: dir.to_path_buf(), source: io::Error::other(e) })?
+        .map_err(|e| StoreError::Io {
+            action: "sync directory",
+            path: dir.to_path_buf(),
+            source: io::Error::other(e),
+        })?
         .map_err(io_err("sync directory", dir))
 }
 
@@ -52,10 +60,17 @@ impl FsStore {
         let objects = root.join("objects");
         let tmp = root.join("tmp");
         for dir in [&objects, &tmp] {
-            tokio::fs::create_dir_all(dir).await.map_err(io_err("create directory", dir))?;
+            tokio::fs::create_dir_all(dir)
+                .await
+                .map_err(io_err("create directory", dir))?;
         }
         sync_dir(&root).await?;
-        Ok(Self { root, objects, tmp, counter: AtomicU64::new(0) })
+        Ok(Self {
+            root,
+            objects,
+            tmp,
+            counter: AtomicU64::new(0),
+        })
     }
 
     fn path(&self, key: &ObjectKey) -> PathBuf {
@@ -66,12 +81,17 @@ impl FsStore {
 
     fn tmp_path(&self) -> PathBuf {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-        self.tmp.join(format!("{}-{}-{}.part", std::process::id(), nanos, n))
+        let nanos = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        self.tmp
+            .join(format!("{}-{}-{}.part", std::process::id(), nanos, n))
     }
 
     async fn write_tmp(&self, tmp: &Path, mut body: BodyStream) -> Result<u64> {
-        let file = tokio::fs::File::create(tmp).await.map_err(io_err("create", tmp))?;
+        let file = tokio::fs::File::create(tmp)
+            .await
+            .map_err(io_err("create", tmp))?;
         let mut w = BufWriter::with_capacity(WRITE_BUFFER, file);
         let mut size = 0u64;
         while let Some(chunk) = body.next().await {
@@ -80,24 +100,43 @@ impl FsStore {
             size += chunk.len() as u64;
         }
         w.flush().await.map_err(io_err("write", tmp))?;
-        w.into_inner().sync_all().await.map_err(io_err("sync", tmp))?;
+        w.into_inner()
+            .sync_all()
+            .await
+            .map_err(io_err("sync", tmp))?;
         Ok(size)
     }
 
     async fn open_file(&self, key: &ObjectKey) -> Result<(tokio::fs::File, u64)> {
         let path = self.path(key);
-        let file = tokio::fs::File::open(&path).await.map_err(|e| match e.kind() {
-            io::ErrorKind::NotFound => StoreError::NotFound { key: key.to_string() },
-            _ => StoreError::Io { action: "open", path: path.clone(), source: e },
-        })?;
+        let file = tokio::fs::File::open(&path)
+            .await
+            .map_err(|e| match e.kind() {
+                io::ErrorKind::NotFound => StoreError::NotFound {
+                    key: key.to_string(),
+                },
+                _ => StoreError::Io {
+                    action: "open",
+                    path: path.clone(),
+                    source: e,
+                },
+            })?;
         let len = file.metadata().await.map_err(io_err("stat", &path))?.len();
         Ok((file, len))
     }
 }
 
-fn body_of<R: tokio::io::AsyncRead + Send + 'static>(reader: R, len: u64, path: PathBuf) -> ObjectBody {
+fn body_of<R: tokio::io::AsyncRead + Send + 'static>(
+    reader: R,
+    len: u64,
+    path: PathBuf,
+) -> ObjectBody {
     let stream = ReaderStream::with_capacity(reader, READ_CHUNK)
-        .map_err(move |source| StoreError::Io { action: "read", path: path.clone(), source })
+        .map_err(move |source| StoreError::Io {
+            action: "read",
+            path: path.clone(),
+            source,
+        })
         .boxed();
     ObjectBody { len, stream }
 }
@@ -107,7 +146,13 @@ fn sorted_names(dir: &Path) -> Result<Vec<String>> {
     let rd = match std::fs::read_dir(dir) {
         Ok(rd) => rd,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(StoreError::Io { action: "list", path: dir.to_path_buf(), source: e }),
+        Err(e) => {
+            return Err(StoreError::Io {
+                action: "list",
+                path: dir.to_path_buf(),
+                source: e,
+            });
+        }
     };
     let mut names = Vec::new();
     for entry in rd {
@@ -120,7 +165,12 @@ fn sorted_names(dir: &Path) -> Result<Vec<String>> {
     Ok(names)
 }
 
-fn list_blocking(objects: &Path, prefix: &str, after: Option<&str>, limit: usize) -> Result<ListPage> {
+fn list_blocking(
+    objects: &Path,
+    prefix: &str,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<ListPage> {
     let mut page = ListPage::default();
     let doc_dir = objects.join("doc");
     for shard in sorted_names(&doc_dir)? {
@@ -138,13 +188,19 @@ fn list_blocking(objects: &Path, prefix: &str, after: Option<&str>, limit: usize
             if !text.starts_with(prefix) || after.is_some_and(|a| text.as_str() <= a) {
                 continue;
             }
-            let Ok(key) = ObjectKey::parse(&text) else { continue };
+            let Ok(key) = ObjectKey::parse(&text) else {
+                continue;
+            };
             if page.entries.len() == limit {
                 page.next = page.entries.last().map(|e| e.key.to_string());
                 return Ok(page);
             }
             let meta = std::fs::metadata(dir.join(&name)).map_err(io_err("stat", &dir))?;
-            page.entries.push(ListEntry { key, size: meta.len(), modified: meta.modified().ok() });
+            page.entries.push(ListEntry {
+                key,
+                size: meta.len(),
+                modified: meta.modified().ok(),
+            });
         }
     }
     Ok(page)
@@ -164,7 +220,9 @@ impl ObjectStore for FsStore {
         let path = self.path(key);
         let parent = path.parent().unwrap_or(&self.objects).to_path_buf();
         if tokio::fs::metadata(&parent).await.is_err() {
-            tokio::fs::create_dir_all(&parent).await.map_err(io_err("create directory", &parent))?;
+            tokio::fs::create_dir_all(&parent)
+                .await
+                .map_err(io_err("create directory", &parent))?;
             // The new shard directory's own entry must be durable too.
             if let Some(grand) = parent.parent() {
                 sync_dir(grand).await?;
@@ -172,7 +230,11 @@ impl ObjectStore for FsStore {
         }
         if let Err(e) = tokio::fs::rename(&tmp, &path).await {
             let _ = tokio::fs::remove_file(&tmp).await;
-            return Err(StoreError::Io { action: "rename into", path, source: e });
+            return Err(StoreError::Io {
+                action: "rename into",
+                path,
+                source: e,
+            });
         }
         sync_dir(&parent).await?;
         Ok(PutReceipt { size })
@@ -187,7 +249,9 @@ impl ObjectStore for FsStore {
         let (mut file, size) = self.open_file(key).await?;
         check_range(key, &range, size)?;
         let path = self.path(key);
-        file.seek(SeekFrom::Start(range.start)).await.map_err(io_err("seek", &path))?;
+        file.seek(SeekFrom::Start(range.start))
+            .await
+            .map_err(io_err("seek", &path))?;
         let len = range.end - range.start;
         Ok(body_of(file.take(len), len, path))
     }
@@ -201,7 +265,13 @@ impl ObjectStore for FsStore {
         match tokio::fs::remove_file(&path).await {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(StoreError::Io { action: "delete", path, source: e }),
+            Err(e) => {
+                return Err(StoreError::Io {
+                    action: "delete",
+                    path,
+                    source: e,
+                });
+            }
         }
         if let Some(parent) = path.parent() {
             sync_dir(parent).await?;
@@ -209,24 +279,37 @@ impl ObjectStore for FsStore {
         Ok(())
     }
 
-    async fn list(&self, prefix: &KeyPrefix, after: Option<&str>, limit: usize) -> Result<ListPage> {
+    async fn list(
+        &self,
+        prefix: &KeyPrefix,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<ListPage> {
         let objects = self.objects.clone();
         let prefix = prefix.as_str().to_owned();
         let after = after.map(str::to_owned);
         let limit = limit.clamp(1, MAX_LIST_PAGE);
-        tokio::task::spawn_blocking(move || list_blocking(&objects, &prefix, after.as_deref(), limit))
-            .await
-            .map_err(|e| StoreError::Unavailable(format!("listing task failed: {e}")))?
+        tokio::task::spawn_blocking(move || {
+            list_blocking(&objects, &prefix, after.as_deref(), limit)
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("listing task failed: {e}")))?
     }
 
     async fn cleanup_incomplete(&self, older_than: Duration) -> Result<u64> {
         let mut removed = 0;
-        let cutoff = SystemTime::now().checked_sub(older_than).unwrap_or(SystemTime::UNIX_EPOCH);
-        let mut rd = tokio::fs::read_dir(&self.tmp).await.map_err(io_err("list", &self.tmp))?;
+        let cutoff = SystemTime::now()
+            .checked_sub(older_than)
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        let mut rd = tokio::fs::read_dir(&self.tmp)
+            .await
+            .map_err(io_err("list", &self.tmp))?;
         while let Some(entry) = rd.next_entry().await.map_err(io_err("list", &self.tmp))? {
             let meta = entry.metadata().await.map_err(io_err("stat", &self.tmp))?;
             if meta.is_file() && meta.modified().is_ok_and(|m| m <= cutoff) {
-                tokio::fs::remove_file(entry.path()).await.map_err(io_err("delete", &self.tmp))?;
+                tokio::fs::remove_file(entry.path())
+                    .await
+                    .map_err(io_err("delete", &self.tmp))?;
                 removed += 1;
             }
         }
@@ -234,7 +317,9 @@ impl ObjectStore for FsStore {
     }
 
     async fn check(&self) -> Result<()> {
-        tokio::fs::metadata(&self.objects).await.map_err(io_err("stat", &self.objects))?;
+        tokio::fs::metadata(&self.objects)
+            .await
+            .map_err(io_err("stat", &self.objects))?;
         Ok(())
     }
 

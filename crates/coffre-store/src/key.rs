@@ -24,7 +24,11 @@ impl ObjectKey {
     /// The object of one document version.
     pub fn document(document: DocumentId, version: u32) -> Self {
         let id = document.to_string();
-        Self { text: format!("doc/{}/{}-v{}", &id[..2], id, version), document, version }
+        Self {
+            text: format!("doc/{}/{}-v{}", &id[..2], id, version),
+            document,
+            version,
+        }
     }
 
     /// Parses a key read back from a listing; refuses anything outside the
@@ -35,7 +39,9 @@ impl ObjectKey {
         let (shard, name) = rest.split_once('/').ok_or_else(bad)?;
         let (id, version) = name.split_once("-v").ok_or_else(bad)?;
         let document: DocumentId = id.parse().map_err(|_| bad())?;
-        let is_lower_hex = id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        let is_lower_hex = id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
         let version: u32 = version.parse().map_err(|_| bad())?;
         let canonical = Self::document(document, version);
         if !is_lower_hex || shard != &id[..2] || canonical.text != s {
@@ -99,7 +105,10 @@ mod tests {
         let k = ObjectKey::document(id, 7);
         assert_eq!(ObjectKey::parse(k.as_str()).unwrap(), k);
         assert_eq!(k.document_version(), (id, 7));
-        assert!(k.as_str().starts_with(KeyPrefix::shard(id.as_bytes()[0]).as_str()));
+        assert!(
+            k.as_str()
+                .starts_with(KeyPrefix::shard(id.as_bytes()[0]).as_str())
+        );
         let hex = id.to_string();
         for bad in [
             String::new(),

@@ -43,7 +43,9 @@ pub struct ObjectBody {
 
 impl fmt::Debug for ObjectBody {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ObjectBody").field("len", &self.len).finish_non_exhaustive()
+        f.debug_struct("ObjectBody")
+            .field("len", &self.len)
+            .finish_non_exhaustive()
     }
 }
 
@@ -103,7 +105,8 @@ pub trait ObjectStore: Send + Sync + fmt::Debug {
     /// Size of the object.
     async fn head(&self, key: &ObjectKey) -> Result<u64>;
     async fn delete(&self, key: &ObjectKey) -> Result<()>;
-    async fn list(&self, prefix: &KeyPrefix, after: Option<&str>, limit: usize) -> Result<ListPage>;
+    async fn list(&self, prefix: &KeyPrefix, after: Option<&str>, limit: usize)
+    -> Result<ListPage>;
     /// Removes what interrupted uploads left behind (temporary files,
     /// multipart uploads) that is older than `older_than`. Returns how many.
     async fn cleanup_incomplete(&self, older_than: Duration) -> Result<u64>;
@@ -117,7 +120,9 @@ pub trait ObjectStore: Send + Sync + fmt::Debug {
 #[derive(Debug, Clone)]
 pub enum StoreConfig {
     /// Objects under this directory (created if missing).
-    Filesystem { root: std::path::PathBuf },
+    Filesystem {
+        root: std::path::PathBuf,
+    },
     S3(S3Config),
 }
 
@@ -132,7 +137,12 @@ pub async fn open(config: &StoreConfig) -> Result<Arc<dyn ObjectStore>> {
 /// Checks a requested range against an object size.
 fn check_range(key: &ObjectKey, range: &Range<u64>, size: u64) -> Result<()> {
     if range.start > range.end || range.end > size {
-        return Err(StoreError::InvalidRange { key: key.to_string(), start: range.start, end: range.end, size });
+        return Err(StoreError::InvalidRange {
+            key: key.to_string(),
+            start: range.start,
+            end: range.end,
+            size,
+        });
     }
     Ok(())
 }

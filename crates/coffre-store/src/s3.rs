@@ -26,7 +26,9 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::http::HttpResponse;
-use aws_sdk_s3::config::{Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation};
+use aws_sdk_s3::config::{
+    Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
+};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
@@ -35,8 +37,8 @@ use futures_util::StreamExt;
 use tokio::task::JoinSet;
 
 use crate::{
-    BodyStream, KeyPrefix, ListEntry, ListPage, MAX_LIST_PAGE, ObjectBody, ObjectKey, ObjectStore, PutReceipt, Result,
-    StoreError, check_range,
+    BodyStream, KeyPrefix, ListEntry, ListPage, MAX_LIST_PAGE, ObjectBody, ObjectKey, ObjectStore,
+    PutReceipt, Result, StoreError, check_range,
 };
 
 /// S3 allows at most this many parts in one upload.
@@ -55,7 +57,11 @@ pub struct S3Credentials {
 
 impl std::fmt::Debug for S3Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "S3Credentials {{ access_key_id: {}, secret_access_key: [redacted] }}", self.access_key_id)
+        write!(
+            f,
+            "S3Credentials {{ access_key_id: {}, secret_access_key: [redacted] }}",
+            self.access_key_id
+        )
     }
 }
 
@@ -81,7 +87,11 @@ pub struct S3Config {
 
 impl S3Config {
     /// Defaults for everything but where the bucket is.
-    pub fn new(endpoint: Option<String>, region: impl Into<String>, bucket: impl Into<String>) -> Self {
+    pub fn new(
+        endpoint: Option<String>,
+        region: impl Into<String>,
+        bucket: impl Into<String>,
+    ) -> Self {
         Self {
             endpoint,
             region: region.into(),
@@ -101,13 +111,19 @@ impl S3Config {
             return Err(StoreError::Config("S3 bucket name is empty".into()));
         }
         if self.part_size < MIN_PART_SIZE || self.part_size > 1024 * 1024 * 1024 {
-            return Err(StoreError::Config("S3 part size must be between 5 MiB and 1 GiB".into()));
+            return Err(StoreError::Config(
+                "S3 part size must be between 5 MiB and 1 GiB".into(),
+            ));
         }
         if !(1..=32).contains(&self.upload_concurrency) {
-            return Err(StoreError::Config("S3 upload concurrency must be between 1 and 32".into()));
+            return Err(StoreError::Config(
+                "S3 upload concurrency must be between 1 and 32".into(),
+            ));
         }
         if !(1..=10).contains(&self.max_attempts) {
-            return Err(StoreError::Config("S3 max attempts must be between 1 and 10".into()));
+            return Err(StoreError::Config(
+                "S3 max attempts must be between 1 and 10".into(),
+            ));
         }
         Ok(())
     }
@@ -133,15 +149,21 @@ where
     };
     match (&err, status, code.as_deref()) {
         (SdkError::ConstructionFailure(_), _, _) => StoreError::Config(message),
-        (SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_), _, _) => {
-            StoreError::Unavailable(message)
+        (
+            SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_),
+            _,
+            _,
+        ) => StoreError::Unavailable(message),
+        (_, Some(404), Some("NoSuchBucket")) | (_, _, Some("NoSuchBucket")) => {
+            StoreError::Config(message)
         }
-        (_, Some(404), Some("NoSuchBucket")) | (_, _, Some("NoSuchBucket")) => StoreError::Config(message),
-        (_, Some(404), _) | (_, _, Some("NoSuchKey" | "NotFound")) => {
-            StoreError::NotFound { key: key.map_or_else(|| "(none)".into(), ToString::to_string) }
-        }
+        (_, Some(404), _) | (_, _, Some("NoSuchKey" | "NotFound")) => StoreError::NotFound {
+            key: key.map_or_else(|| "(none)".into(), ToString::to_string),
+        },
         (_, Some(401 | 403), _) => StoreError::Permission(message),
-        (_, _, Some("InvalidDigest" | "BadDigest" | "XAmzContentSHA256Mismatch")) => StoreError::Integrity(message),
+        (_, _, Some("InvalidDigest" | "BadDigest" | "XAmzContentSHA256Mismatch")) => {
+            StoreError::Integrity(message)
+        }
         (_, Some(400), _) | (_, _, Some("NotImplemented")) => StoreError::Config(message),
         _ => StoreError::Unavailable(message),
     }
@@ -199,7 +221,10 @@ impl S3Store {
         if let Some(ep) = &config.endpoint {
             b = b.endpoint_url(ep.clone());
         }
-        Ok(Self { client: Client::from_conf(b.build()), config: Arc::new(config) })
+        Ok(Self {
+            client: Client::from_conf(b.build()),
+            config: Arc::new(config),
+        })
     }
 
     /// The SDK client, for tools that need a raw call (benchmarks).
@@ -225,7 +250,13 @@ impl S3Store {
         Ok(PutReceipt { size })
     }
 
-    async fn put_multipart(&self, key: &ObjectKey, first: Bytes, mut buf: BytesMut, mut body: BodyStream) -> Result<PutReceipt> {
+    async fn put_multipart(
+        &self,
+        key: &ObjectKey,
+        first: Bytes,
+        mut buf: BytesMut,
+        mut body: BodyStream,
+    ) -> Result<PutReceipt> {
         let created = self
             .client
             .create_multipart_upload()
@@ -236,9 +267,13 @@ impl S3Store {
             .map_err(|e| classify(e, Some(key)))?;
         let upload_id = created
             .upload_id()
-            .ok_or_else(|| StoreError::Integrity("CreateMultipartUpload returned no upload id".into()))?
+            .ok_or_else(|| {
+                StoreError::Integrity("CreateMultipartUpload returned no upload id".into())
+            })?
             .to_owned();
-        let res = self.upload_parts(key, &upload_id, first, &mut buf, &mut body).await;
+        let res = self
+            .upload_parts(key, &upload_id, first, &mut buf, &mut body)
+            .await;
         match res {
             Ok(receipt) => Ok(receipt),
             Err(e) => {
@@ -292,17 +327,25 @@ impl S3Store {
                     .send()
                     .await
                     .map_err(|e| classify(e, Some(&key)))?;
-                let etag = out
-                    .e_tag()
-                    .ok_or_else(|| StoreError::Integrity(format!("UploadPart {number} returned no ETag")))?;
-                Ok(CompletedPart::builder().part_number(number).e_tag(etag).build())
+                let etag = out.e_tag().ok_or_else(|| {
+                    StoreError::Integrity(format!("UploadPart {number} returned no ETag"))
+                })?;
+                Ok(CompletedPart::builder()
+                    .part_number(number)
+                    .e_tag(etag)
+                    .build())
             });
         };
-        let join_one = |r: Option<std::result::Result<Result<CompletedPart>, tokio::task::JoinError>>| -> Result<Option<CompletedPart>> {
+        let join_one = |r: Option<
+            std::result::Result<Result<CompletedPart>, tokio::task::JoinError>,
+        >|
+         -> Result<Option<CompletedPart>> {
             match r {
                 None => Ok(None),
                 Some(Ok(part)) => part.map(Some),
-                Some(Err(e)) => Err(StoreError::Unavailable(format!("part upload task failed: {e}"))),
+                Some(Err(e)) => Err(StoreError::Unavailable(format!(
+                    "part upload task failed: {e}"
+                ))),
             }
         };
 
@@ -343,7 +386,11 @@ impl S3Store {
             .bucket(&self.config.bucket)
             .key(key.as_str())
             .upload_id(upload_id)
-            .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(done)).build())
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(done))
+                    .build(),
+            )
             .send()
             .await
             .map_err(|e| classify(e, Some(key)))?;
@@ -351,13 +398,20 @@ impl S3Store {
     }
 
     async fn get_object(&self, key: &ObjectKey, range: Option<Range<u64>>) -> Result<ObjectBody> {
-        let mut req = self.client.get_object().bucket(&self.config.bucket).key(key.as_str());
+        let mut req = self
+            .client
+            .get_object()
+            .bucket(&self.config.bucket)
+            .key(key.as_str());
         if let Some(r) = &range {
             // HTTP ranges are inclusive.
             req = req.range(format!("bytes={}-{}", r.start, r.end - 1));
         }
         let out = req.send().await.map_err(|e| classify(e, Some(key)))?;
-        let len = out.content_length().and_then(|l| u64::try_from(l).ok()).unwrap_or(0);
+        let len = out
+            .content_length()
+            .and_then(|l| u64::try_from(l).ok())
+            .unwrap_or(0);
         if let Some(r) = &range
             && len != r.end - r.start
         {
@@ -378,10 +432,15 @@ impl S3Store {
                     }
                     Ok(None) if got == len => None,
                     Ok(None) => Some((
-                        Err(StoreError::Integrity(format!("{key}: body ended after {got} of {len} bytes"))),
+                        Err(StoreError::Integrity(format!(
+                            "{key}: body ended after {got} of {len} bytes"
+                        ))),
                         (None, got),
                     )),
-                    Err(e) => Some((Err(StoreError::Unavailable(format!("reading {key}: {e}"))), (None, got))),
+                    Err(e) => Some((
+                        Err(StoreError::Unavailable(format!("reading {key}: {e}"))),
+                        (None, got),
+                    )),
                 }
             }
         })
@@ -418,7 +477,10 @@ impl ObjectStore for S3Store {
         let size = self.head(key).await?;
         check_range(key, &range, size)?;
         if range.start == range.end {
-            return Ok(ObjectBody { len: 0, stream: futures_util::stream::empty().boxed() });
+            return Ok(ObjectBody {
+                len: 0,
+                stream: futures_util::stream::empty().boxed(),
+            });
         }
         self.get_object(key, Some(range)).await
     }
@@ -438,7 +500,14 @@ impl ObjectStore for S3Store {
     }
 
     async fn delete(&self, key: &ObjectKey) -> Result<()> {
-        match self.client.delete_object().bucket(&self.config.bucket).key(key.as_str()).send().await {
+        match self
+            .client
+            .delete_object()
+            .bucket(&self.config.bucket)
+            .key(key.as_str())
+            .send()
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) => match classify(e, Some(key)) {
                 StoreError::NotFound { .. } => Ok(()),
@@ -447,7 +516,12 @@ impl ObjectStore for S3Store {
         }
     }
 
-    async fn list(&self, prefix: &KeyPrefix, after: Option<&str>, limit: usize) -> Result<ListPage> {
+    async fn list(
+        &self,
+        prefix: &KeyPrefix,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<ListPage> {
         let limit = limit.clamp(1, MAX_LIST_PAGE);
         let mut req = self
             .client
@@ -468,7 +542,9 @@ impl ObjectStore for S3Store {
                 Ok(key) => page.entries.push(ListEntry {
                     key,
                     size: obj.size().and_then(|s| u64::try_from(s).ok()).unwrap_or(0),
-                    modified: obj.last_modified().and_then(|t| SystemTime::try_from(*t).ok()),
+                    modified: obj
+                        .last_modified()
+                        .and_then(|t| SystemTime::try_from(*t).ok()),
                 }),
                 Err(_) => tracing::debug!(key = k, "skipping a foreign object in the bucket"),
             }
@@ -480,7 +556,9 @@ impl ObjectStore for S3Store {
     }
 
     async fn cleanup_incomplete(&self, older_than: Duration) -> Result<u64> {
-        let cutoff = SystemTime::now().checked_sub(older_than).unwrap_or(SystemTime::UNIX_EPOCH);
+        let cutoff = SystemTime::now()
+            .checked_sub(older_than)
+            .unwrap_or(SystemTime::UNIX_EPOCH);
         let mut aborted = 0;
         let mut key_marker: Option<String> = None;
         let mut id_marker: Option<String> = None;
@@ -497,7 +575,9 @@ impl ObjectStore for S3Store {
                 .map_err(|e| classify(e, None))?;
             for u in out.uploads() {
                 let started = u.initiated().and_then(|t| SystemTime::try_from(*t).ok());
-                let (Some(key), Some(id)) = (u.key(), u.upload_id()) else { continue };
+                let (Some(key), Some(id)) = (u.key(), u.upload_id()) else {
+                    continue;
+                };
                 if started.is_some_and(|s| s <= cutoff) {
                     self.client
                         .abort_multipart_upload()
@@ -522,12 +602,19 @@ impl ObjectStore for S3Store {
     }
 
     async fn check(&self) -> Result<()> {
-        match self.client.head_bucket().bucket(&self.config.bucket).send().await {
+        match self
+            .client
+            .head_bucket()
+            .bucket(&self.config.bucket)
+            .send()
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) => Err(match classify(e, None) {
-                StoreError::NotFound { .. } => {
-                    StoreError::Config(format!("bucket {} does not exist at this endpoint", self.config.bucket))
-                }
+                StoreError::NotFound { .. } => StoreError::Config(format!(
+                    "bucket {} does not exist at this endpoint",
+                    self.config.bucket
+                )),
                 other => other,
             }),
         }

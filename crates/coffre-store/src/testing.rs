@@ -17,11 +17,12 @@ use std::time::SystemTime;
 
 use s3s::auth::SimpleAuth;
 use s3s::dto::{
-    AbortMultipartUploadInput, AbortMultipartUploadOutput, CompleteMultipartUploadInput, CompleteMultipartUploadOutput,
-    CreateMultipartUploadInput, CreateMultipartUploadOutput, DeleteObjectInput, DeleteObjectOutput, GetObjectInput,
-    GetObjectOutput, HeadBucketInput, HeadBucketOutput, HeadObjectInput, HeadObjectOutput, ListMultipartUploadsInput,
-    ListMultipartUploadsOutput, ListObjectsV2Input, ListObjectsV2Output, MultipartUpload, PutObjectInput,
-    PutObjectOutput, UploadPartInput, UploadPartOutput,
+    AbortMultipartUploadInput, AbortMultipartUploadOutput, CompleteMultipartUploadInput,
+    CompleteMultipartUploadOutput, CreateMultipartUploadInput, CreateMultipartUploadOutput,
+    DeleteObjectInput, DeleteObjectOutput, GetObjectInput, GetObjectOutput, HeadBucketInput,
+    HeadBucketOutput, HeadObjectInput, HeadObjectOutput, ListMultipartUploadsInput,
+    ListMultipartUploadsOutput, ListObjectsV2Input, ListObjectsV2Output, MultipartUpload,
+    PutObjectInput, PutObjectOutput, UploadPartInput, UploadPartOutput,
 };
 use s3s::service::S3ServiceBuilder;
 use s3s::{S3, S3Request, S3Response, S3Result};
@@ -55,18 +56,29 @@ impl S3TestServer {
         let root = dir.path().to_path_buf();
         let (stop, stopped) = oneshot::channel();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-        let thread = std::thread::Builder::new().name("s3-test-server".into()).spawn(move || {
-            let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
-                Ok(rt) => rt,
-                Err(e) => {
-                    let _ = ready_tx.send(Err(e));
-                    return;
-                }
-            };
-            rt.block_on(serve(listener, &root, stopped, ready_tx));
-        })?;
+        let thread = std::thread::Builder::new()
+            .name("s3-test-server".into())
+            .spawn(move || {
+                let rt = match tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                };
+                rt.block_on(serve(listener, &root, stopped, ready_tx));
+            })?;
         ready_rx.recv().map_err(std::io::Error::other)??;
-        Ok(Self { addr, dir, stop: Some(stop), thread: Some(thread) })
+        Ok(Self {
+            addr,
+            dir,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
     }
 
     pub fn endpoint(&self) -> String {
@@ -81,8 +93,10 @@ impl S3TestServer {
     /// A store configuration pointing at this server.
     pub fn config(&self) -> S3Config {
         let mut c = S3Config::new(Some(self.endpoint()), REGION, BUCKET);
-        c.credentials =
-            Some(S3Credentials { access_key_id: ACCESS_KEY.into(), secret_access_key: SECRET_KEY.into() });
+        c.credentials = Some(S3Credentials {
+            access_key_id: ACCESS_KEY.into(),
+            secret_access_key: SECRET_KEY.into(),
+        });
         c.part_size = crate::s3::MIN_PART_SIZE;
         c.max_attempts = 2;
         c
@@ -107,8 +121,12 @@ async fn serve(
     ready: std::sync::mpsc::Sender<std::io::Result<()>>,
 ) {
     let setup = (|| {
-        let fs = s3s_fs::FileSystem::new(root).map_err(|e| std::io::Error::other(format!("{e:?}")))?;
-        let mut b = S3ServiceBuilder::new(TestS3 { fs, uploads: Mutex::default() });
+        let fs =
+            s3s_fs::FileSystem::new(root).map_err(|e| std::io::Error::other(format!("{e:?}")))?;
+        let mut b = S3ServiceBuilder::new(TestS3 {
+            fs,
+            uploads: Mutex::default(),
+        });
         b.set_auth(SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
         let listener = tokio::net::TcpListener::from_std(listener)?;
         Ok::<_, std::io::Error>((b.build(), listener))
@@ -134,7 +152,9 @@ async fn serve(
         };
         // Without it, small requests stall ~40 ms on delayed ACKs.
         let _ = socket.set_nodelay(true);
-        let conn = http.serve_connection(TokioIo::new(socket), service.clone()).into_owned();
+        let conn = http
+            .serve_connection(TokioIo::new(socket), service.clone())
+            .into_owned();
         tokio::spawn(async move {
             let _ = conn.await;
         });
@@ -150,31 +170,54 @@ struct TestS3 {
     uploads: Uploads,
 }
 
-fn uploads(u: &Uploads) -> std::sync::MutexGuard<'_, BTreeMap<(String, String, String), SystemTime>> {
+fn uploads(
+    u: &Uploads,
+) -> std::sync::MutexGuard<'_, BTreeMap<(String, String, String), SystemTime>> {
     u.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 #[async_trait::async_trait]
 impl S3 for TestS3 {
-    async fn put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
+    async fn put_object(
+        &self,
+        req: S3Request<PutObjectInput>,
+    ) -> S3Result<S3Response<PutObjectOutput>> {
         self.fs.put_object(req).await
     }
-    async fn get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
+    async fn get_object(
+        &self,
+        req: S3Request<GetObjectInput>,
+    ) -> S3Result<S3Response<GetObjectOutput>> {
         self.fs.get_object(req).await
     }
-    async fn head_object(&self, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
+    async fn head_object(
+        &self,
+        req: S3Request<HeadObjectInput>,
+    ) -> S3Result<S3Response<HeadObjectOutput>> {
         self.fs.head_object(req).await
     }
-    async fn head_bucket(&self, req: S3Request<HeadBucketInput>) -> S3Result<S3Response<HeadBucketOutput>> {
+    async fn head_bucket(
+        &self,
+        req: S3Request<HeadBucketInput>,
+    ) -> S3Result<S3Response<HeadBucketOutput>> {
         self.fs.head_bucket(req).await
     }
-    async fn delete_object(&self, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {
+    async fn delete_object(
+        &self,
+        req: S3Request<DeleteObjectInput>,
+    ) -> S3Result<S3Response<DeleteObjectOutput>> {
         self.fs.delete_object(req).await
     }
-    async fn list_objects_v2(&self, req: S3Request<ListObjectsV2Input>) -> S3Result<S3Response<ListObjectsV2Output>> {
+    async fn list_objects_v2(
+        &self,
+        req: S3Request<ListObjectsV2Input>,
+    ) -> S3Result<S3Response<ListObjectsV2Output>> {
         self.fs.list_objects_v2(req).await
     }
-    async fn upload_part(&self, req: S3Request<UploadPartInput>) -> S3Result<S3Response<UploadPartOutput>> {
+    async fn upload_part(
+        &self,
+        req: S3Request<UploadPartInput>,
+    ) -> S3Result<S3Response<UploadPartOutput>> {
         self.fs.upload_part(req).await
     }
     async fn create_multipart_upload(
@@ -192,7 +235,11 @@ impl S3 for TestS3 {
         &self,
         req: S3Request<CompleteMultipartUploadInput>,
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
-        let id = (req.input.bucket.clone(), req.input.key.clone(), req.input.upload_id.clone());
+        let id = (
+            req.input.bucket.clone(),
+            req.input.key.clone(),
+            req.input.upload_id.clone(),
+        );
         let resp = self.fs.complete_multipart_upload(req).await?;
         uploads(&self.uploads).remove(&id);
         Ok(resp)
@@ -201,7 +248,11 @@ impl S3 for TestS3 {
         &self,
         req: S3Request<AbortMultipartUploadInput>,
     ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
-        let id = (req.input.bucket.clone(), req.input.key.clone(), req.input.upload_id.clone());
+        let id = (
+            req.input.bucket.clone(),
+            req.input.key.clone(),
+            req.input.upload_id.clone(),
+        );
         let resp = self.fs.abort_multipart_upload(req).await?;
         uploads(&self.uploads).remove(&id);
         Ok(resp)

@@ -30,9 +30,17 @@ mod fs {
         let k = common::key();
         store.put(&k, common::body(1, 100, 10, None)).await.unwrap();
         assert!(dir.path().join("objects").join(k.as_str()).is_file());
-        assert_eq!(std::fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
-        let _ = store.put(&common::key(), common::body(1, 100, 10, Some(50))).await;
-        assert_eq!(std::fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
+            0
+        );
+        let _ = store
+            .put(&common::key(), common::body(1, 100, 10, Some(50)))
+            .await;
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
+            0
+        );
     }
 
     #[tokio::test]
@@ -41,9 +49,18 @@ mod fs {
         let store = FsStore::open(dir.path()).await.unwrap();
         // What a crash in the middle of a put leaves.
         std::fs::write(dir.path().join("tmp").join("1-2-3.part"), b"partial").unwrap();
-        assert_eq!(store.cleanup_incomplete(Duration::from_secs(3600)).await.unwrap(), 0);
+        assert_eq!(
+            store
+                .cleanup_incomplete(Duration::from_secs(3600))
+                .await
+                .unwrap(),
+            0
+        );
         assert_eq!(store.cleanup_incomplete(Duration::ZERO).await.unwrap(), 1);
-        assert_eq!(std::fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
+            0
+        );
     }
 
     /// While one task overwrites an object again and again, readers only
@@ -55,21 +72,31 @@ mod fs {
         let k = common::key();
         let a = common::bytes(1, 0..300_000);
         let b = common::bytes(2, 0..200_000);
-        store.put(&k, common::body(1, 300_000, 7000, None)).await.unwrap();
+        store
+            .put(&k, common::body(1, 300_000, 7000, None))
+            .await
+            .unwrap();
         let writer = {
             let (store, k) = (store.clone(), k.clone());
             tokio::spawn(async move {
                 for i in 0..30u64 {
                     let seed = 1 + i % 2;
                     let len = if seed == 1 { 300_000 } else { 200_000 };
-                    store.put(&k, common::body(seed, len, 7000, None)).await.unwrap();
+                    store
+                        .put(&k, common::body(seed, len, 7000, None))
+                        .await
+                        .unwrap();
                 }
             })
         };
         let mut reads = 0;
         while !writer.is_finished() {
             let got = store.get(&k).await.unwrap().collect().await.unwrap();
-            assert!(got == a || got == b, "read a partial object of {} bytes", got.len());
+            assert!(
+                got == a || got == b,
+                "read a partial object of {} bytes",
+                got.len()
+            );
             reads += 1;
         }
         writer.await.unwrap();
@@ -104,7 +131,13 @@ mod s3 {
             .await
             .unwrap();
         assert!(created.upload_id().is_some());
-        assert_eq!(store.cleanup_incomplete(Duration::from_secs(3600)).await.unwrap(), 0);
+        assert_eq!(
+            store
+                .cleanup_incomplete(Duration::from_secs(3600))
+                .await
+                .unwrap(),
+            0
+        );
         assert_eq!(store.cleanup_incomplete(Duration::ZERO).await.unwrap(), 1);
         assert_eq!(store.cleanup_incomplete(Duration::ZERO).await.unwrap(), 0);
     }
@@ -118,7 +151,10 @@ mod s3 {
         let store = S3Store::connect(c).await.unwrap();
         let err = store.check().await.unwrap_err();
         assert!(matches!(err, StoreError::Permission(_)), "{err:?}");
-        assert!(!err.to_string().contains("wrong"), "a credential leaked into an error");
+        assert!(
+            !err.to_string().contains("wrong"),
+            "a credential leaked into an error"
+        );
         // Missing bucket: configuration.
         let mut c = server.config();
         c.bucket = "no-such-bucket".into();
@@ -137,6 +173,9 @@ mod s3 {
         // Bad settings are refused before any request.
         let mut c = server.config();
         c.part_size = 1024;
-        assert!(matches!(S3Store::connect(c).await, Err(StoreError::Config(_))));
+        assert!(matches!(
+            S3Store::connect(c).await,
+            Err(StoreError::Config(_))
+        ));
     }
 }

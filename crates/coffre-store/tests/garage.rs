@@ -15,11 +15,16 @@ use std::sync::Arc;
 use coffre_store::{KeyPrefix, ObjectStore, S3Config, S3Store};
 
 fn env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: start Garage with deploy/garage/ first"))
+    std::env::var(name)
+        .unwrap_or_else(|_| panic!("{name} is not set: start Garage with deploy/garage/ first"))
 }
 
 fn config() -> S3Config {
-    let mut c = S3Config::new(Some(env("COFFRE_TEST_S3_ENDPOINT")), env("COFFRE_TEST_S3_REGION"), env("COFFRE_TEST_S3_BUCKET"));
+    let mut c = S3Config::new(
+        Some(env("COFFRE_TEST_S3_ENDPOINT")),
+        env("COFFRE_TEST_S3_REGION"),
+        env("COFFRE_TEST_S3_BUCKET"),
+    );
     c.part_size = 5 << 20;
     // Credentials come from the standard AWS environment variables.
     c
@@ -44,19 +49,34 @@ async fn cluster_survives_a_killed_node() {
     for i in 0..6u64 {
         let k = common::key();
         let len = 1000 + i * 3_000_000;
-        store.put(&k, common::body(300 + i, len, 1 << 20, None)).await.unwrap();
+        store
+            .put(&k, common::body(300 + i, len, 1 << 20, None))
+            .await
+            .unwrap();
         before.push((k, i, len));
     }
-    let status = std::process::Command::new("kill").args(["-9", &pid]).status().unwrap();
+    let status = std::process::Command::new("kill")
+        .args(["-9", &pid])
+        .status()
+        .unwrap();
     assert!(status.success(), "could not kill Garage node {pid}");
     for (k, i, len) in &before {
-        assert_eq!(common::sha256_get(&*store, k).await, (*len, common::sha256_of(300 + i, *len)));
+        assert_eq!(
+            common::sha256_get(&*store, k).await,
+            (*len, common::sha256_of(300 + i, *len))
+        );
     }
     for i in 0..4u64 {
         let k = common::key();
         let len = 500 + i * 4_000_000;
-        store.put(&k, common::body(400 + i, len, 1 << 20, None)).await.unwrap();
-        assert_eq!(common::sha256_get(&*store, &k).await, (len, common::sha256_of(400 + i, len)));
+        store
+            .put(&k, common::body(400 + i, len, 1 << 20, None))
+            .await
+            .unwrap();
+        assert_eq!(
+            common::sha256_get(&*store, &k).await,
+            (len, common::sha256_of(400 + i, len))
+        );
     }
     let listed = common::all_keys(&*store, &KeyPrefix::documents(), 100).await;
     assert!(before.iter().all(|(k, _, _)| listed.contains(k)));

@@ -71,7 +71,10 @@ pub async fn sha256_get(store: &dyn ObjectStore, k: &ObjectKey) -> (u64, Vec<u8>
         n += chunk.len() as u64;
         ctx.update(&chunk);
     }
-    assert_eq!(n, announced, "stream length differs from the announced length");
+    assert_eq!(
+        n, announced,
+        "stream length differs from the announced length"
+    );
     (n, ctx.finish().as_ref().to_vec())
 }
 
@@ -80,7 +83,10 @@ pub async fn small_round_trip(store: &dyn ObjectStore) {
     let r = store.put(&k, body(1, 1000, 333, None)).await.unwrap();
     assert_eq!(r.size, 1000);
     assert_eq!(store.head(&k).await.unwrap(), 1000);
-    assert_eq!(store.get(&k).await.unwrap().collect().await.unwrap(), bytes(1, 0..1000));
+    assert_eq!(
+        store.get(&k).await.unwrap().collect().await.unwrap(),
+        bytes(1, 0..1000)
+    );
     let part = store.get_range(&k, 10..20).await.unwrap();
     assert_eq!(part.len, 10);
     assert_eq!(part.collect().await.unwrap(), bytes(1, 10..20));
@@ -90,7 +96,16 @@ pub async fn empty_object(store: &dyn ObjectStore) {
     let k = key();
     assert_eq!(store.put(&k, body(2, 0, 10, None)).await.unwrap().size, 0);
     assert_eq!(store.head(&k).await.unwrap(), 0);
-    assert!(store.get(&k).await.unwrap().collect().await.unwrap().is_empty());
+    assert!(
+        store
+            .get(&k)
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(store.get_range(&k, 0..0).await.unwrap().len, 0);
 }
 
@@ -118,19 +133,40 @@ pub async fn large_object_and_ranges(store: &dyn ObjectStore) {
     ] {
         let got = store.get_range(&k, range.clone()).await.unwrap();
         assert_eq!(got.len, range.end - range.start);
-        assert!(got.collect().await.unwrap() == bytes(3, range.clone()), "range {range:?}");
+        assert!(
+            got.collect().await.unwrap() == bytes(3, range.clone()),
+            "range {range:?}"
+        );
     }
-    assert!(matches!(store.get_range(&k, len - 5..len + 1).await, Err(StoreError::InvalidRange { .. })));
-    assert!(matches!(store.get_range(&k, len + 1..len + 2).await, Err(StoreError::InvalidRange { .. })));
+    assert!(matches!(
+        store.get_range(&k, len - 5..len + 1).await,
+        Err(StoreError::InvalidRange { .. })
+    ));
+    assert!(matches!(
+        store.get_range(&k, len + 1..len + 2).await,
+        Err(StoreError::InvalidRange { .. })
+    ));
     store.delete(&k).await.unwrap();
-    assert!(matches!(store.head(&k).await, Err(StoreError::NotFound { .. })));
+    assert!(matches!(
+        store.head(&k).await,
+        Err(StoreError::NotFound { .. })
+    ));
 }
 
 pub async fn missing_keys(store: &dyn ObjectStore) {
     let k = key();
-    assert!(matches!(store.get(&k).await, Err(StoreError::NotFound { .. })));
-    assert!(matches!(store.head(&k).await, Err(StoreError::NotFound { .. })));
-    assert!(matches!(store.get_range(&k, 0..1).await, Err(StoreError::NotFound { .. })));
+    assert!(matches!(
+        store.get(&k).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert!(matches!(
+        store.head(&k).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert!(matches!(
+        store.get_range(&k, 0..1).await,
+        Err(StoreError::NotFound { .. })
+    ));
     // Deleting what is not there is not an error.
     store.delete(&k).await.unwrap();
     store.delete(&k).await.unwrap();
@@ -140,7 +176,10 @@ pub async fn overwrite_replaces_whole(store: &dyn ObjectStore) {
     let k = key();
     store.put(&k, body(4, 5000, 999, None)).await.unwrap();
     store.put(&k, body(5, 300, 100, None)).await.unwrap();
-    assert_eq!(store.get(&k).await.unwrap().collect().await.unwrap(), bytes(5, 0..300));
+    assert_eq!(
+        store.get(&k).await.unwrap().collect().await.unwrap(),
+        bytes(5, 0..300)
+    );
 }
 
 pub async fn concurrent_distinct_puts(store: Arc<dyn ObjectStore>) {
@@ -150,7 +189,10 @@ pub async fn concurrent_distinct_puts(store: Arc<dyn ObjectStore>) {
         tasks.spawn(async move {
             let k = key();
             let len = 10_000 + i * 77_777;
-            store.put(&k, body(100 + i, len, 4096 + i, None)).await.unwrap();
+            store
+                .put(&k, body(100 + i, len, 4096 + i, None))
+                .await
+                .unwrap();
             (k, i, len)
         });
     }
@@ -160,7 +202,11 @@ pub async fn concurrent_distinct_puts(store: Arc<dyn ObjectStore>) {
     }
     assert_eq!(written.len(), 16);
     for (k, i, len) in written {
-        assert_eq!(sha256_get(&*store, &k).await, (len, sha256_of(100 + i, len)), "object {i}");
+        assert_eq!(
+            sha256_get(&*store, &k).await,
+            (len, sha256_of(100 + i, len)),
+            "object {i}"
+        );
     }
 }
 
@@ -171,7 +217,10 @@ pub async fn failed_body_leaves_nothing(store: &dyn ObjectStore) {
         let k = key();
         let res = store.put(&k, body(6, len, 1 << 20, Some(fail_after))).await;
         assert!(matches!(res, Err(StoreError::Body(_))), "{res:?}");
-        assert!(matches!(store.head(&k).await, Err(StoreError::NotFound { .. })));
+        assert!(matches!(
+            store.head(&k).await,
+            Err(StoreError::NotFound { .. })
+        ));
         let listed = all_keys(store, &KeyPrefix::documents(), 1000).await;
         assert!(!listed.contains(&k));
     }
@@ -197,7 +246,10 @@ pub async fn list_pagination(store: &dyn ObjectStore) {
     let mut mine = Vec::new();
     for i in 0..23u64 {
         let k = key();
-        store.put(&k, body(200 + i, 10 + i, 64, None)).await.unwrap();
+        store
+            .put(&k, body(200 + i, 10 + i, 64, None))
+            .await
+            .unwrap();
         mine.push(k);
     }
     mine.sort();
@@ -205,10 +257,17 @@ pub async fn list_pagination(store: &dyn ObjectStore) {
     let mut sorted = listed.clone();
     sorted.sort();
     assert_eq!(listed, sorted, "listing is not in key order");
-    let seen: Vec<_> = listed.iter().filter(|k| mine.contains(k)).cloned().collect();
+    let seen: Vec<_> = listed
+        .iter()
+        .filter(|k| mine.contains(k))
+        .cloned()
+        .collect();
     assert_eq!(seen, mine, "paginated listing lost or duplicated keys");
     // Sizes come with the listing.
-    let first = store.list(&KeyPrefix::documents(), None, 1000).await.unwrap();
+    let first = store
+        .list(&KeyPrefix::documents(), None, 1000)
+        .await
+        .unwrap();
     for e in first.entries.iter().filter(|e| mine.contains(&e.key)) {
         assert_eq!(e.size, store.head(&e.key).await.unwrap());
     }
@@ -216,7 +275,11 @@ pub async fn list_pagination(store: &dyn ObjectStore) {
     let shard = mine[0].document_version().0.as_bytes()[0];
     let in_shard = all_keys(store, &KeyPrefix::shard(shard), 3).await;
     assert!(in_shard.contains(&mine[0]));
-    assert!(in_shard.iter().all(|k| k.document_version().0.as_bytes()[0] == shard));
+    assert!(
+        in_shard
+            .iter()
+            .all(|k| k.document_version().0.as_bytes()[0] == shard)
+    );
     for k in &mine {
         store.delete(k).await.unwrap();
     }
