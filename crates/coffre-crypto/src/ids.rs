@@ -72,6 +72,14 @@ random_id!(
     /// Identifies a principal: beneficiary, caseworker or structure.
     PrincipalId
 );
+random_id!(
+    /// Identifies a consent grant.
+    GrantId
+);
+random_id!(
+    /// Identifies a share link (not its secret: the secret is never stored).
+    ShareId
+);
 
 #[cfg(test)]
 mod tests {

@@ -34,5 +34,5 @@ pub mod root;
 pub mod wrap;
 
 pub use error::{Error, Result};
-pub use ids::{DocumentId, PrincipalId};
+pub use ids::{DocumentId, GrantId, PrincipalId, ShareId};
 pub use keys::{Dek, Identity, Recipient, UserSecret};

@@ -195,9 +195,11 @@ pub(crate) fn derive_key(secret: &[u8], salt: &[u8], label: &[u8]) -> Result<Zer
     Ok(out)
 }
 
-/// The 256-bit secret of a share link. The link carries it; the server keeps
-/// only [`ShareSecret::lookup_key`] and the DEK wrapped under a key derived
-/// from it, so a database leak opens no shared document.
+/// A 256-bit bearer secret: a share link's, or a one-time enrolment code's.
+/// The holder carries it; the server keeps only [`ShareSecret::lookup_key`]
+/// and what is wrapped under a key derived from it (a DEK for a share link,
+/// a structure identity for an enrolment code), so a database leak opens
+/// nothing.
 pub struct ShareSecret(pub(crate) Zeroizing<[u8; 32]>);
 
 const SHARE_SALT: &[u8] = b"coffre.org/share-link@v1";
@@ -252,6 +254,18 @@ impl ShareSecret {
             &[b"coffre.org/share-wrap@v1", binding.as_bytes()],
             wrapped,
         )?)
+    }
+
+    /// Wraps an identity under this secret (a structure identity handed to
+    /// whoever enrols with this code).
+    pub fn wrap_identity(&self, identity: &Identity, binding: &Binding) -> Result<Vec<u8>> {
+        let key = derive_key(self.0.as_slice(), SHARE_SALT, b"wrap-identity")?;
+        aead_seal(&key, &[b"coffre.org/code-wrap@v1", binding.as_bytes()], identity.secret_text().as_bytes())
+    }
+
+    pub fn unwrap_identity(&self, wrapped: &[u8], binding: &Binding) -> Result<Identity> {
+        let key = derive_key(self.0.as_slice(), SHARE_SALT, b"wrap-identity")?;
+        Identity::from_secret_text(&aead_open(&key, &[b"coffre.org/code-wrap@v1", binding.as_bytes()], wrapped)?)
     }
 }
 

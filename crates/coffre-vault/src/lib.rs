@@ -1,5 +1,40 @@
-//! Coffre's vault core: principals, consent grants, documents, share links
-//! and the audit journal, with metadata in sled.
+//! Coffre's vault core: the security model (`docs/ARCHITECTURE.md`) as a
+//! library that the HTTP API and the CLI both call.
 //!
-//! Not built yet: this crate is an empty placeholder in the workspace so
-//! the layout and documentation can refer to it. It exports nothing.
+//! Metadata lives in sled (only this crate touches it), objects in a
+//! `coffre-store` backend. Every operation that changes something writes its
+//! metadata, appends its journal entry and returns only once both are on
+//! disk; every refused attempt is journaled too.
+//!
+//! Modules: [`policy`] (who may try what), `principals` (structures,
+//! caseworkers, beneficiaries, login, lockout, recovery), `consent` (grants,
+//! scope keys, revocation, expiry), `documents`, `shares`, `lifecycle`
+//! (erasure, export, garbage collection), [`journal`].
+
+mod consent;
+mod db;
+mod documents;
+mod error;
+pub mod journal;
+mod lifecycle;
+pub mod model;
+pub mod policy;
+mod principals;
+mod session;
+mod shares;
+mod vault;
+
+pub use documents::{DocumentInfo, NewDocument, PlaintextStream};
+pub use error::{Result, VaultError};
+pub use lifecycle::{GcReport, Manifest, ManifestEntry};
+pub use model::{Category, Permission};
+pub use principals::{EnrolledBeneficiary, LoginOutcome, NewBeneficiary, NewGrant, StructureCreated};
+pub use session::{Principal, Session};
+pub use shares::{ShareCreated, ShareInfo};
+pub use vault::{Limits, Vault, VaultConfig};
+
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}

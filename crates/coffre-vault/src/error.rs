@@ -1,0 +1,77 @@
+use std::time::Duration;
+
+/// The one error type of `coffre-vault`. Each variant maps to one answer the
+/// API gives (404, 403, 401, 429, 400, 409, 413, 410, 503, 500). Messages
+/// never contain secrets, titles or file names.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VaultError {
+    /// Unknown, or not visible to this actor (never says which).
+    #[error("not found")]
+    NotFound,
+    #[error("not allowed: {0}")]
+    Forbidden(&'static str),
+    /// Wrong identifier or secret, unknown or expired session.
+    #[error("not authenticated")]
+    Unauthenticated,
+    /// Too many failed attempts; try again after the delay.
+    #[error("locked after repeated failures; retry in {} s", retry_after.as_secs())]
+    LockedOut { retry_after: Duration },
+    #[error("invalid input: {0}")]
+    Invalid(String),
+    #[error("conflict: {0}")]
+    Conflict(&'static str),
+    #[error("document larger than the limit of {limit} bytes")]
+    TooLarge { limit: u64 },
+    #[error("vault quota of {quota} bytes exceeded")]
+    QuotaExceeded { quota: u64 },
+    /// Share link expired, exhausted or revoked.
+    #[error("this link is no longer valid")]
+    Gone,
+    /// No recovery seal exists for this person and this structure.
+    #[error("recovery is impossible: this person chose no trustee structure, or not this one")]
+    RecoveryImpossible,
+    /// Stored data failed authentication: never returned as plaintext.
+    #[error("integrity error: stored data was altered or is missing")]
+    Integrity,
+    #[error("storage: {0}")]
+    Store(#[from] coffre_store::StoreError),
+    #[error("metadata database: {0}")]
+    Db(String),
+    #[error("internal error: {0}")]
+    Internal(&'static str),
+}
+
+impl From<sled::Error> for VaultError {
+    fn from(e: sled::Error) -> Self {
+        VaultError::Db(e.to_string())
+    }
+}
+
+impl From<sled::transaction::TransactionError<VaultError>> for VaultError {
+    fn from(e: sled::transaction::TransactionError<VaultError>) -> Self {
+        match e {
+            sled::transaction::TransactionError::Abort(e) => e,
+            sled::transaction::TransactionError::Storage(e) => e.into(),
+        }
+    }
+}
+
+impl From<coffre_crypto::Error> for VaultError {
+    fn from(e: coffre_crypto::Error) -> Self {
+        match e {
+            coffre_crypto::Error::Decryption | coffre_crypto::Error::WrongObject => VaultError::Integrity,
+            coffre_crypto::Error::InvalidParameter(p) => VaultError::Invalid(p.to_string()),
+            coffre_crypto::Error::Rng => VaultError::Internal("random number generator"),
+            _ => VaultError::Integrity,
+        }
+    }
+}
+
+impl From<serde_json::Error> for VaultError {
+    fn from(_: serde_json::Error) -> Self {
+        VaultError::Db("a metadata record does not decode".into())
+    }
+}
+
+pub type Result<T, E = VaultError> = std::result::Result<T, E>;

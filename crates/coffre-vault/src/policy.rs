@@ -1,0 +1,232 @@
+//! Authorisation: one pure function of (actor, action, resource state).
+//!
+//! The HTTP layer and the vault both ask it; but it is not what keeps
+//! plaintext from a structure without consent — key wraps are (see
+//! `tests/invariant3.rs`). It decides who may *try*, and what a refusal looks
+//! like: a person or structure with no link to a vault learns nothing, not
+//! even that it exists (`NotFound`).
+
+use coffre_crypto::PrincipalId;
+
+/// Who is asking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Actor {
+    Beneficiary(PrincipalId),
+    Caseworker { id: PrincipalId, structure: PrincipalId, admin: bool },
+    Anonymous,
+}
+
+/// What is asked, on one beneficiary's vault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// See the beneficiary at all (in a caseworker's list).
+    SeeBeneficiary,
+    ListDocuments,
+    ReadDocument,
+    UploadDocument,
+    EditDocument,
+    SetPrivacy,
+    DeleteDocument,
+    CreateShare,
+    ManageShares,
+    CreateGrant,
+    ListGrants,
+    RevokeGrant,
+    ReadJournal,
+    Export,
+    Erase,
+    Recover,
+}
+
+impl Action {
+    pub const ALL: [Action; 16] = [
+        Action::SeeBeneficiary,
+        Action::ListDocuments,
+        Action::ReadDocument,
+        Action::UploadDocument,
+        Action::EditDocument,
+        Action::SetPrivacy,
+        Action::DeleteDocument,
+        Action::CreateShare,
+        Action::ManageShares,
+        Action::CreateGrant,
+        Action::ListGrants,
+        Action::RevokeGrant,
+        Action::ReadJournal,
+        Action::Export,
+        Action::Erase,
+        Action::Recover,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Action::SeeBeneficiary => "beneficiary.see",
+            Action::ListDocuments => "document.list",
+            Action::ReadDocument => "document.read",
+            Action::UploadDocument => "document.upload",
+            Action::EditDocument => "document.edit",
+            Action::SetPrivacy => "document.privacy",
+            Action::DeleteDocument => "document.delete",
+            Action::CreateShare => "share.create",
+            Action::ManageShares => "share.manage",
+            Action::CreateGrant => "grant.create",
+            Action::ListGrants => "grant.list",
+            Action::RevokeGrant => "grant.revoke",
+            Action::ReadJournal => "journal.read",
+            Action::Export => "vault.export",
+            Action::Erase => "vault.erase",
+            Action::Recover => "vault.recover",
+        }
+    }
+}
+
+/// The asking structure's consent on the category concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrantState {
+    None,
+    UploadOnly,
+    View,
+    ViewAndUpload,
+    Expired,
+    Revoked,
+}
+
+/// What the decision needs to know about the vault and the document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resource {
+    pub beneficiary: PrincipalId,
+    /// The actor's structure is linked to this beneficiary.
+    pub linked: bool,
+    /// The actor's structure holds a recovery seal for this beneficiary.
+    pub trustee: bool,
+    pub grant: GrantState,
+    /// The document concerned is private (owner only).
+    pub private_document: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Allow,
+    /// Not authenticated.
+    Unauthenticated,
+    /// Hide the vault or document: answer as if it did not exist.
+    NotFound,
+    /// Known, but not allowed; the reason is safe to show.
+    Forbidden(&'static str),
+}
+
+pub fn decide(actor: &Actor, action: Action, r: &Resource) -> Decision {
+    use Action::*;
+    use Decision::*;
+    match *actor {
+        Actor::Anonymous => Unauthenticated,
+        Actor::Beneficiary(id) if id != r.beneficiary => NotFound,
+        Actor::Beneficiary(_) => match action {
+            Recover => Forbidden("recovery is done by a trustee structure, with the person present"),
+            _ => Allow,
+        },
+        Actor::Caseworker { .. } if !r.linked => NotFound,
+        Actor::Caseworker { .. } => {
+            let live_view = matches!(r.grant, GrantState::View | GrantState::ViewAndUpload);
+            let live_upload = matches!(r.grant, GrantState::UploadOnly | GrantState::ViewAndUpload);
+            match action {
+                SeeBeneficiary | ListDocuments | ListGrants => Allow,
+                ReadDocument | CreateShare if r.private_document => NotFound,
+                ReadDocument | CreateShare if live_view => Allow,
+                ReadDocument | CreateShare => Forbidden("no live consent to view this category"),
+                UploadDocument if live_upload => Allow,
+                UploadDocument => Forbidden("no live consent to upload in this category"),
+                Recover if r.trustee => Allow,
+                Recover => Forbidden("this structure is not the person's recovery trustee"),
+                EditDocument | SetPrivacy | DeleteDocument | ManageShares | CreateGrant | RevokeGrant | Export
+                | Erase => Forbidden("only the person can do this"),
+                ReadJournal => Forbidden("the journal is the person's"),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STATES: [(GrantState, bool); 8] = [
+        (GrantState::None, false),
+        (GrantState::UploadOnly, false),
+        (GrantState::View, false),
+        (GrantState::ViewAndUpload, false),
+        (GrantState::Expired, false),
+        (GrantState::Revoked, false),
+        // A grant on another category reaches the policy as no grant.
+        (GrantState::None, false),
+        // A view grant, but the document is private.
+        (GrantState::View, true),
+    ];
+
+    fn letter(d: Decision) -> char {
+        match d {
+            Decision::Allow => 'A',
+            Decision::Unauthenticated => 'U',
+            Decision::NotFound => 'N',
+            Decision::Forbidden(_) => 'F',
+        }
+    }
+
+    /// Expected decision letters for a caseworker of a linked structure, one
+    /// per state: none, upload-only, view, view+upload, expired, revoked,
+    /// other category, private document.
+    fn linked_caseworker(action: Action, trustee: bool) -> &'static str {
+        use Action::*;
+        match action {
+            SeeBeneficiary | ListDocuments | ListGrants => "AAAAAAAA",
+            ReadDocument | CreateShare => "FFAAFFFN",
+            UploadDocument => "FAFAFFFF",
+            Recover if trustee => "AAAAAAAA",
+            Recover => "FFFFFFFF",
+            EditDocument | SetPrivacy | DeleteDocument | ManageShares | CreateGrant | RevokeGrant | ReadJournal
+            | Export | Erase => "FFFFFFFF",
+        }
+    }
+
+    #[test]
+    fn exhaustive_table() {
+        let owner = PrincipalId::from_bytes([1; 16]);
+        let other = PrincipalId::from_bytes([2; 16]);
+        let structure = PrincipalId::from_bytes([3; 16]);
+        let cw = |admin| Actor::Caseworker { id: PrincipalId::from_bytes([4; 16]), structure, admin };
+        let mut checked = 0;
+        for action in Action::ALL {
+            for (i, (grant, private)) in STATES.into_iter().enumerate() {
+                for (linked, trustee) in [(true, false), (true, true), (false, false), (false, true)] {
+                    let r = Resource { beneficiary: owner, linked, trustee, grant, private_document: private };
+                    // Caseworkers of a linked and of an unlinked structure come
+                    // from the `linked` dimension.
+                    let roles: [(&str, Actor, char); 5] = [
+                        ("owner", Actor::Beneficiary(owner), if action == Action::Recover { 'F' } else { 'A' }),
+                        ("other beneficiary", Actor::Beneficiary(other), 'N'),
+                        (
+                            "caseworker",
+                            cw(false),
+                            if linked { linked_caseworker(action, trustee).as_bytes()[i] as char } else { 'N' },
+                        ),
+                        (
+                            "structure admin",
+                            cw(true),
+                            if linked { linked_caseworker(action, trustee).as_bytes()[i] as char } else { 'N' },
+                        ),
+                        ("anonymous", Actor::Anonymous, 'U'),
+                    ];
+                    for (role, actor, expected) in roles {
+                        let got = letter(decide(&actor, action, &r));
+                        assert_eq!(
+                            got, expected,
+                            "{role} / {action:?} / grant {grant:?} private {private} linked {linked} trustee {trustee}"
+                        );
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(checked, 16 * 8 * 4 * 5);
+    }
+}

@@ -1,0 +1,137 @@
+//! Sessions: the unlocked keys of a logged-in principal, in memory only,
+//! zeroized when the session ends, expired after an idle period.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use coffre_crypto::{Identity, PrincipalId};
+use ring::digest::{SHA256, digest};
+use std::sync::Arc;
+
+use crate::policy::Actor;
+use crate::{Result, VaultError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Principal {
+    Beneficiary { id: PrincipalId },
+    Caseworker { id: PrincipalId, structure: PrincipalId, admin: bool },
+}
+
+impl Principal {
+    pub fn actor(&self) -> Actor {
+        match *self {
+            Principal::Beneficiary { id } => Actor::Beneficiary(id),
+            Principal::Caseworker { id, structure, admin } => Actor::Caseworker { id, structure, admin },
+        }
+    }
+
+    /// How the journal names this principal.
+    pub fn label(&self) -> String {
+        match self {
+            Principal::Beneficiary { id } => format!("beneficiary:{id}"),
+            Principal::Caseworker { id, .. } => format!("caseworker:{id}"),
+        }
+    }
+}
+
+/// A logged-in principal. Holds its unlocked identity (and, for a
+/// caseworker, the structure's) until dropped.
+pub struct Session {
+    pub principal: Principal,
+    pub(crate) identity: Identity,
+    pub(crate) structure_identity: Option<Identity>,
+    last_used: Mutex<Instant>,
+    key: [u8; 32],
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session").field("principal", &self.principal).finish_non_exhaustive()
+    }
+}
+
+fn token_key(token: &str) -> [u8; 32] {
+    let mut k = [0u8; 32];
+    k.copy_from_slice(digest(&SHA256, token.as_bytes()).as_ref());
+    k
+}
+
+pub(crate) struct Sessions {
+    map: Mutex<HashMap<[u8; 32], Arc<Session>>>,
+    idle: Duration,
+}
+
+/// Most sessions held at once; the oldest idle ones go first past it.
+const MAX_SESSIONS: usize = 100_000;
+
+impl Sessions {
+    pub fn new(idle: Duration) -> Self {
+        Self { map: Mutex::new(HashMap::new()), idle }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Arc<Session>>> {
+        self.map.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Registers a session under a token (only its hash is kept).
+    pub fn insert(
+        &self,
+        token: &str,
+        principal: Principal,
+        identity: Identity,
+        structure_identity: Option<Identity>,
+    ) -> Arc<Session> {
+        let key = token_key(token);
+        let s = Arc::new(Session {
+            principal,
+            identity,
+            structure_identity,
+            last_used: Mutex::new(Instant::now()),
+            key,
+        });
+        let mut map = self.lock();
+        if map.len() >= MAX_SESSIONS {
+            let idle = self.idle;
+            map.retain(|_, s| s.idle_for() < idle);
+        }
+        map.insert(key, s.clone());
+        s
+    }
+
+    pub fn get(&self, token: &str) -> Result<Arc<Session>> {
+        let key = token_key(token);
+        let mut map = self.lock();
+        let s = map.get(&key).cloned().ok_or(VaultError::Unauthenticated)?;
+        if s.idle_for() >= self.idle {
+            map.remove(&key);
+            return Err(VaultError::Unauthenticated);
+        }
+        *s.last_used.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Instant::now();
+        Ok(s)
+    }
+
+    pub fn remove(&self, session: &Session) {
+        self.lock().remove(&session.key);
+    }
+
+    /// Ends every session of a principal (deactivation, erasure).
+    pub fn remove_principal(&self, id: PrincipalId) {
+        self.lock().retain(|_, s| match s.principal {
+            Principal::Beneficiary { id: b } => b != id,
+            Principal::Caseworker { id: c, .. } => c != id,
+        });
+    }
+
+    pub fn sweep(&self) {
+        let idle = self.idle;
+        self.lock().retain(|_, s| s.idle_for() < idle);
+    }
+}
+
+impl Session {
+    fn idle_for(&self) -> Duration {
+        self.last_used.lock().unwrap_or_else(std::sync::PoisonError::into_inner).elapsed()
+    }
+}
