@@ -260,12 +260,20 @@ impl ShareSecret {
     /// whoever enrols with this code).
     pub fn wrap_identity(&self, identity: &Identity, binding: &Binding) -> Result<Vec<u8>> {
         let key = derive_key(self.0.as_slice(), SHARE_SALT, b"wrap-identity")?;
-        aead_seal(&key, &[b"coffre.org/code-wrap@v1", binding.as_bytes()], identity.secret_text().as_bytes())
+        aead_seal(
+            &key,
+            &[b"coffre.org/code-wrap@v1", binding.as_bytes()],
+            identity.secret_text().as_bytes(),
+        )
     }
 
     pub fn unwrap_identity(&self, wrapped: &[u8], binding: &Binding) -> Result<Identity> {
         let key = derive_key(self.0.as_slice(), SHARE_SALT, b"wrap-identity")?;
-        Identity::from_secret_text(&aead_open(&key, &[b"coffre.org/code-wrap@v1", binding.as_bytes()], wrapped)?)
+        Identity::from_secret_text(&aead_open(
+            &key,
+            &[b"coffre.org/code-wrap@v1", binding.as_bytes()],
+            wrapped,
+        )?)
     }
 }
 

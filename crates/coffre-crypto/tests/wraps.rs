@@ -214,9 +214,24 @@ fn identity_under_enrolment_code() {
     let b = Binding::principal_identity(PrincipalId::random().unwrap());
     let wrapped = code.wrap_identity(&structure, &b).unwrap();
     let typed = ShareSecret::from_token(&code.to_token()).unwrap();
-    assert_eq!(typed.unwrap_identity(&wrapped, &b).unwrap().recipient(), structure.recipient());
-    assert!(ShareSecret::generate().unwrap().unwrap_identity(&wrapped, &b).is_err());
-    assert!(typed.unwrap_identity(&wrapped, &Binding::principal_identity(PrincipalId::random().unwrap())).is_err());
+    assert_eq!(
+        typed.unwrap_identity(&wrapped, &b).unwrap().recipient(),
+        structure.recipient()
+    );
+    assert!(
+        ShareSecret::generate()
+            .unwrap()
+            .unwrap_identity(&wrapped, &b)
+            .is_err()
+    );
+    assert!(
+        typed
+            .unwrap_identity(
+                &wrapped,
+                &Binding::principal_identity(PrincipalId::random().unwrap())
+            )
+            .is_err()
+    );
     // Not interchangeable with a DEK wrap under the same secret.
     assert!(typed.unwrap_dek(&wrapped, &b).is_err());
 }

@@ -13,7 +13,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use futures_util::{StreamExt, TryStreamExt};
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt, BufWriter};
+use std::io::Write;
+
+use bytes::Bytes;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio_util::io::ReaderStream;
 
 use crate::{
@@ -22,7 +25,6 @@ use crate::{
 };
 
 const READ_CHUNK: usize = 256 * 1024;
-const WRITE_BUFFER: usize = 1024 * 1024;
 
 #[derive(Debug)]
 pub struct FsStore {
@@ -88,22 +90,46 @@ impl FsStore {
             .join(format!("{}-{}-{}.part", std::process::id(), nanos, n))
     }
 
+    /// Writes the body on a blocking thread fed through a bounded channel:
+    /// chunks are handed over without copying, and the disk writes overlap
+    /// whatever produces the body (encryption, hashing).
     async fn write_tmp(&self, tmp: &Path, mut body: BodyStream) -> Result<u64> {
-        let file = tokio::fs::File::create(tmp)
-            .await
-            .map_err(io_err("create", tmp))?;
-        let mut w = BufWriter::with_capacity(WRITE_BUFFER, file);
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(16);
+        let path = tmp.to_path_buf();
+        let writer = tokio::task::spawn_blocking(move || -> io::Result<()> {
+            let mut f = std::fs::File::create(&path)?;
+            while let Some(b) = rx.blocking_recv() {
+                f.write_all(&b)?;
+            }
+            f.sync_all()
+        });
         let mut size = 0u64;
+        let mut failure = None;
         while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(StoreError::Body)?;
-            w.write_all(&chunk).await.map_err(io_err("write", tmp))?;
-            size += chunk.len() as u64;
+            match chunk {
+                Ok(c) => {
+                    size += c.len() as u64;
+                    if tx.send(c).await.is_err() {
+                        // The writer stopped on an error; it reports it below.
+                        break;
+                    }
+                }
+                Err(e) => {
+                    failure = Some(StoreError::Body(e));
+                    break;
+                }
+            }
         }
-        w.flush().await.map_err(io_err("write", tmp))?;
-        w.into_inner()
-            .sync_all()
-            .await
-            .map_err(io_err("sync", tmp))?;
+        drop(tx);
+        let written = writer.await.map_err(|e| StoreError::Io {
+            action: "write",
+            path: tmp.to_path_buf(),
+            source: io::Error::other(e),
+        })?;
+        if let Some(f) = failure {
+            return Err(f);
+        }
+        written.map_err(io_err("write", tmp))?;
         Ok(size)
     }
 

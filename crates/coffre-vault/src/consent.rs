@@ -7,7 +7,10 @@ use coffre_crypto::{GrantId, Identity, PrincipalId, Recipient};
 
 use crate::db::{self, key};
 use crate::journal::NewEntry;
-use crate::model::{Category, DAY_MS, DocumentRecord, GrantRecord, KeyWrap, Permission, ScopeRecord, StructureRecord};
+use crate::model::{
+    Category, DAY_MS, DocumentRecord, GrantRecord, KeyWrap, Permission, ScopeRecord,
+    StructureRecord,
+};
 use crate::policy::{Action, GrantState};
 use crate::principals::{NewGrant, category_byte, check_grant, scope_wrap_key};
 use crate::session::{Principal, Session};
@@ -22,12 +25,21 @@ impl Vault {
         structure: PrincipalId,
         grant: NewGrant,
     ) -> Result<GrantRecord> {
-        self.authorize(session, Action::CreateGrant, beneficiary, None, None).await?;
+        self.authorize(session, Action::CreateGrant, beneficiary, None, None)
+            .await?;
         let Principal::Beneficiary { .. } = session.principal else {
             return Err(VaultError::Forbidden("only the person gives consent"));
         };
         check_grant(&grant)?;
-        let g = self.grant_with_identity(&session.identity, beneficiary, structure, grant, &session.principal.label()).await?;
+        let g = self
+            .grant_with_identity(
+                &session.identity,
+                beneficiary,
+                structure,
+                grant,
+                &session.principal.label(),
+            )
+            .await?;
         Ok(g)
     }
 
@@ -39,7 +51,8 @@ impl Vault {
         grant: NewGrant,
         actor: &str,
     ) -> Result<GrantRecord> {
-        let s: StructureRecord = db::get(&self.db().structures, structure.as_bytes())?.ok_or(VaultError::NotFound)?;
+        let s: StructureRecord =
+            db::get(&self.db().structures, structure.as_bytes())?.ok_or(VaultError::NotFound)?;
         let s_recipient: Recipient = s.recipient.parse().map_err(|_| VaultError::Integrity)?;
         let mut categories = grant.categories.clone();
         categories.sort();
@@ -71,38 +84,66 @@ impl Vault {
             swept: false,
         };
         db::put(&self.db().grants, record.id.as_bytes(), &record)?;
-        self.db().vault_grants.insert(key(&[beneficiary.as_bytes(), record.id.as_bytes()]), &[])?;
+        self.db()
+            .vault_grants
+            .insert(key(&[beneficiary.as_bytes(), record.id.as_bytes()]), &[])?;
         let mut b = self.beneficiary(beneficiary)?;
         if !b.linked.contains(&structure) {
             b.linked.push(structure);
             db::put(&self.db().beneficiaries, beneficiary.as_bytes(), &b)?;
-            self.db().links.insert(key(&[structure.as_bytes(), beneficiary.as_bytes()]), &[])?;
+            self.db()
+                .links
+                .insert(key(&[structure.as_bytes(), beneficiary.as_bytes()]), &[])?;
         }
         self.journal(
             NewEntry::new(actor.to_owned(), "grant.create", "ok")
                 .vault(beneficiary)
-                .detail(format!("grant:{} structure:{structure} days:{}", record.id, grant.days)),
+                .detail(format!(
+                    "grant:{} structure:{structure} days:{}",
+                    record.id, grant.days
+                )),
         )
         .await?;
         Ok(record)
     }
 
     /// The owner's scope identity of a category, and its epoch.
-    pub(crate) fn scope_identity(&self, owner: &Identity, b: PrincipalId, c: Category) -> Result<(Identity, u32)> {
-        let rec: ScopeRecord = db::get(&self.db().scopes, key(&[b.as_bytes(), c.as_str().as_bytes()]))?
-            .ok_or(VaultError::Integrity)?;
-        let id = wrap::unwrap_identity(&rec.owner_wrap, owner, &Binding::scope_identity(b, c.as_str(), rec.epoch))?;
+    pub(crate) fn scope_identity(
+        &self,
+        owner: &Identity,
+        b: PrincipalId,
+        c: Category,
+    ) -> Result<(Identity, u32)> {
+        let rec: ScopeRecord = db::get(
+            &self.db().scopes,
+            key(&[b.as_bytes(), c.as_str().as_bytes()]),
+        )?
+        .ok_or(VaultError::Integrity)?;
+        let id = wrap::unwrap_identity(
+            &rec.owner_wrap,
+            owner,
+            &Binding::scope_identity(b, c.as_str(), rec.epoch),
+        )?;
         Ok((id, rec.epoch))
     }
 
     pub(crate) fn scope_record(&self, b: PrincipalId, c: Category) -> Result<ScopeRecord> {
-        db::get(&self.db().scopes, key(&[b.as_bytes(), c.as_str().as_bytes()]))?.ok_or(VaultError::Integrity)
+        db::get(
+            &self.db().scopes,
+            key(&[b.as_bytes(), c.as_str().as_bytes()]),
+        )?
+        .ok_or(VaultError::Integrity)
     }
 
     /// Grants of a vault: all of them for the owner, the caller's
     /// structure's for a caseworker.
-    pub async fn list_grants(&self, session: &Session, beneficiary: PrincipalId) -> Result<Vec<GrantRecord>> {
-        self.authorize(session, Action::ListGrants, beneficiary, None, None).await?;
+    pub async fn list_grants(
+        &self,
+        session: &Session,
+        beneficiary: PrincipalId,
+    ) -> Result<Vec<GrantRecord>> {
+        self.authorize(session, Action::ListGrants, beneficiary, None, None)
+            .await?;
         let mut grants = self.grants_of(beneficiary)?;
         if let Principal::Caseworker { structure, .. } = session.principal {
             grants.retain(|g| g.structure == structure);
@@ -117,11 +158,15 @@ impl Vault {
     pub async fn revoke_grant(&self, session: &Session, grant: GrantId) -> Result<()> {
         let g: Option<GrantRecord> = db::get(&self.db().grants, grant.as_bytes())?;
         let Some(mut g) = g else {
-            self.journal(NewEntry::new(session.principal.label(), "grant.revoke", "denied").detail("unknown grant"))
-                .await?;
+            self.journal(
+                NewEntry::new(session.principal.label(), "grant.revoke", "denied")
+                    .detail("unknown grant"),
+            )
+            .await?;
             return Err(VaultError::NotFound);
         };
-        self.authorize(session, Action::RevokeGrant, g.beneficiary, None, None).await?;
+        self.authorize(session, Action::RevokeGrant, g.beneficiary, None, None)
+            .await?;
         if g.revoked_ms.is_some() {
             return Ok(());
         }
@@ -143,8 +188,18 @@ impl Vault {
         Ok(())
     }
 
-    fn remove_structure_wraps(&self, b: PrincipalId, c: Category, structure: PrincipalId) -> Result<()> {
-        for k in self.db().scope_wraps.scan_prefix(key(&[b.as_bytes(), &[category_byte(c)]])).keys() {
+    fn remove_structure_wraps(
+        &self,
+        b: PrincipalId,
+        c: Category,
+        structure: PrincipalId,
+    ) -> Result<()> {
+        for k in self
+            .db()
+            .scope_wraps
+            .scan_prefix(key(&[b.as_bytes(), &[category_byte(c)]]))
+            .keys()
+        {
             let k = k?;
             if k.ends_with(structure.as_bytes()) {
                 self.db().scope_wraps.remove(k)?;
@@ -161,13 +216,17 @@ impl Vault {
         let now = now_ms();
         let mut holders: Vec<(PrincipalId, Recipient)> = Vec::new();
         for g in self.grants_of(b)? {
-            if g.live(now) && g.categories.contains(&c) && g.permissions.contains(&Permission::View) {
+            if g.live(now) && g.categories.contains(&c) && g.permissions.contains(&Permission::View)
+            {
                 if holders.iter().any(|(s, _)| *s == g.structure) {
                     continue;
                 }
-                let s: StructureRecord =
-                    db::get(&self.db().structures, g.structure.as_bytes())?.ok_or(VaultError::Integrity)?;
-                holders.push((g.structure, s.recipient.parse().map_err(|_| VaultError::Integrity)?));
+                let s: StructureRecord = db::get(&self.db().structures, g.structure.as_bytes())?
+                    .ok_or(VaultError::Integrity)?;
+                holders.push((
+                    g.structure,
+                    s.recipient.parse().map_err(|_| VaultError::Integrity)?,
+                ));
             }
         }
         let owner_recipient = owner.recipient();
@@ -183,13 +242,25 @@ impl Vault {
                 let dek = wrap::unwrap_dek(w, &old, &bind)?;
                 debug_assert_eq!(*e, epoch);
                 let rewrapped = DocumentRecord {
-                    key: KeyWrap::Scope { epoch: next, wrap: wrap::wrap_dek(&dek, &new_recipient, &bind)? },
+                    key: KeyWrap::Scope {
+                        epoch: next,
+                        wrap: wrap::wrap_dek(&dek, &new_recipient, &bind)?,
+                    },
                     ..d
                 };
                 db::put(&self.db().documents, rewrapped.id.as_bytes(), &rewrapped)?;
             }
         }
-        for k in self.db().scope_wraps.scan_prefix(key(&[b.as_bytes(), &[category_byte(c)], &epoch.to_be_bytes()])).keys() {
+        for k in self
+            .db()
+            .scope_wraps
+            .scan_prefix(key(&[
+                b.as_bytes(),
+                &[category_byte(c)],
+                &epoch.to_be_bytes(),
+            ]))
+            .keys()
+        {
             self.db().scope_wraps.remove(k?)?;
         }
         Ok(())
@@ -214,7 +285,9 @@ impl Vault {
                 g.swept = true;
                 db::put(&self.db().grants, g.id.as_bytes(), &g)?;
                 self.journal(
-                    NewEntry::new("system", "grant.expire", "ok").vault(g.beneficiary).detail(format!("grant:{}", g.id)),
+                    NewEntry::new("system", "grant.expire", "ok")
+                        .vault(g.beneficiary)
+                        .detail(format!("grant:{}", g.id)),
                 )
                 .await?;
                 swept += 1;
@@ -225,8 +298,15 @@ impl Vault {
 
     /// The scope identity a caseworker's structure holds for (b, c), if
     /// any: the only way a structure can reach a shared DEK.
-    pub(crate) fn structure_scope(&self, session: &Session, b: PrincipalId, c: Category, epoch: u32) -> Result<Identity> {
-        let (Principal::Caseworker { structure, .. }, Some(sid)) = (session.principal, &session.structure_identity)
+    pub(crate) fn structure_scope(
+        &self,
+        session: &Session,
+        b: PrincipalId,
+        c: Category,
+        epoch: u32,
+    ) -> Result<Identity> {
+        let (Principal::Caseworker { structure, .. }, Some(sid)) =
+            (session.principal, &session.structure_identity)
         else {
             return Err(VaultError::Forbidden("caseworkers only"));
         };
@@ -235,6 +315,10 @@ impl Vault {
             .scope_wraps
             .get(scope_wrap_key(b, c, epoch, structure))?
             .ok_or(VaultError::Forbidden("no consent key for this category"))?;
-        Ok(wrap::unwrap_identity(&w, sid, &Binding::scope_identity(b, c.as_str(), epoch))?)
+        Ok(wrap::unwrap_identity(
+            &w,
+            sid,
+            &Binding::scope_identity(b, c.as_str(), epoch),
+        )?)
     }
 }

@@ -50,7 +50,10 @@ pub(crate) struct Db {
 
 impl Db {
     pub fn open(path: &std::path::Path) -> Result<Self> {
-        let db = sled::Config::new().path(path).mode(sled::Mode::HighThroughput).open()?;
+        let db = sled::Config::new()
+            .path(path)
+            .mode(sled::Mode::HighThroughput)
+            .open()?;
         let t = |name: &str| db.open_tree(name);
         let this = Self {
             meta: t("meta")?,
@@ -76,10 +79,14 @@ impl Db {
         };
         match this.meta.get("schema_version")? {
             None => {
-                this.meta.insert("schema_version", &SCHEMA_VERSION.to_be_bytes())?;
+                this.meta
+                    .insert("schema_version", &SCHEMA_VERSION.to_be_bytes())?;
             }
             Some(v) => {
-                let v: [u8; 4] = v.as_ref().try_into().map_err(|_| VaultError::Db("bad schema version".into()))?;
+                let v: [u8; 4] = v
+                    .as_ref()
+                    .try_into()
+                    .map_err(|_| VaultError::Db("bad schema version".into()))?;
                 let v = u32::from_be_bytes(v);
                 if v > SCHEMA_VERSION {
                     return Err(VaultError::Db(format!(

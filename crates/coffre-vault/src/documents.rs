@@ -15,14 +15,16 @@ use coffre_crypto::object::{self, Field, ObjectHeader, Opener, RandomAccess, Sea
 use coffre_crypto::wrap::{self, Binding};
 use coffre_crypto::{Dek, DocumentId, PrincipalId, Recipient};
 use coffre_store::{ObjectKey, StoreError};
-use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
 use ring::digest::{Context, SHA256};
 use serde::Serialize;
 
 use crate::db::{self, key};
 use crate::journal::NewEntry;
-use crate::model::{BeneficiaryRecord, Category, DocumentRecord, KeyWrap, days_from_civil, parse_date};
+use crate::model::{
+    BeneficiaryRecord, Category, DocumentRecord, KeyWrap, days_from_civil, parse_date,
+};
 use crate::policy::{Action, GrantState};
 use crate::session::{Principal, Session};
 use crate::{Result, Vault, VaultError, now_ms};
@@ -65,7 +67,9 @@ pub struct DocumentInfo {
 fn text(s: &str, max: usize, what: &str) -> Result<String> {
     let s = s.trim();
     if s.chars().count() > max || s.chars().any(char::is_control) {
-        return Err(VaultError::Invalid(format!("{what}: at most {max} printable characters")));
+        return Err(VaultError::Invalid(format!(
+            "{what}: at most {max} printable characters"
+        )));
     }
     Ok(s.to_owned())
 }
@@ -78,12 +82,42 @@ fn object_key(d: &DocumentRecord) -> ObjectKey {
     ObjectKey::document(d.id, d.version)
 }
 
-#[derive(Default)]
+/// SHA-256 computed on another thread, so that hashing the plaintext and
+/// the stored bytes (two passes at ~2 GB/s) overlaps encryption and disk
+/// writes instead of adding to them. Chunks are shared, not copied.
+struct BackgroundDigest {
+    tx: tokio::sync::mpsc::Sender<Bytes>,
+    handle: std::thread::JoinHandle<String>,
+}
+
+impl BackgroundDigest {
+    fn start() -> Result<Self> {
+        // Bounded: a slow hasher holds the upload back instead of memory growing.
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(32);
+        let handle = std::thread::Builder::new()
+            .name("coffre-sha256".into())
+            .spawn(move || {
+                let mut c = Context::new(&SHA256);
+                while let Some(b) = rx.blocking_recv() {
+                    c.update(&b);
+                }
+                hex::encode(c.finish().as_ref())
+            })
+            .map_err(|_| VaultError::Internal("cannot start a hashing thread"))?;
+        Ok(Self { tx, handle })
+    }
+
+    fn finish(self) -> Result<String> {
+        drop(self.tx);
+        self.handle
+            .join()
+            .map_err(|_| VaultError::Internal("hashing thread failed"))
+    }
+}
+
 struct UploadStats {
     size: u64,
     stored: u64,
-    plain: Option<Context>,
-    sealed: Option<Context>,
     refused: Option<VaultError>,
 }
 
@@ -91,81 +125,76 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// Seals a plaintext stream into the ciphertext stream the store consumes,
-/// counting and hashing both, and cutting the stream with an error as soon
-/// as `limit` is passed (so nothing is stored).
-fn seal_stream(
+struct SealState {
     body: PlaintextStream,
-    sealer: Sealer,
-    prefix: Vec<u8>,
-    limit: u64,
-    too_large: VaultError,
+    sealer: Option<Sealer>,
+    plain: tokio::sync::mpsc::Sender<Bytes>,
+    sealed: tokio::sync::mpsc::Sender<Bytes>,
     stats: Arc<Mutex<UploadStats>>,
-) -> BoxStream<'static, io::Result<Bytes>> {
-    {
-        let mut s = lock(&stats);
-        s.plain = Some(Context::new(&SHA256));
-        let mut sealed = Context::new(&SHA256);
-        sealed.update(&prefix);
-        s.sealed = Some(sealed);
-        s.stored = prefix.len() as u64;
-    }
-    let head = futures_util::stream::once(async move { Ok(Bytes::from(prefix)) });
-    let too_large = Arc::new(Mutex::new(Some(too_large)));
-    let body = futures_util::stream::unfold((Some(body), Some(sealer), stats), move |(body, sealer, stats)| {
-        let too_large = too_large.clone();
-        async move {
-            let mut body = body?;
-            let mut sealer = sealer?;
-            loop {
-                let mut out = Vec::new();
-                match body.next().await {
-                    Some(Ok(chunk)) => {
-                        let mut s = lock(&stats);
-                        s.size += chunk.len() as u64;
-                        if s.size > limit {
-                            s.refused = lock(&too_large).take();
-                            drop(s);
-                            return Some((Err(io::Error::other("document too large")), (None, None, stats)));
-                        }
-                        if let Some(c) = s.plain.as_mut() {
-                            c.update(&chunk);
-                        }
-                        drop(s);
-                        if let Err(e) = sealer.push(&chunk, &mut out) {
-                            return Some((Err(io::Error::other(e)), (None, None, stats)));
-                        }
-                    }
-                    Some(Err(e)) => return Some((Err(e), (None, None, stats))),
-                    None => {
-                        if let Err(e) = sealer.finish(&mut out) {
-                            return Some((Err(io::Error::other(e)), (None, None, stats)));
-                        }
-                        record_sealed(&stats, &out);
-                        return Some((Ok(Bytes::from(out)), (None, None, stats)));
-                    }
-                }
-                if !out.is_empty() {
-                    record_sealed(&stats, &out);
-                    return Some((Ok(Bytes::from(out)), (Some(body), Some(sealer), stats)));
-                }
-            }
-        }
-    });
-    head.chain(body).boxed()
+    refusal: Option<VaultError>,
+    limit: u64,
+    prefix: Option<Bytes>,
 }
 
-fn record_sealed(stats: &Mutex<UploadStats>, out: &[u8]) {
-    let mut s = lock(stats);
-    s.stored += out.len() as u64;
-    if let Some(c) = s.sealed.as_mut() {
-        c.update(out);
+/// Seals a plaintext stream into the ciphertext stream the store consumes,
+/// counting and hashing both (on other threads), and cutting the stream with
+/// an error as soon as `limit` is passed (so nothing is stored).
+fn seal_stream(st: SealState) -> BoxStream<'static, io::Result<Bytes>> {
+    futures_util::stream::unfold(Some(st), |st| async move {
+        let mut st = st?;
+        if let Some(prefix) = st.prefix.take() {
+            return st.emit(prefix).await;
+        }
+        loop {
+            let mut out = Vec::new();
+            let sealer = st.sealer.as_mut()?;
+            match st.body.next().await {
+                Some(Ok(chunk)) => {
+                    {
+                        let mut s = lock(&st.stats);
+                        s.size += chunk.len() as u64;
+                        if s.size > st.limit {
+                            s.refused = st.refusal.take();
+                            return Some((Err(io::Error::other("document too large")), None));
+                        }
+                    }
+                    let _ = st.plain.send(chunk.clone()).await;
+                    if let Err(e) = sealer.push(&chunk, &mut out) {
+                        return Some((Err(io::Error::other(e)), None));
+                    }
+                }
+                Some(Err(e)) => return Some((Err(e), None)),
+                None => {
+                    let sealer = st.sealer.take()?;
+                    if let Err(e) = sealer.finish(&mut out) {
+                        return Some((Err(io::Error::other(e)), None));
+                    }
+                    return st.emit(Bytes::from(out)).await;
+                }
+            }
+            if !out.is_empty() {
+                return st.emit(Bytes::from(out)).await;
+            }
+        }
+    })
+    .boxed()
+}
+
+impl SealState {
+    async fn emit(self, out: Bytes) -> Option<(io::Result<Bytes>, Option<SealState>)> {
+        lock(&self.stats).stored += out.len() as u64;
+        let _ = self.sealed.send(out.clone()).await;
+        Some((Ok(out), Some(self)))
     }
 }
 
 /// Decrypts a stored object's stream: authenticated plaintext only; any
 /// tampering, truncation or extension ends the stream with an error.
-fn open_stream(dek: Dek, header: ObjectHeader, stored: BoxStream<'static, coffre_store::Result<Bytes>>) -> PlaintextStream {
+fn open_stream(
+    dek: Dek,
+    header: ObjectHeader,
+    stored: BoxStream<'static, coffre_store::Result<Bytes>>,
+) -> PlaintextStream {
     struct State {
         dek: Dek,
         header: ObjectHeader,
@@ -174,7 +203,14 @@ fn open_stream(dek: Dek, header: ObjectHeader, stored: BoxStream<'static, coffre
         opener: Option<Opener>,
         done: bool,
     }
-    let state = State { dek, header, stored, prefix: Vec::new(), opener: None, done: false };
+    let state = State {
+        dek,
+        header,
+        stored,
+        prefix: Vec::new(),
+        opener: None,
+        done: false,
+    };
     let bad = || io::Error::new(io::ErrorKind::InvalidData, VaultError::Integrity);
     futures_util::stream::unfold(state, move |mut st| async move {
         if st.done {
@@ -200,7 +236,9 @@ fn open_stream(dek: Dek, header: ObjectHeader, stored: BoxStream<'static, coffre
                             }
                         }
                     }
-                    let Some(opener) = st.opener.as_mut() else { continue };
+                    let Some(opener) = st.opener.as_mut() else {
+                        continue;
+                    };
                     if opener.push(&chunk, &mut out).is_err() {
                         st.done = true;
                         return Some((Err(bad()), st));
@@ -212,7 +250,9 @@ fn open_stream(dek: Dek, header: ObjectHeader, stored: BoxStream<'static, coffre
                 }
                 None => {
                     st.done = true;
-                    let Some(opener) = st.opener.take() else { return Some((Err(bad()), st)) };
+                    let Some(opener) = st.opener.take() else {
+                        return Some((Err(bad()), st));
+                    };
                     if opener.finish(&mut out).is_err() {
                         return Some((Err(bad()), st));
                     }
@@ -243,9 +283,12 @@ impl Vault {
     pub(crate) fn dek_for(&self, session: &Session, d: &DocumentRecord) -> Result<Dek> {
         let bind = Binding::document_key(d.id, d.version);
         match (&session.principal, &d.key) {
-            (Principal::Beneficiary { .. }, KeyWrap::Owner { wrap: w }) => Ok(wrap::unwrap_dek(w, &session.identity, &bind)?),
+            (Principal::Beneficiary { .. }, KeyWrap::Owner { wrap: w }) => {
+                Ok(wrap::unwrap_dek(w, &session.identity, &bind)?)
+            }
             (Principal::Beneficiary { .. }, KeyWrap::Scope { epoch, wrap: w }) => {
-                let (scope, current) = self.scope_identity(&session.identity, d.beneficiary, d.category)?;
+                let (scope, current) =
+                    self.scope_identity(&session.identity, d.beneficiary, d.category)?;
                 if current != *epoch {
                     return Err(VaultError::Integrity);
                 }
@@ -261,7 +304,8 @@ impl Vault {
 
     pub(crate) fn info(&self, d: &DocumentRecord, dek: &Dek) -> Result<DocumentInfo> {
         let h = header(d);
-        let open = |f, v: &[u8]| -> Result<String> { Ok(object::open_field(dek, &h, f, v)?.to_string()) };
+        let open =
+            |f, v: &[u8]| -> Result<String> { Ok(object::open_field(dek, &h, f, v)?.to_string()) };
         Ok(DocumentInfo {
             document_id: d.id,
             beneficiary_id: d.beneficiary,
@@ -287,24 +331,56 @@ impl Vault {
         body: PlaintextStream,
     ) -> Result<DocumentInfo> {
         let category = meta.category.unwrap_or(Category::Other);
-        let b = self.authorize(session, Action::UploadDocument, beneficiary, Some(category), None).await?;
+        let b = self
+            .authorize(
+                session,
+                Action::UploadDocument,
+                beneficiary,
+                Some(category),
+                None,
+            )
+            .await?;
         let title = text(meta.title.as_deref().unwrap_or(""), MAX_TITLE, "title")?;
         let filename = text(&meta.filename, MAX_FILENAME, "file name")?;
-        let filename = if filename.is_empty() { "document".to_owned() } else { filename };
-        let title = if title.is_empty() { filename.clone() } else { title };
-        let content_type = text(meta.content_type.as_deref().unwrap_or("application/octet-stream"), MAX_CONTENT_TYPE, "content type")?;
+        let filename = if filename.is_empty() {
+            "document".to_owned()
+        } else {
+            filename
+        };
+        let title = if title.is_empty() {
+            filename.clone()
+        } else {
+            title
+        };
+        let content_type = text(
+            meta.content_type
+                .as_deref()
+                .unwrap_or("application/octet-stream"),
+            MAX_CONTENT_TYPE,
+            "content type",
+        )?;
         if let Some(e) = &meta.expires_on {
             parse_date(e)?;
         }
         let private = match session.principal {
             Principal::Beneficiary { .. } => meta.private.unwrap_or(true),
             Principal::Caseworker { .. } if meta.private == Some(true) => {
-                return Err(VaultError::Invalid("documents uploaded by a caseworker are shared in their category".into()));
+                return Err(VaultError::Invalid(
+                    "documents uploaded by a caseworker are shared in their category".into(),
+                ));
             }
             Principal::Caseworker { .. } => false,
         };
-        if self.db().vault_documents.scan_prefix(beneficiary.as_bytes()).count() >= self.limits().max_documents {
-            return Err(VaultError::Conflict("this vault holds the maximum number of documents"));
+        if self
+            .db()
+            .vault_documents
+            .scan_prefix(beneficiary.as_bytes())
+            .count()
+            >= self.limits().max_documents
+        {
+            return Err(VaultError::Conflict(
+                "this vault holds the maximum number of documents",
+            ));
         }
 
         let id = DocumentId::random()?;
@@ -314,42 +390,75 @@ impl Vault {
         let bind = Binding::document_key(id, version);
         let key_wrap = if private {
             let owner: Recipient = b.recipient.parse().map_err(|_| VaultError::Integrity)?;
-            KeyWrap::Owner { wrap: wrap::wrap_dek(&dek, &owner, &bind)? }
+            KeyWrap::Owner {
+                wrap: wrap::wrap_dek(&dek, &owner, &bind)?,
+            }
         } else {
             let scope = self.scope_record(beneficiary, category)?;
             let r: Recipient = scope.recipient.parse().map_err(|_| VaultError::Integrity)?;
-            KeyWrap::Scope { epoch: scope.epoch, wrap: wrap::wrap_dek(&dek, &r, &bind)? }
+            KeyWrap::Scope {
+                epoch: scope.epoch,
+                wrap: wrap::wrap_dek(&dek, &r, &bind)?,
+            }
         };
         let quota_left = self.limits().quota_bytes.saturating_sub(b.used_bytes);
         let (limit, refusal) = if quota_left < self.limits().max_document_bytes {
-            (quota_left, VaultError::QuotaExceeded { quota: self.limits().quota_bytes })
+            (
+                quota_left,
+                VaultError::QuotaExceeded {
+                    quota: self.limits().quota_bytes,
+                },
+            )
         } else {
-            (self.limits().max_document_bytes, VaultError::TooLarge { limit: self.limits().max_document_bytes })
+            (
+                self.limits().max_document_bytes,
+                VaultError::TooLarge {
+                    limit: self.limits().max_document_bytes,
+                },
+            )
         };
         let (sealer, prefix) = Sealer::new(&dek, &h)?;
-        let stats = Arc::new(Mutex::new(UploadStats::default()));
-        let stream = seal_stream(body, sealer, prefix.to_vec(), limit, refusal, stats.clone());
+        let stats = Arc::new(Mutex::new(UploadStats {
+            size: 0,
+            stored: 0,
+            refused: None,
+        }));
+        let (plain_digest, sealed_digest) =
+            (BackgroundDigest::start()?, BackgroundDigest::start()?);
+        let stream = seal_stream(SealState {
+            body,
+            sealer: Some(sealer),
+            plain: plain_digest.tx.clone(),
+            sealed: sealed_digest.tx.clone(),
+            stats: stats.clone(),
+            refusal: Some(refusal),
+            limit,
+            prefix: Some(Bytes::copy_from_slice(&prefix)),
+        });
         let okey = ObjectKey::document(id, version);
         let put = self.inner.store.put(&okey, stream).await;
-        let (size, stored, sha_plain, sha_stored) = {
-            let mut s = lock(&stats);
-            if let Some(refused) = s.refused.take() {
-                drop(s);
-                self.journal(
-                    NewEntry::new(session.principal.label(), "document.upload", "denied").vault(beneficiary).detail(refused.to_string()),
-                )
-                .await?;
-                return Err(refused);
-            }
-            (s.size, s.stored, s.plain.take(), s.sealed.take())
+        let refused = lock(&stats).refused.take();
+        if let Some(refused) = refused {
+            self.journal(
+                NewEntry::new(session.principal.label(), "document.upload", "denied")
+                    .vault(beneficiary)
+                    .detail(refused.to_string()),
+            )
+            .await?;
+            return Err(refused);
+        }
+        let (size, stored) = {
+            let s = lock(&stats);
+            (s.size, s.stored)
         };
         match put {
             Ok(r) if r.size == stored => {}
             Ok(_) => return Err(VaultError::Integrity),
-            Err(StoreError::Body(e)) => return Err(VaultError::Invalid(format!("upload interrupted: {e}"))),
+            Err(StoreError::Body(e)) => {
+                return Err(VaultError::Invalid(format!("upload interrupted: {e}")));
+            }
             Err(e) => return Err(e.into()),
         }
-        let hexdigest = |c: Option<Context>| c.map(|c| hex::encode(c.finish().as_ref())).unwrap_or_default();
         let record = DocumentRecord {
             id,
             version,
@@ -357,8 +466,8 @@ impl Vault {
             category,
             size,
             stored_size: stored,
-            sha256: hexdigest(sha_plain),
-            stored_sha256: hexdigest(sha_stored),
+            sha256: plain_digest.finish()?,
+            stored_sha256: sealed_digest.finish()?,
             uploaded_ms: now_ms(),
             uploaded_by: session.principal.label(),
             expires_on: meta.expires_on.clone(),
@@ -368,7 +477,12 @@ impl Vault {
             key: key_wrap,
         };
         self.commit_upload(&record)?;
-        self.journal(NewEntry::new(session.principal.label(), "document.upload", "ok").vault(beneficiary).doc(id)).await?;
+        self.journal(
+            NewEntry::new(session.principal.label(), "document.upload", "ok")
+                .vault(beneficiary)
+                .doc(id),
+        )
+        .await?;
         self.info(&record, &dek)
     }
 
@@ -378,100 +492,188 @@ impl Vault {
         let db = self.db();
         let quota = self.limits().quota_bytes;
         let doc = db::enc(record)?;
-        let res = (&db.documents, &db.vault_documents, &db.beneficiaries).transaction(|(docs, index, bens)| {
-            let abort = sled::transaction::ConflictableTransactionError::Abort;
-            let raw = bens.get(record.beneficiary.as_bytes())?.ok_or(abort(VaultError::NotFound))?;
-            let mut b: BeneficiaryRecord = serde_json::from_slice(&raw).map_err(|_| abort(VaultError::Integrity))?;
-            if b.used_bytes + record.size > quota {
-                return Err(abort(VaultError::QuotaExceeded { quota }));
-            }
-            b.used_bytes += record.size;
-            docs.insert(record.id.as_bytes(), doc.clone())?;
-            index.insert(key(&[record.beneficiary.as_bytes(), record.id.as_bytes()]), &[])?;
-            bens.insert(record.beneficiary.as_bytes(), serde_json::to_vec(&b).map_err(|_| abort(VaultError::Integrity))?)?;
-            Ok(())
-        });
+        let res = (&db.documents, &db.vault_documents, &db.beneficiaries).transaction(
+            |(docs, index, bens)| {
+                let abort = sled::transaction::ConflictableTransactionError::Abort;
+                let raw = bens
+                    .get(record.beneficiary.as_bytes())?
+                    .ok_or(abort(VaultError::NotFound))?;
+                let mut b: BeneficiaryRecord =
+                    serde_json::from_slice(&raw).map_err(|_| abort(VaultError::Integrity))?;
+                if b.used_bytes + record.size > quota {
+                    return Err(abort(VaultError::QuotaExceeded { quota }));
+                }
+                b.used_bytes += record.size;
+                docs.insert(record.id.as_bytes(), doc.clone())?;
+                index.insert(
+                    key(&[record.beneficiary.as_bytes(), record.id.as_bytes()]),
+                    &[],
+                )?;
+                bens.insert(
+                    record.beneficiary.as_bytes(),
+                    serde_json::to_vec(&b).map_err(|_| abort(VaultError::Integrity))?,
+                )?;
+                Ok(())
+            },
+        );
         res.map_err(VaultError::from)
     }
 
     /// The documents of a vault this session may see.
-    pub async fn list_documents(&self, session: &Session, beneficiary: PrincipalId) -> Result<Vec<DocumentInfo>> {
-        self.authorize(session, Action::ListDocuments, beneficiary, None, None).await?;
+    pub async fn list_documents(
+        &self,
+        session: &Session,
+        beneficiary: PrincipalId,
+    ) -> Result<Vec<DocumentInfo>> {
+        self.authorize(session, Action::ListDocuments, beneficiary, None, None)
+            .await?;
         let mut out = Vec::new();
-        let mut scopes: std::collections::HashMap<(Category, u32), Option<coffre_crypto::Identity>> = Default::default();
+        let mut scopes: std::collections::HashMap<
+            (Category, u32),
+            Option<coffre_crypto::Identity>,
+        > = Default::default();
         for d in self.documents_of(beneficiary)? {
+            let bind = Binding::document_key(d.id, d.version);
             let dek = match (&session.principal, &d.key) {
-                (Principal::Caseworker { structure, .. }, KeyWrap::Scope { epoch, wrap: w }) => {
-                    if !matches!(self.grant_state(beneficiary, *structure, d.category)?, GrantState::View | GrantState::ViewAndUpload) {
+                (Principal::Caseworker { .. }, KeyWrap::Owner { .. }) => continue,
+                (Principal::Beneficiary { .. }, KeyWrap::Owner { wrap: w }) => {
+                    wrap::unwrap_dek(w, &session.identity, &bind)?
+                }
+                (principal, KeyWrap::Scope { epoch, wrap: w }) => {
+                    if let Principal::Caseworker { structure, .. } = principal
+                        && !matches!(
+                            self.grant_state(beneficiary, *structure, d.category)?,
+                            GrantState::View | GrantState::ViewAndUpload
+                        )
+                    {
                         continue;
                     }
+                    // One scope unwrap per category, not per document.
                     let scope = match scopes.entry((d.category, *epoch)) {
                         std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                        std::collections::hash_map::Entry::Vacant(v) => {
-                            v.insert(self.structure_scope(session, beneficiary, d.category, *epoch).ok())
-                        }
+                        std::collections::hash_map::Entry::Vacant(v) => v.insert(match principal {
+                            Principal::Caseworker { .. } => self
+                                .structure_scope(session, beneficiary, d.category, *epoch)
+                                .ok(),
+                            Principal::Beneficiary { .. } => {
+                                let (id, current) = self.scope_identity(
+                                    &session.identity,
+                                    beneficiary,
+                                    d.category,
+                                )?;
+                                (current == *epoch).then_some(id)
+                            }
+                        }),
                     };
-                    let Some(scope) = scope.as_ref() else { continue };
-                    wrap::unwrap_dek(w, scope, &Binding::document_key(d.id, d.version))?
+                    let Some(scope) = scope.as_ref() else {
+                        continue;
+                    };
+                    wrap::unwrap_dek(w, scope, &bind)?
                 }
-                (Principal::Caseworker { .. }, KeyWrap::Owner { .. }) => continue,
-                (Principal::Beneficiary { .. }, _) => self.dek_for(session, &d)?,
             };
             out.push(self.info(&d, &dek)?);
         }
-        out.sort_by(|a, b| b.uploaded_at_ms.cmp(&a.uploaded_at_ms).then(a.document_id.cmp(&b.document_id)));
+        out.sort_by(|a, b| {
+            b.uploaded_at_ms
+                .cmp(&a.uploaded_at_ms)
+                .then(a.document_id.cmp(&b.document_id))
+        });
         Ok(out)
     }
 
     /// Papers whose own expiry date falls within `days` from today.
-    pub async fn expiring_documents(&self, session: &Session, beneficiary: PrincipalId, days: u32) -> Result<Vec<DocumentInfo>> {
+    pub async fn expiring_documents(
+        &self,
+        session: &Session,
+        beneficiary: PrincipalId,
+        days: u32,
+    ) -> Result<Vec<DocumentInfo>> {
         if days > 3650 {
             return Err(VaultError::Invalid("at most 3650 days ahead".into()));
         }
         let today = now_ms().div_euclid(crate::model::DAY_MS);
         let mut docs = self.list_documents(session, beneficiary).await?;
         docs.retain(|d| {
-            d.expires_on.as_deref().and_then(|e| parse_date(e).ok()).is_some_and(|(y, m, dd)| {
-                let day = days_from_civil(y, m, dd);
-                day <= today + i64::from(days)
-            })
+            d.expires_on
+                .as_deref()
+                .and_then(|e| parse_date(e).ok())
+                .is_some_and(|(y, m, dd)| {
+                    let day = days_from_civil(y, m, dd);
+                    day <= today + i64::from(days)
+                })
         });
         Ok(docs)
     }
 
-    async fn readable(&self, session: &Session, document: DocumentId, action: Action) -> Result<(DocumentRecord, Dek)> {
+    async fn readable(
+        &self,
+        session: &Session,
+        document: DocumentId,
+        action: Action,
+    ) -> Result<(DocumentRecord, Dek)> {
         let d = match self.document(document) {
             Ok(d) => d,
             Err(e) => {
-                self.journal(NewEntry::new(session.principal.label(), action.code(), "denied").doc(document).detail("unknown document"))
-                    .await?;
+                self.journal(
+                    NewEntry::new(session.principal.label(), action.code(), "denied")
+                        .doc(document)
+                        .detail("unknown document"),
+                )
+                .await?;
                 return Err(e);
             }
         };
-        self.authorize(session, action, d.beneficiary, Some(d.category), Some(&d)).await?;
+        self.authorize(session, action, d.beneficiary, Some(d.category), Some(&d))
+            .await?;
         let dek = self.dek_for(session, &d)?;
         Ok((d, dek))
     }
 
-    pub async fn document_info(&self, session: &Session, document: DocumentId) -> Result<DocumentInfo> {
-        let (d, dek) = self.readable(session, document, Action::ReadDocument).await?;
+    pub async fn document_info(
+        &self,
+        session: &Session,
+        document: DocumentId,
+    ) -> Result<DocumentInfo> {
+        let (d, dek) = self
+            .readable(session, document, Action::ReadDocument)
+            .await?;
         self.info(&d, &dek)
     }
 
     /// Downloads a document: its description and its plaintext stream.
-    pub async fn download(&self, session: &Session, document: DocumentId) -> Result<(DocumentInfo, PlaintextStream)> {
-        let (d, dek) = self.readable(session, document, Action::ReadDocument).await?;
+    pub async fn download(
+        &self,
+        session: &Session,
+        document: DocumentId,
+    ) -> Result<(DocumentInfo, PlaintextStream)> {
+        let (d, dek) = self
+            .readable(session, document, Action::ReadDocument)
+            .await?;
         let info = self.info(&d, &dek)?;
         let stream = self.open_object(&d, dek).await?;
-        self.journal(NewEntry::new(session.principal.label(), "document.download", "ok").vault(d.beneficiary).doc(d.id)).await?;
+        self.journal(
+            NewEntry::new(session.principal.label(), "document.download", "ok")
+                .vault(d.beneficiary)
+                .doc(d.id),
+        )
+        .await?;
         Ok((info, stream))
     }
 
-    pub(crate) async fn open_object(&self, d: &DocumentRecord, dek: Dek) -> Result<PlaintextStream> {
-        let body = self.inner.store.get(&object_key(d)).await.map_err(|e| match e {
-            StoreError::NotFound { .. } => VaultError::Integrity,
-            e => e.into(),
-        })?;
+    pub(crate) async fn open_object(
+        &self,
+        d: &DocumentRecord,
+        dek: Dek,
+    ) -> Result<PlaintextStream> {
+        let body = self
+            .inner
+            .store
+            .get(&object_key(d))
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound { .. } => VaultError::Integrity,
+                e => e.into(),
+            })?;
         if body.len != d.stored_size {
             return Err(VaultError::Integrity);
         }
@@ -487,14 +689,22 @@ impl Vault {
         document: DocumentId,
         range: Range<u64>,
     ) -> Result<(DocumentInfo, Range<u64>, PlaintextStream)> {
-        let (d, dek) = self.readable(session, document, Action::ReadDocument).await?;
+        let (d, dek) = self
+            .readable(session, document, Action::ReadDocument)
+            .await?;
         let info = self.info(&d, &dek)?;
         let end = range.end.min(d.size);
         if range.start >= end {
             return Err(VaultError::Invalid("range outside the document".into()));
         }
         let key = object_key(&d);
-        let prefix = self.inner.store.get_range(&key, 0..object::PREFIX_LEN as u64).await?.collect().await?;
+        let prefix = self
+            .inner
+            .store
+            .get_range(&key, 0..object::PREFIX_LEN as u64)
+            .await?
+            .collect()
+            .await?;
         let ra = RandomAccess::new(&dek, &header(&d), &prefix, d.stored_size)?;
         let chunks = ra.chunks_for(range.start..end);
         let first = ra.chunk_span(chunks.start)?.start;
@@ -519,9 +729,15 @@ impl Vault {
                 while buf.len() < need {
                     match s.next().await {
                         Some(Ok(b)) => buf.extend_from_slice(&b),
-                        Some(Err(e)) => return Some((Err(io::Error::other(e)), (s, Vec::new(), chunks.end, ra))),
+                        Some(Err(e)) => {
+                            return Some((
+                                Err(io::Error::other(e)),
+                                (s, Vec::new(), chunks.end, ra),
+                            ));
+                        }
                         None => {
-                            let err = io::Error::new(io::ErrorKind::InvalidData, VaultError::Integrity);
+                            let err =
+                                io::Error::new(io::ErrorKind::InvalidData, VaultError::Integrity);
                             return Some((Err(err), (s, Vec::new(), chunks.end, ra)));
                         }
                     }
@@ -556,7 +772,11 @@ impl Vault {
         expires_on: Option<Option<String>>,
         private: Option<bool>,
     ) -> Result<DocumentInfo> {
-        let action = if private.is_some() { Action::SetPrivacy } else { Action::EditDocument };
+        let action = if private.is_some() {
+            Action::SetPrivacy
+        } else {
+            Action::EditDocument
+        };
         let (mut d, dek) = self.readable(session, document, action).await?;
         let h = header(&d);
         if let Some(t) = title {
@@ -577,15 +797,25 @@ impl Vault {
             let b = self.beneficiary(d.beneficiary)?;
             d.key = if p {
                 let owner: Recipient = b.recipient.parse().map_err(|_| VaultError::Integrity)?;
-                KeyWrap::Owner { wrap: wrap::wrap_dek(&dek, &owner, &bind)? }
+                KeyWrap::Owner {
+                    wrap: wrap::wrap_dek(&dek, &owner, &bind)?,
+                }
             } else {
                 let scope = self.scope_record(d.beneficiary, d.category)?;
                 let r: Recipient = scope.recipient.parse().map_err(|_| VaultError::Integrity)?;
-                KeyWrap::Scope { epoch: scope.epoch, wrap: wrap::wrap_dek(&dek, &r, &bind)? }
+                KeyWrap::Scope {
+                    epoch: scope.epoch,
+                    wrap: wrap::wrap_dek(&dek, &r, &bind)?,
+                }
             };
         }
         db::put(&self.db().documents, d.id.as_bytes(), &d)?;
-        self.journal(NewEntry::new(session.principal.label(), action.code(), "ok").vault(d.beneficiary).doc(d.id)).await?;
+        self.journal(
+            NewEntry::new(session.principal.label(), action.code(), "ok")
+                .vault(d.beneficiary)
+                .doc(d.id),
+        )
+        .await?;
         self.info(&d, &dek)
     }
 
@@ -593,9 +823,16 @@ impl Vault {
     /// once, which makes every copy of the object unreadable; then the
     /// object itself.
     pub async fn delete_document(&self, session: &Session, document: DocumentId) -> Result<()> {
-        let (d, _) = self.readable(session, document, Action::DeleteDocument).await?;
+        let (d, _) = self
+            .readable(session, document, Action::DeleteDocument)
+            .await?;
         self.forget_document(&d)?;
-        self.journal(NewEntry::new(session.principal.label(), "document.delete", "ok").vault(d.beneficiary).doc(d.id)).await?;
+        self.journal(
+            NewEntry::new(session.principal.label(), "document.delete", "ok")
+                .vault(d.beneficiary)
+                .doc(d.id),
+        )
+        .await?;
         if let Err(e) = self.inner.store.delete(&object_key(&d)).await {
             tracing::warn!(document = %d.id, error = %e, "object not deleted; garbage collection will remove it");
         }
@@ -605,7 +842,9 @@ impl Vault {
     /// Metadata side of a deletion: record, index, shares, quota.
     pub(crate) fn forget_document(&self, d: &DocumentRecord) -> Result<()> {
         self.db().documents.remove(d.id.as_bytes())?;
-        self.db().vault_documents.remove(key(&[d.beneficiary.as_bytes(), d.id.as_bytes()]))?;
+        self.db()
+            .vault_documents
+            .remove(key(&[d.beneficiary.as_bytes(), d.id.as_bytes()]))?;
         self.remove_shares_of(d.id)?;
         if let Ok(mut b) = self.beneficiary(d.beneficiary) {
             b.used_bytes = b.used_bytes.saturating_sub(d.size);

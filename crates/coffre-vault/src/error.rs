@@ -60,7 +60,9 @@ impl From<sled::transaction::TransactionError<VaultError>> for VaultError {
 impl From<coffre_crypto::Error> for VaultError {
     fn from(e: coffre_crypto::Error) -> Self {
         match e {
-            coffre_crypto::Error::Decryption | coffre_crypto::Error::WrongObject => VaultError::Integrity,
+            coffre_crypto::Error::Decryption | coffre_crypto::Error::WrongObject => {
+                VaultError::Integrity
+            }
             coffre_crypto::Error::InvalidParameter(p) => VaultError::Invalid(p.to_string()),
             coffre_crypto::Error::Rng => VaultError::Internal("random number generator"),
             _ => VaultError::Integrity,

@@ -8,7 +8,9 @@
 
 use std::sync::Arc;
 
-use coffre_crypto::audit::{Anchor, AuditSigningKey, AuditVerifyingKey, ChainHash, Checkpoint, Entry, Record};
+use coffre_crypto::audit::{
+    Anchor, AuditSigningKey, AuditVerifyingKey, ChainHash, Checkpoint, Entry, Record,
+};
 use coffre_crypto::{DocumentId, PrincipalId};
 use tokio::sync::{mpsc, oneshot};
 
@@ -32,7 +34,14 @@ pub struct NewEntry {
 
 impl NewEntry {
     pub fn new(actor: impl Into<String>, action: &'static str, outcome: &'static str) -> Self {
-        Self { actor: actor.into(), action, outcome, beneficiary: None, document: None, detail: None }
+        Self {
+            actor: actor.into(),
+            action,
+            outcome,
+            beneficiary: None,
+            document: None,
+            detail: None,
+        }
     }
     pub fn vault(mut self, b: PrincipalId) -> Self {
         self.beneficiary = Some(b);
@@ -82,7 +91,13 @@ impl Journal {
         };
         let verifying = key.verifying_key();
         let (tx, rx) = mpsc::channel(8192);
-        let writer = Writer { db, key, next_seq, head, unsigned: (next_seq - 1).saturating_sub(last_cp) };
+        let writer = Writer {
+            db,
+            key,
+            next_seq,
+            head,
+            unsigned: (next_seq - 1).saturating_sub(last_cp),
+        };
         tokio::spawn(writer.run(rx));
         Ok(Self { tx, verifying })
     }
@@ -94,15 +109,23 @@ impl Journal {
     /// Appends and returns once the entry is durable.
     pub async fn append(&self, e: NewEntry) -> Result<u64> {
         let (tx, rx) = oneshot::channel();
-        self.tx.send(Msg::Append(e, tx)).await.map_err(|_| VaultError::Internal("journal writer stopped"))?;
-        rx.await.map_err(|_| VaultError::Internal("journal writer stopped"))?
+        self.tx
+            .send(Msg::Append(e, tx))
+            .await
+            .map_err(|_| VaultError::Internal("journal writer stopped"))?;
+        rx.await
+            .map_err(|_| VaultError::Internal("journal writer stopped"))?
     }
 
     /// Signs a checkpoint over the head now (on shutdown, before an export).
     pub async fn checkpoint(&self) -> Result<Option<Checkpoint>> {
         let (tx, rx) = oneshot::channel();
-        self.tx.send(Msg::Checkpoint(tx)).await.map_err(|_| VaultError::Internal("journal writer stopped"))?;
-        rx.await.map_err(|_| VaultError::Internal("journal writer stopped"))?
+        self.tx
+            .send(Msg::Checkpoint(tx))
+            .await
+            .map_err(|_| VaultError::Internal("journal writer stopped"))?;
+        rx.await
+            .map_err(|_| VaultError::Internal("journal writer stopped"))?
     }
 }
 
@@ -131,7 +154,11 @@ impl Writer {
                     Msg::Checkpoint(done) => checkpoints.push(done),
                 }
             }
-            let forced = if checkpoints.is_empty() || self.unsigned == 0 { Ok(None) } else { self.sign().map(Some) };
+            let forced = if checkpoints.is_empty() || self.unsigned == 0 {
+                Ok(None)
+            } else {
+                self.sign().map(Some)
+            };
             let flushed = self.db.flush().await;
             for (seq, done) in appended {
                 let _ = done.send(match &flushed {
@@ -167,7 +194,9 @@ impl Writer {
         let seq = entry.seq;
         db::put(&self.db.audit, seq.to_be_bytes(), &Record { entry, hash })?;
         if let Some(b) = e.beneficiary {
-            self.db.audit_by_vault.insert(db::key(&[b.as_bytes(), &seq.to_be_bytes()]), &[])?;
+            self.db
+                .audit_by_vault
+                .insert(db::key(&[b.as_bytes(), &seq.to_be_bytes()]), &[])?;
         }
         self.head = hash;
         self.next_seq += 1;
@@ -198,7 +227,12 @@ pub struct JournalSlice {
 
 pub(crate) fn vault_entries(db: &Db, beneficiary: PrincipalId, limit: usize) -> Result<Vec<Entry>> {
     let mut out = Vec::new();
-    for k in db.audit_by_vault.scan_prefix(beneficiary.as_bytes()).keys().rev() {
+    for k in db
+        .audit_by_vault
+        .scan_prefix(beneficiary.as_bytes())
+        .keys()
+        .rev()
+    {
         let k = k?;
         let seq = &k[16..];
         if let Some(r) = db::get::<Record>(&db.audit, seq)? {
@@ -214,14 +248,22 @@ pub(crate) fn vault_entries(db: &Db, beneficiary: PrincipalId, limit: usize) -> 
 
 /// Entries `from..=to` (by sequence number) with the checkpoints among them
 /// and the anchor before them.
-pub(crate) fn slice(db: &Db, from: u64, to: u64, verifying_key: AuditVerifyingKey) -> Result<JournalSlice> {
+pub(crate) fn slice(
+    db: &Db,
+    from: u64,
+    to: u64,
+    verifying_key: AuditVerifyingKey,
+) -> Result<JournalSlice> {
     let from = from.max(1);
     let anchor = if from == 1 {
         Anchor::GENESIS
     } else {
-        let prev: Record =
-            db::get(&db.audit, (from - 1).to_be_bytes())?.ok_or(VaultError::Invalid("range starts past the journal".into()))?;
-        Anchor { prev_hash: prev.hash, next_seq: from }
+        let prev: Record = db::get(&db.audit, (from - 1).to_be_bytes())?
+            .ok_or(VaultError::Invalid("range starts past the journal".into()))?;
+        Anchor {
+            prev_hash: prev.hash,
+            next_seq: from,
+        }
     };
     let mut records = Vec::new();
     for kv in db.audit.range(from.to_be_bytes()..=to.to_be_bytes()) {
@@ -233,5 +275,10 @@ pub(crate) fn slice(db: &Db, from: u64, to: u64, verifying_key: AuditVerifyingKe
         let (_, v) = kv?;
         checkpoints.push(serde_json::from_slice(&v)?);
     }
-    Ok(JournalSlice { anchor, records, checkpoints, verifying_key })
+    Ok(JournalSlice {
+        anchor,
+        records,
+        checkpoints,
+        verifying_key,
+    })
 }

@@ -15,6 +15,8 @@ mod consent;
 mod db;
 mod documents;
 mod error;
+#[cfg(test)]
+mod internal_tests;
 pub mod journal;
 mod lifecycle;
 pub mod model;
@@ -28,7 +30,9 @@ pub use documents::{DocumentInfo, NewDocument, PlaintextStream};
 pub use error::{Result, VaultError};
 pub use lifecycle::{GcReport, Manifest, ManifestEntry};
 pub use model::{Category, Permission};
-pub use principals::{EnrolledBeneficiary, LoginOutcome, NewBeneficiary, NewGrant, StructureCreated};
+pub use principals::{
+    EnrolledBeneficiary, LoginOutcome, NewBeneficiary, NewGrant, StructureCreated,
+};
 pub use session::{Principal, Session};
 pub use shares::{ShareCreated, ShareInfo};
 pub use vault::{Limits, Vault, VaultConfig};

@@ -54,20 +54,36 @@ pub struct GcReport {
 fn safe_name(s: &str) -> String {
     let mut cleaned: String = s
         .chars()
-        .map(|c| if c.is_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '_' })
+        .map(|c| {
+            if c.is_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
         .take(80)
         .collect();
     while cleaned.contains("..") {
         cleaned = cleaned.replace("..", "_");
     }
-    if cleaned.trim_matches(['.', '_']).is_empty() { "document".into() } else { cleaned }
+    if cleaned.trim_matches(['.', '_']).is_empty() {
+        "document".into()
+    } else {
+        cleaned
+    }
 }
 
 impl Vault {
     /// "Who looked at my papers": the journal entries of a vault (newest
     /// last), refused attempts included. For the person only.
-    pub async fn vault_journal(&self, session: &Session, beneficiary: PrincipalId, limit: usize) -> Result<Vec<Entry>> {
-        self.authorize(session, Action::ReadJournal, beneficiary, None, None).await?;
+    pub async fn vault_journal(
+        &self,
+        session: &Session,
+        beneficiary: PrincipalId,
+        limit: usize,
+    ) -> Result<Vec<Entry>> {
+        self.authorize(session, Action::ReadJournal, beneficiary, None, None)
+            .await?;
         journal::vault_entries(self.db(), beneficiary, limit.clamp(1, 10_000))
     }
 
@@ -81,8 +97,14 @@ impl Vault {
     /// Writes every document of the vault and `manifest.json` into a ZIP
     /// (stored, not recompressed: scans and PDFs are compressed already).
     /// Returns the manifest. The writer may be a pipe: nothing is seeked.
-    pub async fn export<W: Write + Send>(&self, session: &Session, beneficiary: PrincipalId, out: W) -> Result<Manifest> {
-        self.authorize(session, Action::Export, beneficiary, None, None).await?;
+    pub async fn export<W: Write + Send>(
+        &self,
+        session: &Session,
+        beneficiary: PrincipalId,
+        out: W,
+    ) -> Result<Manifest> {
+        self.authorize(session, Action::Export, beneficiary, None, None)
+            .await?;
         let mut zip = zip::ZipWriter::new_stream(out);
         let options = zip::write::SimpleFileOptions::default()
             .compression_method(zip::CompressionMethod::Stored)
@@ -104,7 +126,8 @@ impl Vault {
             while let Some(chunk) = stream.next().await {
                 let chunk = chunk.map_err(|_| VaultError::Integrity)?;
                 hasher.update(&chunk);
-                zip.write_all(&chunk).map_err(|e| VaultError::Invalid(format!("export: {e}")))?;
+                zip.write_all(&chunk)
+                    .map_err(|e| VaultError::Invalid(format!("export: {e}")))?;
             }
             if hex::encode(hasher.finish().as_ref()) != d.sha256 {
                 return Err(VaultError::Integrity);
@@ -124,7 +147,8 @@ impl Vault {
         }
         zip.start_file("manifest.json", options).map_err(zip_err)?;
         let json = serde_json::to_vec_pretty(&manifest)?;
-        zip.write_all(&json).map_err(|e| VaultError::Invalid(format!("export: {e}")))?;
+        zip.write_all(&json)
+            .map_err(|e| VaultError::Invalid(format!("export: {e}")))?;
         zip.finish().map_err(zip_err)?;
         self.journal(
             NewEntry::new(session.principal.label(), "vault.export", "ok")
@@ -139,21 +163,44 @@ impl Vault {
     /// (seals, scope keys, document wraps, share links), flushed: from that
     /// moment every document is unreadable wherever its object lies. Then the
     /// objects, then the remaining metadata. The journal keeps the fact.
-    pub async fn erase_vault(&self, session: &Session, beneficiary: PrincipalId, secret: UserSecret) -> Result<()> {
-        let b = self.authorize(session, Action::Erase, beneficiary, None, None).await?;
-        let check = coffre_crypto::wrap::open_identity(&b.sealed_identity, &secret, &Binding::principal_identity(b.id), &self.inner.root);
+    pub async fn erase_vault(
+        &self,
+        session: &Session,
+        beneficiary: PrincipalId,
+        secret: UserSecret,
+    ) -> Result<()> {
+        let b = self
+            .authorize(session, Action::Erase, beneficiary, None, None)
+            .await?;
+        let check = coffre_crypto::wrap::open_identity(
+            &b.sealed_identity,
+            &secret,
+            &Binding::principal_identity(b.id),
+            &self.inner.root,
+        );
         if check.is_err() {
-            self.journal(NewEntry::new(session.principal.label(), "vault.erase", "denied").vault(beneficiary).detail("wrong secret"))
-                .await?;
+            self.journal(
+                NewEntry::new(session.principal.label(), "vault.erase", "denied")
+                    .vault(beneficiary)
+                    .detail("wrong secret"),
+            )
+            .await?;
             return Err(VaultError::Unauthenticated);
         }
         let docs = self.documents_of(beneficiary)?;
         // 1. Keys.
         self.db().beneficiaries.remove(beneficiary.as_bytes())?;
         for c in Category::ALL {
-            self.db().scopes.remove(key(&[beneficiary.as_bytes(), c.as_str().as_bytes()]))?;
+            self.db()
+                .scopes
+                .remove(key(&[beneficiary.as_bytes(), c.as_str().as_bytes()]))?;
         }
-        for k in self.db().scope_wraps.scan_prefix(beneficiary.as_bytes()).keys() {
+        for k in self
+            .db()
+            .scope_wraps
+            .scan_prefix(beneficiary.as_bytes())
+            .keys()
+        {
             self.db().scope_wraps.remove(k?)?;
         }
         for d in &docs {
@@ -164,26 +211,45 @@ impl Vault {
         self.inner.sessions.remove_principal(beneficiary);
         // 2. Objects (a failure leaves orphans for `gc`, already unreadable).
         for d in &docs {
-            if let Err(e) = self.inner.store.delete(&ObjectKey::document(d.id, d.version)).await {
+            if let Err(e) = self
+                .inner
+                .store
+                .delete(&ObjectKey::document(d.id, d.version))
+                .await
+            {
                 tracing::warn!(error = %e, "object of an erased vault not deleted; gc will remove it");
             }
         }
         // 3. The rest of the metadata.
-        for k in self.db().vault_documents.scan_prefix(beneficiary.as_bytes()).keys() {
+        for k in self
+            .db()
+            .vault_documents
+            .scan_prefix(beneficiary.as_bytes())
+            .keys()
+        {
             self.db().vault_documents.remove(k?)?;
         }
         let grants: Vec<GrantRecord> = self.grants_of(beneficiary)?;
         for g in grants {
             self.db().grants.remove(g.id.as_bytes())?;
         }
-        for k in self.db().vault_grants.scan_prefix(beneficiary.as_bytes()).keys() {
+        for k in self
+            .db()
+            .vault_grants
+            .scan_prefix(beneficiary.as_bytes())
+            .keys()
+        {
             self.db().vault_grants.remove(k?)?;
         }
         for s in &b.linked {
-            self.db().links.remove(key(&[s.as_bytes(), beneficiary.as_bytes()]))?;
+            self.db()
+                .links
+                .remove(key(&[s.as_bytes(), beneficiary.as_bytes()]))?;
         }
         self.db().logins.remove(&b.login_index)?;
-        self.db().attempts.remove(key(&[b"b", beneficiary.as_bytes()]))?;
+        self.db()
+            .attempts
+            .remove(key(&[b"b", beneficiary.as_bytes()]))?;
         self.journal(
             NewEntry::new(session.principal.label(), "vault.erase", "ok")
                 .vault(beneficiary)
@@ -204,13 +270,21 @@ impl Vault {
             let d: crate::model::DocumentRecord = serde_json::from_slice(&v?)?;
             known.insert((d.id, d.version));
         }
-        let cutoff = std::time::SystemTime::now().checked_sub(older_than).unwrap_or(std::time::UNIX_EPOCH);
+        let cutoff = std::time::SystemTime::now()
+            .checked_sub(older_than)
+            .unwrap_or(std::time::UNIX_EPOCH);
         let mut after: Option<String> = None;
         loop {
-            let page = self.inner.store.list(&KeyPrefix::documents(), after.as_deref(), 1000).await?;
+            let page = self
+                .inner
+                .store
+                .list(&KeyPrefix::documents(), after.as_deref(), 1000)
+                .await?;
             for e in page.entries {
                 report.objects_seen += 1;
-                if known.contains(&e.key.document_version()) || e.modified.is_some_and(|m| m > cutoff) {
+                if known.contains(&e.key.document_version())
+                    || e.modified.is_some_and(|m| m > cutoff)
+                {
                     continue;
                 }
                 report.orphans.push(e.key.to_string());
@@ -225,11 +299,15 @@ impl Vault {
             }
         }
         if apply {
-            report.incomplete_uploads_removed = self.inner.store.cleanup_incomplete(older_than).await?;
+            report.incomplete_uploads_removed =
+                self.inner.store.cleanup_incomplete(older_than).await?;
         }
         self.journal(
-            NewEntry::new("operator", "maintenance.gc", "ok")
-                .detail(format!("{} orphans, {} removed", report.orphans.len(), report.removed)),
+            NewEntry::new("operator", "maintenance.gc", "ok").detail(format!(
+                "{} orphans, {} removed",
+                report.orphans.len(),
+                report.removed
+            )),
         )
         .await?;
         Ok(report)
@@ -240,7 +318,12 @@ impl Vault {
         let mut out = Vec::new();
         for v in self.db().documents.iter().values() {
             let d: crate::model::DocumentRecord = serde_json::from_slice(&v?)?;
-            match self.inner.store.head(&ObjectKey::document(d.id, d.version)).await {
+            match self
+                .inner
+                .store
+                .head(&ObjectKey::document(d.id, d.version))
+                .await
+            {
                 Ok(size) if size == d.stored_size => {}
                 Ok(_) | Err(coffre_store::StoreError::NotFound { .. }) => out.push(d.id),
                 Err(e) => return Err(e.into()),
@@ -249,4 +332,3 @@ impl Vault {
         Ok(out)
     }
 }
-

@@ -78,7 +78,12 @@ impl FromStr for Category {
         Category::ALL
             .into_iter()
             .find(|c| c.as_str() == s)
-            .ok_or_else(|| VaultError::Invalid(format!("unknown category {:?}", s.chars().take(40).collect::<String>())))
+            .ok_or_else(|| {
+                VaultError::Invalid(format!(
+                    "unknown category {:?}",
+                    s.chars().take(40).collect::<String>()
+                ))
+            })
     }
 }
 

@@ -12,7 +12,11 @@ use coffre_crypto::PrincipalId;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Actor {
     Beneficiary(PrincipalId),
-    Caseworker { id: PrincipalId, structure: PrincipalId, admin: bool },
+    Caseworker {
+        id: PrincipalId,
+        structure: PrincipalId,
+        admin: bool,
+    },
     Anonymous,
 }
 
@@ -122,7 +126,9 @@ pub fn decide(actor: &Actor, action: Action, r: &Resource) -> Decision {
         Actor::Anonymous => Unauthenticated,
         Actor::Beneficiary(id) if id != r.beneficiary => NotFound,
         Actor::Beneficiary(_) => match action {
-            Recover => Forbidden("recovery is done by a trustee structure, with the person present"),
+            Recover => {
+                Forbidden("recovery is done by a trustee structure, with the person present")
+            }
             _ => Allow,
         },
         Actor::Caseworker { .. } if !r.linked => NotFound,
@@ -138,8 +144,8 @@ pub fn decide(actor: &Actor, action: Action, r: &Resource) -> Decision {
                 UploadDocument => Forbidden("no live consent to upload in this category"),
                 Recover if r.trustee => Allow,
                 Recover => Forbidden("this structure is not the person's recovery trustee"),
-                EditDocument | SetPrivacy | DeleteDocument | ManageShares | CreateGrant | RevokeGrant | Export
-                | Erase => Forbidden("only the person can do this"),
+                EditDocument | SetPrivacy | DeleteDocument | ManageShares | CreateGrant
+                | RevokeGrant | Export | Erase => Forbidden("only the person can do this"),
                 ReadJournal => Forbidden("the journal is the person's"),
             }
         }
@@ -183,8 +189,8 @@ mod tests {
             UploadDocument => "FAFAFFFF",
             Recover if trustee => "AAAAAAAA",
             Recover => "FFFFFFFF",
-            EditDocument | SetPrivacy | DeleteDocument | ManageShares | CreateGrant | RevokeGrant | ReadJournal
-            | Export | Erase => "FFFFFFFF",
+            EditDocument | SetPrivacy | DeleteDocument | ManageShares | CreateGrant
+            | RevokeGrant | ReadJournal | Export | Erase => "FFFFFFFF",
         }
     }
 
@@ -193,26 +199,50 @@ mod tests {
         let owner = PrincipalId::from_bytes([1; 16]);
         let other = PrincipalId::from_bytes([2; 16]);
         let structure = PrincipalId::from_bytes([3; 16]);
-        let cw = |admin| Actor::Caseworker { id: PrincipalId::from_bytes([4; 16]), structure, admin };
+        let cw = |admin| Actor::Caseworker {
+            id: PrincipalId::from_bytes([4; 16]),
+            structure,
+            admin,
+        };
         let mut checked = 0;
         for action in Action::ALL {
             for (i, (grant, private)) in STATES.into_iter().enumerate() {
-                for (linked, trustee) in [(true, false), (true, true), (false, false), (false, true)] {
-                    let r = Resource { beneficiary: owner, linked, trustee, grant, private_document: private };
+                for (linked, trustee) in
+                    [(true, false), (true, true), (false, false), (false, true)]
+                {
+                    let r = Resource {
+                        beneficiary: owner,
+                        linked,
+                        trustee,
+                        grant,
+                        private_document: private,
+                    };
                     // Caseworkers of a linked and of an unlinked structure come
                     // from the `linked` dimension.
                     let roles: [(&str, Actor, char); 5] = [
-                        ("owner", Actor::Beneficiary(owner), if action == Action::Recover { 'F' } else { 'A' }),
+                        (
+                            "owner",
+                            Actor::Beneficiary(owner),
+                            if action == Action::Recover { 'F' } else { 'A' },
+                        ),
                         ("other beneficiary", Actor::Beneficiary(other), 'N'),
                         (
                             "caseworker",
                             cw(false),
-                            if linked { linked_caseworker(action, trustee).as_bytes()[i] as char } else { 'N' },
+                            if linked {
+                                linked_caseworker(action, trustee).as_bytes()[i] as char
+                            } else {
+                                'N'
+                            },
                         ),
                         (
                             "structure admin",
                             cw(true),
-                            if linked { linked_caseworker(action, trustee).as_bytes()[i] as char } else { 'N' },
+                            if linked {
+                                linked_caseworker(action, trustee).as_bytes()[i] as char
+                            } else {
+                                'N'
+                            },
                         ),
                         ("anonymous", Actor::Anonymous, 'U'),
                     ];

@@ -11,8 +11,8 @@ use zeroize::Zeroizing;
 use crate::db::{self, key};
 use crate::journal::NewEntry;
 use crate::model::{
-    AttemptRecord, BeneficiaryRecord, CaseworkerRecord, Category, EnrolmentRecord, GRANT_DAYS, Permission,
-    RecoverySeal, ScopeRecord, StructureRecord,
+    AttemptRecord, BeneficiaryRecord, CaseworkerRecord, Category, EnrolmentRecord, GRANT_DAYS,
+    Permission, RecoverySeal, ScopeRecord, StructureRecord,
 };
 use crate::policy::Action;
 use crate::session::{Principal, Session};
@@ -69,7 +69,9 @@ pub struct EnrolledBeneficiary {
 pub(crate) fn normalize_login(s: &str) -> Result<String> {
     let s = s.trim().to_lowercase();
     if s.is_empty() || s.chars().count() > 100 || s.chars().any(char::is_control) {
-        return Err(VaultError::Invalid("identifiers are 1 to 100 printable characters".into()));
+        return Err(VaultError::Invalid(
+            "identifiers are 1 to 100 printable characters".into(),
+        ));
     }
     Ok(s)
 }
@@ -87,7 +89,9 @@ pub(crate) fn check_beneficiary_secret(s: &UserSecret) -> Result<()> {
             return Err(VaultError::Invalid("a PIN has at least 6 digits".into()));
         }
     } else if n < 8 {
-        return Err(VaultError::Invalid("a passphrase has at least 8 characters".into()));
+        return Err(VaultError::Invalid(
+            "a passphrase has at least 8 characters".into(),
+        ));
     }
     Ok(())
 }
@@ -95,7 +99,9 @@ pub(crate) fn check_beneficiary_secret(s: &UserSecret) -> Result<()> {
 fn check_password(s: &UserSecret) -> Result<()> {
     let n = s.expose().chars().count();
     if !(10..=MAX_SECRET).contains(&n) {
-        return Err(VaultError::Invalid("passwords have 10 to 256 characters".into()));
+        return Err(VaultError::Invalid(
+            "passwords have 10 to 256 characters".into(),
+        ));
     }
     Ok(())
 }
@@ -103,7 +109,9 @@ fn check_password(s: &UserSecret) -> Result<()> {
 fn check_name(s: &str) -> Result<String> {
     let s = s.trim();
     if s.is_empty() || s.chars().count() > MAX_NAME || s.chars().any(char::is_control) {
-        return Err(VaultError::Invalid("names are 1 to 200 printable characters".into()));
+        return Err(VaultError::Invalid(
+            "names are 1 to 200 printable characters".into(),
+        ));
     }
     Ok(s.to_owned())
 }
@@ -122,7 +130,11 @@ impl Vault {
     }
 
     /// Operator: a structure and its first admin, who enrols with the code.
-    pub async fn create_structure(&self, name: &str, admin_login: &str) -> Result<StructureCreated> {
+    pub async fn create_structure(
+        &self,
+        name: &str,
+        admin_login: &str,
+    ) -> Result<StructureCreated> {
         let name = check_name(name)?;
         let admin_login = normalize_login(admin_login)?;
         let login_index = self.login_index("caseworker", &admin_login);
@@ -139,13 +151,25 @@ impl Vault {
         };
         let (admin_id, code) = self.invite(structure_id, &identity, &login_index, true)?;
         db::put(&self.db().structures, structure_id.as_bytes(), &structure)?;
-        self.journal(NewEntry::new("operator", "structure.create", "ok").detail(format!("structure:{structure_id}")))
-            .await?;
-        Ok(StructureCreated { structure_id, admin_id, enrolment_code: code })
+        self.journal(
+            NewEntry::new("operator", "structure.create", "ok")
+                .detail(format!("structure:{structure_id}")),
+        )
+        .await?;
+        Ok(StructureCreated {
+            structure_id,
+            admin_id,
+            enrolment_code: code,
+        })
     }
 
     pub fn structures(&self) -> Result<Vec<StructureRecord>> {
-        self.db().structures.iter().values().map(|v| Ok(serde_json::from_slice(&v?)?)).collect()
+        self.db()
+            .structures
+            .iter()
+            .values()
+            .map(|v| Ok(serde_json::from_slice(&v?)?))
+            .collect()
     }
 
     /// A pending caseworker and the code that enrols them: the structure
@@ -163,7 +187,8 @@ impl Vault {
             caseworker: id,
             structure,
             expires_ms: now_ms() + self.limits().enrolment_code_ttl.as_millis() as i64,
-            structure_wrap: code.wrap_identity(structure_identity, &Binding::principal_identity(structure))?,
+            structure_wrap: code
+                .wrap_identity(structure_identity, &Binding::principal_identity(structure))?,
         };
         let cw = CaseworkerRecord {
             id,
@@ -194,8 +219,15 @@ impl Vault {
     ) -> Result<(PrincipalId, Zeroizing<String>)> {
         let ok = matches!(session.principal, Principal::Caseworker { structure: s, admin: true, .. } if s == structure);
         let Some(structure_identity) = session.structure_identity.as_ref().filter(|_| ok) else {
-            self.journal(NewEntry::new(session.principal.label(), "caseworker.invite", "denied")).await?;
-            return Err(VaultError::Forbidden("only an admin of this structure invites its caseworkers"));
+            self.journal(NewEntry::new(
+                session.principal.label(),
+                "caseworker.invite",
+                "denied",
+            ))
+            .await?;
+            return Err(VaultError::Forbidden(
+                "only an admin of this structure invites its caseworkers",
+            ));
         };
         let login = normalize_login(login)?;
         let index = self.login_index("caseworker", &login);
@@ -204,7 +236,8 @@ impl Vault {
         }
         let (id, code) = self.invite(structure, structure_identity, &index, admin)?;
         self.journal(
-            NewEntry::new(session.principal.label(), "caseworker.invite", "ok").detail(format!("caseworker:{id}")),
+            NewEntry::new(session.principal.label(), "caseworker.invite", "ok")
+                .detail(format!("caseworker:{id}")),
         )
         .await?;
         Ok((id, code))
@@ -220,19 +253,27 @@ impl Vault {
     ) -> Result<(Identity, Vec<u8>)> {
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
-            let sealed = wrap::seal_identity(&identity, &secret, inner.limits.kdf, &binding, &inner.root)?;
+            let sealed =
+                wrap::seal_identity(&identity, &secret, inner.limits.kdf, &binding, &inner.root)?;
             Ok((identity, sealed))
         })
         .await
         .map_err(|_| VaultError::Internal("sealing task failed"))?
     }
 
-    async fn open_identity(&self, sealed: Vec<u8>, secret: UserSecret, binding: Binding) -> Result<Option<Identity>> {
+    async fn open_identity(
+        &self,
+        sealed: Vec<u8>,
+        secret: UserSecret,
+        binding: Binding,
+    ) -> Result<Option<Identity>> {
         let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || match wrap::open_identity(&sealed, &secret, &binding, &inner.root) {
-            Ok(id) => Ok(Some(id)),
-            Err(coffre_crypto::Error::Decryption) => Ok(None),
-            Err(e) => Err(VaultError::from(e)),
+        tokio::task::spawn_blocking(move || {
+            match wrap::open_identity(&sealed, &secret, &binding, &inner.root) {
+                Ok(id) => Ok(Some(id)),
+                Err(coffre_crypto::Error::Decryption) => Ok(None),
+                Err(e) => Err(VaultError::from(e)),
+            }
         })
         .await
         .map_err(|_| VaultError::Internal("unsealing task failed"))?
@@ -249,40 +290,72 @@ impl Vault {
             Err(_) => None,
         };
         let Some((secret, lookup, rec)) = found else {
-            self.journal(NewEntry::new("anonymous", "caseworker.enrol", "denied").detail("unknown code")).await?;
+            self.journal(
+                NewEntry::new("anonymous", "caseworker.enrol", "denied").detail("unknown code"),
+            )
+            .await?;
             return Err(VaultError::Unauthenticated);
         };
         if rec.expires_ms <= now_ms() {
             self.db().codes.remove(lookup)?;
-            self.journal(NewEntry::new("anonymous", "caseworker.enrol", "denied").detail("code expired")).await?;
+            self.journal(
+                NewEntry::new("anonymous", "caseworker.enrol", "denied").detail("code expired"),
+            )
+            .await?;
             return Err(VaultError::Gone);
         }
         let sb = Binding::principal_identity(rec.structure);
         let structure_identity = secret.unwrap_identity(&rec.structure_wrap, &sb)?;
-        let mut cw: CaseworkerRecord =
-            db::get(&self.db().caseworkers, rec.caseworker.as_bytes())?.ok_or(VaultError::NotFound)?;
-        let (identity, sealed) =
-            self.seal_identity(Identity::generate(), password, Binding::principal_identity(cw.id)).await?;
+        let mut cw: CaseworkerRecord = db::get(&self.db().caseworkers, rec.caseworker.as_bytes())?
+            .ok_or(VaultError::NotFound)?;
+        let (identity, sealed) = self
+            .seal_identity(
+                Identity::generate(),
+                password,
+                Binding::principal_identity(cw.id),
+            )
+            .await?;
         cw.recipient = Some(identity.recipient().to_string());
         cw.sealed_identity = sealed;
         cw.structure_wrap = wrap::wrap_identity(&structure_identity, &identity.recipient(), &sb)?;
         cw.active = true;
         db::put(&self.db().caseworkers, cw.id.as_bytes(), &cw)?;
         self.db().codes.remove(lookup)?;
-        self.journal(NewEntry::new(format!("caseworker:{}", cw.id), "caseworker.enrol", "ok")).await?;
+        self.journal(NewEntry::new(
+            format!("caseworker:{}", cw.id),
+            "caseworker.enrol",
+            "ok",
+        ))
+        .await?;
         Ok(cw.id)
     }
 
     /// Structure admin: deactivate a caseworker. Their wraps go; the
     /// structure's access never depended on them.
-    pub async fn deactivate_caseworker(&self, session: &Session, caseworker: PrincipalId) -> Result<()> {
+    pub async fn deactivate_caseworker(
+        &self,
+        session: &Session,
+        caseworker: PrincipalId,
+    ) -> Result<()> {
         let cw: Option<CaseworkerRecord> = db::get(&self.db().caseworkers, caseworker.as_bytes())?;
         let allowed = match (&session.principal, &cw) {
-            (Principal::Caseworker { structure, admin: true, .. }, Some(c)) => c.structure == *structure,
+            (
+                Principal::Caseworker {
+                    structure,
+                    admin: true,
+                    ..
+                },
+                Some(c),
+            ) => c.structure == *structure,
             _ => false,
         };
         let Some(mut cw) = cw.filter(|_| allowed) else {
-            self.journal(NewEntry::new(session.principal.label(), "caseworker.deactivate", "denied")).await?;
+            self.journal(NewEntry::new(
+                session.principal.label(),
+                "caseworker.deactivate",
+                "denied",
+            ))
+            .await?;
             return Err(VaultError::NotFound);
         };
         cw.active = false;
@@ -300,10 +373,20 @@ impl Vault {
     }
 
     /// A caseworker enrols a person, who types their identifier and secret.
-    pub async fn enrol_beneficiary(&self, session: &Session, new: NewBeneficiary) -> Result<EnrolledBeneficiary> {
-        let (Principal::Caseworker { structure, .. }, Some(_)) = (session.principal, &session.structure_identity)
+    pub async fn enrol_beneficiary(
+        &self,
+        session: &Session,
+        new: NewBeneficiary,
+    ) -> Result<EnrolledBeneficiary> {
+        let (Principal::Caseworker { structure, .. }, Some(_)) =
+            (session.principal, &session.structure_identity)
         else {
-            self.journal(NewEntry::new(session.principal.label(), "beneficiary.enrol", "denied")).await?;
+            self.journal(NewEntry::new(
+                session.principal.label(),
+                "beneficiary.enrol",
+                "denied",
+            ))
+            .await?;
             return Err(VaultError::Forbidden("only caseworkers enrol people"));
         };
         let login = normalize_login(&new.identifier)?;
@@ -314,13 +397,17 @@ impl Vault {
         }
         let index = self.login_index("beneficiary", &login);
         if self.db().logins.contains_key(&index)? {
-            return Err(VaultError::Conflict("this identifier is taken; choose another"));
+            return Err(VaultError::Conflict(
+                "this identifier is taken; choose another",
+            ));
         }
         let srec: StructureRecord =
             db::get(&self.db().structures, structure.as_bytes())?.ok_or(VaultError::NotFound)?;
         let id = PrincipalId::random()?;
         let pb = Binding::principal_identity(id);
-        let (identity, sealed) = self.seal_identity(Identity::generate(), new.secret, pb.clone()).await?;
+        let (identity, sealed) = self
+            .seal_identity(Identity::generate(), new.secret, pb.clone())
+            .await?;
         let recipient = identity.recipient();
         for c in Category::ALL {
             self.new_scope(id, c, 1, &recipient, &[])?;
@@ -345,18 +432,25 @@ impl Vault {
             pending_notices: Vec::new(),
         };
         db::put(&self.db().beneficiaries, id.as_bytes(), &record)?;
-        self.db().links.insert(key(&[structure.as_bytes(), id.as_bytes()]), &[])?;
+        self.db()
+            .links
+            .insert(key(&[structure.as_bytes(), id.as_bytes()]), &[])?;
         let mut login = b"b".to_vec();
         login.extend_from_slice(id.as_bytes());
         self.db().logins.insert(index, login)?;
         self.journal(
             NewEntry::new(session.principal.label(), "beneficiary.enrol", "ok")
                 .vault(id)
-                .detail(if new.recovery_trustee { "with recovery trustee" } else { "no recovery trustee" }),
+                .detail(if new.recovery_trustee {
+                    "with recovery trustee"
+                } else {
+                    "no recovery trustee"
+                }),
         )
         .await?;
         if let Some(g) = new.grant {
-            self.grant_with_identity(&identity, id, structure, g, &format!("beneficiary:{id}")).await?;
+            self.grant_with_identity(&identity, id, structure, g, &format!("beneficiary:{id}"))
+                .await?;
         }
         Ok(EnrolledBeneficiary {
             beneficiary_id: id,
@@ -367,7 +461,10 @@ impl Vault {
     }
 
     /// The beneficiaries linked to the caller's structure, with names.
-    pub async fn list_beneficiaries(&self, session: &Session) -> Result<Vec<(PrincipalId, String)>> {
+    pub async fn list_beneficiaries(
+        &self,
+        session: &Session,
+    ) -> Result<Vec<(PrincipalId, String)>> {
         let Principal::Caseworker { structure, .. } = session.principal else {
             return Err(VaultError::Forbidden("caseworkers only"));
         };
@@ -383,7 +480,11 @@ impl Vault {
     }
 
     /// Logs a caseworker in with login and password.
-    pub async fn login_caseworker(&self, login: &str, password: UserSecret) -> Result<LoginOutcome> {
+    pub async fn login_caseworker(
+        &self,
+        login: &str,
+        password: UserSecret,
+    ) -> Result<LoginOutcome> {
         let login = normalize_login(login).map_err(|_| VaultError::Unauthenticated)?;
         let index = self.login_index("caseworker", &login);
         let account = self.db().logins.get(&index)?;
@@ -392,26 +493,47 @@ impl Vault {
             _ => None,
         };
         let Some(cw) = cw.filter(|c| c.active) else {
-            self.journal(NewEntry::new("anonymous", "session.create", "denied").detail("unknown caseworker login"))
-                .await?;
+            self.journal(
+                NewEntry::new("anonymous", "session.create", "denied")
+                    .detail("unknown caseworker login"),
+            )
+            .await?;
             return Err(VaultError::Unauthenticated);
         };
         let account_key = key(&[b"c", cw.id.as_bytes()]);
         let label = format!("caseworker:{}", cw.id);
         self.count_attempt(&account_key, &label, None).await?;
-        let opened = self.open_identity(cw.sealed_identity.clone(), password, Binding::principal_identity(cw.id)).await?;
+        let opened = self
+            .open_identity(
+                cw.sealed_identity.clone(),
+                password,
+                Binding::principal_identity(cw.id),
+            )
+            .await?;
         let Some(identity) = opened else {
             return Err(self.failed_attempt(&account_key, &label, None).await);
         };
-        let structure_identity =
-            wrap::unwrap_identity(&cw.structure_wrap, &identity, &Binding::principal_identity(cw.structure))?;
+        let structure_identity = wrap::unwrap_identity(
+            &cw.structure_wrap,
+            &identity,
+            &Binding::principal_identity(cw.structure),
+        )?;
         let notices = self.succeeded_attempt(&account_key).await?;
-        let principal = Principal::Caseworker { id: cw.id, structure: cw.structure, admin: cw.admin };
-        self.start_session(principal, identity, Some(structure_identity), notices).await
+        let principal = Principal::Caseworker {
+            id: cw.id,
+            structure: cw.structure,
+            admin: cw.admin,
+        };
+        self.start_session(principal, identity, Some(structure_identity), notices)
+            .await
     }
 
     /// Logs a beneficiary in with identifier and secret.
-    pub async fn login_beneficiary(&self, identifier: &str, secret: UserSecret) -> Result<LoginOutcome> {
+    pub async fn login_beneficiary(
+        &self,
+        identifier: &str,
+        secret: UserSecret,
+    ) -> Result<LoginOutcome> {
         let login = normalize_login(identifier).map_err(|_| VaultError::Unauthenticated)?;
         let index = self.login_index("beneficiary", &login);
         let account = self.db().logins.get(&index)?;
@@ -420,13 +542,22 @@ impl Vault {
             _ => None,
         };
         let Some(mut b) = b else {
-            self.journal(NewEntry::new("anonymous", "session.create", "denied").detail("unknown identifier")).await?;
+            self.journal(
+                NewEntry::new("anonymous", "session.create", "denied").detail("unknown identifier"),
+            )
+            .await?;
             return Err(VaultError::Unauthenticated);
         };
         let account_key = key(&[b"b", b.id.as_bytes()]);
         let label = format!("beneficiary:{}", b.id);
         self.count_attempt(&account_key, &label, Some(b.id)).await?;
-        let opened = self.open_identity(b.sealed_identity.clone(), secret, Binding::principal_identity(b.id)).await?;
+        let opened = self
+            .open_identity(
+                b.sealed_identity.clone(),
+                secret,
+                Binding::principal_identity(b.id),
+            )
+            .await?;
         let Some(identity) = opened else {
             return Err(self.failed_attempt(&account_key, &label, Some(b.id)).await);
         };
@@ -435,7 +566,8 @@ impl Vault {
             notices.append(&mut b.pending_notices);
             db::put(&self.db().beneficiaries, b.id.as_bytes(), &b)?;
         }
-        self.start_session(Principal::Beneficiary { id: b.id }, identity, None, notices).await
+        self.start_session(Principal::Beneficiary { id: b.id }, identity, None, notices)
+            .await
     }
 
     async fn start_session(
@@ -446,29 +578,44 @@ impl Vault {
         notices: Vec<String>,
     ) -> Result<LoginOutcome> {
         let token = new_token()?;
-        self.inner.sessions.insert(&token, principal, identity, structure_identity);
+        self.inner
+            .sessions
+            .insert(&token, principal, identity, structure_identity);
         let mut e = NewEntry::new(principal.label(), "session.create", "ok");
         if let Principal::Beneficiary { id } = principal {
             e = e.vault(id);
         }
         self.journal(e).await?;
-        Ok(LoginOutcome { token, principal, expires_in: self.limits().session_idle, notices })
+        Ok(LoginOutcome {
+            token,
+            principal,
+            expires_in: self.limits().session_idle,
+            notices,
+        })
     }
 
     /// Before the secret is even checked: refuse if locked, otherwise count
     /// this attempt as a failure on disk (Signal's order), so that killing
     /// the process mid-check cannot buy free guesses.
-    async fn count_attempt(&self, account: &[u8], label: &str, vault: Option<PrincipalId>) -> Result<()> {
+    async fn count_attempt(
+        &self,
+        account: &[u8],
+        label: &str,
+        vault: Option<PrincipalId>,
+    ) -> Result<()> {
         let mut a: AttemptRecord = db::get(&self.db().attempts, account)?.unwrap_or_default();
         let now = now_ms();
         if a.locked_until_ms > now {
-            let mut e = NewEntry::new(label.to_owned(), "session.create", "denied").detail("locked");
+            let mut e =
+                NewEntry::new(label.to_owned(), "session.create", "denied").detail("locked");
             if let Some(v) = vault {
                 e = e.vault(v);
             }
             self.journal(e).await?;
             return Err(VaultError::LockedOut {
-                retry_after: Duration::from_millis(u64::try_from(a.locked_until_ms - now).unwrap_or(1)),
+                retry_after: Duration::from_millis(
+                    u64::try_from(a.locked_until_ms - now).unwrap_or(1),
+                ),
             });
         }
         a.failures += 1;
@@ -477,14 +624,22 @@ impl Vault {
         self.db().flush().await
     }
 
-    async fn failed_attempt(&self, account: &[u8], label: &str, vault: Option<PrincipalId>) -> VaultError {
+    async fn failed_attempt(
+        &self,
+        account: &[u8],
+        label: &str,
+        vault: Option<PrincipalId>,
+    ) -> VaultError {
         let res: Result<VaultError> = async {
             let mut a: AttemptRecord = db::get(&self.db().attempts, account)?.unwrap_or_default();
             let l = self.limits();
             let mut detail = "wrong secret".to_owned();
             if a.failures >= l.lockout_after {
                 let doublings = (a.failures - l.lockout_after).min(20);
-                let lock = l.lockout_base.saturating_mul(1 << doublings).min(l.lockout_max);
+                let lock = l
+                    .lockout_base
+                    .saturating_mul(1 << doublings)
+                    .min(l.lockout_max);
                 a.locked_until_ms = now_ms() + lock.as_millis() as i64;
                 db::put(&self.db().attempts, account, &a)?;
                 detail = format!("wrong secret; locked for {} s", lock.as_secs());
@@ -496,7 +651,9 @@ impl Vault {
             self.journal(e).await?;
             Ok(if a.locked_until_ms > now_ms() {
                 VaultError::LockedOut {
-                    retry_after: Duration::from_millis(u64::try_from(a.locked_until_ms - now_ms()).unwrap_or(1)),
+                    retry_after: Duration::from_millis(
+                        u64::try_from(a.locked_until_ms - now_ms()).unwrap_or(1),
+                    ),
                 }
             } else {
                 VaultError::Unauthenticated
@@ -513,7 +670,9 @@ impl Vault {
         let failed = a.unreported.saturating_sub(1);
         db::put(&self.db().attempts, account, &AttemptRecord::default())?;
         Ok(if failed > 0 {
-            vec![format!("{failed} tentative(s) de connexion échouée(s) depuis votre dernière connexion")]
+            vec![format!(
+                "{failed} tentative(s) de connexion échouée(s) depuis votre dernière connexion"
+            )]
         } else {
             Vec::new()
         })
@@ -522,8 +681,15 @@ impl Vault {
     /// A caseworker of the person's trustee structure, with the person
     /// present, sets a new secret. The person sees it in their journal and
     /// at their next login.
-    pub async fn recover(&self, session: &Session, beneficiary: PrincipalId, new_secret: UserSecret) -> Result<()> {
-        let mut b = self.authorize(session, Action::Recover, beneficiary, None, None).await?;
+    pub async fn recover(
+        &self,
+        session: &Session,
+        beneficiary: PrincipalId,
+        new_secret: UserSecret,
+    ) -> Result<()> {
+        let mut b = self
+            .authorize(session, Action::Recover, beneficiary, None, None)
+            .await?;
         check_beneficiary_secret(&new_secret)?;
         let (Principal::Caseworker { structure, .. }, Some(structure_identity)) =
             (session.principal, &session.structure_identity)
@@ -542,8 +708,15 @@ impl Vault {
             session.principal.label()
         ));
         db::put(&self.db().beneficiaries, b.id.as_bytes(), &b)?;
-        db::put(&self.db().attempts, key(&[b"b", b.id.as_bytes()]), &AttemptRecord::default())?;
-        self.journal(NewEntry::new(session.principal.label(), "vault.recover", "ok").vault(beneficiary)).await?;
+        db::put(
+            &self.db().attempts,
+            key(&[b"b", b.id.as_bytes()]),
+            &AttemptRecord::default(),
+        )?;
+        self.journal(
+            NewEntry::new(session.principal.label(), "vault.recover", "ok").vault(beneficiary),
+        )
+        .await?;
         Ok(())
     }
 
@@ -574,7 +747,11 @@ impl Vault {
             recipient: scope.recipient().to_string(),
             owner_wrap: wrap::wrap_identity(&scope, owner, &sb)?,
         };
-        db::put(&self.db().scopes, key(&[beneficiary.as_bytes(), category.as_str().as_bytes()]), &rec)?;
+        db::put(
+            &self.db().scopes,
+            key(&[beneficiary.as_bytes(), category.as_str().as_bytes()]),
+            &rec,
+        )?;
         for (s, r) in structures {
             self.db().scope_wraps.insert(
                 scope_wrap_key(beneficiary, category, epoch, *s),
@@ -586,7 +763,12 @@ impl Vault {
 }
 
 pub(crate) fn scope_wrap_key(b: PrincipalId, c: Category, epoch: u32, s: PrincipalId) -> Vec<u8> {
-    key(&[b.as_bytes(), &[category_byte(c)], &epoch.to_be_bytes(), s.as_bytes()])
+    key(&[
+        b.as_bytes(),
+        &[category_byte(c)],
+        &epoch.to_be_bytes(),
+        s.as_bytes(),
+    ])
 }
 
 pub(crate) fn category_byte(c: Category) -> u8 {
@@ -595,10 +777,14 @@ pub(crate) fn category_byte(c: Category) -> u8 {
 
 pub(crate) fn check_grant(g: &NewGrant) -> Result<()> {
     if !GRANT_DAYS.contains(&g.days) {
-        return Err(VaultError::Invalid("grant durations are 1, 31, 182 or 365 days".into()));
+        return Err(VaultError::Invalid(
+            "grant durations are 1, 31, 182 or 365 days".into(),
+        ));
     }
     if g.categories.is_empty() || g.permissions.is_empty() {
-        return Err(VaultError::Invalid("a grant names at least one category and one permission".into()));
+        return Err(VaultError::Invalid(
+            "a grant names at least one category and one permission".into(),
+        ));
     }
     Ok(())
 }

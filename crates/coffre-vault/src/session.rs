@@ -15,15 +15,29 @@ use crate::{Result, VaultError};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Principal {
-    Beneficiary { id: PrincipalId },
-    Caseworker { id: PrincipalId, structure: PrincipalId, admin: bool },
+    Beneficiary {
+        id: PrincipalId,
+    },
+    Caseworker {
+        id: PrincipalId,
+        structure: PrincipalId,
+        admin: bool,
+    },
 }
 
 impl Principal {
     pub fn actor(&self) -> Actor {
         match *self {
             Principal::Beneficiary { id } => Actor::Beneficiary(id),
-            Principal::Caseworker { id, structure, admin } => Actor::Caseworker { id, structure, admin },
+            Principal::Caseworker {
+                id,
+                structure,
+                admin,
+            } => Actor::Caseworker {
+                id,
+                structure,
+                admin,
+            },
         }
     }
 
@@ -48,7 +62,9 @@ pub struct Session {
 
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Session").field("principal", &self.principal).finish_non_exhaustive()
+        f.debug_struct("Session")
+            .field("principal", &self.principal)
+            .finish_non_exhaustive()
     }
 }
 
@@ -68,11 +84,16 @@ const MAX_SESSIONS: usize = 100_000;
 
 impl Sessions {
     pub fn new(idle: Duration) -> Self {
-        Self { map: Mutex::new(HashMap::new()), idle }
+        Self {
+            map: Mutex::new(HashMap::new()),
+            idle,
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Arc<Session>>> {
-        self.map.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Registers a session under a token (only its hash is kept).
@@ -108,7 +129,9 @@ impl Sessions {
             map.remove(&key);
             return Err(VaultError::Unauthenticated);
         }
-        *s.last_used.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Instant::now();
+        *s.last_used
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Instant::now();
         Ok(s)
     }
 
@@ -132,6 +155,9 @@ impl Sessions {
 
 impl Session {
     fn idle_for(&self) -> Duration {
-        self.last_used.lock().unwrap_or_else(std::sync::PoisonError::into_inner).elapsed()
+        self.last_used
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .elapsed()
     }
 }

@@ -45,13 +45,26 @@ impl Vault {
         let l = self.limits();
         let days = days.unwrap_or(l.share_default_days);
         if days == 0 || days > l.share_max_days {
-            return Err(VaultError::Invalid(format!("links last 1 to {} days", l.share_max_days)));
+            return Err(VaultError::Invalid(format!(
+                "links last 1 to {} days",
+                l.share_max_days
+            )));
         }
         if max_downloads == 0 || max_downloads > l.share_max_downloads {
-            return Err(VaultError::Invalid(format!("1 to {} downloads per link", l.share_max_downloads)));
+            return Err(VaultError::Invalid(format!(
+                "1 to {} downloads per link",
+                l.share_max_downloads
+            )));
         }
         let d = self.document(document).map_err(|_| VaultError::NotFound)?;
-        self.authorize(session, Action::CreateShare, d.beneficiary, Some(d.category), Some(&d)).await?;
+        self.authorize(
+            session,
+            Action::CreateShare,
+            d.beneficiary,
+            Some(d.category),
+            Some(&d),
+        )
+        .await?;
         let dek = self.dek_for(session, &d)?;
         let secret = ShareSecret::generate()?;
         let now = now_ms();
@@ -77,13 +90,28 @@ impl Vault {
                 .detail(format!("share:{} days:{days} max:{max_downloads}", rec.id)),
         )
         .await?;
-        Ok(ShareCreated { share_id: rec.id, token: secret.to_token(), expires_ms: rec.expires_ms })
+        Ok(ShareCreated {
+            share_id: rec.id,
+            token: secret.to_token(),
+            expires_ms: rec.expires_ms,
+        })
     }
 
     /// The links of one document (owner, or a structure that may view it).
-    pub async fn list_shares(&self, session: &Session, document: DocumentId) -> Result<Vec<ShareInfo>> {
+    pub async fn list_shares(
+        &self,
+        session: &Session,
+        document: DocumentId,
+    ) -> Result<Vec<ShareInfo>> {
         let d = self.document(document).map_err(|_| VaultError::NotFound)?;
-        self.authorize(session, Action::CreateShare, d.beneficiary, Some(d.category), Some(&d)).await?;
+        self.authorize(
+            session,
+            Action::CreateShare,
+            d.beneficiary,
+            Some(d.category),
+            Some(&d),
+        )
+        .await?;
         let mut out = Vec::new();
         for v in self.db().shares.iter().values() {
             let r: ShareRecord = serde_json::from_slice(&v?)?;
@@ -103,12 +131,23 @@ impl Vault {
 
     /// Revokes a link: its row (and so its key wrap) is deleted.
     pub async fn revoke_share(&self, session: &Session, share: ShareId) -> Result<()> {
-        let lookup = self.db().share_ids.get(share.as_bytes())?.ok_or(VaultError::NotFound)?;
+        let lookup = self
+            .db()
+            .share_ids
+            .get(share.as_bytes())?
+            .ok_or(VaultError::NotFound)?;
         let rec: ShareRecord = db::get(&self.db().shares, &lookup)?.ok_or(VaultError::NotFound)?;
         let d = self.document(rec.document)?;
         // The owner, or whoever created it.
         if session.principal.label() != rec.created_by {
-            self.authorize(session, Action::ManageShares, rec.beneficiary, Some(d.category), Some(&d)).await?;
+            self.authorize(
+                session,
+                Action::ManageShares,
+                rec.beneficiary,
+                Some(d.category),
+                Some(&d),
+            )
+            .await?;
         }
         self.db().shares.remove(&lookup)?;
         self.db().share_ids.remove(share.as_bytes())?;
@@ -128,7 +167,11 @@ impl Vault {
         let secret = ShareSecret::from_token(token).map_err(|_| VaultError::NotFound)?;
         let lookup = secret.lookup_key()?;
         let Some(mut rec) = db::get::<ShareRecord>(&self.db().shares, lookup)? else {
-            self.journal(NewEntry::new("anonymous", "share.download", "denied").detail("unknown or revoked link")).await?;
+            self.journal(
+                NewEntry::new("anonymous", "share.download", "denied")
+                    .detail("unknown or revoked link"),
+            )
+            .await?;
             return Err(VaultError::Gone);
         };
         let label = format!("share:{}", rec.id);
@@ -137,7 +180,11 @@ impl Vault {
                 NewEntry::new(label, "share.download", "denied")
                     .vault(rec.beneficiary)
                     .doc(rec.document)
-                    .detail(if rec.downloads >= rec.max_downloads { "download limit reached" } else { "expired" }),
+                    .detail(if rec.downloads >= rec.max_downloads {
+                        "download limit reached"
+                    } else {
+                        "expired"
+                    }),
             )
             .await?;
             return Err(VaultError::Gone);
@@ -155,7 +202,10 @@ impl Vault {
             NewEntry::new(label, "share.download", "ok")
                 .vault(rec.beneficiary)
                 .doc(rec.document)
-                .detail(format!("download {} of {}", rec.downloads, rec.max_downloads)),
+                .detail(format!(
+                    "download {} of {}",
+                    rec.downloads, rec.max_downloads
+                )),
         )
         .await?;
         Ok((info, stream))
@@ -173,4 +223,3 @@ impl Vault {
         Ok(())
     }
 }
-

@@ -67,7 +67,10 @@ pub struct VaultConfig {
 
 impl std::fmt::Debug for VaultConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("VaultConfig").field("db_path", &self.db_path).field("limits", &self.limits).finish_non_exhaustive()
+        f.debug_struct("VaultConfig")
+            .field("db_path", &self.db_path)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
     }
 }
 
@@ -89,7 +92,9 @@ pub struct Vault {
 
 impl std::fmt::Debug for Vault {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Vault").field("store", &self.inner.store.describe()).finish_non_exhaustive()
+        f.debug_struct("Vault")
+            .field("store", &self.inner.store.describe())
+            .finish_non_exhaustive()
     }
 }
 
@@ -167,6 +172,13 @@ impl Vault {
         self.inner.journal.append(e).await
     }
 
+    /// Appends a journal entry for an event outside the vault's own
+    /// operations (operator maintenance, refusals decided by the API layer).
+    /// Returns once it is durable.
+    pub async fn record(&self, e: NewEntry) -> Result<u64> {
+        self.inner.journal.append(e).await
+    }
+
     pub(crate) fn beneficiary(&self, id: PrincipalId) -> Result<BeneficiaryRecord> {
         db::get(&self.db().beneficiaries, id.as_bytes())?.ok_or(VaultError::NotFound)
     }
@@ -177,7 +189,12 @@ impl Vault {
 
     pub(crate) fn grants_of(&self, beneficiary: PrincipalId) -> Result<Vec<GrantRecord>> {
         let mut out = Vec::new();
-        for k in self.db().vault_grants.scan_prefix(beneficiary.as_bytes()).keys() {
+        for k in self
+            .db()
+            .vault_grants
+            .scan_prefix(beneficiary.as_bytes())
+            .keys()
+        {
             let k = k?;
             if let Some(g) = db::get::<GrantRecord>(&self.db().grants, &k[16..])? {
                 out.push(g);
@@ -187,7 +204,12 @@ impl Vault {
     }
 
     /// The consent state of `structure` on `category` of a vault.
-    pub(crate) fn grant_state(&self, beneficiary: PrincipalId, structure: PrincipalId, category: Category) -> Result<GrantState> {
+    pub(crate) fn grant_state(
+        &self,
+        beneficiary: PrincipalId,
+        structure: PrincipalId,
+        category: Category,
+    ) -> Result<GrantState> {
         let now = now_ms();
         let mut state = GrantState::None;
         let mut view = false;
@@ -229,7 +251,8 @@ impl Vault {
     ) -> Result<BeneficiaryRecord> {
         let Ok(record) = self.beneficiary(beneficiary) else {
             self.journal(
-                NewEntry::new(session.principal.label(), action.code(), "denied").detail("unknown vault"),
+                NewEntry::new(session.principal.label(), action.code(), "denied")
+                    .detail("unknown vault"),
             )
             .await?;
             return Err(VaultError::NotFound);
@@ -260,7 +283,8 @@ impl Vault {
             Decision::Allow => Ok(record),
             refusal => {
                 // The refused attempt is shown to the person in their journal.
-                let mut e = NewEntry::new(session.principal.label(), action.code(), "denied").vault(beneficiary);
+                let mut e = NewEntry::new(session.principal.label(), action.code(), "denied")
+                    .vault(beneficiary);
                 if let Some(d) = document {
                     e = e.doc(d.id);
                 }

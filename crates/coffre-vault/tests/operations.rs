@@ -27,28 +27,50 @@ fn doc(category: Category, title: &str, filename: &str) -> NewDocument {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn structures_and_caseworkers() {
     let w = world().await;
-    let s = w.vault.create_structure("CCAS de Lyon", "admin.lyon").await.unwrap();
+    let s = w
+        .vault
+        .create_structure("CCAS de Lyon", "admin.lyon")
+        .await
+        .unwrap();
     assert!(matches!(
-        w.vault.enrol_caseworker(&s.enrolment_code, UserSecret::from("court")).await,
+        w.vault
+            .enrol_caseworker(&s.enrolment_code, UserSecret::from("court"))
+            .await,
         Err(VaultError::Invalid(_))
     ));
-    w.vault.enrol_caseworker(&s.enrolment_code, UserSecret::from(PASSWORD)).await.unwrap();
+    w.vault
+        .enrol_caseworker(&s.enrolment_code, UserSecret::from(PASSWORD))
+        .await
+        .unwrap();
     // A code works once.
-    assert!(w.vault.enrol_caseworker(&s.enrolment_code, UserSecret::from(PASSWORD)).await.is_err());
+    assert!(
+        w.vault
+            .enrol_caseworker(&s.enrolment_code, UserSecret::from(PASSWORD))
+            .await
+            .is_err()
+    );
     assert!(matches!(
         w.vault.create_structure("Autre", "ADMIN.lyon ").await,
         Err(VaultError::Conflict(_))
     ));
-    let admin = w.vault.login_caseworker("admin.lyon", UserSecret::from(PASSWORD)).await.unwrap();
+    let admin = w
+        .vault
+        .login_caseworker("admin.lyon", UserSecret::from(PASSWORD))
+        .await
+        .unwrap();
     let admin = w.vault.session(&admin.token).unwrap();
     let cw = caseworker(&w, &admin, s.structure_id, "julie").await;
     // Only an admin invites.
     assert!(matches!(
-        w.vault.invite_caseworker(&cw, s.structure_id, "paul", false).await,
+        w.vault
+            .invite_caseworker(&cw, s.structure_id, "paul", false)
+            .await,
         Err(VaultError::Forbidden(_))
     ));
     assert!(matches!(
-        w.vault.login_caseworker("julie", UserSecret::from("mauvais-mot-de-passe")).await,
+        w.vault
+            .login_caseworker("julie", UserSecret::from("mauvais-mot-de-passe"))
+            .await,
         Err(VaultError::Unauthenticated)
     ));
     // Deactivation: the caseworker can no longer log in; the structure keeps working.
@@ -57,7 +79,12 @@ async fn structures_and_caseworkers() {
         _ => unreachable!(),
     };
     w.vault.deactivate_caseworker(&admin, julie).await.unwrap();
-    assert!(w.vault.login_caseworker("julie", UserSecret::from(PASSWORD)).await.is_err());
+    assert!(
+        w.vault
+            .login_caseworker("julie", UserSecret::from(PASSWORD))
+            .await
+            .is_err()
+    );
     assert_eq!(w.vault.structures().unwrap().len(), 1);
 }
 
@@ -73,7 +100,10 @@ async fn beneficiaries_are_found_only_by_their_structures() {
         recovery_trustee: false,
         grant: None,
     };
-    assert!(matches!(w.vault.enrol_beneficiary(&a1, bad).await, Err(VaultError::Invalid(_))));
+    assert!(matches!(
+        w.vault.enrol_beneficiary(&a1, bad).await,
+        Err(VaultError::Invalid(_))
+    ));
     let (b, _) = beneficiary(&w, &a1, "marie", "482913", &[], false).await;
     let dup = NewBeneficiary {
         identifier: "Marie".into(),
@@ -82,11 +112,17 @@ async fn beneficiaries_are_found_only_by_their_structures() {
         recovery_trustee: false,
         grant: None,
     };
-    assert!(matches!(w.vault.enrol_beneficiary(&a1, dup).await, Err(VaultError::Conflict(_))));
+    assert!(matches!(
+        w.vault.enrol_beneficiary(&a1, dup).await,
+        Err(VaultError::Conflict(_))
+    ));
     let mine = w.vault.list_beneficiaries(&a1).await.unwrap();
     assert_eq!(mine, vec![(b, "Personne marie".to_owned())]);
     assert!(w.vault.list_beneficiaries(&a2).await.unwrap().is_empty());
-    assert!(matches!(w.vault.list_documents(&a2, b).await, Err(VaultError::NotFound)));
+    assert!(matches!(
+        w.vault.list_documents(&a2, b).await,
+        Err(VaultError::NotFound)
+    ));
     let _ = s1;
 }
 
@@ -95,17 +131,32 @@ async fn documents_upload_list_download_edit_delete() {
     let w = world().await;
     let (s, admin) = structure(&w, "CCAS", "admin").await;
     let cw = caseworker(&w, &admin, s, "julie").await;
-    let (b, me) = beneficiary(&w, &cw, "marie", "482913", &[Category::Identity, Category::SocialBenefits], true).await;
+    let (b, me) = beneficiary(
+        &w,
+        &cw,
+        "marie",
+        "482913",
+        &[Category::Identity, Category::SocialBenefits],
+        true,
+    )
+    .await;
 
     // The caseworker uploads a scan: shared in its category.
     let scan = scan(70_000, 1);
     let mut meta = doc(Category::Identity, "Carte d'identité", "cni.jpg");
     meta.expires_on = Some("2027-01-15".into());
-    let up = w.vault.upload(&cw, b, meta, body(&scan, 8000)).await.unwrap();
+    let up = w
+        .vault
+        .upload(&cw, b, meta, body(&scan, 8000))
+        .await
+        .unwrap();
     assert_eq!(up.size, 70_000);
     assert!(!up.private);
     // Not in a granted category: refused.
-    let refused = w.vault.upload(&cw, b, doc(Category::Health, "x", "x.pdf"), body(b"x", 1)).await;
+    let refused = w
+        .vault
+        .upload(&cw, b, doc(Category::Health, "x", "x.pdf"), body(b"x", 1))
+        .await;
     assert!(matches!(refused, Err(VaultError::Forbidden(_))));
 
     // The person lists and downloads it byte-exact.
@@ -118,42 +169,94 @@ async fn documents_upload_list_download_edit_delete() {
     assert_eq!(collect(stream).await.unwrap(), scan);
 
     // Ranges across chunk boundaries.
-    for (a, z) in [(0u64, 1u64), (16_380, 16_390), (16_384, 49_153), (69_990, 80_000)] {
-        let (_, r, stream) = w.vault.download_range(&me, up.document_id, a..z).await.unwrap();
-        assert_eq!(collect(stream).await.unwrap(), scan[r.start as usize..r.end as usize]);
+    for (a, z) in [
+        (0u64, 1u64),
+        (16_380, 16_390),
+        (16_384, 49_153),
+        (69_990, 80_000),
+    ] {
+        let (_, r, stream) = w
+            .vault
+            .download_range(&me, up.document_id, a..z)
+            .await
+            .unwrap();
+        assert_eq!(
+            collect(stream).await.unwrap(),
+            scan[r.start as usize..r.end as usize]
+        );
     }
 
     // The person's own upload is private: the caseworker does not see it.
-    let mine = w.vault.upload(&me, b, doc(Category::Identity, "Note", "note.txt"), body(b"secret note", 3)).await.unwrap();
+    let mine = w
+        .vault
+        .upload(
+            &me,
+            b,
+            doc(Category::Identity, "Note", "note.txt"),
+            body(b"secret note", 3),
+        )
+        .await
+        .unwrap();
     assert!(mine.private);
     assert_eq!(w.vault.list_documents(&cw, b).await.unwrap().len(), 1);
-    assert!(matches!(w.vault.document_info(&cw, mine.document_id).await, Err(VaultError::NotFound)));
+    assert!(matches!(
+        w.vault.document_info(&cw, mine.document_id).await,
+        Err(VaultError::NotFound)
+    ));
     // Shared on purpose: now visible.
-    w.vault.update_document(&me, mine.document_id, None, None, Some(false)).await.unwrap();
+    w.vault
+        .update_document(&me, mine.document_id, None, None, Some(false))
+        .await
+        .unwrap();
     assert_eq!(w.vault.list_documents(&cw, b).await.unwrap().len(), 2);
     // And private again.
-    w.vault.update_document(&me, mine.document_id, None, None, Some(true)).await.unwrap();
+    w.vault
+        .update_document(&me, mine.document_id, None, None, Some(true))
+        .await
+        .unwrap();
     assert_eq!(w.vault.list_documents(&cw, b).await.unwrap().len(), 1);
 
     // Edits by the owner; not by the caseworker.
     let edited = w
         .vault
-        .update_document(&me, up.document_id, Some("CNI recto-verso".into()), Some(Some("2026-12-01".into())), None)
+        .update_document(
+            &me,
+            up.document_id,
+            Some("CNI recto-verso".into()),
+            Some(Some("2026-12-01".into())),
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(edited.title, "CNI recto-verso");
     assert!(matches!(
-        w.vault.update_document(&cw, up.document_id, Some("x".into()), None, None).await,
+        w.vault
+            .update_document(&cw, up.document_id, Some("x".into()), None, None)
+            .await,
         Err(VaultError::Forbidden(_))
     ));
     let soon = w.vault.expiring_documents(&me, b, 60).await.unwrap();
-    assert_eq!(soon.iter().map(|d| d.document_id).collect::<Vec<_>>(), vec![up.document_id]);
+    assert_eq!(
+        soon.iter().map(|d| d.document_id).collect::<Vec<_>>(),
+        vec![up.document_id]
+    );
 
     // Caseworkers never delete; the owner does, and the object goes too.
-    assert!(matches!(w.vault.delete_document(&cw, up.document_id).await, Err(VaultError::Forbidden(_))));
+    assert!(matches!(
+        w.vault.delete_document(&cw, up.document_id).await,
+        Err(VaultError::Forbidden(_))
+    ));
     w.vault.delete_document(&me, up.document_id).await.unwrap();
-    assert!(matches!(w.vault.download(&me, up.document_id).await, Err(VaultError::NotFound)));
-    assert!(w.store.head(&ObjectKey::document(up.document_id, 1)).await.is_err());
+    assert!(matches!(
+        w.vault.download(&me, up.document_id).await,
+        Err(VaultError::NotFound)
+    ));
+    assert!(
+        w.store
+            .head(&ObjectKey::document(up.document_id, 1))
+            .await
+            .is_err()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -165,24 +268,64 @@ async fn limits_refuse_cleanly_and_store_nothing() {
     let (s, admin) = structure(&w, "CCAS", "admin").await;
     let _ = s;
     let (b, me) = beneficiary(&w, &admin, "marie", "482913", &[], false).await;
-    let r = w.vault.upload(&me, b, doc(Category::Other, "gros", "gros.pdf"), body(&scan(60_000, 2), 4096)).await;
-    assert!(matches!(r, Err(VaultError::TooLarge { limit: 50_000 })), "{r:?}");
+    let r = w
+        .vault
+        .upload(
+            &me,
+            b,
+            doc(Category::Other, "gros", "gros.pdf"),
+            body(&scan(60_000, 2), 4096),
+        )
+        .await;
+    assert!(
+        matches!(r, Err(VaultError::TooLarge { limit: 50_000 })),
+        "{r:?}"
+    );
     for i in 0..2 {
-        w.vault.upload(&me, b, doc(Category::Other, "ok", "ok.pdf"), body(&scan(45_000, i), 4096)).await.unwrap();
+        w.vault
+            .upload(
+                &me,
+                b,
+                doc(Category::Other, "ok", "ok.pdf"),
+                body(&scan(45_000, i), 4096),
+            )
+            .await
+            .unwrap();
     }
-    let r = w.vault.upload(&me, b, doc(Category::Other, "trop", "trop.pdf"), body(&scan(40_000, 9), 4096)).await;
+    let r = w
+        .vault
+        .upload(
+            &me,
+            b,
+            doc(Category::Other, "trop", "trop.pdf"),
+            body(&scan(40_000, 9), 4096),
+        )
+        .await;
     assert!(matches!(r, Err(VaultError::QuotaExceeded { .. })), "{r:?}");
     // Refused uploads left no object behind.
     let report = w.vault.gc(Duration::ZERO, false).await.unwrap();
     assert_eq!(report.objects_seen, 2);
     assert!(report.orphans.is_empty());
     assert!(matches!(
-        w.vault.upload(&me, b, NewDocument { filename: "a\u{7}b".into(), ..NewDocument::default() }, body(b"x", 1)).await,
+        w.vault
+            .upload(
+                &me,
+                b,
+                NewDocument {
+                    filename: "a\u{7}b".into(),
+                    ..NewDocument::default()
+                },
+                body(b"x", 1)
+            )
+            .await,
         Err(VaultError::Invalid(_))
     ));
     let mut bad_date = doc(Category::Other, "t", "f");
     bad_date.expires_on = Some("2027-02-30".into());
-    assert!(matches!(w.vault.upload(&me, b, bad_date, body(b"x", 1)).await, Err(VaultError::Invalid(_))));
+    assert!(matches!(
+        w.vault.upload(&me, b, bad_date, body(b"x", 1)).await,
+        Err(VaultError::Invalid(_))
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -191,13 +334,39 @@ async fn grants_create_list_revoke() {
     let (s1, a1) = structure(&w, "CCAS", "a1").await;
     let (s2, a2) = structure(&w, "Relais", "a2").await;
     let (b, me) = beneficiary(&w, &a1, "marie", "482913", &[Category::Identity], false).await;
-    let d = w.vault.upload(&a1, b, doc(Category::Identity, "CNI", "cni.jpg"), body(&scan(1000, 3), 100)).await.unwrap();
+    let d = w
+        .vault
+        .upload(
+            &a1,
+            b,
+            doc(Category::Identity, "CNI", "cni.jpg"),
+            body(&scan(1000, 3), 100),
+        )
+        .await
+        .unwrap();
 
     // A caseworker cannot create consent; the person can, for another structure.
-    let g = NewGrant { categories: vec![Category::Identity], permissions: vec![Permission::View], days: 31 };
-    assert!(matches!(w.vault.create_grant(&a1, b, s2, g.clone()).await, Err(VaultError::Forbidden(_))));
+    let g = NewGrant {
+        categories: vec![Category::Identity],
+        permissions: vec![Permission::View],
+        days: 31,
+    };
     assert!(matches!(
-        w.vault.create_grant(&me, b, s2, NewGrant { days: 30, ..g.clone() }).await,
+        w.vault.create_grant(&a1, b, s2, g.clone()).await,
+        Err(VaultError::Forbidden(_))
+    ));
+    assert!(matches!(
+        w.vault
+            .create_grant(
+                &me,
+                b,
+                s2,
+                NewGrant {
+                    days: 30,
+                    ..g.clone()
+                }
+            )
+            .await,
         Err(VaultError::Invalid(_))
     ));
     let g2 = w.vault.create_grant(&me, b, s2, g).await.unwrap();
@@ -208,16 +377,36 @@ async fn grants_create_list_revoke() {
 
     // Revocation: access ends at once; others keep theirs; the person too.
     w.vault.revoke_grant(&me, g2.id).await.unwrap();
-    assert!(matches!(w.vault.download(&a2, d.document_id).await, Err(VaultError::Forbidden(_))));
+    assert!(matches!(
+        w.vault.download(&a2, d.document_id).await,
+        Err(VaultError::Forbidden(_))
+    ));
     assert!(w.vault.list_documents(&a2, b).await.unwrap().is_empty());
     let (_, stream) = w.vault.download(&a1, d.document_id).await.unwrap();
     assert_eq!(collect(stream).await.unwrap(), scan(1000, 3));
     let (_, stream) = w.vault.download(&me, d.document_id).await.unwrap();
     assert_eq!(collect(stream).await.unwrap(), scan(1000, 3));
     // Uploads after the rotation are readable by those still holding consent.
-    let d2 = w.vault.upload(&a1, b, doc(Category::Identity, "CNI 2", "cni2.jpg"), body(b"new", 1)).await.unwrap();
-    assert_eq!(collect(w.vault.download(&a1, d2.document_id).await.unwrap().1).await.unwrap(), b"new");
-    assert!(matches!(w.vault.revoke_grant(&a1, g2.id).await, Err(VaultError::Forbidden(_))));
+    let d2 = w
+        .vault
+        .upload(
+            &a1,
+            b,
+            doc(Category::Identity, "CNI 2", "cni2.jpg"),
+            body(b"new", 1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        collect(w.vault.download(&a1, d2.document_id).await.unwrap().1)
+            .await
+            .unwrap(),
+        b"new"
+    );
+    assert!(matches!(
+        w.vault.revoke_grant(&a1, g2.id).await,
+        Err(VaultError::Forbidden(_))
+    ));
     let _ = s1;
 }
 
@@ -226,24 +415,64 @@ async fn share_links_until_limit_then_gone() {
     let w = world().await;
     let (s, admin) = structure(&w, "CCAS", "admin").await;
     let _ = s;
-    let (b, me) = beneficiary(&w, &admin, "marie", "482913", &[Category::SocialBenefits], false).await;
+    let (b, me) = beneficiary(
+        &w,
+        &admin,
+        "marie",
+        "482913",
+        &[Category::SocialBenefits],
+        false,
+    )
+    .await;
     let content = scan(20_000, 4);
-    let d = w.vault.upload(&me, b, doc(Category::SocialBenefits, "Attestation CAF", "caf.pdf"), body(&content, 999)).await.unwrap();
-    assert!(matches!(w.vault.create_share(&me, d.document_id, Some(90), 2).await, Err(VaultError::Invalid(_))));
-    let link = w.vault.create_share(&me, d.document_id, None, 2).await.unwrap();
+    let d = w
+        .vault
+        .upload(
+            &me,
+            b,
+            doc(Category::SocialBenefits, "Attestation CAF", "caf.pdf"),
+            body(&content, 999),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        w.vault.create_share(&me, d.document_id, Some(90), 2).await,
+        Err(VaultError::Invalid(_))
+    ));
+    let link = w
+        .vault
+        .create_share(&me, d.document_id, None, 2)
+        .await
+        .unwrap();
     for _ in 0..2 {
         let (info, stream) = w.vault.redeem_share(&link.token).await.unwrap();
         assert_eq!(info.filename, "caf.pdf");
         assert_eq!(collect(stream).await.unwrap(), content);
     }
-    assert!(matches!(w.vault.redeem_share(&link.token).await, Err(VaultError::Gone)));
-    let link2 = w.vault.create_share(&me, d.document_id, Some(1), 5).await.unwrap();
-    assert_eq!(w.vault.list_shares(&me, d.document_id).await.unwrap().len(), 2);
+    assert!(matches!(
+        w.vault.redeem_share(&link.token).await,
+        Err(VaultError::Gone)
+    ));
+    let link2 = w
+        .vault
+        .create_share(&me, d.document_id, Some(1), 5)
+        .await
+        .unwrap();
+    assert_eq!(
+        w.vault.list_shares(&me, d.document_id).await.unwrap().len(),
+        2
+    );
     w.vault.revoke_share(&me, link2.share_id).await.unwrap();
-    assert!(matches!(w.vault.redeem_share(&link2.token).await, Err(VaultError::Gone)));
+    assert!(matches!(
+        w.vault.redeem_share(&link2.token).await,
+        Err(VaultError::Gone)
+    ));
     assert!(w.vault.redeem_share("not-a-token").await.is_err());
     // The private document is not the caseworker's to share.
-    assert!(matches!(w.vault.create_share(&admin, d.document_id, None, 1).await, Err(VaultError::NotFound)));
+    assert!(matches!(
+        w.vault.create_share(&admin, d.document_id, None, 1).await,
+        Err(VaultError::NotFound)
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -252,28 +481,50 @@ async fn lockout_after_five_failures_and_notice() {
     let (_, admin) = structure(&w, "CCAS", "admin").await;
     let (b, _) = beneficiary(&w, &admin, "marie", "482913", &[], false).await;
     for i in 0..5 {
-        let r = w.vault.login_beneficiary("marie", UserSecret::from("000000")).await;
+        let r = w
+            .vault
+            .login_beneficiary("marie", UserSecret::from("000000"))
+            .await;
         if i < 4 {
-            assert!(matches!(r, Err(VaultError::Unauthenticated)), "attempt {i}: {r:?}");
+            assert!(
+                matches!(r, Err(VaultError::Unauthenticated)),
+                "attempt {i}: {r:?}"
+            );
         } else {
-            assert!(matches!(r, Err(VaultError::LockedOut { .. })), "attempt {i}: {r:?}");
+            assert!(
+                matches!(r, Err(VaultError::LockedOut { .. })),
+                "attempt {i}: {r:?}"
+            );
         }
     }
     // Locked: even the right secret is refused, without being checked.
     assert!(matches!(
-        w.vault.login_beneficiary("marie", UserSecret::from("482913")).await,
+        w.vault
+            .login_beneficiary("marie", UserSecret::from("482913"))
+            .await,
         Err(VaultError::LockedOut { .. })
     ));
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let ok = w.vault.login_beneficiary("marie", UserSecret::from("482913")).await.unwrap();
+    let ok = w
+        .vault
+        .login_beneficiary("marie", UserSecret::from("482913"))
+        .await
+        .unwrap();
     assert_eq!(ok.notices.len(), 1, "{:?}", ok.notices);
     assert!(ok.notices[0].starts_with('5'), "{:?}", ok.notices);
     let me = w.vault.session(&ok.token).unwrap();
     let journal = w.vault.vault_journal(&me, b, 100).await.unwrap();
-    let denied = journal.iter().filter(|e| e.action == "session.create" && e.outcome == "denied").count();
+    let denied = journal
+        .iter()
+        .filter(|e| e.action == "session.create" && e.outcome == "denied")
+        .count();
     assert_eq!(denied, 6);
     // Next login: nothing more to tell.
-    let again = w.vault.login_beneficiary("marie", UserSecret::from("482913")).await.unwrap();
+    let again = w
+        .vault
+        .login_beneficiary("marie", UserSecret::from("482913"))
+        .await
+        .unwrap();
     assert!(again.notices.is_empty());
 }
 
@@ -283,26 +534,85 @@ async fn recovery_by_trustee_only() {
     let (_, a1) = structure(&w, "CCAS", "a1").await;
     let (s2, a2) = structure(&w, "Relais", "a2").await;
     let (b, me) = beneficiary(&w, &a1, "marie", "482913", &[Category::Identity], true).await;
-    let d = w.vault.upload(&me, b, doc(Category::Identity, "CNI", "cni.jpg"), body(b"papier", 2)).await.unwrap();
-    // A structure the person linked but did not choose as trustee.
-    w.vault
-        .create_grant(&me, b, s2, NewGrant { categories: vec![Category::Identity], permissions: vec![Permission::Upload], days: 1 })
+    let d = w
+        .vault
+        .upload(
+            &me,
+            b,
+            doc(Category::Identity, "CNI", "cni.jpg"),
+            body(b"papier", 2),
+        )
         .await
         .unwrap();
-    assert!(matches!(w.vault.recover(&a2, b, UserSecret::from("777777")).await, Err(VaultError::Forbidden(_))));
-    assert!(matches!(w.vault.recover(&me, b, UserSecret::from("777777")).await, Err(VaultError::Forbidden(_))));
-    w.vault.recover(&a1, b, UserSecret::from("nouvelle phrase secrète")).await.unwrap();
-    assert!(w.vault.login_beneficiary("marie", UserSecret::from("482913")).await.is_err());
-    let ok = w.vault.login_beneficiary("marie", UserSecret::from("nouvelle phrase secrète")).await.unwrap();
-    assert!(ok.notices.iter().any(|n| n.contains("structure de confiance")), "{:?}", ok.notices);
+    // A structure the person linked but did not choose as trustee.
+    w.vault
+        .create_grant(
+            &me,
+            b,
+            s2,
+            NewGrant {
+                categories: vec![Category::Identity],
+                permissions: vec![Permission::Upload],
+                days: 1,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        w.vault.recover(&a2, b, UserSecret::from("777777")).await,
+        Err(VaultError::Forbidden(_))
+    ));
+    assert!(matches!(
+        w.vault.recover(&me, b, UserSecret::from("777777")).await,
+        Err(VaultError::Forbidden(_))
+    ));
+    w.vault
+        .recover(&a1, b, UserSecret::from("nouvelle phrase secrète"))
+        .await
+        .unwrap();
+    assert!(
+        w.vault
+            .login_beneficiary("marie", UserSecret::from("482913"))
+            .await
+            .is_err()
+    );
+    let ok = w
+        .vault
+        .login_beneficiary("marie", UserSecret::from("nouvelle phrase secrète"))
+        .await
+        .unwrap();
+    assert!(
+        ok.notices
+            .iter()
+            .any(|n| n.contains("structure de confiance")),
+        "{:?}",
+        ok.notices
+    );
     let me = w.vault.session(&ok.token).unwrap();
-    assert_eq!(collect(w.vault.download(&me, d.document_id).await.unwrap().1).await.unwrap(), b"papier");
-    assert!(w.vault.vault_journal(&me, b, 100).await.unwrap().iter().any(|e| e.action == "vault.recover" && e.outcome == "ok"));
+    assert_eq!(
+        collect(w.vault.download(&me, d.document_id).await.unwrap().1)
+            .await
+            .unwrap(),
+        b"papier"
+    );
+    assert!(
+        w.vault
+            .vault_journal(&me, b, 100)
+            .await
+            .unwrap()
+            .iter()
+            .any(|e| e.action == "vault.recover" && e.outcome == "ok")
+    );
 
     // Without a trustee, recovery is impossible and the library says so.
     let (b2, _) = beneficiary(&w, &a1, "paul", "135790", &[], false).await;
     assert!(w.vault.recovery_status(b2).unwrap().contains("perdus"));
-    assert!(w.vault.recover(&a1, b2, UserSecret::from("777777")).await.is_err());
+    assert!(
+        w.vault
+            .recover(&a1, b2, UserSecret::from("777777"))
+            .await
+            .is_err()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -310,20 +620,57 @@ async fn erasure_makes_everything_unreadable() {
     let w = world().await;
     let (_, a1) = structure(&w, "CCAS", "a1").await;
     let (b, me) = beneficiary(&w, &a1, "marie", "482913", &[Category::Identity], true).await;
-    let d = w.vault.upload(&a1, b, doc(Category::Identity, "CNI", "cni.jpg"), body(&scan(5000, 5), 500)).await.unwrap();
-    let link = w.vault.create_share(&me, d.document_id, None, 3).await.unwrap();
+    let d = w
+        .vault
+        .upload(
+            &a1,
+            b,
+            doc(Category::Identity, "CNI", "cni.jpg"),
+            body(&scan(5000, 5), 500),
+        )
+        .await
+        .unwrap();
+    let link = w
+        .vault
+        .create_share(&me, d.document_id, None, 3)
+        .await
+        .unwrap();
     assert!(matches!(
-        w.vault.erase_vault(&me, b, UserSecret::from("000000")).await,
+        w.vault
+            .erase_vault(&me, b, UserSecret::from("000000"))
+            .await,
         Err(VaultError::Unauthenticated)
     ));
-    assert!(matches!(w.vault.erase_vault(&a1, b, UserSecret::from("482913")).await, Err(VaultError::Forbidden(_))));
-    w.vault.erase_vault(&me, b, UserSecret::from("482913")).await.unwrap();
+    assert!(matches!(
+        w.vault
+            .erase_vault(&a1, b, UserSecret::from("482913"))
+            .await,
+        Err(VaultError::Forbidden(_))
+    ));
+    w.vault
+        .erase_vault(&me, b, UserSecret::from("482913"))
+        .await
+        .unwrap();
     assert!(w.vault.session("x").is_err());
-    assert!(w.vault.login_beneficiary("marie", UserSecret::from("482913")).await.is_err());
+    assert!(
+        w.vault
+            .login_beneficiary("marie", UserSecret::from("482913"))
+            .await
+            .is_err()
+    );
     assert!(w.vault.list_documents(&a1, b).await.is_err());
     assert!(w.vault.redeem_share(&link.token).await.is_err());
-    assert!(w.store.head(&ObjectKey::document(d.document_id, 1)).await.is_err());
-    let objects = w.store.list(&KeyPrefix::documents(), None, 100).await.unwrap();
+    assert!(
+        w.store
+            .head(&ObjectKey::document(d.document_id, 1))
+            .await
+            .is_err()
+    );
+    let objects = w
+        .store
+        .list(&KeyPrefix::documents(), None, 100)
+        .await
+        .unwrap();
     assert!(objects.entries.is_empty());
 }
 
@@ -333,21 +680,58 @@ async fn export_zip_with_manifest() {
     let (_, a1) = structure(&w, "CCAS", "a1").await;
     let (b, me) = beneficiary(&w, &a1, "marie", "482913", &[Category::Identity], false).await;
     let one = scan(33_000, 6);
-    let d1 = w.vault.upload(&a1, b, doc(Category::Identity, "CNI", "cni recto.jpg"), body(&one, 4000)).await.unwrap();
-    let d2 = w.vault.upload(&me, b, doc(Category::Housing, "Quittance", "../../quittance.pdf"), body(b"loyer", 2)).await.unwrap();
+    let d1 = w
+        .vault
+        .upload(
+            &a1,
+            b,
+            doc(Category::Identity, "CNI", "cni recto.jpg"),
+            body(&one, 4000),
+        )
+        .await
+        .unwrap();
+    let d2 = w
+        .vault
+        .upload(
+            &me,
+            b,
+            doc(Category::Housing, "Quittance", "../../quittance.pdf"),
+            body(b"loyer", 2),
+        )
+        .await
+        .unwrap();
     let mut zip_bytes = Vec::new();
-    assert!(matches!(w.vault.export(&a1, b, &mut zip_bytes).await, Err(VaultError::Forbidden(_))));
+    assert!(matches!(
+        w.vault.export(&a1, b, &mut zip_bytes).await,
+        Err(VaultError::Forbidden(_))
+    ));
     let manifest = w.vault.export(&me, b, &mut zip_bytes).await.unwrap();
     assert_eq!(manifest.documents.len(), 2);
 
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip_bytes)).unwrap();
     let mut json = String::new();
-    archive.by_name("manifest.json").unwrap().read_to_string(&mut json).unwrap();
+    archive
+        .by_name("manifest.json")
+        .unwrap()
+        .read_to_string(&mut json)
+        .unwrap();
     let m: serde_json::Value = serde_json::from_str(&json).unwrap();
-    for (id, content) in [(d1.document_id, one.as_slice()), (d2.document_id, b"loyer".as_slice())] {
-        let entry = m["documents"].as_array().unwrap().iter().find(|e| e["document_id"] == id.to_string()).unwrap();
+    for (id, content) in [
+        (d1.document_id, one.as_slice()),
+        (d2.document_id, b"loyer".as_slice()),
+    ] {
+        let entry = m["documents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["document_id"] == id.to_string())
+            .unwrap();
         let mut bytes = Vec::new();
-        archive.by_name(entry["path"].as_str().unwrap()).unwrap().read_to_end(&mut bytes).unwrap();
+        archive
+            .by_name(entry["path"].as_str().unwrap())
+            .unwrap()
+            .read_to_end(&mut bytes)
+            .unwrap();
         assert_eq!(bytes, content);
         let sha = hex::encode(ring::digest::digest(&ring::digest::SHA256, &bytes).as_ref());
         assert_eq!(entry["sha256"], sha);
@@ -365,33 +749,70 @@ async fn journal_for_the_person_and_for_auditors() {
     let (_, a1) = structure(&w, "CCAS", "a1").await;
     let (_, a2) = structure(&w, "Relais", "a2").await;
     let (b, me) = beneficiary(&w, &a1, "marie", "482913", &[Category::Identity], false).await;
-    let d = w.vault.upload(&a1, b, doc(Category::Identity, "CNI", "cni.jpg"), body(b"x", 1)).await.unwrap();
+    let d = w
+        .vault
+        .upload(
+            &a1,
+            b,
+            doc(Category::Identity, "CNI", "cni.jpg"),
+            body(b"x", 1),
+        )
+        .await
+        .unwrap();
     // Refused attempts: another structure, and a category without consent.
     assert!(w.vault.download(&a2, d.document_id).await.is_err());
-    assert!(w.vault.upload(&a1, b, doc(Category::Health, "x", "x"), body(b"x", 1)).await.is_err());
-    let _ = collect(w.vault.download(&me, d.document_id).await.unwrap().1).await.unwrap();
+    assert!(
+        w.vault
+            .upload(&a1, b, doc(Category::Health, "x", "x"), body(b"x", 1))
+            .await
+            .is_err()
+    );
+    let _ = collect(w.vault.download(&me, d.document_id).await.unwrap().1)
+        .await
+        .unwrap();
 
-    assert!(matches!(w.vault.vault_journal(&a1, b, 100).await, Err(VaultError::Forbidden(_))));
+    assert!(matches!(
+        w.vault.vault_journal(&a1, b, 100).await,
+        Err(VaultError::Forbidden(_))
+    ));
     let j = w.vault.vault_journal(&me, b, 100).await.unwrap();
-    let has = |action: &str, outcome: &str| j.iter().any(|e| e.action == action && e.outcome == outcome);
+    let has =
+        |action: &str, outcome: &str| j.iter().any(|e| e.action == action && e.outcome == outcome);
     assert!(has("beneficiary.enrol", "ok"));
     assert!(has("grant.create", "ok"));
     assert!(has("document.upload", "ok"));
     assert!(has("document.upload", "denied"));
     assert!(has("document.download", "ok"));
-    assert!(j.iter().all(|e| e.beneficiary.as_deref() == Some(&b.to_string())));
+    assert!(
+        j.iter()
+            .all(|e| e.beneficiary.as_deref() == Some(&b.to_string()))
+    );
     // The other structure's refused attempt is recorded under the document.
-    assert!(j.iter().any(|e| e.outcome == "denied" && e.document.as_deref() == Some(&d.document_id.to_string())));
+    assert!(j.iter().any(
+        |e| e.outcome == "denied" && e.document.as_deref() == Some(&d.document_id.to_string())
+    ));
     // Nothing secret or descriptive in the journal.
     let text = serde_json::to_string(&j).unwrap();
     assert!(!text.contains("CNI") && !text.contains("cni.jpg") && !text.contains("482913"));
 
     // The auditor's slice verifies offline.
     let slice = w.vault.journal_slice(1, u64::MAX).await.unwrap();
-    let ok = verify(&slice.records, &slice.checkpoints, &slice.verifying_key, Anchor::GENESIS).unwrap();
+    let ok = verify(
+        &slice.records,
+        &slice.checkpoints,
+        &slice.verifying_key,
+        Anchor::GENESIS,
+    )
+    .unwrap();
     assert_eq!(ok.entries as usize, slice.records.len());
     let partial = w.vault.journal_slice(3, u64::MAX).await.unwrap();
-    verify(&partial.records, &partial.checkpoints, &partial.verifying_key, partial.anchor).unwrap();
+    verify(
+        &partial.records,
+        &partial.checkpoints,
+        &partial.verifying_key,
+        partial.anchor,
+    )
+    .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -399,7 +820,10 @@ async fn gc_finds_and_removes_orphans() {
     let w = world().await;
     let (_, a1) = structure(&w, "CCAS", "a1").await;
     let (b, me) = beneficiary(&w, &a1, "marie", "482913", &[], false).await;
-    w.vault.upload(&me, b, doc(Category::Other, "t", "f"), body(b"kept", 1)).await.unwrap();
+    w.vault
+        .upload(&me, b, doc(Category::Other, "t", "f"), body(b"kept", 1))
+        .await
+        .unwrap();
     // What a crash between object write and metadata commit leaves.
     let orphan = ObjectKey::document(coffre_crypto::DocumentId::random().unwrap(), 1);
     w.store.put(&orphan, body(b"ciphertext", 3)).await.unwrap();
@@ -408,7 +832,14 @@ async fn gc_finds_and_removes_orphans() {
     assert_eq!(dry.removed, 0);
     assert!(w.store.head(&orphan).await.is_ok());
     // A recent orphan may be an upload in flight: kept by the age bound.
-    assert!(w.vault.gc(Duration::from_secs(3600), true).await.unwrap().orphans.is_empty());
+    assert!(
+        w.vault
+            .gc(Duration::from_secs(3600), true)
+            .await
+            .unwrap()
+            .orphans
+            .is_empty()
+    );
     let applied = w.vault.gc(Duration::ZERO, true).await.unwrap();
     assert_eq!(applied.removed, 1);
     assert!(w.store.head(&orphan).await.is_err());

@@ -11,7 +11,8 @@ use coffre_crypto::root::RootKeyRing;
 use coffre_crypto::{PrincipalId, UserSecret};
 use coffre_store::{FsStore, ObjectStore};
 use coffre_vault::{
-    Category, Limits, NewBeneficiary, NewGrant, Permission, PlaintextStream, Session, Vault, VaultConfig,
+    Category, Limits, NewBeneficiary, NewGrant, Permission, PlaintextStream, Session, Vault,
+    VaultConfig,
 };
 use futures_util::StreamExt;
 
@@ -22,12 +23,16 @@ pub struct World {
 }
 
 pub fn test_limits() -> Limits {
-    Limits { lockout_base: Duration::from_secs(1), ..Limits::default() }
+    Limits {
+        lockout_base: Duration::from_secs(1),
+        ..Limits::default()
+    }
 }
 
 pub async fn world_with(limits: Limits) -> World {
     let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn ObjectStore> = Arc::new(FsStore::open(dir.path().join("objects")).await.unwrap());
+    let store: Arc<dyn ObjectStore> =
+        Arc::new(FsStore::open(dir.path().join("objects")).await.unwrap());
     let vault = Vault::open(VaultConfig {
         db_path: dir.path().join("db"),
         store: store.clone(),
@@ -44,8 +49,10 @@ pub async fn world() -> World {
 }
 
 pub fn body(data: &[u8], piece: usize) -> PlaintextStream {
-    let chunks: Vec<std::io::Result<Bytes>> =
-        data.chunks(piece.max(1)).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
+    let chunks: Vec<std::io::Result<Bytes>> = data
+        .chunks(piece.max(1))
+        .map(|c| Ok(Bytes::copy_from_slice(c)))
+        .collect();
     futures_util::stream::iter(chunks).boxed()
 }
 
@@ -62,16 +69,39 @@ pub const PASSWORD: &str = "mot-de-passe-du-travailleur";
 /// A structure with an enrolled, logged-in admin.
 pub async fn structure(w: &World, name: &str, admin: &str) -> (PrincipalId, Arc<Session>) {
     let s = w.vault.create_structure(name, admin).await.unwrap();
-    w.vault.enrol_caseworker(&s.enrolment_code, UserSecret::from(PASSWORD)).await.unwrap();
-    let out = w.vault.login_caseworker(admin, UserSecret::from(PASSWORD)).await.unwrap();
+    w.vault
+        .enrol_caseworker(&s.enrolment_code, UserSecret::from(PASSWORD))
+        .await
+        .unwrap();
+    let out = w
+        .vault
+        .login_caseworker(admin, UserSecret::from(PASSWORD))
+        .await
+        .unwrap();
     (s.structure_id, w.vault.session(&out.token).unwrap())
 }
 
 /// A caseworker invited by `admin` and logged in.
-pub async fn caseworker(w: &World, admin: &Session, structure: PrincipalId, login: &str) -> Arc<Session> {
-    let (_, code) = w.vault.invite_caseworker(admin, structure, login, false).await.unwrap();
-    w.vault.enrol_caseworker(&code, UserSecret::from(PASSWORD)).await.unwrap();
-    let out = w.vault.login_caseworker(login, UserSecret::from(PASSWORD)).await.unwrap();
+pub async fn caseworker(
+    w: &World,
+    admin: &Session,
+    structure: PrincipalId,
+    login: &str,
+) -> Arc<Session> {
+    let (_, code) = w
+        .vault
+        .invite_caseworker(admin, structure, login, false)
+        .await
+        .unwrap();
+    w.vault
+        .enrol_caseworker(&code, UserSecret::from(PASSWORD))
+        .await
+        .unwrap();
+    let out = w
+        .vault
+        .login_caseworker(login, UserSecret::from(PASSWORD))
+        .await
+        .unwrap();
     w.vault.session(&out.token).unwrap()
 }
 
@@ -104,10 +134,16 @@ pub async fn beneficiary(
         )
         .await
         .unwrap();
-    let out = w.vault.login_beneficiary(identifier, UserSecret::from(secret)).await.unwrap();
+    let out = w
+        .vault
+        .login_beneficiary(identifier, UserSecret::from(secret))
+        .await
+        .unwrap();
     (e.beneficiary_id, w.vault.session(&out.token).unwrap())
 }
 
 pub fn scan(len: usize, seed: u8) -> Vec<u8> {
-    (0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect()
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
 }

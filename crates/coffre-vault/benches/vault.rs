@@ -1,0 +1,217 @@
+//! Vault benchmarks, figures printed in one run:
+//! - listing a vault of 1,000 documents with titles (target < 100 ms);
+//! - durable audit appends with group commit, 8 concurrent writers
+//!   (target >= 10,000 entries/s);
+//! - upload then download of 64 MiB through the filesystem store, against
+//!   writing and reading the same bytes with plain file IO (target >= 0.5x).
+//!
+//! `cargo bench -p coffre-vault --bench vault`
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+
+use std::io::{Read, Write};
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use coffre_crypto::UserSecret;
+use coffre_crypto::root::RootKeyRing;
+use coffre_store::{FsStore, ObjectStore};
+use coffre_vault::journal::NewEntry;
+use coffre_vault::{Category, Limits, NewBeneficiary, NewDocument, Vault, VaultConfig};
+use futures_util::StreamExt;
+
+const MIB: usize = 1 << 20;
+
+fn main() {
+    if std::env::args().any(|a| a == "--list" || a == "--test") {
+        return;
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(run());
+}
+
+async fn run() {
+    // On the data disk, like a real deployment (not tmpfs).
+    let base = std::env::current_dir().unwrap().join("target");
+    std::fs::create_dir_all(&base).unwrap();
+    let dir = tempfile::tempdir_in(&base).unwrap();
+    let store: Arc<dyn ObjectStore> =
+        Arc::new(FsStore::open(dir.path().join("objects")).await.unwrap());
+    let limits = Limits {
+        quota_bytes: 8 << 30,
+        max_document_bytes: 1 << 30,
+        ..Limits::default()
+    };
+    let v = Vault::open(VaultConfig {
+        db_path: dir.path().join("db"),
+        store,
+        root: RootKeyRing::generate().unwrap(),
+        limits,
+    })
+    .await
+    .unwrap();
+    let s = v.create_structure("CCAS", "admin").await.unwrap();
+    v.enrol_caseworker(
+        &s.enrolment_code,
+        UserSecret::from("mot-de-passe-du-travailleur"),
+    )
+    .await
+    .unwrap();
+    let t = v
+        .login_caseworker("admin", UserSecret::from("mot-de-passe-du-travailleur"))
+        .await
+        .unwrap();
+    let cw = v.session(&t.token).unwrap();
+    let e = v
+        .enrol_beneficiary(
+            &cw,
+            NewBeneficiary {
+                identifier: "marie".into(),
+                display_name: "Marie".into(),
+                secret: UserSecret::from("482913"),
+                recovery_trustee: false,
+                grant: None,
+            },
+        )
+        .await
+        .unwrap();
+    let b = e.beneficiary_id;
+    let t = v
+        .login_beneficiary("marie", UserSecret::from("482913"))
+        .await
+        .unwrap();
+    let me = v.session(&t.token).unwrap();
+
+    // 1. Listing 1,000 documents, half private, half shared.
+    for i in 0..1000 {
+        let meta = NewDocument {
+            category: Some(Category::ALL[i % 9]),
+            title: Some(format!("Attestation numéro {i}")),
+            filename: format!("attestation-{i}.pdf"),
+            private: Some(i % 2 == 0),
+            ..NewDocument::default()
+        };
+        let body =
+            futures_util::stream::once(async { Ok(Bytes::from_static(b"%PDF-1.7 small")) }).boxed();
+        v.upload(&me, b, meta, body).await.unwrap();
+    }
+    let mut times = Vec::new();
+    for _ in 0..5 {
+        let t = Instant::now();
+        let list = v.list_documents(&me, b).await.unwrap();
+        times.push(t.elapsed());
+        assert_eq!(list.len(), 1000);
+    }
+    times.sort();
+    println!(
+        "list 1,000 documents with titles: {:.1} ms (median of 5; target < 100 ms)",
+        times[2].as_secs_f64() * 1e3
+    );
+
+    // 2. Durable journal appends, 8 concurrent writers.
+    let per_writer = 2_000;
+    let t = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for w in 0..8 {
+        let v = v.clone();
+        tasks.spawn(async move {
+            for i in 0..per_writer {
+                v.record(
+                    NewEntry::new(format!("bench:{w}"), "bench.append", "ok")
+                        .vault(b)
+                        .detail(format!("{i}")),
+                )
+                .await
+                .unwrap();
+            }
+        });
+    }
+    while let Some(r) = tasks.join_next().await {
+        r.unwrap();
+    }
+    let secs = t.elapsed().as_secs_f64();
+    println!(
+        "journal: {} durable appends by 8 writers in {secs:.2} s = {:.0} entries/s (target >= 10,000)",
+        8 * per_writer,
+        f64::from(8 * per_writer) / secs
+    );
+
+    // 3. 64 MiB through the vault vs plain file IO, same disk; 5 rounds,
+    // alternating, medians (the disk's own timing varies from run to run).
+    let data: Vec<u8> = (0..64 * MIB).map(|i| (i as u8).wrapping_mul(13)).collect();
+    let data = Bytes::from(data);
+    let (mut ups, mut downs, mut vaults, mut plains) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for round in 0..5 {
+        let t = Instant::now();
+        let chunks: Vec<std::io::Result<Bytes>> = (0..data.len())
+            .step_by(256 * 1024)
+            .map(|i| Ok(data.slice(i..i + 256 * 1024)))
+            .collect();
+        let meta = NewDocument {
+            category: Some(Category::Other),
+            filename: "big.bin".into(),
+            ..NewDocument::default()
+        };
+        let info = v
+            .upload(&me, b, meta, futures_util::stream::iter(chunks).boxed())
+            .await
+            .unwrap();
+        let up = t.elapsed().as_secs_f64();
+        let (_, mut s) = v.download(&me, info.document_id).await.unwrap();
+        let mut n = 0;
+        while let Some(c) = s.next().await {
+            n += c.unwrap().len();
+        }
+        assert_eq!(n, data.len());
+        let total = t.elapsed().as_secs_f64();
+        v.delete_document(&me, info.document_id).await.unwrap();
+
+        let path = dir.path().join(format!("plain-{round}.bin"));
+        let t = Instant::now();
+        {
+            let mut f = std::fs::File::create(&path).unwrap();
+            for c in data.chunks(256 * 1024) {
+                f.write_all(c).unwrap();
+            }
+            f.sync_all().unwrap();
+        }
+        {
+            let mut f = std::fs::File::open(&path).unwrap();
+            let mut buf = vec![0u8; 256 * 1024];
+            let mut m = 0;
+            loop {
+                let k = f.read(&mut buf).unwrap();
+                if k == 0 {
+                    break;
+                }
+                m += k;
+            }
+            assert_eq!(m, data.len());
+        }
+        plains.push(t.elapsed().as_secs_f64());
+        std::fs::remove_file(&path).unwrap();
+        ups.push(up);
+        downs.push(total - up);
+        vaults.push(total);
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (up, down, vault, plain) = (
+        median(&mut ups),
+        median(&mut downs),
+        median(&mut vaults),
+        median(&mut plains),
+    );
+    println!(
+        "64 MiB upload+download: vault {vault:.3} s (upload {up:.3}, download {down:.3}), plain file IO {plain:.3} s, ratio {:.2}x (medians of 5; target >= 0.5x)",
+        plain / vault
+    );
+}

@@ -1,0 +1,278 @@
+//! Tests that reach below the public API: they bypass the policy check on
+//! purpose, to show that keys, not checks, keep plaintext from a structure
+//! without consent (invariant 3), and that rotation defeats a cached key.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use coffre_crypto::root::RootKeyRing;
+use coffre_crypto::wrap::{self, Binding};
+use coffre_crypto::{GrantId, PrincipalId, UserSecret};
+use coffre_store::{FsStore, ObjectKey, ObjectStore};
+use futures_util::StreamExt;
+
+use crate::db;
+use crate::model::{Category, GrantRecord, KeyWrap, Permission};
+use crate::principals::scope_wrap_key;
+use crate::{
+    Limits, NewBeneficiary, NewDocument, NewGrant, Session, Vault, VaultConfig, VaultError, now_ms,
+};
+
+const PASSWORD: &str = "mot-de-passe-du-travailleur";
+
+async fn vault() -> (Vault, Arc<dyn ObjectStore>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn ObjectStore> =
+        Arc::new(FsStore::open(dir.path().join("objects")).await.unwrap());
+    let v = Vault::open(VaultConfig {
+        db_path: dir.path().join("db"),
+        store: store.clone(),
+        root: RootKeyRing::generate().unwrap(),
+        limits: Limits::default(),
+    })
+    .await
+    .unwrap();
+    (v, store, dir)
+}
+
+async fn structure(v: &Vault, admin: &str) -> (PrincipalId, Arc<Session>) {
+    let s = v.create_structure("S", admin).await.unwrap();
+    v.enrol_caseworker(&s.enrolment_code, UserSecret::from(PASSWORD))
+        .await
+        .unwrap();
+    let t = v
+        .login_caseworker(admin, UserSecret::from(PASSWORD))
+        .await
+        .unwrap();
+    (s.structure_id, v.session(&t.token).unwrap())
+}
+
+async fn person(v: &Vault, cw: &Session, grant: Option<NewGrant>) -> (PrincipalId, Arc<Session>) {
+    let e = v
+        .enrol_beneficiary(
+            cw,
+            NewBeneficiary {
+                identifier: "marie".into(),
+                display_name: "Marie".into(),
+                secret: UserSecret::from("482913"),
+                recovery_trustee: false,
+                grant,
+            },
+        )
+        .await
+        .unwrap();
+    let t = v
+        .login_beneficiary("marie", UserSecret::from("482913"))
+        .await
+        .unwrap();
+    (e.beneficiary_id, v.session(&t.token).unwrap())
+}
+
+fn body(data: &'static [u8]) -> crate::PlaintextStream {
+    futures_util::stream::once(async move { Ok(Bytes::from_static(data)) }).boxed()
+}
+
+fn identity_doc() -> NewDocument {
+    NewDocument {
+        category: Some(Category::Identity),
+        filename: "cni.jpg".into(),
+        ..NewDocument::default()
+    }
+}
+
+/// Invariant 3. Structure B has no grant. Even with the policy bypassed
+/// (calling the key layer directly) and even with a forged grant record
+/// (a server-side flag without the consent act), B's session holds no key
+/// that opens the document, and no plaintext comes out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_grant_no_plaintext_even_without_policy() {
+    let (v, _, _dir) = vault().await;
+    let (sa, a) = structure(&v, "a").await;
+    let (sb, b_admin) = structure(&v, "b").await;
+    let grant = NewGrant {
+        categories: vec![Category::Identity],
+        permissions: vec![Permission::View, Permission::Upload],
+        days: 31,
+    };
+    let (ben, _me) = person(&v, &a, Some(grant)).await;
+    let up = v
+        .upload(&a, ben, identity_doc(), body(b"numero de passeport"))
+        .await
+        .unwrap();
+    let d = v.document(up.document_id).unwrap();
+
+    // Policy bypassed: straight to the key layer.
+    assert!(v.dek_for(&b_admin, &d).is_err());
+    assert!(
+        v.structure_scope(&b_admin, ben, Category::Identity, 1)
+            .is_err()
+    );
+
+    // Forge consent in the database only: a live "view" grant record and a
+    // link, as an attacker with write access to the flags would.
+    let forged = GrantRecord {
+        id: GrantId::random().unwrap(),
+        beneficiary: ben,
+        structure: sb,
+        categories: vec![Category::Identity],
+        permissions: vec![Permission::View],
+        created_ms: now_ms(),
+        expires_ms: now_ms() + 86_400_000,
+        revoked_ms: None,
+        swept: false,
+    };
+    db::put(&v.db().grants, forged.id.as_bytes(), &forged).unwrap();
+    v.db()
+        .vault_grants
+        .insert(db::key(&[ben.as_bytes(), forged.id.as_bytes()]), &[])
+        .unwrap();
+    let mut rec = v.beneficiary(ben).unwrap();
+    rec.linked.push(sb);
+    db::put(&v.db().beneficiaries, ben.as_bytes(), &rec).unwrap();
+
+    // The policy now says yes; the keys still say no.
+    let r = v.download(&b_admin, up.document_id).await;
+    assert!(
+        matches!(
+            r,
+            Err(VaultError::Forbidden(_)) | Err(VaultError::Integrity)
+        ),
+        "{:?}",
+        r.err()
+    );
+    assert!(v.dek_for(&b_admin, &d).is_err());
+    // B's own identities against every wrap the document has: nothing opens.
+    let KeyWrap::Scope { wrap: w, .. } = &d.key else {
+        panic!("shared document expected")
+    };
+    let bind = Binding::document_key(d.id, d.version);
+    assert!(wrap::unwrap_dek(w, &b_admin.identity, &bind).is_err());
+    assert!(wrap::unwrap_dek(w, b_admin.structure_identity.as_ref().unwrap(), &bind).is_err());
+    // Structure A, with real consent, does read it.
+    assert!(v.dek_for(&a, &d).is_ok());
+    let _ = sa;
+}
+
+/// Revocation rotates the scope key: a scope identity cached before the
+/// revocation opens nothing uploaded after it, and its wrap is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cached_scope_key_opens_nothing_after_revocation() {
+    let (v, _, _dir) = vault().await;
+    let (sa, a) = structure(&v, "a").await;
+    let grant = NewGrant {
+        categories: vec![Category::Identity],
+        permissions: vec![Permission::View, Permission::Upload],
+        days: 31,
+    };
+    let (ben, me) = person(&v, &a, Some(grant)).await;
+    let before = v
+        .upload(&a, ben, identity_doc(), body(b"avant"))
+        .await
+        .unwrap();
+    let cached = v.structure_scope(&a, ben, Category::Identity, 1).unwrap();
+    let g = v.list_grants(&me, ben).await.unwrap().remove(0);
+    v.revoke_grant(&me, g.id).await.unwrap();
+
+    assert_eq!(v.scope_record(ben, Category::Identity).unwrap().epoch, 2);
+    assert!(
+        v.db()
+            .scope_wraps
+            .get(scope_wrap_key(ben, Category::Identity, 1, sa))
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        v.db()
+            .scope_wraps
+            .get(scope_wrap_key(ben, Category::Identity, 2, sa))
+            .unwrap()
+            .is_none()
+    );
+    // The person uploads after revocation, shared in the category.
+    let mut meta = identity_doc();
+    meta.private = Some(false);
+    let after = v.upload(&me, ben, meta, body(b"apres")).await.unwrap();
+    for id in [before.document_id, after.document_id] {
+        let d = v.document(id).unwrap();
+        let KeyWrap::Scope { epoch, wrap: w } = &d.key else {
+            panic!()
+        };
+        assert_eq!(*epoch, 2);
+        assert!(wrap::unwrap_dek(w, &cached, &Binding::document_key(d.id, d.version)).is_err());
+        assert!(v.dek_for(&me, &d).is_ok());
+    }
+}
+
+/// Expiry: checked on every access, then swept (wraps deleted).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_grants_are_refused_then_swept() {
+    let (v, _, _dir) = vault().await;
+    let (sa, a) = structure(&v, "a").await;
+    let grant = NewGrant {
+        categories: vec![Category::Identity],
+        permissions: vec![Permission::View, Permission::Upload],
+        days: 1,
+    };
+    let (ben, me) = person(&v, &a, Some(grant)).await;
+    let up = v.upload(&a, ben, identity_doc(), body(b"x")).await.unwrap();
+    let mut g = v.list_grants(&me, ben).await.unwrap().remove(0);
+    g.expires_ms = now_ms() - 1;
+    db::put(&v.db().grants, g.id.as_bytes(), &g).unwrap();
+    assert!(matches!(
+        v.download(&a, up.document_id).await,
+        Err(VaultError::Forbidden(_))
+    ));
+    assert!(
+        v.db()
+            .scope_wraps
+            .get(scope_wrap_key(ben, Category::Identity, 1, sa))
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(v.sweep_expired_grants().await.unwrap(), 1);
+    assert!(
+        v.db()
+            .scope_wraps
+            .get(scope_wrap_key(ben, Category::Identity, 1, sa))
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(v.sweep_expired_grants().await.unwrap(), 0);
+}
+
+/// Tampering with a stored object: the download fails, never other bytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn altered_object_gives_an_error_not_bytes() {
+    let (v, _store, dir) = vault().await;
+    let (_, a) = structure(&v, "a").await;
+    let (ben, me) = person(&v, &a, None).await;
+    let data: &'static [u8] = Box::leak(vec![7u8; 40_000].into_boxed_slice());
+    let up = v
+        .upload(&me, ben, identity_doc(), body(data))
+        .await
+        .unwrap();
+    let path = dir
+        .path()
+        .join("objects/objects")
+        .join(ObjectKey::document(up.document_id, 1).as_str());
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[30_000] ^= 1;
+    std::fs::write(&path, bytes).unwrap();
+    let (_, mut s) = v.download(&me, up.document_id).await.unwrap();
+    let mut got = Vec::new();
+    let mut failed = false;
+    while let Some(c) = s.next().await {
+        match c {
+            Ok(c) => got.extend_from_slice(&c),
+            Err(_) => {
+                failed = true;
+                break;
+            }
+        }
+    }
+    assert!(failed);
+    assert!(
+        data.starts_with(&got),
+        "released bytes that are not the document's"
+    );
+}
