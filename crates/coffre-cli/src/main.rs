@@ -33,7 +33,7 @@ enum ObjectCommand {
     /// Print the clear header of a stored object: format, document id and
     /// version, plaintext size. Reads no key and decrypts nothing.
     ///
-    /// Example: coffre object inspect ./coffre-data/objects/ab/abcd…
+    /// Example: coffre object inspect ./coffre-data/objects/objects/doc/ab/ab12…ef-v1
     Inspect {
         /// The object file.
         file: PathBuf,

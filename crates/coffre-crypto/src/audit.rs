@@ -330,7 +330,7 @@ pub fn verify(
     let mut hash = anchor.prev_hash;
     let mut last_signed = None;
     for (i, r) in records.iter().enumerate() {
-        let expected_seq = first + i as u64;
+        let expected_seq = first.saturating_add(i as u64);
         if r.entry.seq != expected_seq {
             return Err(Error::AuditChain {
                 seq: expected_seq,

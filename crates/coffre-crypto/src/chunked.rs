@@ -311,7 +311,7 @@ impl StreamOpener {
 /// Length of the chunk stream (without prefix) for a plaintext length.
 pub(crate) fn sealed_len(plaintext_len: u64) -> u64 {
     let chunks = plaintext_len / CHUNK_SIZE as u64 + 1;
-    plaintext_len + chunks * TAG_LEN as u64
+    plaintext_len.saturating_add(chunks * TAG_LEN as u64)
 }
 
 /// Inverse of [`sealed_len`]; `None` for a length no message can have.

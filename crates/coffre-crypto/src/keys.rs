@@ -58,7 +58,7 @@ impl Identity {
     pub fn to_identity_file(&self) -> Zeroizing<String> {
         let secret = self.0.to_string();
         Zeroizing::new(format!(
-            "# Coffre root key ring identity. Keep it secret and backed up.\n# public key: {}\n{}\n",
+            "# Coffre age identity. Keep it secret and backed up.\n# public key: {}\n{}\n",
             self.recipient(),
             secret.expose_secret()
         ))

@@ -100,7 +100,7 @@ impl ObjectHeader {
 
 /// Stored length of an object holding `plaintext_len` bytes.
 pub fn object_len(plaintext_len: u64) -> u64 {
-    PREFIX_LEN as u64 + chunked::sealed_len(plaintext_len)
+    chunked::sealed_len(plaintext_len).saturating_add(PREFIX_LEN as u64)
 }
 
 /// Plaintext length of an object of `object_len` stored bytes, or an error
@@ -359,9 +359,11 @@ impl<R: Read> std::fmt::Debug for ObjectReader<R> {
     }
 }
 
-/// Opens single chunks of an object whose stored length is known (from the
-/// metadata store or a HEAD request), for range requests: fetch the prefix
-/// and the [`chunk_span`](RandomAccess::chunk_span) of each chunk needed.
+/// Opens single chunks of an object whose stored length is known, for range
+/// requests: fetch the prefix and the [`chunk_span`](RandomAccess::chunk_span)
+/// of each chunk needed. Take the length from the metadata store, never from
+/// the object store: a length read from a truncated object would make its
+/// earlier chunks look like a whole (authentic, but incomplete) object.
 ///
 /// Each chunk is authenticated on its own and bound to its position; the
 /// length check makes a truncated or extended object fail here too.

@@ -34,8 +34,9 @@ impl ScryptWorkFactor {
     /// The most a file may demand when read back.
     pub const MAX: u8 = 18;
 
-    /// A lower factor, for tests only (10..=18).
-    pub fn new(log_n: u8) -> Result<Self> {
+    /// A lower factor (10..=18), for tests only: the name says so wherever
+    /// it is called.
+    pub fn weak_for_tests(log_n: u8) -> Result<Self> {
         if (10..=Self::MAX).contains(&log_n) {
             Ok(Self(log_n))
         } else {
@@ -48,7 +49,9 @@ impl ScryptWorkFactor {
 
 struct RootKey {
     version: u32,
-    key: Zeroizing<[u8; 32]>,
+    /// Boxed, so that growing the ring's `Vec` moves a pointer and never
+    /// leaves a copy of the key behind in freed memory.
+    key: Box<Zeroizing<[u8; 32]>>,
 }
 
 /// The versioned root keys. No `Clone`; keys zeroize on drop.
@@ -66,7 +69,7 @@ impl RootKeyRing {
     }
 
     fn push(&mut self, version: u32) -> Result<()> {
-        let mut key = Zeroizing::new([0u8; 32]);
+        let mut key = Box::new(Zeroizing::new([0u8; 32]));
         crate::rng::fill(key.as_mut_slice())?;
         self.keys.push(RootKey { version, key });
         Ok(())
@@ -183,7 +186,7 @@ impl RootKeyRing {
             if keys.last().is_some_and(|k| k.version >= version) {
                 return Err(bad());
             }
-            let mut key = Zeroizing::new([0u8; 32]);
+            let mut key = Box::new(Zeroizing::new([0u8; 32]));
             key.copy_from_slice(&entry[4..]);
             keys.push(RootKey { version, key });
             rest = tail;
@@ -351,7 +354,7 @@ mod tests {
 
         let pass = UserSecret::from("correct horse battery staple");
         let file = ring
-            .to_file_with_passphrase(&pass, ScryptWorkFactor::new(10).unwrap())
+            .to_file_with_passphrase(&pass, ScryptWorkFactor::weak_for_tests(10).unwrap())
             .unwrap();
         let back = RootKeyRing::from_file_with_passphrase(&file, &pass).unwrap();
         assert_eq!(&back.open(&sealed, &b).unwrap()[..], b"v");
@@ -359,8 +362,8 @@ mod tests {
             RootKeyRing::from_file_with_passphrase(&file, &UserSecret::from("wrong")),
             Err(Error::RootKeyFile(_))
         ));
-        assert!(ScryptWorkFactor::new(19).is_err());
-        assert!(ScryptWorkFactor::new(9).is_err());
+        assert!(ScryptWorkFactor::weak_for_tests(19).is_err());
+        assert!(ScryptWorkFactor::weak_for_tests(9).is_err());
     }
 
     #[test]

@@ -47,8 +47,9 @@ const MAX_PARTS: usize = 10_000;
 pub const MIN_PART_SIZE: usize = 5 * 1024 * 1024;
 
 /// Static credentials from the configuration file. Without them, the
-/// standard AWS chain applies (environment, profile, web identity, ECS,
-/// instance metadata).
+/// standard AWS chain applies: environment, shared profile files (static keys
+/// and role assumption; not `credential_process` or SSO, which this build
+/// leaves out), web identity, ECS and instance metadata.
 #[derive(Clone)]
 pub struct S3Credentials {
     pub access_key_id: String,
@@ -271,40 +272,47 @@ impl S3Store {
                 StoreError::Integrity("CreateMultipartUpload returned no upload id".into())
             })?
             .to_owned();
-        let res = self
-            .upload_parts(key, &upload_id, first, &mut buf, &mut body)
+        let mut tasks: JoinSet<Result<CompletedPart>> = JoinSet::new();
+        let uploaded = self
+            .upload_parts(&mut tasks, key, &upload_id, first, &mut buf, &mut body)
             .await;
-        match res {
-            Ok(receipt) => Ok(receipt),
+        let res = match uploaded {
+            Ok(parts) => self.complete(key, &upload_id, parts).await,
             Err(e) => {
-                // Never leave parts behind; if this fails too, cleanup_incomplete
-                // finds the upload later.
-                if let Err(abort) = self
-                    .client
-                    .abort_multipart_upload()
-                    .bucket(&self.config.bucket)
-                    .key(key.as_str())
-                    .upload_id(&upload_id)
-                    .send()
-                    .await
-                {
-                    tracing::warn!(key = %key, error = %classify(abort, Some(key)), "could not abort multipart upload");
-                }
+                // No part request may still be in flight when the abort lands.
+                tasks.shutdown().await;
                 Err(e)
             }
+        };
+        if let Err(e) = res {
+            // Never leave parts behind; if this fails too, cleanup_incomplete
+            // finds the upload later.
+            if let Err(abort) = self
+                .client
+                .abort_multipart_upload()
+                .bucket(&self.config.bucket)
+                .key(key.as_str())
+                .upload_id(&upload_id)
+                .send()
+                .await
+            {
+                tracing::warn!(key = %key, error = %classify(abort, Some(key)), "could not abort multipart upload");
+            }
+            return Err(e);
         }
+        res
     }
 
     async fn upload_parts(
         &self,
+        tasks: &mut JoinSet<Result<CompletedPart>>,
         key: &ObjectKey,
         upload_id: &str,
         first: Bytes,
         buf: &mut BytesMut,
         body: &mut BodyStream,
-    ) -> Result<PutReceipt> {
+    ) -> Result<(u64, Vec<CompletedPart>)> {
         let part_size = self.config.part_size;
-        let mut tasks: JoinSet<Result<CompletedPart>> = JoinSet::new();
         let mut done: Vec<CompletedPart> = Vec::new();
         let mut next_part = 1i32;
         let mut size = 0u64;
@@ -350,7 +358,7 @@ impl S3Store {
         };
 
         size += first.len() as u64;
-        spawn(&mut tasks, next_part, first);
+        spawn(tasks, next_part, first);
         next_part += 1;
         let mut ended = false;
         while !ended {
@@ -361,7 +369,10 @@ impl S3Store {
             }
             while buf.len() >= part_size || (ended && !buf.is_empty()) {
                 let take = buf.len().min(part_size);
-                let part = buf.split_to(take).freeze();
+                // A part of exactly its size, copied out, so the buffer never
+                // holds more than one part and its growth stays bounded.
+                let part = Bytes::copy_from_slice(&buf[..take]);
+                let _ = buf.split_to(take);
                 if next_part as usize > MAX_PARTS {
                     return Err(StoreError::TooLarge(format!(
                         "more than {MAX_PARTS} parts of {part_size} bytes; raise the part size"
@@ -373,13 +384,23 @@ impl S3Store {
                     }
                 }
                 size += part.len() as u64;
-                spawn(&mut tasks, next_part, part);
+                spawn(tasks, next_part, part);
                 next_part += 1;
             }
         }
         while let Some(p) = join_one(tasks.join_next().await)? {
             done.push(p);
         }
+        Ok((size, done))
+    }
+
+    async fn complete(
+        &self,
+        key: &ObjectKey,
+        upload_id: &str,
+        parts: (u64, Vec<CompletedPart>),
+    ) -> Result<PutReceipt> {
+        let (size, mut done) = parts;
         done.sort_by_key(|p| p.part_number());
         self.client
             .complete_multipart_upload()
@@ -411,7 +432,7 @@ impl S3Store {
         let len = out
             .content_length()
             .and_then(|l| u64::try_from(l).ok())
-            .unwrap_or(0);
+            .ok_or_else(|| StoreError::Integrity(format!("GetObject {key} returned no length")))?;
         if let Some(r) = &range
             && len != r.end - r.start
         {
@@ -421,11 +442,23 @@ impl S3Store {
             )));
         }
         let key = key.clone();
+        let idle = self.config.attempt_timeout;
         let stream = futures_util::stream::unfold((Some(out.body), 0u64), move |(body, got)| {
             let key = key.clone();
             async move {
                 let mut body = body?;
-                match body.try_next().await {
+                // A server that stalls mid-body must not hang the reader.
+                let next = match tokio::time::timeout(idle, body.try_next()).await {
+                    Ok(n) => n,
+                    Err(_) => {
+                        let e = StoreError::Unavailable(format!(
+                            "reading {key}: no data for {} s",
+                            idle.as_secs()
+                        ));
+                        return Some((Err(e), (None, got)));
+                    }
+                };
+                match next {
                     Ok(Some(bytes)) => {
                         let got = got + bytes.len() as u64;
                         Some((Ok(bytes), (Some(body), got)))
@@ -579,15 +612,20 @@ impl ObjectStore for S3Store {
                     continue;
                 };
                 if started.is_some_and(|s| s <= cutoff) {
-                    self.client
+                    let res = self
+                        .client
                         .abort_multipart_upload()
                         .bucket(&self.config.bucket)
                         .key(key)
                         .upload_id(id)
                         .send()
-                        .await
-                        .map_err(|e| classify(e, None))?;
-                    aborted += 1;
+                        .await;
+                    match res.map_err(|e| classify(e, None)) {
+                        Ok(_) => aborted += 1,
+                        // Completed or aborted meanwhile by someone else.
+                        Err(StoreError::NotFound { .. }) => {}
+                        Err(e) => return Err(e),
+                    }
                 }
             }
             if out.is_truncated() != Some(true) {

@@ -228,6 +228,31 @@ pub async fn failed_body_leaves_nothing(store: &dyn ObjectStore) {
     assert_eq!(store.cleanup_incomplete(Duration::ZERO).await.unwrap(), 0);
 }
 
+/// A put abandoned mid-way (the client went away, the future was dropped)
+/// leaves nothing readable, and what it left behind (a temporary file, a
+/// multipart upload) is found and removed by the cleanup.
+pub async fn cancelled_put_is_cleaned_up(store: &dyn ObjectStore) {
+    let k = key();
+    let stalled = body(7, 12 << 20, 1 << 20, None)
+        .chain(futures_util::stream::pending())
+        .boxed();
+    let res = tokio::time::timeout(Duration::from_secs(3), store.put(&k, stalled)).await;
+    assert!(res.is_err(), "the stalled put should still be running");
+    // Let anything the dropped future started settle.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(matches!(
+        store.head(&k).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert!(
+        !all_keys(store, &KeyPrefix::documents(), 1000)
+            .await
+            .contains(&k)
+    );
+    assert_eq!(store.cleanup_incomplete(Duration::ZERO).await.unwrap(), 1);
+    assert_eq!(store.cleanup_incomplete(Duration::ZERO).await.unwrap(), 0);
+}
+
 pub async fn all_keys(store: &dyn ObjectStore, prefix: &KeyPrefix, page: usize) -> Vec<ObjectKey> {
     let mut out = Vec::new();
     let mut after: Option<String> = None;
@@ -321,6 +346,11 @@ macro_rules! conformance {
         async fn failed_body_leaves_nothing() {
             let (store, _guard) = $make.await;
             common::failed_body_leaves_nothing(&*store).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn cancelled_put_is_cleaned_up() {
+            let (store, _guard) = $make.await;
+            common::cancelled_put_is_cleaned_up(&*store).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn list_pagination() {
