@@ -12,6 +12,7 @@
 //! (erasure, export, garbage collection), [`journal`].
 
 mod consent;
+pub mod datadir;
 mod db;
 mod documents;
 mod error;
