@@ -1,4 +1,137 @@
-//! Coffre's HTTP API (axum).
-//!
-//! Not built yet: this crate is an empty placeholder in the workspace so
-//! the layout and documentation can refer to it. It exports nothing.
+//! Coffre's HTTP API: `app(state) -> Router`, shared by `coffre serve` and
+//! the tests. One router per resource; one [`ApiError`] for every refusal.
+
+mod auth;
+mod beneficiaries;
+mod documents;
+mod error;
+mod json;
+mod metrics;
+pub mod ops;
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::IntoResponse;
+use coffre_vault::{DocumentInfo, Vault};
+use serde_json::json;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+pub use auth::{COOKIE, CSRF_HEADER, csrf_token};
+pub use error::{ApiError, ApiResult};
+pub use metrics::Metrics;
+
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// Base of share-link URLs, e.g. `https://coffre.example.org`.
+    pub public_url: String,
+    /// Largest request body (uploads included), bytes.
+    pub max_body_bytes: usize,
+    /// Session creations per minute and per client address.
+    pub logins_per_minute: u32,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self { public_url: "http://127.0.0.1:8080".into(), max_body_bytes: 101 << 20, logins_per_minute: 30 }
+    }
+}
+
+/// Fixed-window limiter per client address, bounded in size.
+#[derive(Debug)]
+pub struct RateLimiter {
+    per_minute: u32,
+    windows: Mutex<HashMap<IpAddr, (Instant, u32)>>,
+}
+
+impl RateLimiter {
+    pub fn new(per_minute: u32) -> Self {
+        Self { per_minute, windows: Mutex::new(HashMap::new()) }
+    }
+
+    pub fn allow(&self, ip: IpAddr) -> bool {
+        let mut w = self.windows.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = Instant::now();
+        if w.len() > 100_000 {
+            w.retain(|_, (start, _)| now.duration_since(*start) < Duration::from_secs(60));
+        }
+        let e = w.entry(ip).or_insert((now, 0));
+        if now.duration_since(e.0) >= Duration::from_secs(60) {
+            *e = (now, 0);
+        }
+        e.1 += 1;
+        e.1 <= self.per_minute
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub vault: Vault,
+    pub config: Arc<ApiConfig>,
+    pub metrics: Arc<Metrics>,
+    pub limiter: Arc<RateLimiter>,
+}
+
+impl AppState {
+    pub fn new(vault: Vault, config: ApiConfig) -> Self {
+        let limiter = Arc::new(RateLimiter::new(config.logins_per_minute));
+        Self { vault, config: Arc::new(config), metrics: Arc::new(Metrics::default()), limiter }
+    }
+}
+
+pub(crate) fn now_secs() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+pub(crate) fn document_json(d: &DocumentInfo) -> serde_json::Value {
+    json!({
+        "document_id": d.document_id,
+        "beneficiary_id": d.beneficiary_id,
+        "title": d.title,
+        "category": d.category,
+        "filename": d.filename,
+        "content_type": d.content_type,
+        "size": d.size,
+        "sha256": d.sha256,
+        "uploaded_at": d.uploaded_at_ms,
+        "uploaded_by": d.uploaded_by,
+        "expires_on": d.expires_on,
+        "private": d.private,
+    })
+}
+
+async fn no_such_route() -> impl IntoResponse {
+    ApiError::new(StatusCode::NOT_FOUND, "no_such_route", "no such route")
+}
+
+/// The whole API.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .merge(auth_free_and_ops())
+        .merge(sessions::router())
+        .merge(beneficiaries::router())
+        .merge(documents::router())
+        .fallback(no_such_route)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
+        // Everything here is personal or per-session: never cached.
+        .layer(SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .with_state(state)
+}
+
+fn auth_free_and_ops() -> Router<AppState> {
+    ops::router()
+}
+
+mod sessions;

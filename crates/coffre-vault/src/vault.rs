@@ -159,6 +159,13 @@ impl Vault {
         self.inner.sessions.remove(session);
     }
 
+    /// Readiness: the object store answers and the database reads.
+    pub async fn ready(&self) -> Result<()> {
+        self.db().meta.get("schema_version")?;
+        self.inner.store.check().await?;
+        Ok(())
+    }
+
     /// Drops sessions idle past the limit (their keys are zeroized).
     pub fn sweep_sessions(&self) {
         self.inner.sessions.sweep();
