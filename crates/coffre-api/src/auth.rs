@@ -46,7 +46,10 @@ pub struct Auth {
 impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let bearer = parts
             .headers
             .get(header::AUTHORIZATION)
@@ -55,11 +58,18 @@ impl FromRequestParts<AppState> for Auth {
             .map(|t| t.trim().to_owned());
         let (token, from_cookie) = match bearer {
             Some(t) => (t, false),
-            None => (cookie_token(parts).ok_or_else(ApiError::unauthenticated)?, true),
+            None => (
+                cookie_token(parts).ok_or_else(ApiError::unauthenticated)?,
+                true,
+            ),
         };
         let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
         if from_cookie && !safe {
-            let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
+            let sent = parts
+                .headers
+                .get(CSRF_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
             let expected = csrf_token(&token);
             if !bool::from(sent.as_bytes().ct_eq(expected.as_bytes())) {
                 return Err(ApiError::new(
@@ -69,7 +79,10 @@ impl FromRequestParts<AppState> for Auth {
                 ));
             }
         }
-        let session = state.vault.session(&token).map_err(|_| ApiError::unauthenticated())?;
+        let session = state
+            .vault
+            .session(&token)
+            .map_err(|_| ApiError::unauthenticated())?;
         Ok(Auth { session })
     }
 }

@@ -21,12 +21,27 @@ use crate::{AppState, document_json};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/beneficiaries", post(enrol).get(list))
-        .route("/api/v1/beneficiaries/{beneficiary_id}", axum::routing::delete(erase))
-        .route("/api/v1/beneficiaries/{beneficiary_id}/documents", post(upload).get(documents))
-        .route("/api/v1/beneficiaries/{beneficiary_id}/grants", post(create_grant).get(grants))
-        .route("/api/v1/beneficiaries/{beneficiary_id}/journal", get(journal))
+        .route(
+            "/api/v1/beneficiaries/{beneficiary_id}",
+            axum::routing::delete(erase),
+        )
+        .route(
+            "/api/v1/beneficiaries/{beneficiary_id}/documents",
+            post(upload).get(documents),
+        )
+        .route(
+            "/api/v1/beneficiaries/{beneficiary_id}/grants",
+            post(create_grant).get(grants),
+        )
+        .route(
+            "/api/v1/beneficiaries/{beneficiary_id}/journal",
+            get(journal),
+        )
         .route("/api/v1/beneficiaries/{beneficiary_id}/export", get(export))
-        .route("/api/v1/beneficiaries/{beneficiary_id}/recovery", post(recover))
+        .route(
+            "/api/v1/beneficiaries/{beneficiary_id}/recovery",
+            post(recover),
+        )
 }
 
 #[derive(Deserialize)]
@@ -40,7 +55,11 @@ pub struct GrantBody {
 
 impl GrantBody {
     fn new_grant(&self) -> NewGrant {
-        NewGrant { categories: self.categories.clone(), permissions: self.permissions.clone(), days: self.days }
+        NewGrant {
+            categories: self.categories.clone(),
+            permissions: self.permissions.clone(),
+            days: self.days,
+        }
     }
 }
 
@@ -55,7 +74,11 @@ struct Enrol {
     grant: Option<GrantBody>,
 }
 
-async fn enrol(State(state): State<AppState>, auth: Auth, ApiJson(e): ApiJson<Enrol>) -> ApiResult<Response> {
+async fn enrol(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(e): ApiJson<Enrol>,
+) -> ApiResult<Response> {
     let out = state
         .vault
         .enrol_beneficiary(
@@ -69,14 +92,19 @@ async fn enrol(State(state): State<AppState>, auth: Auth, ApiJson(e): ApiJson<En
             },
         )
         .await?;
-    Ok((StatusCode::CREATED, Json(json!({ "beneficiary_id": out.beneficiary_id, "warning": out.warning })))
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "beneficiary_id": out.beneficiary_id, "warning": out.warning })),
+    )
         .into_response())
 }
 
 async fn list(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<serde_json::Value>> {
     let list = state.vault.list_beneficiaries(&auth.session).await?;
-    let items: Vec<_> =
-        list.into_iter().map(|(id, name)| json!({ "beneficiary_id": id, "display_name": name })).collect();
+    let items: Vec<_> = list
+        .into_iter()
+        .map(|(id, name)| json!({ "beneficiary_id": id, "display_name": name }))
+        .collect();
     Ok(Json(json!({ "beneficiaries": items })))
 }
 
@@ -93,7 +121,12 @@ async fn documents(
 ) -> ApiResult<Json<serde_json::Value>> {
     let b: PrincipalId = id(&b)?;
     let docs = match q.expiring_within_days {
-        Some(days) => state.vault.expiring_documents(&auth.session, b, days).await?,
+        Some(days) => {
+            state
+                .vault
+                .expiring_documents(&auth.session, b, days)
+                .await?
+        }
         None => state.vault.list_documents(&auth.session, b).await?,
     };
     let items: Vec<_> = docs.iter().map(document_json).collect();
@@ -111,7 +144,9 @@ async fn upload(
 ) -> ApiResult<Response> {
     let b: PrincipalId = id(&b)?;
     let mut meta = NewDocument::default();
-    let bad = |e: axum::extract::multipart::MultipartError| ApiError::bad_request(format!("multipart: {}", e.body_text()));
+    let bad = |e: axum::extract::multipart::MultipartError| {
+        ApiError::bad_request(format!("multipart: {}", e.body_text()))
+    };
     loop {
         let Some(mut field) = form.next_field().await.map_err(bad)? else {
             return Err(ApiError::bad_request("no `file` part in the form"));
@@ -127,7 +162,10 @@ async fn upload(
                 loop {
                     match field.chunk().await {
                         Ok(Some(chunk)) => {
-                            metrics.upload_bytes.fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                            metrics.upload_bytes.fetch_add(
+                                chunk.len() as u64,
+                                std::sync::atomic::Ordering::Relaxed,
+                            );
                             if tx.send(Ok(chunk)).await.is_err() {
                                 break;
                             }
@@ -154,10 +192,19 @@ async fn upload(
         }
         match name.as_str() {
             "title" => meta.title = Some(text),
-            "category" => meta.category = Some(text.parse().map_err(|e: coffre_vault::VaultError| ApiError::bad_request(e.to_string()))?),
+            "category" => {
+                meta.category =
+                    Some(text.parse().map_err(|e: coffre_vault::VaultError| {
+                        ApiError::bad_request(e.to_string())
+                    })?)
+            }
             "expires_on" => meta.expires_on = Some(text).filter(|t| !t.is_empty()),
             "private" => meta.private = Some(matches!(text.as_str(), "true" | "1" | "on" | "yes")),
-            other => return Err(ApiError::bad_request(format!("unknown form field {other:?}"))),
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "unknown form field {other:?}"
+                )));
+            }
         }
     }
 }
@@ -175,8 +222,14 @@ async fn create_grant(
     ApiJson(g): ApiJson<GrantBody>,
 ) -> ApiResult<Response> {
     let b: PrincipalId = id(&b)?;
-    let structure: PrincipalId = id(g.structure_id.as_deref().ok_or_else(|| ApiError::bad_request("structure_id is required"))?)?;
-    let grant = state.vault.create_grant(&auth.session, b, structure, g.new_grant()).await?;
+    let structure: PrincipalId = id(g
+        .structure_id
+        .as_deref()
+        .ok_or_else(|| ApiError::bad_request("structure_id is required"))?)?;
+    let grant = state
+        .vault
+        .create_grant(&auth.session, b, structure, g.new_grant())
+        .await?;
     Ok((StatusCode::CREATED, Json(grant_json(&grant))).into_response())
 }
 
@@ -193,26 +246,44 @@ pub fn grant_json(g: &coffre_vault::model::GrantRecord) -> serde_json::Value {
     })
 }
 
-async fn grants(State(state): State<AppState>, auth: Auth, Path(b): Path<String>) -> ApiResult<Json<serde_json::Value>> {
+async fn grants(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(b): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
     let b: PrincipalId = id(&b)?;
     let list = state.vault.list_grants(&auth.session, b).await?;
-    Ok(Json(json!({ "grants": list.iter().map(grant_json).collect::<Vec<_>>() })))
+    Ok(Json(
+        json!({ "grants": list.iter().map(grant_json).collect::<Vec<_>>() }),
+    ))
 }
 
-async fn journal(State(state): State<AppState>, auth: Auth, Path(b): Path<String>) -> ApiResult<Json<serde_json::Value>> {
+async fn journal(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(b): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
     let b: PrincipalId = id(&b)?;
     let entries = state.vault.vault_journal(&auth.session, b, 10_000).await?;
     Ok(Json(json!({ "entries": entries })))
 }
 
 /// The whole vault as a ZIP, streamed as it is written.
-async fn export(State(state): State<AppState>, auth: Auth, Path(b): Path<String>) -> ApiResult<Response> {
+async fn export(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(b): Path<String>,
+) -> ApiResult<Response> {
     let b: PrincipalId = id(&b)?;
     // Refuse before streaming, so a refusal is a clean 403/404 (the vault
     // checks and journals it before writing a byte).
-    let owner = matches!(auth.session.principal, coffre_vault::Principal::Beneficiary { id } if id == b);
+    let owner =
+        matches!(auth.session.principal, coffre_vault::Principal::Beneficiary { id } if id == b);
     if !owner {
-        state.vault.export(&auth.session, b, std::io::sink()).await?;
+        state
+            .vault
+            .export(&auth.session, b, std::io::sink())
+            .await?;
         return Err(ApiError::not_found());
     }
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(8);
@@ -227,7 +298,10 @@ async fn export(State(state): State<AppState>, auth: Auth, Path(b): Path<String>
     });
     let mut r = Body::from_stream(tokio_stream_of(rx)).into_response();
     let h = r.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/zip"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/zip"),
+    );
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"coffre-{b}.zip\"")) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
@@ -263,7 +337,10 @@ async fn recover(
     ApiJson(r): ApiJson<Recover>,
 ) -> ApiResult<StatusCode> {
     let b: PrincipalId = id(&b)?;
-    state.vault.recover(&auth.session, b, UserSecret::new(r.new_secret)).await?;
+    state
+        .vault
+        .recover(&auth.session, b, UserSecret::new(r.new_secret))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -279,6 +356,9 @@ async fn erase(
     ApiJson(e): ApiJson<Erase>,
 ) -> ApiResult<StatusCode> {
     let b: PrincipalId = id(&b)?;
-    state.vault.erase_vault(&auth.session, b, UserSecret::new(e.secret)).await?;
+    state
+        .vault
+        .erase_vault(&auth.session, b, UserSecret::new(e.secret))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

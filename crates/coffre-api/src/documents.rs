@@ -20,7 +20,10 @@ use crate::{AppState, document_json};
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/api/v1/documents/{document_id}", get(info).patch(update).delete(remove))
+        .route(
+            "/api/v1/documents/{document_id}",
+            get(info).patch(update).delete(remove),
+        )
         .route("/api/v1/documents/{document_id}/content", get(content))
         .route("/api/v1/documents/{document_id}/shares", post(share))
         .route("/api/v1/grants/{grant_id}", delete(revoke_grant))
@@ -28,9 +31,15 @@ pub fn router() -> Router<AppState> {
         .route("/s/{token}", get(redeem))
 }
 
-async fn info(State(state): State<AppState>, auth: Auth, Path(d): Path<String>) -> ApiResult<Json<serde_json::Value>> {
+async fn info(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(d): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
     let d: DocumentId = id(&d)?;
-    Ok(Json(document_json(&state.vault.document_info(&auth.session, d).await?)))
+    Ok(Json(document_json(
+        &state.vault.document_info(&auth.session, d).await?,
+    )))
 }
 
 /// RFC 7233 single range `bytes=a-b`, `bytes=a-`, `bytes=-n`.
@@ -46,14 +55,26 @@ fn parse_range(h: &str, size: u64) -> Option<std::ops::Range<u64>> {
             (size.checked_sub(n.min(size))?, size)
         }
         (a, "") => (a.parse().ok()?, size),
-        (a, b) => (a.parse().ok()?, b.parse::<u64>().ok()?.checked_add(1)?.min(size)),
+        (a, b) => (
+            a.parse().ok()?,
+            b.parse::<u64>().ok()?.checked_add(1)?.min(size),
+        ),
     };
     (start < end && start < size).then_some(start..end)
 }
 
 fn disposition(filename: &str) -> String {
     // ASCII fallback plus the UTF-8 name, percent-encoded (RFC 6266).
-    let ascii: String = filename.chars().map(|c| if c.is_ascii_alphanumeric() || ".-_ ".contains(c) { c } else { '_' }).collect();
+    let ascii: String = filename
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || ".-_ ".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
     let mut encoded = String::new();
     for b in filename.as_bytes() {
         if b.is_ascii_alphanumeric() || b".-_".contains(b) {
@@ -65,17 +86,26 @@ fn disposition(filename: &str) -> String {
     format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
 }
 
-fn stream_response(state: &AppState, status: StatusCode, info: &DocumentInfo, len: u64, stream: PlaintextStream) -> Response {
+fn stream_response(
+    state: &AppState,
+    status: StatusCode,
+    info: &DocumentInfo,
+    len: u64,
+    stream: PlaintextStream,
+) -> Response {
     let metrics = state.metrics.clone();
     let counted = stream.inspect(move |c| {
         if let Ok(b) = c {
-            metrics.download_bytes.fetch_add(b.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            metrics
+                .download_bytes
+                .fetch_add(b.len() as u64, std::sync::atomic::Ordering::Relaxed);
         }
     });
     let mut r = Response::new(Body::from_stream(counted));
     *r.status_mut() = status;
     let h = r.headers_mut();
-    let ct = HeaderValue::from_str(&info.content_type).unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    let ct = HeaderValue::from_str(&info.content_type)
+        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
     h.insert(header::CONTENT_TYPE, ct);
     if let Ok(v) = HeaderValue::from_str(&disposition(&info.filename)) {
         h.insert(header::CONTENT_DISPOSITION, v);
@@ -85,26 +115,50 @@ fn stream_response(state: &AppState, status: StatusCode, info: &DocumentInfo, le
     r
 }
 
-async fn content(State(state): State<AppState>, auth: Auth, Path(d): Path<String>, headers: HeaderMap) -> ApiResult<Response> {
+async fn content(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(d): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
     let d: DocumentId = id(&d)?;
     if let Some(range) = headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
         let info = state.vault.document_info(&auth.session, d).await?;
         let Some(r) = parse_range(range, info.size) else {
-            let mut resp = ApiError::new(StatusCode::RANGE_NOT_SATISFIABLE, "bad_range", "unsatisfiable range").into_response();
+            let mut resp = ApiError::new(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                "bad_range",
+                "unsatisfiable range",
+            )
+            .into_response();
             if let Ok(v) = HeaderValue::from_str(&format!("bytes */{}", info.size)) {
                 resp.headers_mut().insert(header::CONTENT_RANGE, v);
             }
             return Ok(resp);
         };
         let (info, r, stream) = state.vault.download_range(&auth.session, d, r).await?;
-        let mut resp = stream_response(&state, StatusCode::PARTIAL_CONTENT, &info, r.end - r.start, stream);
-        if let Ok(v) = HeaderValue::from_str(&format!("bytes {}-{}/{}", r.start, r.end - 1, info.size)) {
+        let mut resp = stream_response(
+            &state,
+            StatusCode::PARTIAL_CONTENT,
+            &info,
+            r.end - r.start,
+            stream,
+        );
+        if let Ok(v) =
+            HeaderValue::from_str(&format!("bytes {}-{}/{}", r.start, r.end - 1, info.size))
+        {
             resp.headers_mut().insert(header::CONTENT_RANGE, v);
         }
         return Ok(resp);
     }
     let (info, stream) = state.vault.download(&auth.session, d).await?;
-    Ok(stream_response(&state, StatusCode::OK, &info, info.size, stream))
+    Ok(stream_response(
+        &state,
+        StatusCode::OK,
+        &info,
+        info.size,
+        stream,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -118,7 +172,9 @@ struct Patch {
 
 mod double_option {
     use serde::{Deserialize, Deserializer};
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Option<String>>, D::Error> {
         Ok(Some(Option::deserialize(d)?))
     }
 }
@@ -133,19 +189,37 @@ async fn update(
     let mut info = None;
     // Privacy and the other fields are separate acts (and journal entries).
     if p.title.is_some() || p.expires_on.is_some() {
-        info = Some(state.vault.update_document(&auth.session, d, p.title, p.expires_on, None).await?);
+        info = Some(
+            state
+                .vault
+                .update_document(&auth.session, d, p.title, p.expires_on, None)
+                .await?,
+        );
     }
     if let Some(private) = p.private {
-        info = Some(state.vault.update_document(&auth.session, d, None, None, Some(private)).await?);
+        info = Some(
+            state
+                .vault
+                .update_document(&auth.session, d, None, None, Some(private))
+                .await?,
+        );
     }
     let info = match info {
         Some(i) => i,
-        None => return Err(ApiError::bad_request("nothing to change: give title, expires_on or private")),
+        None => {
+            return Err(ApiError::bad_request(
+                "nothing to change: give title, expires_on or private",
+            ));
+        }
     };
     Ok(Json(document_json(&info)))
 }
 
-async fn remove(State(state): State<AppState>, auth: Auth, Path(d): Path<String>) -> ApiResult<StatusCode> {
+async fn remove(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(d): Path<String>,
+) -> ApiResult<StatusCode> {
     let d: DocumentId = id(&d)?;
     state.vault.delete_document(&auth.session, d).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -164,9 +238,15 @@ async fn share(
     ApiJson(b): ApiJson<ShareBody>,
 ) -> ApiResult<Response> {
     let d: DocumentId = id(&d)?;
-    let created = state.vault.create_share(&auth.session, d, b.days, b.max_downloads.unwrap_or(5)).await?;
+    let created = state
+        .vault
+        .create_share(&auth.session, d, b.days, b.max_downloads.unwrap_or(5))
+        .await?;
     let token: &str = &created.token;
-    let url = format!("{}/s/{token}", state.config.public_url.trim_end_matches('/'));
+    let url = format!(
+        "{}/s/{token}",
+        state.config.public_url.trim_end_matches('/')
+    );
     Ok((
         StatusCode::CREATED,
         Json(json!({ "share_id": created.share_id, "url": url, "expires_at_ms": created.expires_ms })),
@@ -174,25 +254,43 @@ async fn share(
         .into_response())
 }
 
-async fn revoke_grant(State(state): State<AppState>, auth: Auth, Path(g): Path<String>) -> ApiResult<StatusCode> {
+async fn revoke_grant(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(g): Path<String>,
+) -> ApiResult<StatusCode> {
     let g: GrantId = id(&g)?;
     state.vault.revoke_grant(&auth.session, g).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn revoke_share(State(state): State<AppState>, auth: Auth, Path(s): Path<String>) -> ApiResult<StatusCode> {
+async fn revoke_share(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(s): Path<String>,
+) -> ApiResult<StatusCode> {
     let s: ShareId = id(&s)?;
     state.vault.revoke_share(&auth.session, s).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn redeem(State(state): State<AppState>, Path(token): Path<String>) -> ApiResult<Response> {
-    let (info, stream) = state.vault.redeem_share(&token).await.map_err(|e| match e {
-        // A link that does not parse is as gone as a revoked one.
-        coffre_vault::VaultError::NotFound => coffre_vault::VaultError::Gone,
-        e => e,
-    })?;
-    Ok(stream_response(&state, StatusCode::OK, &info, info.size, stream))
+    let (info, stream) = state
+        .vault
+        .redeem_share(&token)
+        .await
+        .map_err(|e| match e {
+            // A link that does not parse is as gone as a revoked one.
+            coffre_vault::VaultError::NotFound => coffre_vault::VaultError::Gone,
+            e => e,
+        })?;
+    Ok(stream_response(
+        &state,
+        StatusCode::OK,
+        &info,
+        info.size,
+        stream,
+    ))
 }
 
 #[cfg(test)]
@@ -215,7 +313,13 @@ mod tests {
     #[test]
     fn disposition_escapes() {
         let d = disposition("carte d'identité \"x\".pdf");
-        assert!(d.starts_with("attachment; filename=\"carte d_identit_ _x_.pdf\""), "{d}");
-        assert!(d.contains("UTF-8''carte%20d%27identit%C3%A9%20%22x%22.pdf"), "{d}");
+        assert!(
+            d.starts_with("attachment; filename=\"carte d_identit_ _x_.pdf\""),
+            "{d}"
+        );
+        assert!(
+            d.contains("UTF-8''carte%20d%27identit%C3%A9%20%22x%22.pdf"),
+            "{d}"
+        );
     }
 }

@@ -17,13 +17,22 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), retry_after: None }
+        Self {
+            status,
+            code,
+            message: message.into(),
+            retry_after: None,
+        }
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_input", message)
     }
     pub fn unauthenticated() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", "log in first (Authorization: Bearer <token>)")
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "log in first (Authorization: Bearer <token>)",
+        )
     }
     pub fn not_found() -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", "not found")
@@ -45,13 +54,21 @@ impl From<VaultError> for ApiError {
             VaultError::Invalid(_) => Self::new(S::BAD_REQUEST, "invalid_input", message),
             VaultError::Conflict(_) => Self::new(S::CONFLICT, "conflict", message),
             VaultError::TooLarge { .. } => Self::new(S::PAYLOAD_TOO_LARGE, "too_large", message),
-            VaultError::QuotaExceeded { .. } => Self::new(S::PAYLOAD_TOO_LARGE, "quota_exceeded", message),
-            VaultError::Gone => Self::new(S::GONE, "gone", message),
-            VaultError::RecoveryImpossible => Self::new(S::CONFLICT, "recovery_impossible", message),
-            VaultError::Integrity => Self::new(S::INTERNAL_SERVER_ERROR, "integrity_error", message),
-            VaultError::Store(ref s) if s.is_retryable() => {
-                Self::new(S::SERVICE_UNAVAILABLE, "store_unavailable", "the document store is unavailable; retry later")
+            VaultError::QuotaExceeded { .. } => {
+                Self::new(S::PAYLOAD_TOO_LARGE, "quota_exceeded", message)
             }
+            VaultError::Gone => Self::new(S::GONE, "gone", message),
+            VaultError::RecoveryImpossible => {
+                Self::new(S::CONFLICT, "recovery_impossible", message)
+            }
+            VaultError::Integrity => {
+                Self::new(S::INTERNAL_SERVER_ERROR, "integrity_error", message)
+            }
+            VaultError::Store(ref s) if s.is_retryable() => Self::new(
+                S::SERVICE_UNAVAILABLE,
+                "store_unavailable",
+                "the document store is unavailable; retry later",
+            ),
             _ => {
                 tracing::error!(error = %message, "internal error");
                 Self::new(S::INTERNAL_SERVER_ERROR, "internal", "internal error")

@@ -13,7 +13,10 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(v)) => Ok(ApiJson(v)),
-            Err(r) => Err(ApiError::bad_request(format!("invalid JSON body: {}", r.body_text()))),
+            Err(r) => Err(ApiError::bad_request(format!(
+                "invalid JSON body: {}",
+                r.body_text()
+            ))),
         }
     }
 }

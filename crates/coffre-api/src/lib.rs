@@ -38,7 +38,11 @@ pub struct ApiConfig {
 
 impl Default for ApiConfig {
     fn default() -> Self {
-        Self { public_url: "http://127.0.0.1:8080".into(), max_body_bytes: 101 << 20, logins_per_minute: 30 }
+        Self {
+            public_url: "http://127.0.0.1:8080".into(),
+            max_body_bytes: 101 << 20,
+            logins_per_minute: 30,
+        }
     }
 }
 
@@ -51,11 +55,17 @@ pub struct RateLimiter {
 
 impl RateLimiter {
     pub fn new(per_minute: u32) -> Self {
-        Self { per_minute, windows: Mutex::new(HashMap::new()) }
+        Self {
+            per_minute,
+            windows: Mutex::new(HashMap::new()),
+        }
     }
 
     pub fn allow(&self, ip: IpAddr) -> bool {
-        let mut w = self.windows.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut w = self
+            .windows
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let now = Instant::now();
         if w.len() > 100_000 {
             w.retain(|_, (start, _)| now.duration_since(*start) < Duration::from_secs(60));
@@ -80,12 +90,19 @@ pub struct AppState {
 impl AppState {
     pub fn new(vault: Vault, config: ApiConfig) -> Self {
         let limiter = Arc::new(RateLimiter::new(config.logins_per_minute));
-        Self { vault, config: Arc::new(config), metrics: Arc::new(Metrics::default()), limiter }
+        Self {
+            vault,
+            config: Arc::new(config),
+            metrics: Arc::new(Metrics::default()),
+            limiter,
+        }
     }
 }
 
 pub(crate) fn now_secs() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 pub(crate) fn document_json(d: &DocumentInfo) -> serde_json::Value {
@@ -117,16 +134,28 @@ pub fn app(state: AppState) -> Router {
         .merge(beneficiaries::router())
         .merge(documents::router())
         .fallback(no_such_route)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(SetResponseHeaderLayer::overriding(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
         ))
-        .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
-        .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
         // Everything here is personal or per-session: never cached.
-        .layer(SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
         .with_state(state)
 }
 

@@ -13,9 +13,12 @@ use axum::response::Response;
 
 use crate::AppState;
 
+/// (route template, method, status) → (count, total seconds).
+type Series = BTreeMap<(String, String, u16), (u64, f64)>;
+
 #[derive(Debug, Default)]
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(String, String, u16), (u64, f64)>>,
+    requests: Mutex<Series>,
     pub upload_bytes: AtomicU64,
     pub download_bytes: AtomicU64,
     pub lockouts: AtomicU64,
@@ -26,7 +29,10 @@ const MAX_SERIES: usize = 2000;
 
 impl Metrics {
     fn observe(&self, route: String, method: String, status: u16, secs: f64) {
-        let mut m = self.requests.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut m = self
+            .requests
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if m.len() >= MAX_SERIES && !m.contains_key(&(route.clone(), method.clone(), status)) {
             return;
         }
@@ -37,23 +43,54 @@ impl Metrics {
 
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let m = self.requests.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let _ = writeln!(out, "# HELP coffre_http_requests_total HTTP requests by route, method and status.");
+        let m = self
+            .requests
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _ = writeln!(
+            out,
+            "# HELP coffre_http_requests_total HTTP requests by route, method and status."
+        );
         let _ = writeln!(out, "# TYPE coffre_http_requests_total counter");
         for ((route, method, status), (n, _)) in m.iter() {
-            let _ = writeln!(out, "coffre_http_requests_total{{route=\"{route}\",method=\"{method}\",status=\"{status}\"}} {n}");
+            let _ = writeln!(
+                out,
+                "coffre_http_requests_total{{route=\"{route}\",method=\"{method}\",status=\"{status}\"}} {n}"
+            );
         }
-        let _ = writeln!(out, "# HELP coffre_http_request_seconds_sum Total time spent answering, by route.");
+        let _ = writeln!(
+            out,
+            "# HELP coffre_http_request_seconds_sum Total time spent answering, by route."
+        );
         let _ = writeln!(out, "# TYPE coffre_http_request_seconds_sum counter");
         for ((route, method, status), (_, s)) in m.iter() {
-            let _ = writeln!(out, "coffre_http_request_seconds_sum{{route=\"{route}\",method=\"{method}\",status=\"{status}\"}} {s:.6}");
+            let _ = writeln!(
+                out,
+                "coffre_http_request_seconds_sum{{route=\"{route}\",method=\"{method}\",status=\"{status}\"}} {s:.6}"
+            );
         }
         for (name, help, v) in [
-            ("coffre_upload_bytes_total", "Plaintext bytes uploaded.", &self.upload_bytes),
-            ("coffre_download_bytes_total", "Plaintext bytes downloaded.", &self.download_bytes),
-            ("coffre_lockouts_total", "Logins refused because the account is locked.", &self.lockouts),
+            (
+                "coffre_upload_bytes_total",
+                "Plaintext bytes uploaded.",
+                &self.upload_bytes,
+            ),
+            (
+                "coffre_download_bytes_total",
+                "Plaintext bytes downloaded.",
+                &self.download_bytes,
+            ),
+            (
+                "coffre_lockouts_total",
+                "Logins refused because the account is locked.",
+                &self.lockouts,
+            ),
         ] {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", v.load(Ordering::Relaxed));
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+                v.load(Ordering::Relaxed)
+            );
         }
         out
     }
@@ -69,6 +106,11 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
     let method = req.method().to_string();
     let started = Instant::now();
     let res = next.run(req).await;
-    state.metrics.observe(route, method, res.status().as_u16(), started.elapsed().as_secs_f64());
+    state.metrics.observe(
+        route,
+        method,
+        res.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
     res
 }

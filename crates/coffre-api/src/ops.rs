@@ -26,7 +26,10 @@ async fn ready(State(state): State<AppState>) -> Response {
 
 async fn metrics(State(state): State<AppState>) -> Response {
     let mut r = state.metrics.render().into_response();
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
     r
 }
 
@@ -34,28 +37,133 @@ async fn metrics(State(state): State<AppState>) -> Response {
 /// document is generated from this table, and a test checks that each entry
 /// is really served (and that no served route is missing from it).
 pub const ROUTES: &[(&str, &str, &str, bool)] = &[
-    ("post", "/api/v1/enrollments", "A caseworker activates their account with a one-time code", false),
-    ("post", "/api/v1/sessions", "Log in (caseworker or beneficiary)", false),
+    (
+        "post",
+        "/api/v1/enrollments",
+        "A caseworker activates their account with a one-time code",
+        false,
+    ),
+    (
+        "post",
+        "/api/v1/sessions",
+        "Log in (caseworker or beneficiary)",
+        false,
+    ),
     ("delete", "/api/v1/sessions/current", "Log out", true),
-    ("post", "/api/v1/structures/{structure_id}/caseworkers", "Invite a caseworker (structure admin)", true),
-    ("post", "/api/v1/beneficiaries", "Enrol a person (caseworker, with the person present)", true),
-    ("get", "/api/v1/beneficiaries", "The beneficiaries linked to the caller's structure", true),
-    ("delete", "/api/v1/beneficiaries/{beneficiary_id}", "Erase the whole vault (the person, re-typing their secret)", true),
-    ("post", "/api/v1/beneficiaries/{beneficiary_id}/documents", "Upload a document (multipart: fields, then `file`)", true),
-    ("get", "/api/v1/beneficiaries/{beneficiary_id}/documents", "List documents (optionally expiring_within_days)", true),
-    ("post", "/api/v1/beneficiaries/{beneficiary_id}/grants", "Give a structure consent (the person)", true),
-    ("get", "/api/v1/beneficiaries/{beneficiary_id}/grants", "List consent grants", true),
-    ("get", "/api/v1/beneficiaries/{beneficiary_id}/journal", "Who did what in this vault (the person)", true),
-    ("get", "/api/v1/beneficiaries/{beneficiary_id}/export", "Every document and manifest.json as a ZIP (the person)", true),
-    ("post", "/api/v1/beneficiaries/{beneficiary_id}/recovery", "Set a new secret (trustee structure, person present)", true),
-    ("get", "/api/v1/documents/{document_id}", "A document's description", true),
-    ("patch", "/api/v1/documents/{document_id}", "Edit title, expiry date, privacy (the person)", true),
-    ("delete", "/api/v1/documents/{document_id}", "Delete a document (the person)", true),
-    ("get", "/api/v1/documents/{document_id}/content", "The document's bytes (Range supported)", true),
-    ("post", "/api/v1/documents/{document_id}/shares", "Create a share link", true),
-    ("delete", "/api/v1/grants/{grant_id}", "Revoke consent (the person)", true),
-    ("delete", "/api/v1/shares/{share_id}", "Revoke a share link", true),
-    ("get", "/s/{token}", "Download through a share link (no account)", false),
+    (
+        "post",
+        "/api/v1/structures/{structure_id}/caseworkers",
+        "Invite a caseworker (structure admin)",
+        true,
+    ),
+    (
+        "post",
+        "/api/v1/beneficiaries",
+        "Enrol a person (caseworker, with the person present)",
+        true,
+    ),
+    (
+        "get",
+        "/api/v1/beneficiaries",
+        "The beneficiaries linked to the caller's structure",
+        true,
+    ),
+    (
+        "delete",
+        "/api/v1/beneficiaries/{beneficiary_id}",
+        "Erase the whole vault (the person, re-typing their secret)",
+        true,
+    ),
+    (
+        "post",
+        "/api/v1/beneficiaries/{beneficiary_id}/documents",
+        "Upload a document (multipart: fields, then `file`)",
+        true,
+    ),
+    (
+        "get",
+        "/api/v1/beneficiaries/{beneficiary_id}/documents",
+        "List documents (optionally expiring_within_days)",
+        true,
+    ),
+    (
+        "post",
+        "/api/v1/beneficiaries/{beneficiary_id}/grants",
+        "Give a structure consent (the person)",
+        true,
+    ),
+    (
+        "get",
+        "/api/v1/beneficiaries/{beneficiary_id}/grants",
+        "List consent grants",
+        true,
+    ),
+    (
+        "get",
+        "/api/v1/beneficiaries/{beneficiary_id}/journal",
+        "Who did what in this vault (the person)",
+        true,
+    ),
+    (
+        "get",
+        "/api/v1/beneficiaries/{beneficiary_id}/export",
+        "Every document and manifest.json as a ZIP (the person)",
+        true,
+    ),
+    (
+        "post",
+        "/api/v1/beneficiaries/{beneficiary_id}/recovery",
+        "Set a new secret (trustee structure, person present)",
+        true,
+    ),
+    (
+        "get",
+        "/api/v1/documents/{document_id}",
+        "A document's description",
+        true,
+    ),
+    (
+        "patch",
+        "/api/v1/documents/{document_id}",
+        "Edit title, expiry date, privacy (the person)",
+        true,
+    ),
+    (
+        "delete",
+        "/api/v1/documents/{document_id}",
+        "Delete a document (the person)",
+        true,
+    ),
+    (
+        "get",
+        "/api/v1/documents/{document_id}/content",
+        "The document's bytes (Range supported)",
+        true,
+    ),
+    (
+        "post",
+        "/api/v1/documents/{document_id}/shares",
+        "Create a share link",
+        true,
+    ),
+    (
+        "delete",
+        "/api/v1/grants/{grant_id}",
+        "Revoke consent (the person)",
+        true,
+    ),
+    (
+        "delete",
+        "/api/v1/shares/{share_id}",
+        "Revoke a share link",
+        true,
+    ),
+    (
+        "get",
+        "/s/{token}",
+        "Download through a share link (no account)",
+        false,
+    ),
     ("get", "/healthz", "Process up", false),
     ("get", "/readyz", "Store and database reachable", false),
     ("get", "/metrics", "Prometheus metrics", false),

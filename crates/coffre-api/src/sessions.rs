@@ -22,7 +22,10 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/sessions", post(create_session))
         .route("/api/v1/sessions/current", delete(delete_session))
         .route("/api/v1/enrollments", post(enroll))
-        .route("/api/v1/structures/{structure_id}/caseworkers", post(invite))
+        .route(
+            "/api/v1/structures/{structure_id}/caseworkers",
+            post(invite),
+        )
 }
 
 #[derive(Deserialize)]
@@ -35,7 +38,11 @@ enum Login {
 pub fn principal_json(p: &Principal) -> serde_json::Value {
     match p {
         Principal::Beneficiary { id } => json!({ "kind": "beneficiary", "beneficiary_id": id }),
-        Principal::Caseworker { id, structure, admin } => {
+        Principal::Caseworker {
+            id,
+            structure,
+            admin,
+        } => {
             json!({ "kind": "caseworker", "caseworker_id": id, "structure_id": structure, "admin": admin })
         }
     }
@@ -49,19 +56,34 @@ async fn create_session(
     if !state.limiter.allow(peer.ip()) {
         return Err(ApiError {
             retry_after: Some(60),
-            ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many login attempts from this address")
+            ..ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "too many login attempts from this address",
+            )
         });
     }
     let outcome = match login {
-        Login::Caseworker { login, password } => state.vault.login_caseworker(&login, UserSecret::new(password)).await,
+        Login::Caseworker { login, password } => {
+            state
+                .vault
+                .login_caseworker(&login, UserSecret::new(password))
+                .await
+        }
         Login::Beneficiary { identifier, secret } => {
-            state.vault.login_beneficiary(&identifier, UserSecret::new(secret)).await
+            state
+                .vault
+                .login_beneficiary(&identifier, UserSecret::new(secret))
+                .await
         }
     };
     let outcome = match outcome {
         Ok(o) => o,
         Err(e @ VaultError::LockedOut { .. }) => {
-            state.metrics.lockouts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            state
+                .metrics
+                .lockouts
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             return Err(e.into());
         }
         Err(e) => return Err(e.into()),
@@ -94,7 +116,10 @@ struct Enroll {
 }
 
 async fn enroll(State(state): State<AppState>, ApiJson(e): ApiJson<Enroll>) -> ApiResult<Response> {
-    let id = state.vault.enrol_caseworker(&e.code, UserSecret::new(e.password)).await?;
+    let id = state
+        .vault
+        .enrol_caseworker(&e.code, UserSecret::new(e.password))
+        .await?;
     Ok((StatusCode::CREATED, Json(json!({ "caseworker_id": id }))).into_response())
 }
 
@@ -112,7 +137,14 @@ async fn invite(
     ApiJson(i): ApiJson<Invite>,
 ) -> ApiResult<Response> {
     let structure: PrincipalId = id(&structure)?;
-    let (cw, code) = state.vault.invite_caseworker(&auth.session, structure, &i.login, i.admin).await?;
+    let (cw, code) = state
+        .vault
+        .invite_caseworker(&auth.session, structure, &i.login, i.admin)
+        .await?;
     let code: &str = &code;
-    Ok((StatusCode::CREATED, Json(json!({ "caseworker_id": cw, "enrollment_code": code }))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "caseworker_id": cw, "enrollment_code": code })),
+    )
+        .into_response())
 }

@@ -173,9 +173,17 @@ impl Vault {
         g.revoked_ms = Some(now_ms());
         db::put(&self.db().grants, g.id.as_bytes(), &g)?;
         let b = g.beneficiary;
-        for c in g.categories.clone() {
-            self.remove_structure_wraps(b, c, g.structure)?;
-            if g.permissions.contains(&Permission::View) {
+        if g.permissions.contains(&Permission::View) {
+            for c in g.categories.clone() {
+                // Another live view grant of the same structure keeps its key.
+                if matches!(
+                    self.grant_state(b, g.structure, c)?,
+                    GrantState::View | GrantState::ViewAndUpload
+                ) {
+                    continue;
+                }
+                self.remove_structure_wraps(b, c, g.structure)?;
+                self.remove_structure_shares(b, Some(c), None, Some(g.structure))?;
                 self.rotate_scope(&session.identity, b, c)?;
             }
         }
@@ -212,6 +220,7 @@ impl Vault {
     /// structures that still hold a live view grant; every shared DEK of the
     /// category re-wrapped to it; the old epoch's wraps deleted.
     fn rotate_scope(&self, owner: &Identity, b: PrincipalId, c: Category) -> Result<()> {
+        use sled::Transactional;
         let (old, epoch) = self.scope_identity(owner, b, c)?;
         let now = now_ms();
         let mut holders: Vec<(PrincipalId, Recipient)> = Vec::new();
@@ -229,29 +238,34 @@ impl Vault {
                 ));
             }
         }
-        let owner_recipient = owner.recipient();
+        // Everything is computed first, then applied in one transaction: a
+        // crash leaves the old epoch whole or the new one whole.
         let next = epoch + 1;
-        let new = self.new_scope(b, c, next, &owner_recipient, &holders)?;
+        let new = Identity::generate();
         let new_recipient = new.recipient();
+        let sb = Binding::scope_identity(b, c.as_str(), next);
+        let record = ScopeRecord {
+            epoch: next,
+            recipient: new_recipient.to_string(),
+            owner_wrap: wrap::wrap_identity(&new, &owner.recipient(), &sb)?,
+        };
+        let mut wraps = Vec::new();
+        for (s, r) in &holders {
+            wraps.push((
+                scope_wrap_key(b, c, next, *s),
+                wrap::wrap_identity(&new, r, &sb)?,
+            ));
+        }
+        let mut docs = Vec::new();
         for d in self.documents_of(b)? {
-            if d.category != c {
-                continue;
-            }
-            if let KeyWrap::Scope { epoch: e, wrap: w } = &d.key {
-                let bind = Binding::document_key(d.id, d.version);
-                let dek = wrap::unwrap_dek(w, &old, &bind)?;
-                debug_assert_eq!(*e, epoch);
-                let rewrapped = DocumentRecord {
-                    key: KeyWrap::Scope {
-                        epoch: next,
-                        wrap: wrap::wrap_dek(&dek, &new_recipient, &bind)?,
-                    },
-                    ..d
-                };
-                db::put(&self.db().documents, rewrapped.id.as_bytes(), &rewrapped)?;
+            if let (true, Some(rewrapped)) = (
+                d.category == c,
+                rewrap(&d, &old, epoch, &new_recipient, next)?,
+            ) {
+                docs.push((d.id, db::enc(&rewrapped)?));
             }
         }
-        for k in self
+        let old_wraps: Vec<sled::IVec> = self
             .db()
             .scope_wraps
             .scan_prefix(key(&[
@@ -260,8 +274,42 @@ impl Vault {
                 &epoch.to_be_bytes(),
             ]))
             .keys()
-        {
-            self.db().scope_wraps.remove(k?)?;
+            .collect::<std::result::Result<_, _>>()?;
+        let scope_key = key(&[b.as_bytes(), c.as_str().as_bytes()]);
+        let record = db::enc(&record)?;
+        let db = self.db();
+        (&db.scopes, &db.scope_wraps, &db.documents).transaction(|(scopes, sw, documents)| {
+            let abort = sled::transaction::ConflictableTransactionError::Abort;
+            // Another rotation got there first.
+            let current: Option<ScopeRecord> = scopes
+                .get(&scope_key)?
+                .and_then(|v| serde_json::from_slice(&v).ok());
+            if current.map(|r| r.epoch) != Some(epoch) {
+                return Err(abort(VaultError::Conflict(
+                    "consent changed meanwhile; try again",
+                )));
+            }
+            scopes.insert(scope_key.as_slice(), record.as_slice())?;
+            for (k, w) in &wraps {
+                sw.insert(k.as_slice(), w.as_slice())?;
+            }
+            for k in &old_wraps {
+                sw.remove(k)?;
+            }
+            for (id, d) in &docs {
+                documents.insert(id.as_bytes(), d.as_slice())?;
+            }
+            Ok(())
+        })?;
+        // A shared upload that committed at the old epoch while this ran:
+        // re-wrap it too (uploads check the epoch when they commit, so only
+        // those that committed before the switch can be left behind).
+        for d in self.documents_of(b)? {
+            if d.category == c
+                && let Some(rewrapped) = rewrap(&d, &old, epoch, &new_recipient, next)?
+            {
+                db::put(&self.db().documents, d.id.as_bytes(), &rewrapped)?;
+            }
         }
         Ok(())
     }
@@ -279,6 +327,12 @@ impl Vault {
                     let state = self.grant_state(g.beneficiary, g.structure, *c)?;
                     if !matches!(state, GrantState::View | GrantState::ViewAndUpload) {
                         self.remove_structure_wraps(g.beneficiary, *c, g.structure)?;
+                        self.remove_structure_shares(
+                            g.beneficiary,
+                            Some(*c),
+                            None,
+                            Some(g.structure),
+                        )?;
                     }
                 }
                 let mut g = g;
@@ -297,7 +351,8 @@ impl Vault {
     }
 
     /// The scope identity a caseworker's structure holds for (b, c), if
-    /// any: the only way a structure can reach a shared DEK.
+    /// any, and only while its view consent is live: the only way a
+    /// structure can reach a shared DEK.
     pub(crate) fn structure_scope(
         &self,
         session: &Session,
@@ -320,5 +375,30 @@ impl Vault {
             sid,
             &Binding::scope_identity(b, c.as_str(), epoch),
         )?)
+    }
+}
+
+/// A document's record re-wrapped from `old` (at `epoch`) to the scope
+/// recipient of `next`, or `None` when it is private or not at `epoch`.
+fn rewrap(
+    d: &DocumentRecord,
+    old: &Identity,
+    epoch: u32,
+    new_recipient: &Recipient,
+    next: u32,
+) -> Result<Option<DocumentRecord>> {
+    match &d.key {
+        KeyWrap::Scope { epoch: e, wrap: w } if *e == epoch => {
+            let bind = Binding::document_key(d.id, d.version);
+            let dek = wrap::unwrap_dek(w, old, &bind)?;
+            Ok(Some(DocumentRecord {
+                key: KeyWrap::Scope {
+                    epoch: next,
+                    wrap: wrap::wrap_dek(&dek, new_recipient, &bind)?,
+                },
+                ..d.clone()
+            }))
+        }
+        _ => Ok(None),
     }
 }

@@ -38,6 +38,8 @@ pub(crate) struct Db {
     pub shares: Tree,
     /// share id → lookup key.
     pub share_ids: Tree,
+    /// beneficiary ‖ share id → lookup key.
+    pub vault_shares: Tree,
     /// account (`b`/`c` ‖ id) → AttemptRecord.
     pub attempts: Tree,
     /// seq → audit Record.
@@ -71,6 +73,7 @@ impl Db {
             vault_documents: t("vault_documents")?,
             shares: t("shares")?,
             share_ids: t("share_ids")?,
+            vault_shares: t("vault_shares")?,
             attempts: t("attempts")?,
             audit: t("audit")?,
             audit_by_vault: t("audit_by_vault")?,

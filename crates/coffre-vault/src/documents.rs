@@ -476,7 +476,12 @@ impl Vault {
             sealed_content_type: object::seal_field(&dek, &h, Field::ContentType, &content_type)?,
             key: key_wrap,
         };
-        self.commit_upload(&record)?;
+        if let Err(e) = self.commit_upload(&record) {
+            // Nothing points at the object: remove it now rather than leave
+            // it to garbage collection.
+            let _ = self.inner.store.delete(&okey).await;
+            return Err(e);
+        }
         self.journal(
             NewEntry::new(session.principal.label(), "document.upload", "ok")
                 .vault(beneficiary)
@@ -492,9 +497,19 @@ impl Vault {
         let db = self.db();
         let quota = self.limits().quota_bytes;
         let doc = db::enc(record)?;
-        let res = (&db.documents, &db.vault_documents, &db.beneficiaries).transaction(
-            |(docs, index, bens)| {
+        let scope_key = key(&[
+            record.beneficiary.as_bytes(),
+            record.category.as_str().as_bytes(),
+        ]);
+        let res = (
+            &db.documents,
+            &db.vault_documents,
+            &db.beneficiaries,
+            &db.scopes,
+        )
+            .transaction(|(docs, index, bens, scopes)| {
                 let abort = sled::transaction::ConflictableTransactionError::Abort;
+                check_epoch(scopes, &scope_key, &record.key)?;
                 let raw = bens
                     .get(record.beneficiary.as_bytes())?
                     .ok_or(abort(VaultError::NotFound))?;
@@ -514,8 +529,7 @@ impl Vault {
                     serde_json::to_vec(&b).map_err(|_| abort(VaultError::Integrity))?,
                 )?;
                 Ok(())
-            },
-        );
+            });
         res.map_err(VaultError::from)
     }
 
@@ -605,7 +619,7 @@ impl Vault {
         Ok(docs)
     }
 
-    async fn readable(
+    pub(crate) async fn readable(
         &self,
         session: &Session,
         document: DocumentId,
@@ -625,8 +639,20 @@ impl Vault {
         };
         self.authorize(session, action, d.beneficiary, Some(d.category), Some(&d))
             .await?;
-        let dek = self.dek_for(session, &d)?;
-        Ok((d, dek))
+        match self.dek_for(session, &d) {
+            Ok(dek) => Ok((d, dek)),
+            Err(e) => {
+                // The policy said yes but no key opens: journal it too.
+                self.journal(
+                    NewEntry::new(session.principal.label(), action.code(), "denied")
+                        .vault(d.beneficiary)
+                        .doc(d.id)
+                        .detail("no key for this document"),
+                )
+                .await?;
+                Err(e)
+            }
+        }
     }
 
     pub async fn document_info(
@@ -809,7 +835,23 @@ impl Vault {
                 }
             };
         }
-        db::put(&self.db().documents, d.id.as_bytes(), &d)?;
+        {
+            use sled::Transactional;
+            let db = self.db();
+            let scope_key = key(&[d.beneficiary.as_bytes(), d.category.as_str().as_bytes()]);
+            let doc = db::enc(&d)?;
+            (&db.documents, &db.scopes)
+                .transaction(|(docs, scopes)| {
+                    check_epoch(scopes, &scope_key, &d.key)?;
+                    docs.insert(d.id.as_bytes(), doc.as_slice())?;
+                    Ok(())
+                })
+                .map_err(VaultError::from)?;
+        }
+        if private == Some(true) {
+            // Links made by structures end with their sight of the document.
+            self.remove_structure_shares(d.beneficiary, None, Some(d.id), None)?;
+        }
         self.journal(
             NewEntry::new(session.principal.label(), action.code(), "ok")
                 .vault(d.beneficiary)
@@ -845,11 +887,32 @@ impl Vault {
         self.db()
             .vault_documents
             .remove(key(&[d.beneficiary.as_bytes(), d.id.as_bytes()]))?;
-        self.remove_shares_of(d.id)?;
+        self.remove_shares_of(d.beneficiary, d.id)?;
         if let Ok(mut b) = self.beneficiary(d.beneficiary) {
             b.used_bytes = b.used_bytes.saturating_sub(d.size);
             db::put(&self.db().beneficiaries, b.id.as_bytes(), &b)?;
         }
         Ok(())
     }
+}
+
+/// Inside a transaction: a document wrapped to a scope must be wrapped to
+/// its current epoch, or a rotation happened meanwhile and the write would
+/// leave it under a retired key.
+fn check_epoch(
+    scopes: &sled::transaction::TransactionalTree,
+    scope_key: &[u8],
+    wrap: &KeyWrap,
+) -> std::result::Result<(), sled::transaction::ConflictableTransactionError<VaultError>> {
+    if let KeyWrap::Scope { epoch, .. } = wrap {
+        let current: Option<crate::model::ScopeRecord> = scopes
+            .get(scope_key)?
+            .and_then(|v| serde_json::from_slice(&v).ok());
+        if current.map(|r| r.epoch) != Some(*epoch) {
+            return Err(sled::transaction::ConflictableTransactionError::Abort(
+                VaultError::Conflict("consent changed during this operation; try again"),
+            ));
+        }
+    }
+    Ok(())
 }

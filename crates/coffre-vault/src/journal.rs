@@ -60,6 +60,8 @@ impl NewEntry {
 enum Msg {
     Append(NewEntry, oneshot::Sender<Result<u64>>),
     Checkpoint(oneshot::Sender<Result<Option<Checkpoint>>>),
+    /// Make every write so far durable (no entry).
+    Sync(oneshot::Sender<Result<()>>),
 }
 
 #[derive(Clone)]
@@ -117,6 +119,20 @@ impl Journal {
             .map_err(|_| VaultError::Internal("journal writer stopped"))?
     }
 
+    /// Returns once every metadata write made before the call is durable.
+    /// All flushes go through the writer: one fsync serves every caller
+    /// waiting at that moment (and sled's own flush is not called from many
+    /// tasks at once).
+    pub async fn sync(&self) -> Result<()> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(Msg::Sync(tx))
+            .await
+            .map_err(|_| VaultError::Internal("journal writer stopped"))?;
+        rx.await
+            .map_err(|_| VaultError::Internal("journal writer stopped"))?
+    }
+
     /// Signs a checkpoint over the head now (on shutdown, before an export).
     pub async fn checkpoint(&self) -> Result<Option<Checkpoint>> {
         let (tx, rx) = oneshot::channel();
@@ -141,6 +157,7 @@ impl Writer {
             }
             let mut appended = Vec::new();
             let mut checkpoints = Vec::new();
+            let mut syncs = Vec::new();
             let mut failed: Option<String> = None;
             for m in batch {
                 match m {
@@ -152,6 +169,7 @@ impl Writer {
                         }
                     },
                     Msg::Checkpoint(done) => checkpoints.push(done),
+                    Msg::Sync(done) => syncs.push(done),
                 }
             }
             let forced = if checkpoints.is_empty() || self.unsigned == 0 {
@@ -165,6 +183,14 @@ impl Writer {
                     Ok(()) => Ok(seq),
                     Err(e) => Err(VaultError::Db(e.to_string())),
                 });
+            }
+            for done in syncs {
+                let _ = done.send(
+                    flushed
+                        .as_ref()
+                        .map(|_| ())
+                        .map_err(|e| VaultError::Db(e.to_string())),
+                );
             }
             for done in checkpoints {
                 let _ = done.send(match (&flushed, &forced) {

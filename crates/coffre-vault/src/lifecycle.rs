@@ -172,21 +172,29 @@ impl Vault {
         let b = self
             .authorize(session, Action::Erase, beneficiary, None, None)
             .await?;
-        let check = coffre_crypto::wrap::open_identity(
-            &b.sealed_identity,
-            &secret,
-            &Binding::principal_identity(b.id),
-            &self.inner.root,
-        );
-        if check.is_err() {
-            self.journal(
-                NewEntry::new(session.principal.label(), "vault.erase", "denied")
-                    .vault(beneficiary)
-                    .detail("wrong secret"),
+        // The re-typed secret is a login attempt like any other: counted
+        // first, checked off the async threads, locked after repeated misses.
+        let account = key(&[b"b", b.id.as_bytes()]);
+        let label = session.principal.label();
+        self.count_attempt(&account, &label, Some(beneficiary))
+            .await?;
+        let opened = self
+            .open_identity(
+                b.sealed_identity.clone(),
+                secret,
+                Binding::principal_identity(b.id),
             )
             .await?;
-            return Err(VaultError::Unauthenticated);
+        if opened.is_none() {
+            return Err(self
+                .failed_attempt(&account, &label, Some(beneficiary))
+                .await);
         }
+        self.succeeded_attempt(&account).await?;
+        // Recorded before anything is deleted, so an interrupted erasure
+        // still leaves its trace.
+        self.journal(NewEntry::new(label.clone(), "vault.erase", "started").vault(beneficiary))
+            .await?;
         let docs = self.documents_of(beneficiary)?;
         // 1. Keys.
         self.db().beneficiaries.remove(beneficiary.as_bytes())?;
@@ -205,9 +213,9 @@ impl Vault {
         }
         for d in &docs {
             self.db().documents.remove(d.id.as_bytes())?;
-            self.remove_shares_of(d.id)?;
+            self.remove_shares_of(beneficiary, d.id)?;
         }
-        self.db().flush().await?;
+        self.inner.journal.sync().await?;
         self.inner.sessions.remove_principal(beneficiary);
         // 2. Objects (a failure leaves orphans for `gc`, already unreadable).
         for d in &docs {
@@ -240,6 +248,14 @@ impl Vault {
             .keys()
         {
             self.db().vault_grants.remove(k?)?;
+        }
+        for k in self
+            .db()
+            .vault_shares
+            .scan_prefix(beneficiary.as_bytes())
+            .keys()
+        {
+            self.db().vault_shares.remove(k?)?;
         }
         for s in &b.linked {
             self.db()
@@ -285,6 +301,17 @@ impl Vault {
                 if known.contains(&e.key.document_version())
                     || e.modified.is_some_and(|m| m > cutoff)
                 {
+                    continue;
+                }
+                // Re-read just before deleting: an upload may have committed
+                // its record since the list of known documents was taken.
+                let (id, version) = e.key.document_version();
+                let committed = crate::db::get::<crate::model::DocumentRecord>(
+                    &self.db().documents,
+                    id.as_bytes(),
+                )?
+                .is_some_and(|d| d.version == version);
+                if committed {
                     continue;
                 }
                 report.orphans.push(e.key.to_string());

@@ -248,7 +248,12 @@ pub struct ShareRecord {
     pub document: DocumentId,
     pub version: u32,
     pub beneficiary: PrincipalId,
+    pub category: Category,
     pub created_by: String,
+    /// The structure whose caseworker made the link (none for the owner's):
+    /// its links die with its consent.
+    #[serde(default)]
+    pub structure: Option<PrincipalId>,
     pub created_ms: i64,
     pub expires_ms: i64,
     pub max_downloads: u32,

@@ -137,7 +137,13 @@ pub fn decide(actor: &Actor, action: Action, r: &Resource) -> Decision {
             let live_upload = matches!(r.grant, GrantState::UploadOnly | GrantState::ViewAndUpload);
             match action {
                 SeeBeneficiary | ListDocuments | ListGrants => Allow,
-                ReadDocument | CreateShare if r.private_document => NotFound,
+                // A private document does not exist for a structure.
+                ReadDocument | CreateShare | EditDocument | SetPrivacy | DeleteDocument
+                | ManageShares
+                    if r.private_document =>
+                {
+                    NotFound
+                }
                 ReadDocument | CreateShare if live_view => Allow,
                 ReadDocument | CreateShare => Forbidden("no live consent to view this category"),
                 UploadDocument if live_upload => Allow,
@@ -189,8 +195,8 @@ mod tests {
             UploadDocument => "FAFAFFFF",
             Recover if trustee => "AAAAAAAA",
             Recover => "FFFFFFFF",
-            EditDocument | SetPrivacy | DeleteDocument | ManageShares | CreateGrant
-            | RevokeGrant | ReadJournal | Export | Erase => "FFFFFFFF",
+            EditDocument | SetPrivacy | DeleteDocument | ManageShares => "FFFFFFFN",
+            CreateGrant | RevokeGrant | ReadJournal | Export | Erase => "FFFFFFFF",
         }
     }
 

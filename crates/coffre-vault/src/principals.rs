@@ -261,7 +261,7 @@ impl Vault {
         .map_err(|_| VaultError::Internal("sealing task failed"))?
     }
 
-    async fn open_identity(
+    pub(crate) async fn open_identity(
         &self,
         sealed: Vec<u8>,
         secret: UserSecret,
@@ -282,14 +282,19 @@ impl Vault {
     /// A caseworker activates their account with a one-time code.
     pub async fn enrol_caseworker(&self, code: &str, password: UserSecret) -> Result<PrincipalId> {
         check_password(&password)?;
+        // Claimed by removing it: two enrolments with one code cannot both
+        // proceed.
         let found = match ShareSecret::from_token(code) {
             Ok(secret) => {
                 let lookup = secret.lookup_key()?;
-                db::get::<EnrolmentRecord>(&self.db().codes, lookup)?.map(|r| (secret, lookup, r))
+                match self.db().codes.remove(lookup)? {
+                    Some(v) => Some((secret, serde_json::from_slice::<EnrolmentRecord>(&v)?)),
+                    None => None,
+                }
             }
             Err(_) => None,
         };
-        let Some((secret, lookup, rec)) = found else {
+        let Some((secret, rec)) = found else {
             self.journal(
                 NewEntry::new("anonymous", "caseworker.enrol", "denied").detail("unknown code"),
             )
@@ -297,7 +302,6 @@ impl Vault {
             return Err(VaultError::Unauthenticated);
         };
         if rec.expires_ms <= now_ms() {
-            self.db().codes.remove(lookup)?;
             self.journal(
                 NewEntry::new("anonymous", "caseworker.enrol", "denied").detail("code expired"),
             )
@@ -320,7 +324,6 @@ impl Vault {
         cw.structure_wrap = wrap::wrap_identity(&structure_identity, &identity.recipient(), &sb)?;
         cw.active = true;
         db::put(&self.db().caseworkers, cw.id.as_bytes(), &cw)?;
-        self.db().codes.remove(lookup)?;
         self.journal(NewEntry::new(
             format!("caseworker:{}", cw.id),
             "caseworker.enrol",
@@ -361,6 +364,13 @@ impl Vault {
         cw.active = false;
         cw.sealed_identity.clear();
         cw.structure_wrap.clear();
+        // A pending invitation goes too: its code holds the structure key.
+        for kv in self.db().codes.iter() {
+            let (k, v) = kv?;
+            if serde_json::from_slice::<EnrolmentRecord>(&v).is_ok_and(|r| r.caseworker == cw.id) {
+                self.db().codes.remove(k)?;
+            }
+        }
         db::put(&self.db().caseworkers, cw.id.as_bytes(), &cw)?;
         self.db().logins.remove(&cw.login_index)?;
         self.inner.sessions.remove_principal(cw.id);
@@ -471,11 +481,21 @@ impl Vault {
         let mut out = Vec::new();
         for k in self.db().links.scan_prefix(structure.as_bytes()).keys() {
             let k = k?;
-            let mut id = [0u8; 16];
-            id.copy_from_slice(&k[16..32]);
-            let b = self.beneficiary(PrincipalId::from_bytes(id))?;
+            let Some(id) = k.get(16..32).and_then(|b| <[u8; 16]>::try_from(b).ok()) else {
+                continue;
+            };
+            // A link left by an interrupted erasure points at nothing.
+            let Ok(b) = self.beneficiary(PrincipalId::from_bytes(id)) else {
+                continue;
+            };
             out.push((b.id, self.display_name(&b)?));
         }
+        // Each person sees that this structure looked their name up.
+        let label = session.principal.label();
+        futures_util::future::try_join_all(out.iter().map(|(id, _)| {
+            self.journal(NewEntry::new(label.clone(), "beneficiary.see", "ok").vault(*id))
+        }))
+        .await?;
         Ok(out)
     }
 
@@ -596,16 +616,42 @@ impl Vault {
 
     /// Before the secret is even checked: refuse if locked, otherwise count
     /// this attempt as a failure on disk (Signal's order), so that killing
-    /// the process mid-check cannot buy free guesses.
-    async fn count_attempt(
+    /// the process mid-check cannot buy free guesses. The count is one
+    /// atomic update, and the attempt that passes the limit locks at once:
+    /// parallel guesses cannot slip in before the first ones are checked.
+    pub(crate) async fn count_attempt(
         &self,
         account: &[u8],
         label: &str,
         vault: Option<PrincipalId>,
     ) -> Result<()> {
-        let mut a: AttemptRecord = db::get(&self.db().attempts, account)?.unwrap_or_default();
+        let l = self.limits().clone();
         let now = now_ms();
-        if a.locked_until_ms > now {
+        let updated = self.db().attempts.update_and_fetch(account, |old| {
+            let mut a: AttemptRecord = old
+                .and_then(|v| serde_json::from_slice(v).ok())
+                .unwrap_or_default();
+            if a.locked_until_ms > now {
+                // Locked: not even counted.
+            } else if a.failures >= l.lockout_after && a.locked_until_ms == 0 {
+                // At the limit with attempts still being checked (parallel
+                // guesses): lock now, before they finish.
+                a.locked_until_ms = now + lock_duration(&l, a.failures).as_millis() as i64;
+            } else {
+                // Below the limit, or the one attempt allowed when a lock
+                // has just run out.
+                a.failures += 1;
+                a.unreported += 1;
+                a.locked_until_ms = 0;
+            }
+            serde_json::to_vec(&a).ok()
+        })?;
+        let a: AttemptRecord = updated
+            .and_then(|v| serde_json::from_slice(&v).ok())
+            .unwrap_or_default();
+        let refused = a.locked_until_ms > now;
+        self.inner.journal.sync().await?;
+        if refused {
             let mut e =
                 NewEntry::new(label.to_owned(), "session.create", "denied").detail("locked");
             if let Some(v) = vault {
@@ -618,13 +664,10 @@ impl Vault {
                 ),
             });
         }
-        a.failures += 1;
-        a.unreported += 1;
-        db::put(&self.db().attempts, account, &a)?;
-        self.db().flush().await
+        Ok(())
     }
 
-    async fn failed_attempt(
+    pub(crate) async fn failed_attempt(
         &self,
         account: &[u8],
         label: &str,
@@ -635,11 +678,7 @@ impl Vault {
             let l = self.limits();
             let mut detail = "wrong secret".to_owned();
             if a.failures >= l.lockout_after {
-                let doublings = (a.failures - l.lockout_after).min(20);
-                let lock = l
-                    .lockout_base
-                    .saturating_mul(1 << doublings)
-                    .min(l.lockout_max);
+                let lock = lock_duration(l, a.failures);
                 a.locked_until_ms = now_ms() + lock.as_millis() as i64;
                 db::put(&self.db().attempts, account, &a)?;
                 detail = format!("wrong secret; locked for {} s", lock.as_secs());
@@ -664,7 +703,7 @@ impl Vault {
     }
 
     /// Resets the counter; returns the notice of failures since last time.
-    async fn succeeded_attempt(&self, account: &[u8]) -> Result<Vec<String>> {
+    pub(crate) async fn succeeded_attempt(&self, account: &[u8]) -> Result<Vec<String>> {
         let a: AttemptRecord = db::get(&self.db().attempts, account)?.unwrap_or_default();
         // This attempt was counted as a failure beforehand.
         let failed = a.unreported.saturating_sub(1);
@@ -773,6 +812,15 @@ pub(crate) fn scope_wrap_key(b: PrincipalId, c: Category, epoch: u32, s: Princip
 
 pub(crate) fn category_byte(c: Category) -> u8 {
     Category::ALL.iter().position(|x| *x == c).unwrap_or(0) as u8
+}
+
+/// How long an account stays locked after `failures` failures: the base
+/// duration at the limit, doubling with each further failure, capped.
+fn lock_duration(l: &crate::Limits, failures: u32) -> Duration {
+    let doublings = failures.saturating_sub(l.lockout_after).min(20);
+    l.lockout_base
+        .saturating_mul(1 << doublings)
+        .min(l.lockout_max)
 }
 
 pub(crate) fn check_grant(g: &NewGrant) -> Result<()> {

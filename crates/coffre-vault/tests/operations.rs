@@ -845,3 +845,111 @@ async fn gc_finds_and_removes_orphans() {
     assert!(w.store.head(&orphan).await.is_err());
     assert!(w.vault.missing_objects().await.unwrap().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_structures_links_die_with_its_consent() {
+    let w = world().await;
+    let (_, a1) = structure(&w, "CCAS", "a1").await;
+    let (b, me) = beneficiary(&w, &a1, "marie", "482913", &[Category::Identity], false).await;
+    let d = w
+        .vault
+        .upload(
+            &a1,
+            b,
+            doc(Category::Identity, "CNI", "cni.jpg"),
+            body(b"papier", 2),
+        )
+        .await
+        .unwrap();
+    let theirs = w
+        .vault
+        .create_share(&a1, d.document_id, None, 5)
+        .await
+        .unwrap();
+    let mine = w
+        .vault
+        .create_share(&me, d.document_id, None, 5)
+        .await
+        .unwrap();
+    collect(w.vault.redeem_share(&theirs.token).await.unwrap().1)
+        .await
+        .unwrap();
+    let g = w.vault.list_grants(&me, b).await.unwrap().remove(0);
+    w.vault.revoke_grant(&me, g.id).await.unwrap();
+    // The structure's link ends with its consent; the person's own stays.
+    assert!(matches!(
+        w.vault.redeem_share(&theirs.token).await,
+        Err(VaultError::Gone)
+    ));
+    assert_eq!(
+        collect(w.vault.redeem_share(&mine.token).await.unwrap().1)
+            .await
+            .unwrap(),
+        b"papier"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoking_upload_only_keeps_a_separate_view_grant() {
+    let w = world().await;
+    let (s1, a1) = structure(&w, "CCAS", "a1").await;
+    let (b, me) = beneficiary(&w, &a1, "marie", "482913", &[], false).await;
+    let view = NewGrant {
+        categories: vec![Category::Identity],
+        permissions: vec![Permission::View],
+        days: 31,
+    };
+    let upload = NewGrant {
+        categories: vec![Category::Identity],
+        permissions: vec![Permission::Upload],
+        days: 31,
+    };
+    w.vault.create_grant(&me, b, s1, view).await.unwrap();
+    let up = w.vault.create_grant(&me, b, s1, upload).await.unwrap();
+    let d = w
+        .vault
+        .upload(
+            &a1,
+            b,
+            doc(Category::Identity, "CNI", "cni.jpg"),
+            body(b"x", 1),
+        )
+        .await
+        .unwrap();
+    w.vault.revoke_grant(&me, up.id).await.unwrap();
+    // Uploading ends; seeing goes on.
+    assert!(matches!(
+        w.vault
+            .upload(&a1, b, doc(Category::Identity, "y", "y"), body(b"y", 1))
+            .await,
+        Err(VaultError::Forbidden(_))
+    ));
+    assert_eq!(
+        collect(w.vault.download(&a1, d.document_id).await.unwrap().1)
+            .await
+            .unwrap(),
+        b"x"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_guesses_do_not_pass_the_lockout() {
+    let w = world().await;
+    let (_, admin) = structure(&w, "CCAS", "admin").await;
+    beneficiary(&w, &admin, "marie", "482913", &[], false).await;
+    let attempts = (0..20).map(|i| {
+        let v = w.vault.clone();
+        async move {
+            v.login_beneficiary("marie", UserSecret::from(format!("{:06}", i).as_str()))
+                .await
+        }
+    });
+    let results = futures_util::future::join_all(attempts).await;
+    let checked = results
+        .iter()
+        .filter(|r| matches!(r, Err(VaultError::Unauthenticated)))
+        .count();
+    // At most the limit's worth of secrets were actually tried.
+    assert!(checked <= 5, "{checked} guesses were checked");
+    assert!(results.iter().all(|r| r.is_err()));
+}
