@@ -1,6 +1,7 @@
 //! Coffre's HTTP API: `app(state) -> Router`, shared by `coffre serve` and
 //! the tests. One router per resource; one [`ApiError`] for every refusal.
 
+pub mod admin;
 mod auth;
 mod beneficiaries;
 mod documents;

@@ -1,0 +1,91 @@
+//! `coffre serve`'s configuration file (TOML). Every option is documented in
+//! `docs/CONFIGURATION.md` and `deploy/coffre.example.toml`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub server: Server,
+    #[serde(default)]
+    pub store: Store,
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Server {
+    pub data_dir: Option<PathBuf>,
+    pub listen: Option<SocketAddr>,
+    /// Base URL of share links (what third parties open).
+    pub public_url: Option<String>,
+    /// The age identity file that opens the root key ring; default
+    /// `<data_dir>/root-identity.txt` (created on first start).
+    pub root_identity_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Store {
+    /// Objects under `<data_dir>/objects` (the default).
+    #[default]
+    Filesystem,
+    S3 {
+        endpoint: Option<String>,
+        region: String,
+        bucket: String,
+        #[serde(default = "yes")]
+        path_style: bool,
+        part_size_mib: Option<usize>,
+    },
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    pub max_document_mib: Option<u64>,
+    pub quota_mib: Option<u64>,
+    pub session_idle_minutes: Option<u64>,
+    pub lockout_after: Option<u32>,
+    pub logins_per_minute: Option<u32>,
+}
+
+impl Config {
+    pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
+        let Some(path) = path else { return Ok(Self::default()) };
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read the configuration {}: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| anyhow::anyhow!("configuration {}: {e}", path.display()))
+    }
+
+    pub fn vault_limits(&self) -> anyhow::Result<coffre_vault::Limits> {
+        let mut l = coffre_vault::Limits::default();
+        if let Some(m) = self.limits.max_document_mib {
+            anyhow::ensure!((1..=4096).contains(&m), "limits.max_document_mib must be 1..=4096");
+            l.max_document_bytes = m << 20;
+        }
+        if let Some(q) = self.limits.quota_mib {
+            anyhow::ensure!((1..=1 << 20).contains(&q), "limits.quota_mib must be 1..=1048576");
+            l.quota_bytes = q << 20;
+        }
+        if let Some(m) = self.limits.session_idle_minutes {
+            anyhow::ensure!((1..=24 * 60).contains(&m), "limits.session_idle_minutes must be 1..=1440");
+            l.session_idle = Duration::from_secs(m * 60);
+        }
+        if let Some(n) = self.limits.lockout_after {
+            anyhow::ensure!((3..=20).contains(&n), "limits.lockout_after must be 3..=20");
+            l.lockout_after = n;
+        }
+        Ok(l)
+    }
+}

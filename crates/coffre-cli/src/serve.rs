@@ -1,0 +1,126 @@
+//! `coffre serve`: the data directory, the store, the vault, the API, the
+//! operator's socket; graceful shutdown with a final journal checkpoint.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use coffre_api::{ApiConfig, AppState};
+use coffre_store::{ObjectStore, S3Config, StoreConfig};
+use coffre_vault::datadir::{self, ROOT_IDENTITY_FILE, RootProtection};
+use coffre_vault::{Vault, VaultConfig};
+
+use crate::config::{Config, Store};
+
+pub const ADMIN_SOCKET: &str = "admin.sock";
+const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+pub struct ServeArgs {
+    pub config: Option<PathBuf>,
+    pub data_dir: Option<PathBuf>,
+    pub listen: Option<SocketAddr>,
+}
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let config = Config::load(args.config.as_deref())?;
+    let data_dir = args
+        .data_dir
+        .or(config.server.data_dir.clone())
+        .unwrap_or_else(|| PathBuf::from("coffre-data"));
+    let listen: SocketAddr = match args.listen.or(config.server.listen) {
+        Some(a) => a,
+        None => DEFAULT_LISTEN.parse()?,
+    };
+    let identity = config.server.root_identity_file.clone().unwrap_or_else(|| data_dir.join(ROOT_IDENTITY_FILE));
+    let opened = datadir::open_or_init(&data_dir, &RootProtection::IdentityFile(identity.clone()))
+        .with_context(|| format!("cannot open the data directory {}", data_dir.display()))?;
+    if opened.created {
+        tracing::warn!(
+            identity = %identity.display(),
+            "NEW DATA DIRECTORY: its root key ring is protected by an age identity file kept beside it. \
+             Anyone who copies both can start the offline attack SECURITY.md describes. In production, \
+             keep the identity file elsewhere (server.root_identity_file) or on separate media, and back it up."
+        );
+    }
+    let store_config = match &config.store {
+        Store::Filesystem => StoreConfig::Filesystem { root: data_dir.clone() },
+        Store::S3 { endpoint, region, bucket, path_style, part_size_mib } => {
+            let mut c = S3Config::new(endpoint.clone(), region.clone(), bucket.clone());
+            c.path_style = *path_style;
+            if let Some(p) = part_size_mib {
+                c.part_size = p << 20;
+            }
+            StoreConfig::S3(c)
+        }
+    };
+    let store: Arc<dyn ObjectStore> = coffre_store::open(&store_config).await?;
+    if let Err(e) = store.check().await {
+        tracing::warn!(error = %e, "the object store does not answer yet; /readyz will say so");
+    }
+    let describe = store.describe();
+    let limits = config.vault_limits()?;
+    let max_doc = limits.max_document_bytes;
+    let vault = Vault::open(VaultConfig { db_path: data_dir.join("db"), store, root: opened.root, limits })
+        .await
+        .context("cannot open the vault database (is another `coffre serve` using this data directory?)")?;
+
+    let socket_path = data_dir.join(ADMIN_SOCKET);
+    let admin = coffre_api::admin::bind(&socket_path)
+        .with_context(|| format!("cannot create the admin socket {}", socket_path.display()))?;
+    tokio::spawn(coffre_api::admin::serve(admin, vault.clone(), describe.clone()));
+
+    // Expired grants lose their keys, idle sessions their memory.
+    let sweeper = vault.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            sweeper.sweep_sessions();
+            if let Err(e) = sweeper.sweep_expired_grants().await {
+                tracing::warn!(error = %e, "sweeping expired grants failed");
+            }
+        }
+    });
+
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    let bound = listener.local_addr()?;
+    let api = ApiConfig {
+        public_url: config.server.public_url.clone().unwrap_or_else(|| format!("http://{bound}")),
+        max_body_bytes: usize::try_from(max_doc + (1 << 20)).unwrap_or(usize::MAX),
+        logins_per_minute: config.limits.logins_per_minute.unwrap_or(30),
+    };
+    let app = coffre_api::app(AppState::new(vault.clone(), api));
+    tracing::info!(%bound, store = %describe, data_dir = %data_dir.display(), "coffre is serving");
+    // A line for scripts and tests that asked for port 0.
+    println!("coffre listening on http://{bound}");
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tracing::info!("shutting down: signing a final journal checkpoint");
+    vault.checkpoint().await?;
+    let _ = std::fs::remove_file(&socket_path);
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
