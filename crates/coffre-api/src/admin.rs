@@ -35,7 +35,9 @@ pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
 
 pub async fn serve(listener: UnixListener, vault: Vault, store: String) {
     loop {
-        let Ok((stream, _)) = listener.accept().await else { continue };
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
         let vault = vault.clone();
         let store = store.clone();
         tokio::spawn(async move {
@@ -61,13 +63,15 @@ async fn handle(vault: &Vault, store: &str, line: &str) -> Value {
         Err(e) => return json!({ "ok": false, "error": format!("bad request: {e}") }),
     };
     match req {
-        Request::StructureCreate { name, admin_login } => match vault.create_structure(&name, &admin_login).await {
-            Ok(c) => {
-                let code: &str = &c.enrolment_code;
-                json!({ "ok": true, "structure_id": c.structure_id, "admin_id": c.admin_id, "enrollment_code": code })
+        Request::StructureCreate { name, admin_login } => {
+            match vault.create_structure(&name, &admin_login).await {
+                Ok(c) => {
+                    let code: &str = &c.enrolment_code;
+                    json!({ "ok": true, "structure_id": c.structure_id, "admin_id": c.admin_id, "enrollment_code": code })
+                }
+                Err(e) => json!({ "ok": false, "error": e.to_string() }),
             }
-            Err(e) => json!({ "ok": false, "error": e.to_string() }),
-        },
+        }
         Request::StructureList => match vault.structures() {
             Ok(list) => json!({ "ok": true, "structures": list.iter().map(|s| json!({
                 "structure_id": s.id, "name": s.name, "created_at_ms": s.created_ms })).collect::<Vec<_>>() }),

@@ -289,11 +289,11 @@ async fn export(
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(8);
     let vault = state.vault.clone();
     let session = auth.session.clone();
-    let handle = tokio::runtime::Handle::current();
-    tokio::task::spawn_blocking(move || {
-        let writer = ChannelWriter { tx: tx.clone() };
-        if let Err(e) = handle.block_on(vault.export(&session, b, writer)) {
-            let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
+    tokio::spawn(async move {
+        if let Err(e) = vault.export_to_channel(&session, b, &tx).await {
+            // Cuts the response: the client sees an incomplete download,
+            // never a ZIP that looks whole.
+            let _ = tx.send(Err(std::io::Error::other(e.to_string()))).await;
         }
     });
     let mut r = Body::from_stream(tokio_stream_of(rx)).into_response();
@@ -306,23 +306,6 @@ async fn export(
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     Ok(r)
-}
-
-/// Blocking `Write` into the response stream (runs on a blocking thread).
-struct ChannelWriter {
-    tx: tokio::sync::mpsc::Sender<std::io::Result<Bytes>>,
-}
-
-impl std::io::Write for ChannelWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.tx
-            .blocking_send(Ok(Bytes::copy_from_slice(buf)))
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "client went away"))?;
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 #[derive(Deserialize)]

@@ -23,7 +23,10 @@ pub fn request(data_dir: &Path, request: Value) -> anyhow::Result<Value> {
     BufReader::new(stream).read_line(&mut line)?;
     let answer: Value = serde_json::from_str(&line).context("the server's answer is not JSON")?;
     if answer["ok"] != Value::Bool(true) {
-        anyhow::bail!("the server refused: {}", answer["error"].as_str().unwrap_or("unknown error"));
+        anyhow::bail!(
+            "the server refused: {}",
+            answer["error"].as_str().unwrap_or("unknown error")
+        );
     }
     Ok(answer)
 }

@@ -57,30 +57,51 @@ pub struct Limits {
     pub quota_mib: Option<u64>,
     pub session_idle_minutes: Option<u64>,
     pub lockout_after: Option<u32>,
+    /// First lockout duration; doubles with each further failure.
+    pub lockout_seconds: Option<u64>,
     pub logins_per_minute: Option<u32>,
 }
 
 impl Config {
     pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
-        let Some(path) = path else { return Ok(Self::default()) };
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| anyhow::anyhow!("cannot read the configuration {}: {e}", path.display()))?;
+        let Some(path) = path else {
+            return Ok(Self::default());
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            anyhow::anyhow!("cannot read the configuration {}: {e}", path.display())
+        })?;
         toml::from_str(&text).map_err(|e| anyhow::anyhow!("configuration {}: {e}", path.display()))
     }
 
     pub fn vault_limits(&self) -> anyhow::Result<coffre_vault::Limits> {
         let mut l = coffre_vault::Limits::default();
         if let Some(m) = self.limits.max_document_mib {
-            anyhow::ensure!((1..=4096).contains(&m), "limits.max_document_mib must be 1..=4096");
+            anyhow::ensure!(
+                (1..=4096).contains(&m),
+                "limits.max_document_mib must be 1..=4096"
+            );
             l.max_document_bytes = m << 20;
         }
         if let Some(q) = self.limits.quota_mib {
-            anyhow::ensure!((1..=1 << 20).contains(&q), "limits.quota_mib must be 1..=1048576");
+            anyhow::ensure!(
+                (1..=1 << 20).contains(&q),
+                "limits.quota_mib must be 1..=1048576"
+            );
             l.quota_bytes = q << 20;
         }
         if let Some(m) = self.limits.session_idle_minutes {
-            anyhow::ensure!((1..=24 * 60).contains(&m), "limits.session_idle_minutes must be 1..=1440");
+            anyhow::ensure!(
+                (1..=24 * 60).contains(&m),
+                "limits.session_idle_minutes must be 1..=1440"
+            );
             l.session_idle = Duration::from_secs(m * 60);
+        }
+        if let Some(s) = self.limits.lockout_seconds {
+            anyhow::ensure!(
+                (1..=86_400).contains(&s),
+                "limits.lockout_seconds must be 1..=86400"
+            );
+            l.lockout_base = Duration::from_secs(s);
         }
         if let Some(n) = self.limits.lockout_after {
             anyhow::ensure!((3..=20).contains(&n), "limits.lockout_after must be 3..=20");

@@ -103,7 +103,11 @@ enum ObjectCommand {
     },
 }
 
-fn print(value: &serde_json::Value, json: bool, human: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> anyhow::Result<()> {
+fn print(
+    value: &serde_json::Value,
+    json: bool,
+    human: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     if json {
         writeln!(out, "{value}")?;
@@ -116,7 +120,11 @@ fn print(value: &serde_json::Value, json: bool, human: impl FnOnce(&mut dyn Writ
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve { config, data_dir, listen } => {
+        Command::Serve {
+            config,
+            data_dir,
+            listen,
+        } => {
             tracing_subscriber::fmt()
                 .with_env_filter(
                     tracing_subscriber::EnvFilter::try_from_default_env()
@@ -124,21 +132,48 @@ fn main() -> anyhow::Result<()> {
                 )
                 .with_writer(std::io::stderr)
                 .init();
-            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-            rt.block_on(serve::run(serve::ServeArgs { config, data_dir, listen }))
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(serve::run(serve::ServeArgs {
+                config,
+                data_dir,
+                listen,
+            }))
         }
-        Command::Admin(AdminCommand::Structure(StructureCommand::Create { name, admin_login, data_dir, json })) => {
-            let a = admin::request(&data_dir, json!({ "command": "structure_create", "name": name, "admin_login": admin_login }))?;
+        Command::Admin(AdminCommand::Structure(StructureCommand::Create {
+            name,
+            admin_login,
+            data_dir,
+            json,
+        })) => {
+            let a = admin::request(
+                &data_dir,
+                json!({ "command": "structure_create", "name": name, "admin_login": admin_login }),
+            )?;
             print(&a, json, |o| {
-                writeln!(o, "structure created: {}", a["structure_id"].as_str().unwrap_or(""))?;
-                writeln!(o, "admin enrolment code (shown once): {}", a["enrollment_code"].as_str().unwrap_or(""))
+                writeln!(
+                    o,
+                    "structure created: {}",
+                    a["structure_id"].as_str().unwrap_or("")
+                )?;
+                writeln!(
+                    o,
+                    "admin enrolment code (shown once): {}",
+                    a["enrollment_code"].as_str().unwrap_or("")
+                )
             })
         }
         Command::Admin(AdminCommand::Structure(StructureCommand::List { data_dir, json })) => {
             let a = admin::request(&data_dir, json!({ "command": "structure_list" }))?;
             print(&a, json, |o| {
                 for s in a["structures"].as_array().into_iter().flatten() {
-                    writeln!(o, "{}  {}", s["structure_id"].as_str().unwrap_or(""), s["name"].as_str().unwrap_or(""))?;
+                    writeln!(
+                        o,
+                        "{}  {}",
+                        s["structure_id"].as_str().unwrap_or(""),
+                        s["name"].as_str().unwrap_or("")
+                    )?;
                 }
                 Ok(())
             })
@@ -148,7 +183,11 @@ fn main() -> anyhow::Result<()> {
             print(&a, json, |o| {
                 writeln!(o, "coffre {}", a["version"].as_str().unwrap_or(""))?;
                 writeln!(o, "store: {}", a["store"].as_str().unwrap_or(""))?;
-                writeln!(o, "journal verifying key: {}", a["audit_verifying_key"].as_str().unwrap_or(""))
+                writeln!(
+                    o,
+                    "journal verifying key: {}",
+                    a["audit_verifying_key"].as_str().unwrap_or("")
+                )
             })
         }
         Command::Object(ObjectCommand::Inspect { file, json }) => inspect::inspect(&file, json),

@@ -33,7 +33,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         Some(a) => a,
         None => DEFAULT_LISTEN.parse()?,
     };
-    let identity = config.server.root_identity_file.clone().unwrap_or_else(|| data_dir.join(ROOT_IDENTITY_FILE));
+    let identity = config
+        .server
+        .root_identity_file
+        .clone()
+        .unwrap_or_else(|| data_dir.join(ROOT_IDENTITY_FILE));
     let opened = datadir::open_or_init(&data_dir, &RootProtection::IdentityFile(identity.clone()))
         .with_context(|| format!("cannot open the data directory {}", data_dir.display()))?;
     if opened.created {
@@ -45,8 +49,16 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         );
     }
     let store_config = match &config.store {
-        Store::Filesystem => StoreConfig::Filesystem { root: data_dir.clone() },
-        Store::S3 { endpoint, region, bucket, path_style, part_size_mib } => {
+        Store::Filesystem => StoreConfig::Filesystem {
+            root: data_dir.clone(),
+        },
+        Store::S3 {
+            endpoint,
+            region,
+            bucket,
+            path_style,
+            part_size_mib,
+        } => {
             let mut c = S3Config::new(endpoint.clone(), region.clone(), bucket.clone());
             c.path_style = *path_style;
             if let Some(p) = part_size_mib {
@@ -62,14 +74,25 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let describe = store.describe();
     let limits = config.vault_limits()?;
     let max_doc = limits.max_document_bytes;
-    let vault = Vault::open(VaultConfig { db_path: data_dir.join("db"), store, root: opened.root, limits })
-        .await
-        .context("cannot open the vault database (is another `coffre serve` using this data directory?)")?;
+    let vault = Vault::open(VaultConfig {
+        db_path: data_dir.join("db"),
+        store,
+        root: opened.root,
+        limits,
+    })
+    .await
+    .context(
+        "cannot open the vault database (is another `coffre serve` using this data directory?)",
+    )?;
 
     let socket_path = data_dir.join(ADMIN_SOCKET);
     let admin = coffre_api::admin::bind(&socket_path)
         .with_context(|| format!("cannot create the admin socket {}", socket_path.display()))?;
-    tokio::spawn(coffre_api::admin::serve(admin, vault.clone(), describe.clone()));
+    tokio::spawn(coffre_api::admin::serve(
+        admin,
+        vault.clone(),
+        describe.clone(),
+    ));
 
     // Expired grants lose their keys, idle sessions their memory.
     let sweeper = vault.clone();
@@ -84,20 +107,34 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         }
     });
 
-    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
     let bound = listener.local_addr()?;
     let api = ApiConfig {
-        public_url: config.server.public_url.clone().unwrap_or_else(|| format!("http://{bound}")),
+        public_url: config
+            .server
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{bound}")),
         max_body_bytes: usize::try_from(max_doc + (1 << 20)).unwrap_or(usize::MAX),
         logins_per_minute: config.limits.logins_per_minute.unwrap_or(30),
     };
     let app = coffre_api::app(AppState::new(vault.clone(), api));
     tracing::info!(%bound, store = %describe, data_dir = %data_dir.display(), "coffre is serving");
     // A line for scripts and tests that asked for port 0.
-    println!("coffre listening on http://{bound}");
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "coffre listening on http://{bound}")?;
+        out.flush()?;
+    }
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
     tracing::info!("shutting down: signing a final journal checkpoint");
     vault.checkpoint().await?;
     let _ = std::fs::remove_file(&socket_path);

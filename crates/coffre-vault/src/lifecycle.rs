@@ -101,15 +101,39 @@ impl Vault {
         &self,
         session: &Session,
         beneficiary: PrincipalId,
-        out: W,
+        mut out: W,
+    ) -> Result<Manifest> {
+        self.export_into(session, beneficiary, Sink::Write(&mut out))
+            .await
+    }
+
+    /// The same ZIP, sent piece by piece as it is produced (for an HTTP
+    /// response): memory stays bounded by one chunk. An error is sent last.
+    pub async fn export_to_channel(
+        &self,
+        session: &Session,
+        beneficiary: PrincipalId,
+        tx: &tokio::sync::mpsc::Sender<std::io::Result<bytes::Bytes>>,
+    ) -> Result<Manifest> {
+        self.export_into(session, beneficiary, Sink::<std::io::Sink>::Channel(tx))
+            .await
+    }
+
+    async fn export_into<W: Write + Send>(
+        &self,
+        session: &Session,
+        beneficiary: PrincipalId,
+        mut sink: Sink<'_, W>,
     ) -> Result<Manifest> {
         self.authorize(session, Action::Export, beneficiary, None, None)
             .await?;
-        let mut zip = zip::ZipWriter::new_stream(out);
+        let buffer = SharedBuf::default();
+        let mut zip = zip::ZipWriter::new_stream(buffer.clone());
         let options = zip::write::SimpleFileOptions::default()
             .compression_method(zip::CompressionMethod::Stored)
             .large_file(true);
         let zip_err = |e: zip::result::ZipError| VaultError::Invalid(format!("export: {e}"));
+        let io_err = |e: std::io::Error| VaultError::Invalid(format!("export: {e}"));
         let mut manifest = Manifest {
             format: "coffre-export-v1",
             beneficiary_id: beneficiary,
@@ -126,8 +150,8 @@ impl Vault {
             while let Some(chunk) = stream.next().await {
                 let chunk = chunk.map_err(|_| VaultError::Integrity)?;
                 hasher.update(&chunk);
-                zip.write_all(&chunk)
-                    .map_err(|e| VaultError::Invalid(format!("export: {e}")))?;
+                zip.write_all(&chunk).map_err(io_err)?;
+                sink.emit(buffer.take()).await.map_err(io_err)?;
             }
             if hex::encode(hasher.finish().as_ref()) != d.sha256 {
                 return Err(VaultError::Integrity);
@@ -147,9 +171,9 @@ impl Vault {
         }
         zip.start_file("manifest.json", options).map_err(zip_err)?;
         let json = serde_json::to_vec_pretty(&manifest)?;
-        zip.write_all(&json)
-            .map_err(|e| VaultError::Invalid(format!("export: {e}")))?;
+        zip.write_all(&json).map_err(io_err)?;
         zip.finish().map_err(zip_err)?;
+        sink.emit(buffer.take()).await.map_err(io_err)?;
         self.journal(
             NewEntry::new(session.principal.label(), "vault.export", "ok")
                 .vault(beneficiary)
@@ -357,5 +381,53 @@ impl Vault {
             }
         }
         Ok(out)
+    }
+}
+
+/// The ZIP writer's output, drained after each piece.
+#[derive(Clone, Default)]
+struct SharedBuf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl SharedBuf {
+    fn take(&self) -> Vec<u8> {
+        std::mem::take(
+            &mut *self
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
+}
+
+impl Write for SharedBuf {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Where an export goes.
+enum Sink<'a, W> {
+    Write(&'a mut W),
+    Channel(&'a tokio::sync::mpsc::Sender<std::io::Result<bytes::Bytes>>),
+}
+
+impl<W: Write> Sink<'_, W> {
+    async fn emit(&mut self, bytes: Vec<u8>) -> std::io::Result<()> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        match self {
+            Sink::Write(w) => w.write_all(&bytes),
+            Sink::Channel(tx) => tx.send(Ok(bytes::Bytes::from(bytes))).await.map_err(|_| {
+                std::io::Error::new(std::io::ErrorKind::BrokenPipe, "client went away")
+            }),
+        }
     }
 }
