@@ -110,3 +110,25 @@ impl Config {
         Ok(l)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_documented_example_parses() {
+        let c: Config =
+            toml::from_str(include_str!("../../../deploy/coffre.example.toml")).unwrap();
+        assert!(matches!(c.store, Store::S3 { .. }));
+        let l = c.vault_limits().unwrap();
+        assert_eq!(l.max_document_bytes, 100 << 20);
+        assert_eq!(l.lockout_base, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn typos_and_out_of_range_values_are_refused() {
+        assert!(toml::from_str::<Config>("[server]\nlisten_on = \"x\"\n").is_err());
+        let c: Config = toml::from_str("[limits]\nquota_mib = 0\n").unwrap();
+        assert!(c.vault_limits().is_err());
+    }
+}

@@ -66,6 +66,17 @@ impl FsStore {
                 .await
                 .map_err(io_err("create directory", dir))?;
         }
+        // Every shard directory exists, durably, before the first put: a put
+        // then only ever adds an entry to an existing, synced directory.
+        let docs = objects.join("doc");
+        for shard in 0..=255u8 {
+            let d = docs.join(format!("{shard:02x}"));
+            tokio::fs::create_dir_all(&d)
+                .await
+                .map_err(io_err("create directory", &d))?;
+        }
+        sync_dir(&docs).await?;
+        sync_dir(&objects).await?;
         sync_dir(&root).await?;
         Ok(Self {
             root,
@@ -245,15 +256,6 @@ impl ObjectStore for FsStore {
         };
         let path = self.path(key);
         let parent = path.parent().unwrap_or(&self.objects).to_path_buf();
-        if tokio::fs::metadata(&parent).await.is_err() {
-            tokio::fs::create_dir_all(&parent)
-                .await
-                .map_err(io_err("create directory", &parent))?;
-            // The new shard directory's own entry must be durable too.
-            if let Some(grand) = parent.parent() {
-                sync_dir(grand).await?;
-            }
-        }
         if let Err(e) = tokio::fs::rename(&tmp, &path).await {
             let _ = tokio::fs::remove_file(&tmp).await;
             return Err(StoreError::Io {

@@ -150,14 +150,14 @@ where
     };
     match (&err, status, code.as_deref()) {
         (SdkError::ConstructionFailure(_), _, _) => StoreError::Config(message),
-        (
-            SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_),
-            _,
-            _,
-        ) => StoreError::Unavailable(message),
-        (_, Some(404), Some("NoSuchBucket")) | (_, _, Some("NoSuchBucket")) => {
-            StoreError::Config(message)
+        (SdkError::TimeoutError(_) | SdkError::DispatchFailure(_), _, _) => {
+            StoreError::Unavailable(message)
         }
+        // Transient by nature, whatever the status says.
+        (_, _, Some("RequestTimeout" | "SlowDown" | "ServiceUnavailable" | "InternalError")) => {
+            StoreError::Unavailable(message)
+        }
+        (_, _, Some("NoSuchBucket")) => StoreError::Config(message),
         (_, Some(404), _) | (_, _, Some("NoSuchKey" | "NotFound")) => StoreError::NotFound {
             key: key.map_or_else(|| "(none)".into(), ToString::to_string),
         },
@@ -165,8 +165,11 @@ where
         (_, _, Some("InvalidDigest" | "BadDigest" | "XAmzContentSHA256Mismatch")) => {
             StoreError::Integrity(message)
         }
-        (_, Some(400), _) | (_, _, Some("NotImplemented")) => StoreError::Config(message),
-        _ => StoreError::Unavailable(message),
+        (_, None, _) => StoreError::Unavailable(message),
+        (_, Some(s), _) if s == 429 || s >= 500 => StoreError::Unavailable(message),
+        // Any other 4xx, or a response that does not parse: the server does
+        // not accept what we send; retrying will not help.
+        _ => StoreError::Config(message),
     }
 }
 

@@ -365,6 +365,15 @@ impl Vault {
         else {
             return Err(VaultError::Forbidden("caseworkers only"));
         };
+        // Expired but not yet swept: the wrap still exists, the consent not.
+        if !matches!(
+            self.grant_state(b, structure, c)?,
+            GrantState::View | GrantState::ViewAndUpload
+        ) {
+            return Err(VaultError::Forbidden(
+                "no live consent to view this category",
+            ));
+        }
         let w = self
             .db()
             .scope_wraps

@@ -592,6 +592,13 @@ impl Vault {
                 .cmp(&a.uploaded_at_ms)
                 .then(a.document_id.cmp(&b.document_id))
         });
+        // Seeing the list (titles, file names) is an access the person sees.
+        self.journal(
+            NewEntry::new(session.principal.label(), "document.list", "ok")
+                .vault(beneficiary)
+                .detail(format!("{} documents", out.len())),
+        )
+        .await?;
         Ok(out)
     }
 
@@ -663,7 +670,14 @@ impl Vault {
         let (d, dek) = self
             .readable(session, document, Action::ReadDocument)
             .await?;
-        self.info(&d, &dek)
+        let info = self.info(&d, &dek)?;
+        self.journal(
+            NewEntry::new(session.principal.label(), "document.read", "ok")
+                .vault(d.beneficiary)
+                .doc(d.id),
+        )
+        .await?;
+        Ok(info)
     }
 
     /// Downloads a document: its description and its plaintext stream.

@@ -743,7 +743,7 @@ impl Vault {
         let (_, sealed) = self.seal_identity(identity, new_secret, pb).await?;
         b.sealed_identity = sealed;
         b.pending_notices.push(format!(
-            "Votre secret a été changé par une structure de confiance (caseworker {}).",
+            "Votre secret a été changé par une structure de confiance ({}).",
             session.principal.label()
         ));
         db::put(&self.db().beneficiaries, b.id.as_bytes(), &b)?;
@@ -752,6 +752,8 @@ impl Vault {
             key(&[b"b", b.id.as_bytes()]),
             &AttemptRecord::default(),
         )?;
+        // Whoever held the old secret is logged out.
+        self.inner.sessions.remove_principal(beneficiary);
         self.journal(
             NewEntry::new(session.principal.label(), "vault.recover", "ok").vault(beneficiary),
         )
