@@ -187,7 +187,7 @@ async fn upload(
                 .into_response());
         }
         let text = field.text().await.map_err(bad)?;
-        if text.len() > 1000 {
+        if text.len() > 8000 {
             return Err(ApiError::bad_request(format!("field {name} too long")));
         }
         match name.as_str() {
@@ -200,6 +200,7 @@ async fn upload(
             }
             "expires_on" => meta.expires_on = Some(text).filter(|t| !t.is_empty()),
             "private" => meta.private = Some(matches!(text.as_str(), "true" | "1" | "on" | "yes")),
+            "notes" => meta.notes = Some(text),
             other => {
                 return Err(ApiError::bad_request(format!(
                     "unknown form field {other:?}"

@@ -120,6 +120,7 @@ pub(crate) fn document_json(d: &DocumentInfo) -> serde_json::Value {
         "uploaded_by": d.uploaded_by,
         "expires_on": d.expires_on,
         "private": d.private,
+        "notes": d.notes,
     })
 }
 

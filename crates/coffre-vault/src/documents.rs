@@ -35,6 +35,18 @@ pub type PlaintextStream = BoxStream<'static, io::Result<Bytes>>;
 const MAX_TITLE: usize = 300;
 const MAX_FILENAME: usize = 255;
 const MAX_CONTENT_TYPE: usize = 127;
+const MAX_NOTES: usize = 2000;
+
+/// Notes may span lines; other control characters are refused.
+fn notes_text(s: &str) -> Result<String> {
+    let s = s.trim();
+    if s.chars().count() > MAX_NOTES || s.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(VaultError::Invalid(format!(
+            "notes: at most {MAX_NOTES} characters"
+        )));
+    }
+    Ok(s.to_owned())
+}
 
 /// What comes with an upload besides the bytes.
 #[derive(Debug, Clone, Default)]
@@ -45,6 +57,7 @@ pub struct NewDocument {
     pub content_type: Option<String>,
     pub expires_on: Option<String>,
     pub private: Option<bool>,
+    pub notes: Option<String>,
 }
 
 /// A document as its reader sees it (titles decrypted for them).
@@ -62,6 +75,7 @@ pub struct DocumentInfo {
     pub uploaded_by: String,
     pub expires_on: Option<String>,
     pub private: bool,
+    pub notes: Option<String>,
 }
 
 fn text(s: &str, max: usize, what: &str) -> Result<String> {
@@ -319,6 +333,11 @@ impl Vault {
             uploaded_by: d.uploaded_by.clone(),
             expires_on: d.expires_on.clone(),
             private: d.private(),
+            notes: if d.sealed_notes.is_empty() {
+                None
+            } else {
+                Some(open(Field::Notes, &d.sealed_notes)?)
+            },
         })
     }
 
@@ -342,6 +361,7 @@ impl Vault {
             .await?;
         let title = text(meta.title.as_deref().unwrap_or(""), MAX_TITLE, "title")?;
         let filename = text(&meta.filename, MAX_FILENAME, "file name")?;
+        let notes = meta.notes.as_deref().map(|n| notes_text(n)).transpose()?;
         let filename = if filename.is_empty() {
             "document".to_owned()
         } else {
@@ -474,6 +494,10 @@ impl Vault {
             sealed_title: object::seal_field(&dek, &h, Field::Title, &title)?,
             sealed_filename: object::seal_field(&dek, &h, Field::FileName, &filename)?,
             sealed_content_type: object::seal_field(&dek, &h, Field::ContentType, &content_type)?,
+            sealed_notes: match notes.as_deref() {
+                Some(n) if !n.is_empty() => object::seal_field(&dek, &h, Field::Notes, n)?,
+                _ => Vec::new(),
+            },
             key: key_wrap,
         };
         if let Err(e) = self.commit_upload(&record) {

@@ -233,6 +233,10 @@ pub struct DocumentRecord {
     pub sealed_filename: Vec<u8>,
     #[serde(with = "b64")]
     pub sealed_content_type: Vec<u8>,
+    /// Free notes (who gave the paper, where the original is), sealed; empty
+    /// when there are none.
+    #[serde(with = "b64", default)]
+    pub sealed_notes: Vec<u8>,
     pub key: KeyWrap,
 }
 

@@ -145,6 +145,7 @@ async fn documents_upload_list_download_edit_delete() {
     let scan = scan(70_000, 1);
     let mut meta = doc(Category::Identity, "Carte d'identité", "cni.jpg");
     meta.expires_on = Some("2027-01-15".into());
+    meta.notes = Some("Original gardé au CCAS,\nbureau 2".into());
     let up = w
         .vault
         .upload(&cw, b, meta, body(&scan, 8000))
@@ -164,6 +165,10 @@ async fn documents_upload_list_download_edit_delete() {
     assert_eq!(list.len(), 1);
     assert_eq!(list[0].title, "Carte d'identité");
     assert_eq!(list[0].filename, "cni.jpg");
+    assert_eq!(
+        list[0].notes.as_deref(),
+        Some("Original gardé au CCAS,\nbureau 2")
+    );
     let (info, stream) = w.vault.download(&me, up.document_id).await.unwrap();
     assert_eq!(info.sha256, up.sha256);
     assert_eq!(collect(stream).await.unwrap(), scan);
@@ -952,4 +957,45 @@ async fn parallel_guesses_do_not_pass_the_lockout() {
     // At most the limit's worth of secrets were actually tried.
     assert!(checked <= 5, "{checked} guesses were checked");
     assert!(results.iter().all(|r| r.is_err()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_sessions_and_old_codes_expire() {
+    let limits = coffre_vault::Limits {
+        session_idle: Duration::from_millis(400),
+        enrolment_code_ttl: Duration::from_millis(300),
+        ..test_limits()
+    };
+    let w = world_with(limits).await;
+    let s = w.vault.create_structure("CCAS", "admin").await.unwrap();
+    w.vault
+        .enrol_caseworker(&s.enrolment_code, UserSecret::from(PASSWORD))
+        .await
+        .unwrap();
+    let out = w
+        .vault
+        .login_caseworker("admin", UserSecret::from(PASSWORD))
+        .await
+        .unwrap();
+    let admin = w.vault.session(&out.token).unwrap();
+    let (_, code) = w
+        .vault
+        .invite_caseworker(&admin, s.structure_id, "julie", false)
+        .await
+        .unwrap();
+    // Used within the idle time, the session lives on.
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert!(w.vault.session(&out.token).is_ok());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(matches!(
+        w.vault.session(&out.token),
+        Err(VaultError::Unauthenticated)
+    ));
+    // The invitation code is past its time.
+    assert!(matches!(
+        w.vault
+            .enrol_caseworker(&code, UserSecret::from(PASSWORD))
+            .await,
+        Err(VaultError::Gone)
+    ));
 }
