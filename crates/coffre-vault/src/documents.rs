@@ -361,7 +361,7 @@ impl Vault {
             .await?;
         let title = text(meta.title.as_deref().unwrap_or(""), MAX_TITLE, "title")?;
         let filename = text(&meta.filename, MAX_FILENAME, "file name")?;
-        let notes = meta.notes.as_deref().map(|n| notes_text(n)).transpose()?;
+        let notes = meta.notes.as_deref().map(notes_text).transpose()?;
         let filename = if filename.is_empty() {
             "document".to_owned()
         } else {
