@@ -500,9 +500,22 @@ const LIMITS: &str = "[limits]\nlockout_seconds = 1\n";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn story_on_the_filesystem_store() {
-    let server = start(LIMITS, &[]);
+    let mut server = start(LIMITS, &[]);
     let data = server.data_dir.clone();
     story(&server, &[&data]).await;
+    // SIGTERM: a clean exit (after the final journal checkpoint), and the
+    // operator's socket is gone.
+    let pid = server.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = server.child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    assert!(!data.join("admin.sock").exists());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -16,6 +16,8 @@ use crate::config::{Config, Store};
 
 pub const ADMIN_SOCKET: &str = "admin.sock";
 const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// How long requests in flight may run on after a shutdown signal.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 pub struct ServeArgs {
     pub config: Option<PathBuf>,
@@ -129,12 +131,35 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         writeln!(out, "coffre listening on http://{bound}")?;
         out.flush()?;
     }
-    axum::serve(
+    // On SIGTERM or Ctrl-C: stop accepting, let requests in flight finish
+    // for at most SHUTDOWN_GRACE, then stop regardless.
+    let stopping = Arc::new(tokio::sync::Notify::new());
+    let signal = {
+        let stopping = stopping.clone();
+        async move {
+            shutdown_signal().await;
+            stopping.notify_one();
+        }
+    };
+    let deadline = {
+        let stopping = stopping.clone();
+        async move {
+            stopping.notified().await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        }
+    };
+    let server = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
-    .await?;
+    .with_graceful_shutdown(signal);
+    tokio::select! {
+        res = server => res?,
+        () = deadline => tracing::warn!(
+            "requests still running {} s after the shutdown signal; stopping anyway",
+            SHUTDOWN_GRACE.as_secs()
+        ),
+    }
     tracing::info!("shutting down: signing a final journal checkpoint");
     vault.checkpoint().await?;
     let _ = std::fs::remove_file(&socket_path);

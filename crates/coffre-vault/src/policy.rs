@@ -158,6 +158,37 @@ pub fn decide(actor: &Actor, action: Action, r: &Resource) -> Decision {
     }
 }
 
+/// Actions on a structure rather than on a vault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StructureAction {
+    /// Invite (or deactivate) a caseworker of the structure.
+    ManageCaseworkers,
+    /// Enrol a person, who is then linked to the structure.
+    EnrolBeneficiary,
+    /// See the people linked to the structure.
+    ListBeneficiaries,
+}
+
+/// The same policy for structure-level actions: only its own caseworkers
+/// act on a structure; managing caseworkers needs an admin.
+pub fn decide_structure(
+    actor: &Actor,
+    action: StructureAction,
+    structure: PrincipalId,
+) -> Decision {
+    match *actor {
+        Actor::Anonymous => Decision::Unauthenticated,
+        Actor::Beneficiary(_) => Decision::Forbidden("caseworkers only"),
+        Actor::Caseworker { structure: own, .. } if own != structure => Decision::NotFound,
+        Actor::Caseworker { admin, .. } => match action {
+            StructureAction::ManageCaseworkers if !admin => {
+                Decision::Forbidden("only an admin of this structure manages its caseworkers")
+            }
+            _ => Decision::Allow,
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,6 +228,41 @@ mod tests {
             Recover => "FFFFFFFF",
             EditDocument | SetPrivacy | DeleteDocument | ManageShares => "FFFFFFFN",
             CreateGrant | RevokeGrant | ReadJournal | Export | Erase => "FFFFFFFF",
+        }
+    }
+
+    #[test]
+    fn structure_actions_table() {
+        let s = PrincipalId::from_bytes([3; 16]);
+        let other = PrincipalId::from_bytes([9; 16]);
+        let cw = |structure, admin| Actor::Caseworker {
+            id: PrincipalId::from_bytes([4; 16]),
+            structure,
+            admin,
+        };
+        use StructureAction::*;
+        // (actor, expected for ManageCaseworkers, EnrolBeneficiary, ListBeneficiaries)
+        let table: [(Actor, [char; 3]); 5] = [
+            (cw(s, true), ['A', 'A', 'A']),
+            (cw(s, false), ['F', 'A', 'A']),
+            (cw(other, true), ['N', 'N', 'N']),
+            (
+                Actor::Beneficiary(PrincipalId::from_bytes([1; 16])),
+                ['F', 'F', 'F'],
+            ),
+            (Actor::Anonymous, ['U', 'U', 'U']),
+        ];
+        for (actor, expected) in table {
+            for (action, want) in [ManageCaseworkers, EnrolBeneficiary, ListBeneficiaries]
+                .into_iter()
+                .zip(expected)
+            {
+                assert_eq!(
+                    letter(decide_structure(&actor, action, s)),
+                    want,
+                    "{actor:?} {action:?}"
+                );
+            }
         }
     }
 

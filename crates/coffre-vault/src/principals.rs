@@ -14,7 +14,7 @@ use crate::model::{
     AttemptRecord, BeneficiaryRecord, CaseworkerRecord, Category, EnrolmentRecord, GRANT_DAYS,
     Permission, RecoverySeal, ScopeRecord, StructureRecord,
 };
-use crate::policy::Action;
+use crate::policy::{self, Action, Decision, StructureAction};
 use crate::session::{Principal, Session};
 use crate::vault::name_binding;
 use crate::{Result, Vault, VaultError, now_ms};
@@ -217,17 +217,15 @@ impl Vault {
         login: &str,
         admin: bool,
     ) -> Result<(PrincipalId, Zeroizing<String>)> {
-        let ok = matches!(session.principal, Principal::Caseworker { structure: s, admin: true, .. } if s == structure);
-        let Some(structure_identity) = session.structure_identity.as_ref().filter(|_| ok) else {
-            self.journal(NewEntry::new(
-                session.principal.label(),
-                "caseworker.invite",
-                "denied",
-            ))
-            .await?;
-            return Err(VaultError::Forbidden(
-                "only an admin of this structure invites its caseworkers",
-            ));
+        self.authorize_structure(
+            session,
+            StructureAction::ManageCaseworkers,
+            structure,
+            "caseworker.invite",
+        )
+        .await?;
+        let Some(structure_identity) = session.structure_identity.as_ref() else {
+            return Err(VaultError::Forbidden("caseworkers only"));
         };
         let login = normalize_login(login)?;
         let index = self.login_index("caseworker", &login);
@@ -241,6 +239,31 @@ impl Vault {
         )
         .await?;
         Ok((id, code))
+    }
+
+    /// Asks the policy about a structure-level action; journals a refusal.
+    async fn authorize_structure(
+        &self,
+        session: &Session,
+        action: StructureAction,
+        structure: PrincipalId,
+        code: &'static str,
+    ) -> Result<()> {
+        match policy::decide_structure(&session.principal.actor(), action, structure) {
+            Decision::Allow => Ok(()),
+            refusal => {
+                let mut e = NewEntry::new(session.principal.label(), code, "denied");
+                if let Decision::Forbidden(reason) = refusal {
+                    e = e.detail(reason);
+                }
+                self.journal(e).await?;
+                Err(match refusal {
+                    Decision::Forbidden(reason) => VaultError::Forbidden(reason),
+                    Decision::Unauthenticated => VaultError::Unauthenticated,
+                    _ => VaultError::NotFound,
+                })
+            }
+        }
     }
 
     /// Seals an identity under a person's secret and the root ring, off the
@@ -341,26 +364,21 @@ impl Vault {
         caseworker: PrincipalId,
     ) -> Result<()> {
         let cw: Option<CaseworkerRecord> = db::get(&self.db().caseworkers, caseworker.as_bytes())?;
-        let allowed = match (&session.principal, &cw) {
-            (
-                Principal::Caseworker {
-                    structure,
-                    admin: true,
-                    ..
-                },
-                Some(c),
-            ) => c.structure == *structure,
-            _ => false,
-        };
-        let Some(mut cw) = cw.filter(|_| allowed) else {
-            self.journal(NewEntry::new(
-                session.principal.label(),
-                "caseworker.deactivate",
-                "denied",
-            ))
+        let Some(mut cw) = cw else {
+            self.journal(
+                NewEntry::new(session.principal.label(), "caseworker.deactivate", "denied")
+                    .detail("unknown caseworker"),
+            )
             .await?;
             return Err(VaultError::NotFound);
         };
+        self.authorize_structure(
+            session,
+            StructureAction::ManageCaseworkers,
+            cw.structure,
+            "caseworker.deactivate",
+        )
+        .await?;
         cw.active = false;
         cw.sealed_identity.clear();
         cw.structure_wrap.clear();
@@ -388,17 +406,17 @@ impl Vault {
         session: &Session,
         new: NewBeneficiary,
     ) -> Result<EnrolledBeneficiary> {
-        let (Principal::Caseworker { structure, .. }, Some(_)) =
-            (session.principal, &session.structure_identity)
-        else {
-            self.journal(NewEntry::new(
-                session.principal.label(),
-                "beneficiary.enrol",
-                "denied",
-            ))
-            .await?;
-            return Err(VaultError::Forbidden("only caseworkers enrol people"));
+        let structure = match session.principal {
+            Principal::Caseworker { structure, .. } => structure,
+            Principal::Beneficiary { id } => id,
         };
+        self.authorize_structure(
+            session,
+            StructureAction::EnrolBeneficiary,
+            structure,
+            "beneficiary.enrol",
+        )
+        .await?;
         let login = normalize_login(&new.identifier)?;
         let name = check_name(&new.display_name)?;
         check_beneficiary_secret(&new.secret)?;
@@ -475,9 +493,17 @@ impl Vault {
         &self,
         session: &Session,
     ) -> Result<Vec<(PrincipalId, String)>> {
-        let Principal::Caseworker { structure, .. } = session.principal else {
-            return Err(VaultError::Forbidden("caseworkers only"));
+        let structure = match session.principal {
+            Principal::Caseworker { structure, .. } => structure,
+            Principal::Beneficiary { id } => id,
         };
+        self.authorize_structure(
+            session,
+            StructureAction::ListBeneficiaries,
+            structure,
+            "beneficiary.list",
+        )
+        .await?;
         let mut out = Vec::new();
         for k in self.db().links.scan_prefix(structure.as_bytes()).keys() {
             let k = k?;
