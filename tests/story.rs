@@ -28,6 +28,12 @@ struct Server {
     _dir: tempfile::TempDir,
 }
 
+impl Server {
+    fn log(&self) -> String {
+        std::fs::read_to_string(self._dir.path().join("server.log")).unwrap()
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -50,11 +56,8 @@ fn start(config: &str, env: &[(&str, String)]) -> Server {
         .arg("--config")
         .arg(&config_path)
         .stdout(Stdio::piped())
-        .stderr(if std::env::var_os("COFFRE_TEST_SERVER_LOG").is_some() {
-            Stdio::inherit()
-        } else {
-            Stdio::null()
-        });
+        // The server's log is kept, to be searched for secrets at the end.
+        .stderr(std::fs::File::create(dir.path().join("server.log")).unwrap());
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -453,6 +456,18 @@ async fn story(server: &Server, searched: &[&Path]) {
     // Nothing of the document, its title or its file name on disk.
     for dir in searched {
         assert_marker_absent(dir);
+    }
+    // Nor in the server's log: no title, file name, secret or token.
+    let log = server.log();
+    assert!(
+        log.contains("coffre is serving"),
+        "the log is not being captured"
+    );
+    for needle in [MARKER, "identité", "482913", "mot-de-passe", marie.as_str()] {
+        assert!(
+            !log.contains(needle),
+            "{needle:?} appears in the server log"
+        );
     }
 
     // Five wrong secrets: locked (429 with Retry-After); the owner is told.

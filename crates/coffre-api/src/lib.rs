@@ -22,6 +22,7 @@ use axum::response::IntoResponse;
 use coffre_vault::{DocumentInfo, Vault};
 use serde_json::json;
 use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
 
 pub use auth::{COOKIE, CSRF_HEADER, csrf_token};
 pub use error::{ApiError, ApiResult};
@@ -130,11 +131,17 @@ async fn no_such_route() -> impl IntoResponse {
 
 /// The whole API.
 pub fn app(state: AppState) -> Router {
+    // Every request has a time limit: short for JSON calls, long for the
+    // routes that stream documents (100 MiB over a slow phone connection).
+    let short =
+        || TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30));
+    let long =
+        || TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(3600));
     Router::new()
-        .merge(auth_free_and_ops())
-        .merge(sessions::router())
-        .merge(beneficiaries::router())
-        .merge(documents::router())
+        .merge(auth_free_and_ops().layer(short()))
+        .merge(sessions::router().layer(short()))
+        .merge(beneficiaries::router().layer(long()))
+        .merge(documents::router().layer(long()))
         .fallback(no_such_route)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
