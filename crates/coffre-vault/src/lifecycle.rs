@@ -6,7 +6,6 @@ use std::io::Write;
 use std::time::Duration;
 
 use coffre_crypto::audit::Entry;
-use coffre_crypto::wrap::Binding;
 use coffre_crypto::{DocumentId, PrincipalId, UserSecret};
 use coffre_store::{KeyPrefix, ObjectKey};
 use futures_util::StreamExt;
@@ -200,20 +199,15 @@ impl Vault {
         // first, checked off the async threads, locked after repeated misses.
         let account = key(&[b"b", b.id.as_bytes()]);
         let label = session.principal.label();
-        self.count_attempt(&account, &label, Some(beneficiary))
-            .await?;
-        let opened = self
-            .open_identity(
-                b.sealed_identity.clone(),
-                secret,
-                Binding::principal_identity(b.id),
-            )
-            .await?;
-        if opened.is_none() {
-            return Err(self
-                .failed_attempt(&account, &label, Some(beneficiary))
-                .await);
-        }
+        self.check_secret(
+            &account,
+            &label,
+            Some(beneficiary),
+            &b.sealed_identity,
+            secret,
+            b.id,
+        )
+        .await?;
         self.succeeded_attempt(&account).await?;
         // Recorded before anything is deleted, so an interrupted erasure
         // still leaves its trace.

@@ -251,18 +251,39 @@ impl Vault {
     ) -> Result<()> {
         match policy::decide_structure(&session.principal.actor(), action, structure) {
             Decision::Allow => Ok(()),
-            refusal => {
-                let mut e = NewEntry::new(session.principal.label(), code, "denied");
-                if let Decision::Forbidden(reason) = refusal {
-                    e = e.detail(reason);
-                }
-                self.journal(e).await?;
-                Err(match refusal {
-                    Decision::Forbidden(reason) => VaultError::Forbidden(reason),
-                    Decision::Unauthenticated => VaultError::Unauthenticated,
-                    _ => VaultError::NotFound,
-                })
-            }
+            refusal => Err(self
+                .refuse(
+                    refusal,
+                    NewEntry::new(session.principal.label(), code, "denied"),
+                )
+                .await),
+        }
+    }
+
+    /// A secret typed by a person, checked as a login attempt: counted on
+    /// disk first, the argon2id work off the async threads, a failure
+    /// counted towards the lock. The caller records success with
+    /// `succeeded_attempt`.
+    pub(crate) async fn check_secret(
+        &self,
+        account: &[u8],
+        label: &str,
+        vault: Option<PrincipalId>,
+        sealed: &[u8],
+        secret: UserSecret,
+        principal: PrincipalId,
+    ) -> Result<Identity> {
+        self.count_attempt(account, label, vault).await?;
+        let opened = self
+            .open_identity(
+                sealed.to_vec(),
+                secret,
+                Binding::principal_identity(principal),
+            )
+            .await?;
+        match opened {
+            Some(identity) => Ok(identity),
+            None => Err(self.failed_attempt(account, label, vault).await),
         }
     }
 
@@ -548,17 +569,16 @@ impl Vault {
         };
         let account_key = key(&[b"c", cw.id.as_bytes()]);
         let label = format!("caseworker:{}", cw.id);
-        self.count_attempt(&account_key, &label, None).await?;
-        let opened = self
-            .open_identity(
-                cw.sealed_identity.clone(),
+        let identity = self
+            .check_secret(
+                &account_key,
+                &label,
+                None,
+                &cw.sealed_identity,
                 password,
-                Binding::principal_identity(cw.id),
+                cw.id,
             )
             .await?;
-        let Some(identity) = opened else {
-            return Err(self.failed_attempt(&account_key, &label, None).await);
-        };
         let structure_identity = wrap::unwrap_identity(
             &cw.structure_wrap,
             &identity,
@@ -596,17 +616,16 @@ impl Vault {
         };
         let account_key = key(&[b"b", b.id.as_bytes()]);
         let label = format!("beneficiary:{}", b.id);
-        self.count_attempt(&account_key, &label, Some(b.id)).await?;
-        let opened = self
-            .open_identity(
-                b.sealed_identity.clone(),
+        let identity = self
+            .check_secret(
+                &account_key,
+                &label,
+                Some(b.id),
+                &b.sealed_identity,
                 secret,
-                Binding::principal_identity(b.id),
+                b.id,
             )
             .await?;
-        let Some(identity) = opened else {
-            return Err(self.failed_attempt(&account_key, &label, Some(b.id)).await);
-        };
         let mut notices = self.succeeded_attempt(&account_key).await?;
         if !b.pending_notices.is_empty() {
             notices.append(&mut b.pending_notices);

@@ -295,16 +295,24 @@ impl Vault {
                 if let Some(d) = document {
                     e = e.doc(d.id);
                 }
-                if let Decision::Forbidden(reason) = refusal {
-                    e = e.detail(reason);
-                }
-                self.journal(e).await?;
-                Err(match refusal {
-                    Decision::Forbidden(reason) => VaultError::Forbidden(reason),
-                    Decision::Unauthenticated => VaultError::Unauthenticated,
-                    _ => VaultError::NotFound,
-                })
+                Err(self.refuse(refusal, e).await)
             }
+        }
+    }
+
+    /// Journals a refusal (with its reason when it has one) and returns the
+    /// error to answer with.
+    pub(crate) async fn refuse(&self, refusal: Decision, mut entry: NewEntry) -> VaultError {
+        if let Decision::Forbidden(reason) = refusal {
+            entry = entry.detail(reason);
+        }
+        if let Err(e) = self.journal(entry).await {
+            return e;
+        }
+        match refusal {
+            Decision::Forbidden(reason) => VaultError::Forbidden(reason),
+            Decision::Unauthenticated => VaultError::Unauthenticated,
+            _ => VaultError::NotFound,
         }
     }
 
