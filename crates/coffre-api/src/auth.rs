@@ -54,8 +54,9 @@ impl FromRequestParts<AppState> for Auth {
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(|t| t.trim().to_owned());
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, t)| t.trim().to_owned());
         let (token, from_cookie) = match bearer {
             Some(t) => (t, false),
             None => (
@@ -63,6 +64,11 @@ impl FromRequestParts<AppState> for Auth {
                 true,
             ),
         };
+        // Who first (an expired cookie is a 401), then the CSRF check.
+        let session = state
+            .vault
+            .session(&token)
+            .map_err(|_| ApiError::unauthenticated())?;
         let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
         if from_cookie && !safe {
             let sent = parts
@@ -79,10 +85,6 @@ impl FromRequestParts<AppState> for Auth {
                 ));
             }
         }
-        let session = state
-            .vault
-            .session(&token)
-            .map_err(|_| ApiError::unauthenticated())?;
         Ok(Auth { session })
     }
 }

@@ -18,7 +18,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::json::{ApiJson, id};
 use crate::{AppState, document_json};
 
-pub fn router() -> Router<AppState> {
+pub fn router(max_upload: usize) -> Router<AppState> {
     Router::new()
         .route("/api/v1/beneficiaries", post(enrol).get(list))
         .route(
@@ -27,7 +27,9 @@ pub fn router() -> Router<AppState> {
         )
         .route(
             "/api/v1/beneficiaries/{beneficiary_id}/documents",
-            post(upload).get(documents),
+            post(upload)
+                .layer(axum::extract::DefaultBodyLimit::max(max_upload))
+                .get(documents),
         )
         .route(
             "/api/v1/beneficiaries/{beneficiary_id}/grants",
@@ -186,10 +188,18 @@ async fn upload(
             )
                 .into_response());
         }
-        let text = field.text().await.map_err(bad)?;
-        if text.len() > 8000 {
-            return Err(ApiError::bad_request(format!("field {name} too long")));
+        // Read piece by piece: a huge text field is refused, never buffered.
+        let mut raw = Vec::new();
+        while let Some(chunk) = field.chunk().await.map_err(bad)? {
+            if raw.len() + chunk.len() > MAX_TEXT_FIELD {
+                return Err(ApiError::bad_request(format!(
+                    "field {name} longer than {MAX_TEXT_FIELD} bytes"
+                )));
+            }
+            raw.extend_from_slice(&chunk);
         }
+        let text = String::from_utf8(raw)
+            .map_err(|_| ApiError::bad_request(format!("field {name} is not UTF-8")))?;
         match name.as_str() {
             "title" => meta.title = Some(text),
             "category" => {
@@ -209,6 +219,9 @@ async fn upload(
         }
     }
 }
+
+/// Longest text field of the upload form (titles, notes).
+const MAX_TEXT_FIELD: usize = 8000;
 
 fn tokio_stream_of(
     mut rx: tokio::sync::mpsc::Receiver<std::io::Result<Bytes>>,

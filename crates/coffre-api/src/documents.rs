@@ -249,7 +249,7 @@ async fn share(
     );
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "share_id": created.share_id, "url": url, "expires_at_ms": created.expires_ms })),
+        Json(json!({ "share_id": created.share_id, "url": url, "expires_at": created.expires_ms / 1000, "expires_at_ms": created.expires_ms })),
     )
         .into_response())
 }
@@ -274,7 +274,15 @@ async fn revoke_share(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn redeem(State(state): State<AppState>, Path(token): Path<String>) -> ApiResult<Response> {
+async fn redeem(
+    State(state): State<AppState>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    Path(token): Path<String>,
+) -> ApiResult<Response> {
+    // Token guessing costs a journal write each: limited per address.
+    if !state.limiter.allow(peer.ip()) {
+        return Err(crate::sessions::rate_limited());
+    }
     let (info, stream) = state
         .vault
         .redeem_share(&token)

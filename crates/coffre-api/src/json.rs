@@ -13,10 +13,27 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(v)) => Ok(ApiJson(v)),
-            Err(r) => Err(ApiError::bad_request(format!(
-                "invalid JSON body: {}",
-                r.body_text()
-            ))),
+            Err(r) => {
+                // Keep the rejection's meaning (413 too large, 415 wrong
+                // content type, 422 wrong shape), in our error format. axum
+                // reports an over-long body as a buffering failure.
+                let text = r.body_text();
+                let status = if text.contains("length limit exceeded") {
+                    axum::http::StatusCode::PAYLOAD_TOO_LARGE
+                } else {
+                    r.status()
+                };
+                let code = match status.as_u16() {
+                    413 => "too_large",
+                    415 => "unsupported_media_type",
+                    _ => "invalid_input",
+                };
+                Err(ApiError::new(
+                    status,
+                    code,
+                    format!("invalid JSON body: {text}"),
+                ))
+            }
         }
     }
 }

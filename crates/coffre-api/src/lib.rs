@@ -101,6 +101,9 @@ impl AppState {
     }
 }
 
+/// Largest JSON body, for every route but the upload.
+pub const JSON_BODY_LIMIT: usize = 64 * 1024;
+
 pub(crate) fn now_secs() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -140,14 +143,15 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(auth_free_and_ops().layer(short()))
         .merge(sessions::router().layer(short()))
-        .merge(beneficiaries::router().layer(long()))
+        .merge(beneficiaries::router(state.config.max_body_bytes).layer(long()))
         .merge(documents::router().layer(long()))
         .fallback(no_such_route)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::track,
         ))
-        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        // JSON bodies are small; only the upload route takes a document.
+        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(SetResponseHeaderLayer::overriding(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),

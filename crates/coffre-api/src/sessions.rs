@@ -54,14 +54,7 @@ async fn create_session(
     ApiJson(login): ApiJson<Login>,
 ) -> ApiResult<Response> {
     if !state.limiter.allow(peer.ip()) {
-        return Err(ApiError {
-            retry_after: Some(60),
-            ..ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                "too many login attempts from this address",
-            )
-        });
+        return Err(rate_limited());
     }
     let outcome = match login {
         Login::Caseworker { login, password } => {
@@ -104,9 +97,14 @@ async fn create_session(
     Ok((StatusCode::CREATED, headers, Json(body)).into_response())
 }
 
-async fn delete_session(State(state): State<AppState>, auth: Auth) -> StatusCode {
+async fn delete_session(State(state): State<AppState>, auth: Auth) -> Response {
     state.vault.logout(&auth.session);
-    StatusCode::NO_CONTENT
+    let mut headers = HeaderMap::new();
+    let cookie = format!("{COOKIE}=; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age=0");
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        headers.insert(header::SET_COOKIE, v);
+    }
+    (StatusCode::NO_CONTENT, headers).into_response()
 }
 
 #[derive(Deserialize)]
@@ -115,7 +113,15 @@ struct Enroll {
     password: String,
 }
 
-async fn enroll(State(state): State<AppState>, ApiJson(e): ApiJson<Enroll>) -> ApiResult<Response> {
+async fn enroll(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ApiJson(e): ApiJson<Enroll>,
+) -> ApiResult<Response> {
+    // Code guessing costs a journal write each: limited like logins.
+    if !state.limiter.allow(peer.ip()) {
+        return Err(rate_limited());
+    }
     let id = state
         .vault
         .enrol_caseworker(&e.code, UserSecret::new(e.password))
@@ -147,4 +153,15 @@ async fn invite(
         Json(json!({ "caseworker_id": cw, "enrollment_code": code })),
     )
         .into_response())
+}
+
+pub(crate) fn rate_limited() -> ApiError {
+    ApiError {
+        retry_after: Some(60),
+        ..ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "too many attempts from this address; retry in a minute",
+        )
+    }
 }

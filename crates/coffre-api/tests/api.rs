@@ -135,6 +135,19 @@ async fn errors_are_json_with_codes_and_headers_are_set() {
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"]["code"], "invalid_input");
 
+    // JSON routes take small bodies only (the upload route is the exception).
+    let huge = format!(
+        r#"{{"kind":"beneficiary","identifier":"{}","secret":"123456"}}"#,
+        "x".repeat(200_000)
+    );
+    let big = Request::post("/api/v1/sessions")
+        .header("content-type", "application/json")
+        .body(Body::from(huge))
+        .unwrap();
+    let (s, _, body) = send(&state, big).await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert_eq!(body["error"]["code"], "too_large");
+
     let bad_id = Request::get("/api/v1/documents/not-an-id")
         .header("authorization", "Bearer x")
         .body(Body::empty())

@@ -154,7 +154,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     )
     .with_graceful_shutdown(signal);
     tokio::select! {
-        res = server => res?,
+        res = server => {
+            // Checkpoint even when the server stopped on an error.
+            if let Err(e) = res {
+                tracing::error!(error = %e, "the HTTP server stopped on an error");
+                vault.checkpoint().await?;
+                return Err(e.into());
+            }
+        }
         () = deadline => tracing::warn!(
             "requests still running {} s after the shutdown signal; stopping anyway",
             SHUTDOWN_GRACE.as_secs()
