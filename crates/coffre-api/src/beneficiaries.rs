@@ -119,8 +119,10 @@ async fn documents(
     State(state): State<AppState>,
     auth: Auth,
     Path(b): Path<String>,
-    Query(q): Query<ListQuery>,
+    q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<serde_json::Value>> {
+    let Query(q) =
+        q.map_err(|e| ApiError::bad_request(format!("query string: {}", e.body_text())))?;
     let b: PrincipalId = id(&b)?;
     let docs = match q.expiring_within_days {
         Some(days) => {
@@ -142,8 +144,15 @@ async fn upload(
     State(state): State<AppState>,
     auth: Auth,
     Path(b): Path<String>,
-    mut form: Multipart,
+    form: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> ApiResult<Response> {
+    let mut form = form.map_err(|e| {
+        ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!("uploads are multipart/form-data: {}", e.body_text()),
+        )
+    })?;
     let b: PrincipalId = id(&b)?;
     let mut meta = NewDocument::default();
     let bad = |e: axum::extract::multipart::MultipartError| {

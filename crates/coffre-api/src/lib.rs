@@ -128,6 +128,14 @@ pub(crate) fn document_json(d: &DocumentInfo) -> serde_json::Value {
     })
 }
 
+async fn method_not_allowed() -> impl IntoResponse {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this route does not take that method",
+    )
+}
+
 async fn no_such_route() -> impl IntoResponse {
     ApiError::new(StatusCode::NOT_FOUND, "no_such_route", "no such route")
 }
@@ -146,6 +154,7 @@ pub fn app(state: AppState) -> Router {
         .merge(beneficiaries::router(state.config.max_body_bytes).layer(long()))
         .merge(documents::router().layer(long()))
         .fallback(no_such_route)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::track,

@@ -85,6 +85,10 @@ async fn openapi_matches_the_served_routes() {
             body["error"]["code"], "no_such_route",
             "{method} {path} is in the document but not served"
         );
+        assert_ne!(
+            body["error"]["code"], "method_not_allowed",
+            "{method} {path}: the route does not take this method"
+        );
         count += 1;
     }
     assert_eq!(
@@ -147,6 +151,17 @@ async fn errors_are_json_with_codes_and_headers_are_set() {
     let (s, _, body) = send(&state, big).await;
     assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
     assert_eq!(body["error"]["code"], "too_large");
+
+    // The router's own refusals answer in the same format.
+    let (s, _, body) = send(
+        &state,
+        Request::put("/api/v1/sessions")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(body["error"]["code"], "method_not_allowed");
 
     let bad_id = Request::get("/api/v1/documents/not-an-id")
         .header("authorization", "Bearer x")
