@@ -1,25 +1,78 @@
 //! The operator's channel: a Unix socket in the data directory (mode 0600;
-//! being able to open it is the credential). One JSON request per line, one
-//! JSON answer per line.
+//! being able to open it is the credential). One JSON request per line; the
+//! answer is one JSON line, which long work (scrub) precedes with
+//! `{"progress":{"done":…,"total":…}}` lines.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
-use coffre_vault::Vault;
+use coffre_crypto::archive::ArchiveWriter;
+use coffre_crypto::{PrincipalId, Recipient};
+use coffre_vault::{RootFile, Vault};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixListener;
+use tokio::sync::mpsc;
 
 #[derive(Deserialize)]
 #[serde(tag = "command", rename_all = "snake_case")]
 enum Request {
-    StructureCreate { name: String, admin_login: String },
+    StructureCreate {
+        name: String,
+        admin_login: String,
+    },
     StructureList,
     Status,
+    AuditRange {
+        since_ms: Option<i64>,
+        until_ms: Option<i64>,
+    },
+    AuditPage {
+        from: u64,
+        to: u64,
+        beneficiary: Option<PrincipalId>,
+        limit: usize,
+    },
+    Scrub,
+    Gc {
+        older_than_secs: u64,
+        apply: bool,
+    },
+    RotateRoot,
+    BackupCreate {
+        #[serde(default)]
+        recipients: Vec<String>,
+    },
 }
 
 /// Longest request line accepted.
 const MAX_LINE: usize = 64 * 1024;
+/// Most recipients of one backup.
+const MAX_RECIPIENTS: usize = 16;
+
+/// What the operator's commands reach.
+#[derive(Clone)]
+pub struct Operator {
+    pub vault: Vault,
+    /// The store, described for `status`.
+    pub store: String,
+    pub data_dir: PathBuf,
+    pub root_file: Arc<dyn RootFile>,
+    /// Where backups go when the command names no recipient (the root
+    /// identity's recipient, when there is one).
+    pub default_backup_recipient: Option<Recipient>,
+}
+
+impl std::fmt::Debug for Operator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Operator")
+            .field("store", &self.store)
+            .field("data_dir", &self.data_dir)
+            .finish_non_exhaustive()
+    }
+}
 
 /// Binds the socket (replacing a stale one) with mode 0600.
 pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
@@ -33,23 +86,36 @@ pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
     Ok(listener)
 }
 
-pub async fn serve(listener: UnixListener, vault: Vault, store: String) {
+pub async fn serve(listener: UnixListener, op: Operator) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             // Out of file descriptors, say: wait instead of spinning.
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
         };
-        let vault = vault.clone();
-        let store = store.clone();
+        let op = op.clone();
         tokio::spawn(async move {
             let (r, mut w) = stream.into_split();
-            let mut lines = BufReader::new(r.take(MAX_LINE as u64 * 16)).lines();
+            let mut lines = BufReader::new(r.take(MAX_LINE as u64 * 64)).lines();
             while let Ok(Some(line)) = lines.next_line().await {
-                let answer = if line.len() > MAX_LINE {
-                    json!({ "ok": false, "error": "request too long" })
-                } else {
-                    handle(&vault, &store, &line).await
+                if line.len() > MAX_LINE {
+                    let _ = w
+                        .write_all(b"{\"ok\":false,\"error\":\"request too long\"}\n")
+                        .await;
+                    break;
+                }
+                let (ptx, mut prx) = mpsc::channel::<Value>(8);
+                let work = handle(&op, &line, ptx);
+                tokio::pin!(work);
+                let answer = loop {
+                    tokio::select! {
+                        a = &mut work => break a,
+                        Some(p) = prx.recv() => {
+                            if w.write_all(format!("{}\n", json!({ "progress": p })).as_bytes()).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
                 };
                 if w.write_all(format!("{answer}\n").as_bytes()).await.is_err() {
                     break;
@@ -59,11 +125,23 @@ pub async fn serve(listener: UnixListener, vault: Vault, store: String) {
     }
 }
 
-async fn handle(vault: &Vault, store: &str, line: &str) -> Value {
+fn refused(e: impl std::fmt::Display) -> Value {
+    json!({ "ok": false, "error": e.to_string() })
+}
+
+fn ok(mut v: Value) -> Value {
+    if let Some(m) = v.as_object_mut() {
+        m.insert("ok".into(), Value::Bool(true));
+    }
+    v
+}
+
+async fn handle(op: &Operator, line: &str, progress: mpsc::Sender<Value>) -> Value {
     let req: Request = match serde_json::from_str(line) {
         Ok(r) => r,
-        Err(e) => return json!({ "ok": false, "error": format!("bad request: {e}") }),
+        Err(e) => return refused(format!("bad request: {e}")),
     };
+    let vault = &op.vault;
     match req {
         Request::StructureCreate { name, admin_login } => {
             match vault.create_structure(&name, &admin_login).await {
@@ -71,19 +149,137 @@ async fn handle(vault: &Vault, store: &str, line: &str) -> Value {
                     let code: &str = &c.enrolment_code;
                     json!({ "ok": true, "structure_id": c.structure_id, "admin_id": c.admin_id, "enrollment_code": code })
                 }
-                Err(e) => json!({ "ok": false, "error": e.to_string() }),
+                Err(e) => refused(e),
             }
         }
         Request::StructureList => match vault.structures() {
             Ok(list) => json!({ "ok": true, "structures": list.iter().map(|s| json!({
                 "structure_id": s.id, "name": s.name, "created_at_ms": s.created_ms })).collect::<Vec<_>>() }),
-            Err(e) => json!({ "ok": false, "error": e.to_string() }),
+            Err(e) => refused(e),
         },
-        Request::Status => json!({
-            "ok": true,
-            "version": env!("CARGO_PKG_VERSION"),
-            "store": store,
-            "audit_verifying_key": vault.audit_verifying_key().to_string(),
-        }),
+        Request::Status => match vault.status() {
+            Ok(s) => {
+                let mut v = json!({
+                    "version": env!("CARGO_PKG_VERSION"),
+                    "store": op.store,
+                    "data_dir": op.data_dir.display().to_string(),
+                });
+                if let (Some(m), Ok(Value::Object(s))) =
+                    (v.as_object_mut(), serde_json::to_value(s))
+                {
+                    m.extend(s);
+                }
+                ok(v)
+            }
+            Err(e) => refused(e),
+        },
+        Request::AuditRange { since_ms, until_ms } => {
+            match vault.audit_range(since_ms, until_ms).await {
+                Ok(r) => ok(json!({ "range": r })),
+                Err(e) => refused(e),
+            }
+        }
+        Request::AuditPage {
+            from,
+            to,
+            beneficiary,
+            limit,
+        } => match vault.audit_page(from, to, beneficiary, limit) {
+            Ok(lines) => ok(json!({ "lines": lines })),
+            Err(e) => refused(e),
+        },
+        Request::Scrub => {
+            let report = vault
+                .scrub(&move |done, total| {
+                    // Every 1 % is plenty for a progress bar.
+                    if done == total || done % (total / 100).max(1) == 0 {
+                        let _ = progress.try_send(json!({ "done": done, "total": total }));
+                    }
+                })
+                .await;
+            match report {
+                Ok(r) => ok(json!({ "report": r, "healthy": r.healthy() })),
+                Err(e) => refused(e),
+            }
+        }
+        Request::Gc {
+            older_than_secs,
+            apply,
+        } => match vault.gc(Duration::from_secs(older_than_secs), apply).await {
+            Ok(r) => ok(json!({ "report": r, "applied": apply })),
+            Err(e) => refused(e),
+        },
+        Request::RotateRoot => match vault.rotate_root(op.root_file.as_ref()).await {
+            Ok(r) => ok(json!({ "report": r })),
+            Err(e) => refused(e),
+        },
+        Request::BackupCreate { recipients } => match backup(op, &recipients).await {
+            Ok(v) => ok(v),
+            Err(e) => refused(e),
+        },
     }
+}
+
+/// Writes the encrypted backup into the data directory (the command then
+/// moves it where the operator asked) and answers with its path.
+async fn backup(op: &Operator, recipients: &[String]) -> Result<Value, String> {
+    if recipients.len() > MAX_RECIPIENTS {
+        return Err(format!("at most {MAX_RECIPIENTS} recipients"));
+    }
+    let mut to = Vec::new();
+    for r in recipients {
+        to.push(
+            r.parse::<Recipient>()
+                .map_err(|_| format!("not an age recipient (age1…): {r}"))?,
+        );
+    }
+    if to.is_empty() {
+        match &op.default_backup_recipient {
+            Some(r) => to.push(r.clone()),
+            None => {
+                return Err(
+                    "name at least one --recipient (the root key ring is not protected by an identity file)"
+                        .into(),
+                );
+            }
+        }
+    }
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    let partial = op.data_dir.join(format!("backup-{stamp}.age.partial"));
+    let file = private_file(&partial).map_err(|e| format!("create {}: {e}", partial.display()))?;
+    let writer =
+        ArchiveWriter::new(&to, std::io::BufWriter::new(file)).map_err(|e| e.to_string())?;
+    let result = op.vault.backup(writer, op.root_file.as_ref()).await;
+    let (summary, writer) = match result {
+        Ok(x) => x,
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            return Err(e.to_string());
+        }
+    };
+    let done = partial.with_extension("");
+    let finished = writer
+        .finish()
+        .map_err(|e| e.to_string())
+        .and_then(|w| w.into_inner().map_err(|e| e.error().to_string()))
+        .and_then(|f| f.sync_all().map_err(|e| e.to_string()))
+        .and_then(|()| std::fs::rename(&partial, &done).map_err(|e| e.to_string()));
+    if let Err(e) = finished {
+        let _ = std::fs::remove_file(&partial);
+        return Err(format!("writing the backup: {e}"));
+    }
+    Ok(json!({ "path": done.display().to_string(), "summary": summary }))
+}
+
+fn private_file(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(path)
 }

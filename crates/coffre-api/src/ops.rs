@@ -25,7 +25,43 @@ async fn ready(State(state): State<AppState>) -> Response {
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
-    let mut r = state.metrics.render().into_response();
+    let mut text = state.metrics.render();
+    if let Some(s) = state.vault.last_scrub() {
+        use std::fmt::Write;
+        for (name, help, v) in [
+            (
+                "coffre_scrub_checked_objects",
+                "Objects the last scrub read.",
+                s.checked,
+            ),
+            (
+                "coffre_scrub_missing_objects",
+                "Documents whose object the last scrub did not find.",
+                s.missing,
+            ),
+            (
+                "coffre_scrub_corrupt_objects",
+                "Objects the last scrub found altered.",
+                s.corrupt,
+            ),
+            (
+                "coffre_scrub_orphan_objects",
+                "Objects no document points at.",
+                s.orphans,
+            ),
+        ] {
+            let _ = writeln!(
+                text,
+                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}"
+            );
+        }
+        let _ = writeln!(
+            text,
+            "# HELP coffre_scrub_last_run_timestamp_seconds When the last scrub finished.\n# TYPE coffre_scrub_last_run_timestamp_seconds gauge\ncoffre_scrub_last_run_timestamp_seconds {}",
+            s.finished_ms / 1000
+        );
+    }
+    let mut r = text.into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4"),

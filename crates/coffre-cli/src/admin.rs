@@ -1,6 +1,6 @@
-//! `coffre admin …`: talks to the running server over its Unix socket.
+//! Talking to the running server over its Unix socket.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 
@@ -9,24 +9,83 @@ use serde_json::Value;
 
 use crate::serve::ADMIN_SOCKET;
 
-pub fn request(data_dir: &Path, request: Value) -> anyhow::Result<Value> {
-    let path = data_dir.join(ADMIN_SOCKET);
-    let mut stream = UnixStream::connect(&path).with_context(|| {
-        format!(
-            "no running server answers on {}: start `coffre serve --data-dir {}` first (or check --data-dir)",
-            path.display(),
-            data_dir.display()
-        )
-    })?;
-    stream.write_all(format!("{request}\n").as_bytes())?;
-    let mut line = String::new();
-    BufReader::new(stream).read_line(&mut line)?;
-    let answer: Value = serde_json::from_str(&line).context("the server's answer is not JSON")?;
-    if answer["ok"] != Value::Bool(true) {
-        anyhow::bail!(
-            "the server refused: {}",
-            answer["error"].as_str().unwrap_or("unknown error")
-        );
+/// Longest answer line read (an audit page is well below).
+const MAX_ANSWER: u64 = 256 << 20;
+
+/// One connection; several requests may go over it in turn.
+pub struct Admin {
+    reader: BufReader<UnixStream>,
+    writer: UnixStream,
+}
+
+impl Admin {
+    pub fn connect(data_dir: &Path) -> anyhow::Result<Self> {
+        let path = data_dir.join(ADMIN_SOCKET);
+        let stream = UnixStream::connect(&path).with_context(|| {
+            format!(
+                "no running server answers on {}: start `coffre serve --data-dir {}` first (or check --data-dir)",
+                path.display(),
+                data_dir.display()
+            )
+        })?;
+        Ok(Self {
+            writer: stream.try_clone()?,
+            reader: BufReader::new(stream),
+        })
     }
-    Ok(answer)
+
+    /// Sends a request; `progress(done, total)` sees the progress lines
+    /// that precede the answer.
+    pub fn call(
+        &mut self,
+        request: &Value,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> anyhow::Result<Value> {
+        self.writer
+            .write_all(format!("{request}\n").as_bytes())
+            .context("the server closed the connection")?;
+        loop {
+            let mut line = String::new();
+            let n = (&mut self.reader)
+                .take(MAX_ANSWER)
+                .read_line(&mut line)
+                .context("reading the server's answer")?;
+            if n == 0 {
+                anyhow::bail!("the server closed the connection before answering (see its log)");
+            }
+            let answer: Value =
+                serde_json::from_str(&line).context("the server's answer is not JSON")?;
+            if let Some(p) = answer.get("progress") {
+                progress(
+                    p["done"].as_u64().unwrap_or(0),
+                    p["total"].as_u64().unwrap_or(0),
+                );
+                continue;
+            }
+            if answer["ok"] != Value::Bool(true) {
+                anyhow::bail!(
+                    "the server refused: {}",
+                    answer["error"].as_str().unwrap_or("unknown error")
+                );
+            }
+            return Ok(answer);
+        }
+    }
+}
+
+/// One request on a fresh connection, no progress.
+pub fn request(data_dir: &Path, request: Value) -> anyhow::Result<Value> {
+    Admin::connect(data_dir)?.call(&request, &mut |_, _| {})
+}
+
+/// A progress bar on stderr; drawn only when stderr is a terminal.
+pub fn progress_bar(what: &'static str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(0);
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} ({eta} left)")
+    {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message(what);
+    bar
 }

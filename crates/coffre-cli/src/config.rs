@@ -16,6 +16,25 @@ pub struct Config {
     pub store: Store,
     #[serde(default)]
     pub limits: Limits,
+    #[serde(default)]
+    pub maintenance: Maintenance,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Maintenance {
+    /// Hours between background scrubs (0 turns them off); default 24.
+    pub scrub_interval_hours: Option<u64>,
+}
+
+impl Maintenance {
+    pub fn scrub_interval(&self) -> anyhow::Result<Option<Duration>> {
+        match self.scrub_interval_hours.unwrap_or(24) {
+            0 => Ok(None),
+            h if h <= 24 * 365 => Ok(Some(Duration::from_secs(h * 3600))),
+            _ => anyhow::bail!("maintenance.scrub_interval_hours must be 0..=8760"),
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -123,6 +142,10 @@ mod tests {
         let l = c.vault_limits().unwrap();
         assert_eq!(l.max_document_bytes, 100 << 20);
         assert_eq!(l.lockout_base, Duration::from_secs(60));
+        assert_eq!(
+            c.maintenance.scrub_interval().unwrap(),
+            Some(Duration::from_secs(24 * 3600))
+        );
     }
 
     #[test]
@@ -130,5 +153,9 @@ mod tests {
         assert!(toml::from_str::<Config>("[server]\nlisten_on = \"x\"\n").is_err());
         let c: Config = toml::from_str("[limits]\nquota_mib = 0\n").unwrap();
         assert!(c.vault_limits().is_err());
+        let c: Config = toml::from_str("[maintenance]\nscrub_interval_hours = 0\n").unwrap();
+        assert_eq!(c.maintenance.scrub_interval().unwrap(), None);
+        let c: Config = toml::from_str("[maintenance]\nscrub_interval_hours = 99999\n").unwrap();
+        assert!(c.maintenance.scrub_interval().is_err());
     }
 }

@@ -1,9 +1,12 @@
 //! `coffre`: the server and the operator's command line.
 
 mod admin;
+mod audit;
 mod config;
 mod inspect;
+mod maintenance;
 mod serve;
+mod target;
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -12,8 +15,17 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 use serde_json::json;
 
+use crate::target::Target;
+
 #[derive(Parser)]
-#[command(name = "coffre", version, about = "Coffre: encrypted document vault")]
+#[command(
+    name = "coffre",
+    version,
+    about = "Coffre: encrypted document vault",
+    after_help = "Operator commands talk to the running server through the socket in its data \
+directory (being able to open it is the credential). `audit verify` and `backup restore` work \
+offline. Every command takes --json."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -37,9 +49,41 @@ enum Command {
         #[arg(long)]
         listen: Option<SocketAddr>,
     },
-    /// Operator commands, sent to the running server.
+    /// Structures and server status.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// The audit journal for auditors: export, and offline verification.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Read every stored object and check it against what was recorded at
+    /// upload (size, ciphertext SHA-256, header); report missing, corrupt and
+    /// orphan objects. Exits 1 if any object is corrupt or missing.
+    ///
+    /// Example: coffre scrub --data-dir /var/lib/coffre
+    Scrub {
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Remove objects no document points at (left by a crash or a failed
+    /// delete) and interrupted uploads. Lists them only, unless --apply.
+    ///
+    /// Example: coffre gc --older-than 7d --apply
+    Gc {
+        /// Only objects older than this (e.g. 24h, 7d).
+        #[arg(long, default_value = "24h")]
+        older_than: String,
+        /// Delete them (without it: a dry run).
+        #[arg(long)]
+        apply: bool,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Root key ring.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Metadata backups (encrypted with age).
+    #[command(subcommand)]
+    Backup(BackupCommand),
     /// Stored objects (ciphertext files).
     #[command(subcommand)]
     Object(ObjectCommand),
@@ -50,14 +94,12 @@ enum AdminCommand {
     /// Structures (CCAS, associations).
     #[command(subcommand)]
     Structure(StructureCommand),
-    /// Version, store and journal key of the running server.
+    /// Version, store, counts, journal head and key, root key version, last scrub.
     ///
     /// Example: coffre admin status --data-dir ./coffre-data
     Status {
-        #[arg(long, default_value = "coffre-data")]
-        data_dir: PathBuf,
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        target: Target,
     },
 }
 
@@ -72,17 +114,106 @@ enum StructureCommand {
         name: String,
         #[arg(long)]
         admin_login: String,
-        #[arg(long, default_value = "coffre-data")]
-        data_dir: PathBuf,
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        target: Target,
     },
     /// List the structures.
     ///
     /// Example: coffre admin structure list --json
     List {
-        #[arg(long, default_value = "coffre-data")]
+        #[command(flatten)]
+        target: Target,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Write journal entries, the checkpoints that sign them and the
+    /// verification key to an age-encrypted file for an auditor
+    /// (docs/AUDIT.md). The reference `age` tool decrypts it.
+    ///
+    /// Example: coffre audit export --recipient age1… --out audit-2026-11.age --since 2026-11-01 --until 2026-11-30
+    Export {
+        /// The auditor's age public key (repeatable).
+        #[arg(long = "recipient", required = true)]
+        recipients: Vec<String>,
+        #[arg(long)]
+        out: PathBuf,
+        /// From this date or time (UTC), e.g. 2026-11-01 or 2026-11-01T08:00:00Z.
+        #[arg(long)]
+        since: Option<String>,
+        /// Up to this date or time (UTC), widened to the next signed checkpoint.
+        #[arg(long)]
+        until: Option<String>,
+        /// Only this vault's entries in full (the others as digests).
+        #[arg(long)]
+        beneficiary: Option<String>,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Check an export offline: the hash chain and every checkpoint
+    /// signature. Exits 0 with a summary when intact, 1 naming the first bad
+    /// entry when anything was altered, removed, reordered or inserted.
+    ///
+    /// Example: coffre audit verify --identity auditor-key.txt --key <KEY> --head <HASH> audit-2026-11.age
+    Verify {
+        /// The export (age-encrypted, or already decrypted).
+        file: PathBuf,
+        /// The auditor's age identity file (for an encrypted export).
+        #[arg(long)]
+        identity: Option<PathBuf>,
+        /// The journal's verifying key, as the operator published it.
+        #[arg(long)]
+        key: Option<String>,
+        /// The journal head hash the operator gave (proves nothing is missing at the end).
+        #[arg(long)]
+        head: Option<String>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Add a root key version, re-seal every outer seal and server secret
+    /// under it, then retire the old versions. Safe to interrupt and run again.
+    ///
+    /// Example: coffre keys rotate-root --data-dir /var/lib/coffre
+    RotateRoot {
+        #[command(flatten)]
+        target: Target,
+    },
+}
+
+#[derive(Subcommand)]
+enum BackupCommand {
+    /// A consistent snapshot of the metadata and the root key file, taken
+    /// without stopping the server, encrypted with age (by default to the
+    /// root identity's recipient).
+    ///
+    /// Example: coffre backup create --out /srv/backups/coffre-2026-11-30.age
+    Create {
+        #[arg(long)]
+        out: PathBuf,
+        /// Encrypt to these age recipients instead (repeatable).
+        #[arg(long = "recipient")]
+        recipients: Vec<String>,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Restore a backup into an empty data directory (no server running on
+    /// it), then start `serve` against the same object store.
+    ///
+    /// Example: coffre backup restore coffre-2026-11-30.age --data-dir /var/lib/coffre-new --identity root-identity.txt
+    Restore {
+        file: PathBuf,
+        #[arg(long)]
         data_dir: PathBuf,
+        /// The age identity the backup was encrypted to.
+        #[arg(long)]
+        identity: PathBuf,
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -117,8 +248,17 @@ fn print(
     Ok(())
 }
 
-fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+fn main() -> std::process::ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve {
             config,
@@ -144,14 +284,13 @@ fn main() -> anyhow::Result<()> {
         Command::Admin(AdminCommand::Structure(StructureCommand::Create {
             name,
             admin_login,
-            data_dir,
-            json,
+            target,
         })) => {
             let a = admin::request(
-                &data_dir,
+                &target.data_dir()?,
                 json!({ "command": "structure_create", "name": name, "admin_login": admin_login }),
             )?;
-            print(&a, json, |o| {
+            print(&a, target.json, |o| {
                 writeln!(
                     o,
                     "structure created: {}",
@@ -164,9 +303,9 @@ fn main() -> anyhow::Result<()> {
                 )
             })
         }
-        Command::Admin(AdminCommand::Structure(StructureCommand::List { data_dir, json })) => {
-            let a = admin::request(&data_dir, json!({ "command": "structure_list" }))?;
-            print(&a, json, |o| {
+        Command::Admin(AdminCommand::Structure(StructureCommand::List { target })) => {
+            let a = admin::request(&target.data_dir()?, json!({ "command": "structure_list" }))?;
+            print(&a, target.json, |o| {
                 for s in a["structures"].as_array().into_iter().flatten() {
                     writeln!(
                         o,
@@ -178,18 +317,92 @@ fn main() -> anyhow::Result<()> {
                 Ok(())
             })
         }
-        Command::Admin(AdminCommand::Status { data_dir, json }) => {
-            let a = admin::request(&data_dir, json!({ "command": "status" }))?;
-            print(&a, json, |o| {
+        Command::Admin(AdminCommand::Status { target }) => {
+            let a = admin::request(&target.data_dir()?, json!({ "command": "status" }))?;
+            print(&a, target.json, |o| {
+                let s = |k: &str| a[k].to_string();
                 writeln!(o, "coffre {}", a["version"].as_str().unwrap_or(""))?;
-                writeln!(o, "store: {}", a["store"].as_str().unwrap_or(""))?;
+                writeln!(o, "store:            {}", a["store"].as_str().unwrap_or(""))?;
+                writeln!(
+                    o,
+                    "structures {}, caseworkers {}, beneficiaries {}, documents {}",
+                    s("structures"),
+                    s("caseworkers"),
+                    s("beneficiaries"),
+                    s("documents")
+                )?;
+                writeln!(o, "root key version: {}", s("root_key_version"))?;
+                writeln!(
+                    o,
+                    "journal head:     entry {} hash {}",
+                    s("journal_head_seq"),
+                    a["journal_head_hash"].as_str().unwrap_or("-")
+                )?;
+                writeln!(o, "last checkpoint:  entry {}", s("last_checkpoint_seq"))?;
                 writeln!(
                     o,
                     "journal verifying key: {}",
                     a["audit_verifying_key"].as_str().unwrap_or("")
-                )
+                )?;
+                match a["last_scrub"].as_object() {
+                    Some(sc) => writeln!(
+                        o,
+                        "last scrub:       {} checked, {} missing, {} corrupt, {} orphans",
+                        sc["checked"], sc["missing"], sc["corrupt"], sc["orphans"]
+                    ),
+                    None => writeln!(o, "last scrub:       none since the server started"),
+                }
             })
         }
+        Command::Audit(AuditCommand::Export {
+            recipients,
+            out,
+            since,
+            until,
+            beneficiary,
+            target,
+        }) => audit::export(audit::ExportArgs {
+            data_dir: target.data_dir()?,
+            recipients,
+            out,
+            since,
+            until,
+            beneficiary,
+            json: target.json,
+        }),
+        Command::Audit(AuditCommand::Verify {
+            file,
+            identity,
+            key,
+            head,
+            json,
+        }) => audit::verify(audit::VerifyArgs {
+            file,
+            identity,
+            key,
+            head,
+            json,
+        }),
+        Command::Scrub { target } => maintenance::scrub(&target.data_dir()?, target.json),
+        Command::Gc {
+            older_than,
+            apply,
+            target,
+        } => maintenance::gc(&target.data_dir()?, &older_than, apply, target.json),
+        Command::Keys(KeysCommand::RotateRoot { target }) => {
+            maintenance::rotate_root(&target.data_dir()?, target.json)
+        }
+        Command::Backup(BackupCommand::Create {
+            out,
+            recipients,
+            target,
+        }) => maintenance::backup_create(&target.data_dir()?, &out, &recipients, target.json),
+        Command::Backup(BackupCommand::Restore {
+            file,
+            data_dir,
+            identity,
+            json,
+        }) => maintenance::backup_restore(&file, &data_dir, &identity, json),
         Command::Object(ObjectCommand::Inspect { file, json }) => inspect::inspect(&file, json),
     }
 }

@@ -75,9 +75,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     let describe = store.describe();
     let limits = config.vault_limits()?;
+    let scrub_every = config.maintenance.scrub_interval()?;
     let max_doc = limits.max_document_bytes;
     let vault = Vault::open(VaultConfig {
-        db_path: data_dir.join("db"),
+        db_path: data_dir.join(datadir::DB_DIR),
         store,
         root: opened.root,
         limits,
@@ -90,11 +91,50 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let socket_path = data_dir.join(ADMIN_SOCKET);
     let admin = coffre_api::admin::bind(&socket_path)
         .with_context(|| format!("cannot create the admin socket {}", socket_path.display()))?;
+    let default_backup_recipient = std::fs::read_to_string(&identity)
+        .ok()
+        .and_then(|t| coffre_crypto::Identity::from_identity_file(&t).ok())
+        .map(|i| i.recipient());
     tokio::spawn(coffre_api::admin::serve(
         admin,
-        vault.clone(),
-        describe.clone(),
+        coffre_api::admin::Operator {
+            vault: vault.clone(),
+            store: describe.clone(),
+            data_dir: data_dir.clone(),
+            root_file: Arc::new(RootKeyFile {
+                identity_in_data_dir: identity == data_dir.join(ROOT_IDENTITY_FILE),
+                dir: data_dir.clone(),
+                protection: RootProtection::IdentityFile(identity.clone()),
+            }),
+            default_backup_recipient,
+        },
     ));
+
+    if let Some(every) = scrub_every {
+        let scrubber = vault.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            // The first tick is immediate: wait a whole interval instead.
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                match scrubber.scrub(&|_, _| {}).await {
+                    Ok(r) if r.healthy() => tracing::info!(
+                        checked = r.checked,
+                        orphans = r.orphans.len(),
+                        "scrub: every object is intact"
+                    ),
+                    Ok(r) => tracing::error!(
+                        checked = r.checked,
+                        missing = r.missing.len(),
+                        corrupt = r.corrupt.len(),
+                        "scrub: damaged or missing objects; run `coffre scrub` for the list"
+                    ),
+                    Err(e) => tracing::warn!(error = %e, "scrub could not run"),
+                }
+            }
+        });
+    }
 
     // Expired grants lose their keys, idle sessions their memory.
     let sweeper = vault.clone();
@@ -171,6 +211,30 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     vault.checkpoint().await?;
     let _ = std::fs::remove_file(&socket_path);
     Ok(())
+}
+
+/// The root key ring file in the data directory, as rotation and backups
+/// see it.
+struct RootKeyFile {
+    dir: PathBuf,
+    protection: RootProtection,
+    identity_in_data_dir: bool,
+}
+
+impl coffre_vault::RootFile for RootKeyFile {
+    fn save(&self, ring: &coffre_crypto::root::RootKeyRing) -> coffre_vault::Result<()> {
+        datadir::save_root(&self.dir, ring, &self.protection)
+    }
+
+    fn read(&self) -> coffre_vault::Result<Vec<u8>> {
+        let path = self.dir.join(datadir::ROOT_KEYS_FILE);
+        std::fs::read(&path)
+            .map_err(|e| coffre_vault::VaultError::Db(format!("read {}: {e}", path.display())))
+    }
+
+    fn identity_in_data_dir(&self) -> bool {
+        self.identity_in_data_dir
+    }
 }
 
 async fn shutdown_signal() {

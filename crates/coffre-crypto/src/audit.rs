@@ -1,10 +1,14 @@
 //! Audit journal primitives: canonical entries, the SHA-256 hash chain and
 //! Ed25519-signed checkpoints.
 //!
-//! `hash(n) = SHA-256(hash(n-1) ‖ canonical(entry n))`, `hash(0)` = 32 zero
-//! bytes. A checkpoint signs `(seq, hash(seq), time)`. The journal never
-//! holds document content or secrets: entries carry ids, actions and
-//! outcomes only.
+//! `hash(n) = SHA-256(hash(n-1) ‖ SHA-256(canonical(entry n)))`, `hash(0)` =
+//! 32 zero bytes. Chaining the entry's digest rather than its bytes lets an
+//! export leave out the entries of other people (an [`Link::Elided`] line
+//! carries only the digest) and still be verified end to end. A checkpoint
+//! signs `(seq, hash(seq), time)`. The journal never holds document content or
+//! secrets: entries carry ids, actions and outcomes only.
+
+pub mod export;
 
 use std::fmt;
 use std::str::FromStr;
@@ -70,7 +74,19 @@ impl Entry {
         }
         out
     }
+
+    /// `SHA-256(canonical(entry))`: what the chain links, and all an export
+    /// keeps of an entry it leaves out.
+    pub fn digest(&self) -> EntryDigest {
+        let mut out = [0u8; 32];
+        out.copy_from_slice(ring::digest::digest(&SHA256, &self.canonical_bytes()).as_ref());
+        EntryDigest(out)
+    }
 }
+
+/// The SHA-256 of an entry's canonical encoding.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct EntryDigest(pub [u8; 32]);
 
 /// A link of the hash chain.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -80,52 +96,68 @@ impl ChainHash {
     /// The hash before the first entry.
     pub const GENESIS: ChainHash = ChainHash([0; 32]);
 
-    /// `SHA-256(self ‖ canonical(entry))`.
+    /// `SHA-256(self ‖ SHA-256(canonical(entry)))`.
     pub fn next(&self, entry: &Entry) -> ChainHash {
+        self.next_digest(&entry.digest())
+    }
+
+    /// The same link from the entry's digest alone.
+    pub fn next_digest(&self, digest: &EntryDigest) -> ChainHash {
         let mut ctx = Context::new(&SHA256);
         ctx.update(&self.0);
-        ctx.update(&entry.canonical_bytes());
+        ctx.update(&digest.0);
         let mut out = [0u8; 32];
         out.copy_from_slice(ctx.finish().as_ref());
         ChainHash(out)
     }
 }
 
-impl fmt::Display for ChainHash {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&hex::encode(self.0))
-    }
+macro_rules! hex_newtype {
+    ($t:ident, $what:literal) => {
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&hex::encode(self.0))
+            }
+        }
+
+        impl fmt::Debug for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, concat!(stringify!($t), "({})"), self)
+            }
+        }
+
+        impl FromStr for $t {
+            type Err = Error;
+            fn from_str(s: &str) -> Result<Self> {
+                let mut out = [0u8; 32];
+                hex::decode_to_slice(s, &mut out).map_err(|_| Error::Malformed($what))?;
+                Ok($t(out))
+            }
+        }
+
+        impl Serialize for $t {
+            fn serialize<S: serde::Serializer>(
+                &self,
+                s: S,
+            ) -> std::result::Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $t {
+            fn deserialize<D: serde::Deserializer<'de>>(
+                d: D,
+            ) -> std::result::Result<Self, D::Error> {
+                String::deserialize(d)?
+                    .parse()
+                    .map_err(serde::de::Error::custom)
+            }
+        }
+    };
 }
 
-impl fmt::Debug for ChainHash {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ChainHash({self})")
-    }
-}
-
-impl FromStr for ChainHash {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        let mut out = [0u8; 32];
-        hex::decode_to_slice(s, &mut out)
-            .map_err(|_| Error::Malformed("chain hash (64 hex digits)"))?;
-        Ok(ChainHash(out))
-    }
-}
-
-impl Serialize for ChainHash {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for ChainHash {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        String::deserialize(d)?
-            .parse()
-            .map_err(serde::de::Error::custom)
-    }
-}
+hex_newtype!(ChainHash, "chain hash (64 hex digits)");
+hex_newtype!(EntryDigest, "entry digest (64 hex digits)");
 
 /// An entry with the chain hash recorded after it, as stored and exported.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -299,60 +331,72 @@ impl Anchor {
 /// What a successful verification covered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Verified {
+    /// Entries checked in full.
     pub entries: u64,
+    /// Entries present only as a digest (left out of a filtered export).
+    pub elided: u64,
     pub checkpoints: u64,
+    /// Sequence number of the last link (the anchor's predecessor when empty).
+    pub last_seq: u64,
     pub head: ChainHash,
 }
 
+/// One position of a journal being verified: a whole entry, or only the
+/// digest of an entry a filtered export leaves out.
+#[derive(Debug, Clone, Copy)]
+pub enum Link<'a> {
+    Entry(&'a Record),
+    Elided { seq: u64, digest: EntryDigest },
+}
+
+impl Link<'_> {
+    pub fn seq(&self) -> u64 {
+        match self {
+            Link::Entry(r) => r.entry.seq,
+            Link::Elided { seq, .. } => *seq,
+        }
+    }
+}
+
 /// Verifies a journal (or a slice of one starting at `anchor`) offline.
-///
-/// Fails at the first problem, naming the entry: a sequence gap or
-/// reordering, a recorded hash that does not follow from the entry, a
-/// checkpoint whose hash or signature does not match, or entries that no
-/// checkpoint signs (so a forged line appended at the end is caught even if
-/// its recorded hash was recomputed).
 pub fn verify(
     records: &[Record],
     checkpoints: &[Checkpoint],
     key: &AuditVerifyingKey,
     anchor: Anchor,
 ) -> Result<Verified> {
-    let first = anchor.next_seq;
+    verify_links(records.iter().map(Link::Entry), checkpoints, key, anchor)
+}
+
+/// Verifies a sequence of links against the checkpoints (in any order).
+///
+/// Fails at the first problem, naming the entry: a sequence gap or
+/// reordering, a recorded hash that does not follow from the entry, a
+/// checkpoint whose hash or signature does not match, or entries that no
+/// checkpoint signs (so a forged line appended at the end is caught even if
+/// its recorded hash was recomputed). What it cannot see is a tail removed
+/// together with its checkpoints: compare `head` with one obtained separately.
+pub fn verify_links<'a>(
+    links: impl IntoIterator<Item = Link<'a>>,
+    checkpoints: &[Checkpoint],
+    key: &AuditVerifyingKey,
+    anchor: Anchor,
+) -> Result<Verified> {
     let mut cps: Vec<&Checkpoint> = checkpoints.iter().collect();
     cps.sort_by_key(|c| c.seq);
     let mut cps = cps.into_iter().peekable();
-    if let Some(c) = cps.next_if(|c| c.seq < first) {
+    if let Some(c) = cps.next_if(|c| c.seq < anchor.next_seq) {
         return Err(Error::AuditChain {
             seq: c.seq,
             reason: ChainBreak::CheckpointOutOfRange,
         });
     }
-    let mut hash = anchor.prev_hash;
-    let mut last_signed = None;
-    for (i, r) in records.iter().enumerate() {
-        let expected_seq = first.saturating_add(i as u64);
-        if r.entry.seq != expected_seq {
-            return Err(Error::AuditChain {
-                seq: expected_seq,
-                reason: ChainBreak::Sequence,
-            });
-        }
-        hash = hash.next(&r.entry);
-        if hash != r.hash {
-            return Err(Error::AuditChain {
-                seq: expected_seq,
-                reason: ChainBreak::HashMismatch,
-            });
-        }
-        while let Some(c) = cps.next_if(|c| c.seq == expected_seq) {
-            key.verify(c)?;
-            if c.hash != hash {
-                return Err(Error::AuditChain {
-                    seq: expected_seq,
-                    reason: ChainBreak::HashMismatch,
-                });
-            }
-            last_signed = Some(expected_seq);
+    let mut v = ChainVerifier::new(key, anchor);
+    for link in links {
+        v.push(link)?;
+        let seq = link.seq();
+        while let Some(c) = cps.next_if(|c| c.seq == seq) {
+            v.checkpoint(c)?;
         }
     }
     if let Some(c) = cps.next() {
@@ -361,20 +405,107 @@ pub fn verify(
             reason: ChainBreak::CheckpointOutOfRange,
         });
     }
-    if let Some(r) = records.last()
-        && last_signed != Some(r.entry.seq)
-    {
-        let seq = last_signed.map_or(first, |s| s + 1);
-        return Err(Error::AuditChain {
-            seq,
-            reason: ChainBreak::Unsigned,
-        });
+    v.finish()
+}
+
+/// The same checks, fed one link at a time (an export is verified as it is
+/// read, in bounded memory). A checkpoint must follow the link it signs.
+#[derive(Debug)]
+pub struct ChainVerifier {
+    key: AuditVerifyingKey,
+    first: u64,
+    next_seq: u64,
+    hash: ChainHash,
+    last_signed: Option<u64>,
+    entries: u64,
+    elided: u64,
+    checkpoints: u64,
+}
+
+impl ChainVerifier {
+    pub fn new(key: &AuditVerifyingKey, anchor: Anchor) -> Self {
+        Self {
+            key: *key,
+            first: anchor.next_seq,
+            next_seq: anchor.next_seq,
+            hash: anchor.prev_hash,
+            last_signed: None,
+            entries: 0,
+            elided: 0,
+            checkpoints: 0,
+        }
     }
-    Ok(Verified {
-        entries: records.len() as u64,
-        checkpoints: checkpoints.len() as u64,
-        head: hash,
-    })
+
+    /// The sequence number the next link must have.
+    pub fn expected_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    pub fn push(&mut self, link: Link<'_>) -> Result<()> {
+        let seq = self.next_seq;
+        if link.seq() != seq {
+            return Err(Error::AuditChain {
+                seq,
+                reason: ChainBreak::Sequence,
+            });
+        }
+        match link {
+            Link::Entry(r) => {
+                self.hash = self.hash.next(&r.entry);
+                if self.hash != r.hash {
+                    return Err(Error::AuditChain {
+                        seq,
+                        reason: ChainBreak::HashMismatch,
+                    });
+                }
+                self.entries += 1;
+            }
+            Link::Elided { digest, .. } => {
+                self.hash = self.hash.next_digest(&digest);
+                self.elided += 1;
+            }
+        }
+        self.next_seq = seq.saturating_add(1);
+        Ok(())
+    }
+
+    /// A checkpoint over the link pushed last.
+    pub fn checkpoint(&mut self, c: &Checkpoint) -> Result<()> {
+        let last = self.next_seq.checked_sub(1).filter(|l| *l >= self.first);
+        if Some(c.seq) != last {
+            return Err(Error::AuditChain {
+                seq: c.seq,
+                reason: ChainBreak::CheckpointOutOfRange,
+            });
+        }
+        self.key.verify(c)?;
+        if c.hash != self.hash {
+            return Err(Error::AuditChain {
+                seq: c.seq,
+                reason: ChainBreak::HashMismatch,
+            });
+        }
+        self.last_signed = Some(c.seq);
+        self.checkpoints += 1;
+        Ok(())
+    }
+
+    /// Succeeds when every link is signed by a checkpoint at or after it.
+    pub fn finish(self) -> Result<Verified> {
+        if self.next_seq > self.first && self.last_signed != Some(self.next_seq - 1) {
+            return Err(Error::AuditChain {
+                seq: self.last_signed.map_or(self.first, |s| s + 1),
+                reason: ChainBreak::Unsigned,
+            });
+        }
+        Ok(Verified {
+            entries: self.entries,
+            elided: self.elided,
+            checkpoints: self.checkpoints,
+            last_seq: self.next_seq.saturating_sub(1),
+            head: self.hash,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -430,6 +561,7 @@ mod tests {
         ];
         let ok = verify(&recs, &cps, &vk, Anchor::GENESIS).unwrap();
         assert_eq!((ok.entries, ok.checkpoints, ok.head), (10, 2, recs[9].hash));
+        assert_eq!((ok.elided, ok.last_seq), (0, 10));
 
         let broken = |seq, reason| Err::<Verified, _>(Error::AuditChain { seq, reason });
         let check =
@@ -507,6 +639,72 @@ mod tests {
         // Another key.
         let other = AuditSigningKey::generate().unwrap().verifying_key();
         assert!(verify(&recs, &cps, &other, Anchor::GENESIS).is_err());
+    }
+
+    #[test]
+    fn elided_entries_keep_the_chain_verifiable() {
+        let key = AuditSigningKey::generate().unwrap();
+        let vk = key.verifying_key();
+        let recs = journal(6);
+        let cps = vec![key.checkpoint(6, recs[5].hash, 1)];
+        let links = |recs: &[Record]| -> Vec<(bool, Record)> {
+            recs.iter()
+                .map(|r| (r.entry.seq % 2 == 0, r.clone()))
+                .collect()
+        };
+        let run = |l: &[(bool, Record)]| {
+            verify_links(
+                l.iter().map(|(keep, r)| {
+                    if *keep {
+                        Link::Entry(r)
+                    } else {
+                        Link::Elided {
+                            seq: r.entry.seq,
+                            digest: r.entry.digest(),
+                        }
+                    }
+                }),
+                &cps,
+                &vk,
+                Anchor::GENESIS,
+            )
+        };
+        let ok = run(&links(&recs)).unwrap();
+        assert_eq!((ok.entries, ok.elided, ok.head), (3, 3, recs[5].hash));
+        // An elided entry's digest changed (another entry slipped in its
+        // place): the next whole entry's recorded hash no longer follows.
+        let mut t = links(&recs);
+        t[2].1.entry.action = "forged".into();
+        assert!(matches!(
+            run(&t),
+            Err(Error::AuditChain {
+                seq: 4,
+                reason: ChainBreak::HashMismatch
+            })
+        ));
+        // A kept entry changed.
+        let mut t = links(&recs);
+        t[1].1.entry.outcome = "denied".into();
+        assert!(matches!(
+            run(&t),
+            Err(Error::AuditChain {
+                seq: 2,
+                reason: ChainBreak::HashMismatch
+            })
+        ));
+    }
+
+    #[test]
+    fn chain_links_the_entry_digest() {
+        // hash(1) = SHA-256(0^32 ‖ SHA-256(canonical(entry 1))), computed by
+        // hand here so a change of definition cannot go unnoticed.
+        let e = entry(1, "document.download");
+        let inner = ring::digest::digest(&SHA256, &e.canonical_bytes());
+        let mut outer = vec![0u8; 32];
+        outer.extend_from_slice(inner.as_ref());
+        let expected = ring::digest::digest(&SHA256, &outer);
+        assert_eq!(ChainHash::GENESIS.next(&e).0.as_slice(), expected.as_ref());
+        assert_eq!(e.digest().0.as_slice(), inner.as_ref());
     }
 
     #[test]

@@ -13,7 +13,10 @@
 //! - [`wrap`]: wrapping keys to recipients, to share-link secrets, and the
 //!   double seal of a principal's identity (argon2id inside, root key outside).
 //! - [`root`]: the versioned root key ring and its age-encrypted file.
-//! - [`audit`]: canonical journal entries, the hash chain, signed checkpoints.
+//! - [`audit`]: canonical journal entries, the hash chain, signed checkpoints,
+//!   and the audit export format ([`audit::export`]).
+//! - [`archive`]: age-encrypted archives (audit exports, metadata backups)
+//!   that the reference `age` tool opens.
 //!
 //! Every secret lives in a type that zeroizes on drop and implements neither
 //! `Clone` nor `Copy`; its `Debug` never prints key material. Every failure to
@@ -27,6 +30,7 @@ mod rng;
 #[cfg(test)]
 mod redaction;
 
+pub mod archive;
 pub mod audit;
 pub mod keys;
 pub mod object;

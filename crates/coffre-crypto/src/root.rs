@@ -99,6 +99,34 @@ impl RootKeyRing {
         Ok(next)
     }
 
+    /// A copy of this ring with one more version, made current; `self` is
+    /// left unchanged so the new ring can be saved before it is used.
+    pub fn rotated(&self) -> Result<Self> {
+        let mut next = self.copy();
+        next.rotate()?;
+        Ok(next)
+    }
+
+    /// A copy of this ring holding only its current version.
+    pub fn current_only(&self) -> Self {
+        let mut next = self.copy();
+        next.retire_old_versions();
+        next
+    }
+
+    fn copy(&self) -> Self {
+        Self {
+            keys: self
+                .keys
+                .iter()
+                .map(|k| RootKey {
+                    version: k.version,
+                    key: Box::new(Zeroizing::new(**k.key)),
+                })
+                .collect(),
+        }
+    }
+
     /// Destroys every version but the current one and returns those
     /// destroyed. Call only once everything is re-sealed.
     pub fn retire_old_versions(&mut self) -> Vec<u32> {
@@ -299,6 +327,11 @@ impl BlindIndexKey {
         root.seal(self.0.as_slice(), &Binding::server_secret(BLIND_INDEX_NAME))
     }
 
+    /// Re-seals under the ring's current version.
+    pub fn reseal(sealed: &[u8], root: &RootKeyRing) -> Result<Vec<u8>> {
+        root.reseal(sealed, &Binding::server_secret(BLIND_INDEX_NAME))
+    }
+
     pub fn unseal(sealed: &[u8], root: &RootKeyRing) -> Result<Self> {
         let bytes = root.open(sealed, &Binding::server_secret(BLIND_INDEX_NAME))?;
         let mut k = Zeroizing::new([0u8; 32]);
@@ -336,6 +369,23 @@ mod tests {
             Err(Error::UnknownRootKeyVersion(1))
         ));
         assert!(ring.open(&new, &Binding::server_secret("y")).is_err());
+    }
+
+    #[test]
+    fn rotated_and_current_only_copies_leave_the_original_alone() {
+        let ring = RootKeyRing::generate().unwrap();
+        let b = Binding::server_secret("x");
+        let old = ring.seal(b"secret", &b).unwrap();
+        let next = ring.rotated().unwrap();
+        assert_eq!((ring.versions(), next.versions()), (vec![1], vec![1, 2]));
+        let new = next.reseal(&old, &b).unwrap();
+        assert_eq!(RootKeyRing::sealed_version(&new).unwrap(), 2);
+        assert!(ring.open(&new, &b).is_err());
+        let last = next.current_only();
+        assert_eq!((next.versions(), last.versions()), (vec![1, 2], vec![2]));
+        assert_eq!(&last.open(&new, &b).unwrap()[..], b"secret");
+        assert!(last.open(&old, &b).is_err());
+        assert_eq!(&next.open(&old, &b).unwrap()[..], b"secret");
     }
 
     #[test]

@@ -25,6 +25,7 @@ impl Vault {
         structure: PrincipalId,
         grant: NewGrant,
     ) -> Result<GrantRecord> {
+        let _writing = self.writing().await;
         self.authorize(session, Action::CreateGrant, beneficiary, None, None)
             .await?;
         let Principal::Beneficiary { .. } = session.principal else {
@@ -156,6 +157,7 @@ impl Vault {
     /// category gets a new scope key, so a key cached before revocation
     /// opens nothing uploaded after it.
     pub async fn revoke_grant(&self, session: &Session, grant: GrantId) -> Result<()> {
+        let _writing = self.writing().await;
         let g: Option<GrantRecord> = db::get(&self.db().grants, grant.as_bytes())?;
         let Some(mut g) = g else {
             self.journal(
@@ -317,6 +319,7 @@ impl Vault {
     /// Deletes the wraps of expired grants (every access checks expiry
     /// anyway; this removes the keys themselves). Returns how many grants.
     pub async fn sweep_expired_grants(&self) -> Result<usize> {
+        let _writing = self.writing().await;
         let now = now_ms();
         let mut swept = 0;
         for v in self.db().grants.iter().values() {

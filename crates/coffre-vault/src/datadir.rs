@@ -19,6 +19,7 @@ use crate::{Result, VaultError};
 
 pub const ROOT_KEYS_FILE: &str = "root-keys.age";
 pub const ROOT_IDENTITY_FILE: &str = "root-identity.txt";
+pub const DB_DIR: &str = "db";
 
 /// How the root key ring file is protected.
 #[derive(Debug)]
@@ -43,7 +44,7 @@ fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -
 
 /// Writes a file readable by its owner only, durably, without replacing an
 /// existing one.
-fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
     #[cfg(unix)]

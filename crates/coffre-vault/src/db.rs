@@ -101,6 +101,35 @@ impl Db {
         Ok(this)
     }
 
+    /// Every tree by name, as a backup copies them.
+    pub fn trees_for_backup(&self) -> Vec<(String, Tree)> {
+        [
+            ("meta", &self.meta),
+            ("structures", &self.structures),
+            ("caseworkers", &self.caseworkers),
+            ("logins", &self.logins),
+            ("codes", &self.codes),
+            ("beneficiaries", &self.beneficiaries),
+            ("links", &self.links),
+            ("scopes", &self.scopes),
+            ("scope_wraps", &self.scope_wraps),
+            ("grants", &self.grants),
+            ("vault_grants", &self.vault_grants),
+            ("documents", &self.documents),
+            ("vault_documents", &self.vault_documents),
+            ("shares", &self.shares),
+            ("share_ids", &self.share_ids),
+            ("vault_shares", &self.vault_shares),
+            ("attempts", &self.attempts),
+            ("audit", &self.audit),
+            ("audit_by_vault", &self.audit_by_vault),
+            ("checkpoints", &self.checkpoints),
+        ]
+        .into_iter()
+        .map(|(n, t)| (n.to_string(), t.clone()))
+        .collect()
+    }
+
     pub async fn flush(&self) -> Result<()> {
         self.db.flush_async().await?;
         Ok(())

@@ -500,6 +500,7 @@ impl Vault {
             },
             key: key_wrap,
         };
+        let _writing = self.writing().await;
         if let Err(e) = self.commit_upload(&record) {
             // Nothing points at the object: remove it now rather than leave
             // it to garbage collection.
@@ -836,6 +837,7 @@ impl Vault {
         expires_on: Option<Option<String>>,
         private: Option<bool>,
     ) -> Result<DocumentInfo> {
+        let _writing = self.writing().await;
         let action = if private.is_some() {
             Action::SetPrivacy
         } else {
@@ -903,6 +905,7 @@ impl Vault {
     /// once, which makes every copy of the object unreadable; then the
     /// object itself.
     pub async fn delete_document(&self, session: &Session, document: DocumentId) -> Result<()> {
+        let _writing = self.writing().await;
         let (d, _) = self
             .readable(session, document, Action::DeleteDocument)
             .await?;

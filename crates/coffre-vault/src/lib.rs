@@ -9,8 +9,11 @@
 //! Modules: [`policy`] (who may try what), `principals` (structures,
 //! caseworkers, beneficiaries, login, lockout, recovery), `consent` (grants,
 //! scope keys, revocation, expiry), `documents`, `shares`, `lifecycle`
-//! (erasure, export, garbage collection), [`journal`].
+//! (erasure, export, garbage collection), `maintenance` (scrub, root
+//! rotation, backup and restore), `audit_export` (journal pages for
+//! auditors), [`journal`].
 
+mod audit_export;
 mod consent;
 pub mod datadir;
 mod db;
@@ -20,6 +23,7 @@ mod error;
 mod internal_tests;
 pub mod journal;
 mod lifecycle;
+mod maintenance;
 pub mod model;
 pub mod policy;
 mod principals;
@@ -27,16 +31,21 @@ mod session;
 mod shares;
 mod vault;
 
+pub use audit_export::AuditRange;
 pub use documents::{DocumentInfo, NewDocument, PlaintextStream};
 pub use error::{Result, VaultError};
 pub use lifecycle::{GcReport, Manifest, ManifestEntry};
+pub use maintenance::{
+    BackupSummary, RestoreSummary, RootFile, RotationReport, ScrubProblem, ScrubReport,
+    ScrubSummary, restore,
+};
 pub use model::{Category, Permission};
 pub use principals::{
     EnrolledBeneficiary, LoginOutcome, NewBeneficiary, NewGrant, StructureCreated,
 };
 pub use session::{Principal, Session};
 pub use shares::{ShareCreated, ShareInfo};
-pub use vault::{Limits, Vault, VaultConfig};
+pub use vault::{Limits, Status, Vault, VaultConfig};
 
 pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()

@@ -192,6 +192,7 @@ impl Vault {
         beneficiary: PrincipalId,
         secret: UserSecret,
     ) -> Result<()> {
+        let _writing = self.writing().await;
         let b = self
             .authorize(session, Action::Erase, beneficiary, None, None)
             .await?;
@@ -298,6 +299,7 @@ impl Vault {
     /// `older_than`; removes them when `apply`. Also removes interrupted
     /// uploads older than the bound.
     pub async fn gc(&self, older_than: Duration, apply: bool) -> Result<GcReport> {
+        let _writing = self.writing().await;
         let mut report = GcReport::default();
         let mut known: HashSet<(DocumentId, u32)> = HashSet::new();
         for v in self.db().documents.iter().values() {

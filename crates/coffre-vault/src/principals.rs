@@ -135,6 +135,7 @@ impl Vault {
         name: &str,
         admin_login: &str,
     ) -> Result<StructureCreated> {
+        let _writing = self.writing().await;
         let name = check_name(name)?;
         let admin_login = normalize_login(admin_login)?;
         let login_index = self.login_index("caseworker", &admin_login);
@@ -217,6 +218,7 @@ impl Vault {
         login: &str,
         admin: bool,
     ) -> Result<(PrincipalId, Zeroizing<String>)> {
+        let _writing = self.writing().await;
         self.authorize_structure(
             session,
             StructureAction::ManageCaseworkers,
@@ -297,8 +299,13 @@ impl Vault {
     ) -> Result<(Identity, Vec<u8>)> {
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
-            let sealed =
-                wrap::seal_identity(&identity, &secret, inner.limits.kdf, &binding, &inner.root)?;
+            let sealed = wrap::seal_identity(
+                &identity,
+                &secret,
+                inner.limits.kdf,
+                &binding,
+                &inner.root(),
+            )?;
             Ok((identity, sealed))
         })
         .await
@@ -313,7 +320,7 @@ impl Vault {
     ) -> Result<Option<Identity>> {
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
-            match wrap::open_identity(&sealed, &secret, &binding, &inner.root) {
+            match wrap::open_identity(&sealed, &secret, &binding, &inner.root()) {
                 Ok(id) => Ok(Some(id)),
                 Err(coffre_crypto::Error::Decryption) => Ok(None),
                 Err(e) => Err(VaultError::from(e)),
@@ -325,6 +332,7 @@ impl Vault {
 
     /// A caseworker activates their account with a one-time code.
     pub async fn enrol_caseworker(&self, code: &str, password: UserSecret) -> Result<PrincipalId> {
+        let _writing = self.writing().await;
         check_password(&password)?;
         // Claimed by removing it: two enrolments with one code cannot both
         // proceed.
@@ -384,6 +392,7 @@ impl Vault {
         session: &Session,
         caseworker: PrincipalId,
     ) -> Result<()> {
+        let _writing = self.writing().await;
         let cw: Option<CaseworkerRecord> = db::get(&self.db().caseworkers, caseworker.as_bytes())?;
         let Some(mut cw) = cw else {
             self.journal(
@@ -427,6 +436,7 @@ impl Vault {
         session: &Session,
         new: NewBeneficiary,
     ) -> Result<EnrolledBeneficiary> {
+        let _writing = self.writing().await;
         let structure = match session.principal {
             Principal::Caseworker { structure, .. } => structure,
             Principal::Beneficiary { id } => id,
@@ -471,7 +481,7 @@ impl Vault {
         let record = BeneficiaryRecord {
             id,
             login_index: index.clone(),
-            sealed_name: self.inner.root.seal(name.as_bytes(), &name_binding(id))?,
+            sealed_name: self.inner.root().seal(name.as_bytes(), &name_binding(id))?,
             recipient: recipient.to_string(),
             sealed_identity: sealed,
             recovery,
@@ -552,6 +562,7 @@ impl Vault {
         login: &str,
         password: UserSecret,
     ) -> Result<LoginOutcome> {
+        let _writing = self.writing().await;
         let login = normalize_login(login).map_err(|_| VaultError::Unauthenticated)?;
         let index = self.login_index("caseworker", &login);
         let account = self.db().logins.get(&index)?;
@@ -600,6 +611,7 @@ impl Vault {
         identifier: &str,
         secret: UserSecret,
     ) -> Result<LoginOutcome> {
+        let _writing = self.writing().await;
         let login = normalize_login(identifier).map_err(|_| VaultError::Unauthenticated)?;
         let index = self.login_index("beneficiary", &login);
         let account = self.db().logins.get(&index)?;
@@ -771,6 +783,7 @@ impl Vault {
         beneficiary: PrincipalId,
         new_secret: UserSecret,
     ) -> Result<()> {
+        let _writing = self.writing().await;
         let mut b = self
             .authorize(session, Action::Recover, beneficiary, None, None)
             .await?;

@@ -46,6 +46,7 @@ impl Vault {
         days: Option<u32>,
         max_downloads: u32,
     ) -> Result<ShareCreated> {
+        let _writing = self.writing().await;
         let l = self.limits();
         let days = days.unwrap_or(l.share_default_days);
         if days == 0 || days > l.share_max_days {
@@ -156,6 +157,7 @@ impl Vault {
 
     /// Revokes a link: its row (and so its key wrap) is deleted.
     pub async fn revoke_share(&self, session: &Session, share: ShareId) -> Result<()> {
+        let _writing = self.writing().await;
         let found = match self.db().share_ids.get(share.as_bytes())? {
             Some(lookup) => {
                 db::get::<ShareRecord>(&self.db().shares, &lookup)?.map(|r| (lookup, r))
@@ -206,6 +208,7 @@ impl Vault {
     /// (compare-and-swap) and durably before the stream is returned;
     /// expired, exhausted or revoked links are `Gone`.
     pub async fn redeem_share(&self, token: &str) -> Result<(DocumentInfo, PlaintextStream)> {
+        let _writing = self.writing().await;
         let Ok(secret) = ShareSecret::from_token(token) else {
             self.journal(
                 NewEntry::new("anonymous", "share.download", "denied").detail("malformed link"),

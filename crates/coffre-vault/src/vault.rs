@@ -57,6 +57,23 @@ impl Default for Limits {
     }
 }
 
+/// Counts and key state for the operator.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Status {
+    pub structures: u64,
+    pub caseworkers: u64,
+    pub beneficiaries: u64,
+    pub documents: u64,
+    pub root_key_version: u32,
+    pub root_key_versions: Vec<u32>,
+    pub journal_head_seq: u64,
+    pub journal_head_hash: Option<String>,
+    pub last_checkpoint_seq: Option<u64>,
+    pub last_checkpoint_ms: Option<i64>,
+    pub audit_verifying_key: String,
+    pub last_scrub: Option<crate::maintenance::ScrubSummary>,
+}
+
 pub struct VaultConfig {
     /// Directory of the sled database.
     pub db_path: PathBuf,
@@ -77,11 +94,33 @@ impl std::fmt::Debug for VaultConfig {
 pub(crate) struct Inner {
     pub db: Arc<Db>,
     pub store: Arc<dyn ObjectStore>,
-    pub root: RootKeyRing,
+    /// Replaced as a whole by a root rotation; readers take a clone of the Arc.
+    root: std::sync::RwLock<Arc<RootKeyRing>>,
+    /// Held shared by every operation that writes metadata, exclusively by a
+    /// backup (so it copies a consistent state) and by a root rotation.
+    pub gate: tokio::sync::RwLock<()>,
+    /// The last scrub's findings, for `/metrics`.
+    pub scrubbed: std::sync::Mutex<Option<crate::maintenance::ScrubSummary>>,
     pub blind: BlindIndexKey,
     pub journal: Journal,
     pub sessions: Sessions,
     pub limits: Limits,
+}
+
+impl Inner {
+    pub fn root(&self) -> Arc<RootKeyRing> {
+        self.root
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    pub fn set_root(&self, ring: RootKeyRing) {
+        *self
+            .root
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(ring);
+    }
 }
 
 /// The vault. Cheap to clone; all clones share one database and journal.
@@ -98,8 +137,8 @@ impl std::fmt::Debug for Vault {
     }
 }
 
-const SIGNING_KEY: &str = "audit_signing_key";
-const BLIND_KEY: &str = "blind_index_key";
+pub(crate) const SIGNING_KEY: &str = "audit_signing_key";
+pub(crate) const BLIND_KEY: &str = "blind_index_key";
 
 impl Vault {
     /// Opens (initialising on first use) the vault. Must run inside a tokio
@@ -128,7 +167,9 @@ impl Vault {
             inner: Arc::new(Inner {
                 db,
                 store: config.store,
-                root: config.root,
+                root: std::sync::RwLock::new(Arc::new(config.root)),
+                gate: tokio::sync::RwLock::new(()),
+                scrubbed: std::sync::Mutex::new(None),
                 blind,
                 journal,
                 sessions: Sessions::new(config.limits.session_idle),
@@ -143,6 +184,35 @@ impl Vault {
 
     pub fn audit_verifying_key(&self) -> AuditVerifyingKey {
         self.inner.journal.verifying_key()
+    }
+
+    /// What the operator's `coffre admin status` shows.
+    pub fn status(&self) -> Result<Status> {
+        let db = self.db();
+        let head = match db.audit.last()? {
+            Some((_, v)) => Some(serde_json::from_slice::<coffre_crypto::audit::Record>(&v)?),
+            None => None,
+        };
+        let checkpoint = match db.checkpoints.last()? {
+            Some((_, v)) => Some(serde_json::from_slice::<coffre_crypto::audit::Checkpoint>(
+                &v,
+            )?),
+            None => None,
+        };
+        Ok(Status {
+            structures: db.structures.len() as u64,
+            caseworkers: db.caseworkers.len() as u64,
+            beneficiaries: db.beneficiaries.len() as u64,
+            documents: db.documents.len() as u64,
+            root_key_version: self.inner.root().current_version(),
+            root_key_versions: self.inner.root().versions(),
+            journal_head_seq: head.as_ref().map_or(0, |r| r.entry.seq),
+            journal_head_hash: head.map(|r| r.hash.to_string()),
+            last_checkpoint_seq: checkpoint.as_ref().map(|c| c.seq),
+            last_checkpoint_ms: checkpoint.map(|c| c.time_ms),
+            audit_verifying_key: self.audit_verifying_key().to_string(),
+            last_scrub: self.last_scrub(),
+        })
     }
 
     /// Signs a checkpoint over the journal head (call on shutdown).
@@ -169,6 +239,13 @@ impl Vault {
     /// Drops sessions idle past the limit (their keys are zeroized).
     pub fn sweep_sessions(&self) {
         self.inner.sessions.sweep();
+    }
+
+    /// Taken by every operation that writes metadata; a backup or a root
+    /// rotation waits for those in progress and holds new ones back.
+    /// Never taken twice by one task (a queued writer would deadlock it).
+    pub(crate) async fn writing(&self) -> tokio::sync::RwLockReadGuard<'_, ()> {
+        self.inner.gate.read().await
     }
 
     pub(crate) fn db(&self) -> &Db {
@@ -318,7 +395,10 @@ impl Vault {
 
     /// A beneficiary's display name (sealed under the root ring).
     pub(crate) fn display_name(&self, b: &BeneficiaryRecord) -> Result<String> {
-        let bytes = self.inner.root.open(&b.sealed_name, &name_binding(b.id))?;
+        let bytes = self
+            .inner
+            .root()
+            .open(&b.sealed_name, &name_binding(b.id))?;
         String::from_utf8(bytes.to_vec()).map_err(|_| VaultError::Integrity)
     }
 }
