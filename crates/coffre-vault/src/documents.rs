@@ -715,7 +715,24 @@ impl Vault {
             .readable(session, document, Action::ReadDocument)
             .await?;
         let info = self.info(&d, &dek)?;
-        let stream = self.open_object(&d, dek).await?;
+        let stream = match self.open_object(&d, dek).await {
+            Ok(s) => s,
+            Err(e) => {
+                // The owner sees that their paper could not be given back.
+                self.journal(
+                    NewEntry::new(session.principal.label(), "document.download", "failed")
+                        .vault(d.beneficiary)
+                        .doc(d.id)
+                        .detail(if matches!(e, VaultError::Integrity) {
+                            "integrity"
+                        } else {
+                            "store"
+                        }),
+                )
+                .await?;
+                return Err(e);
+            }
+        };
         self.journal(
             NewEntry::new(session.principal.label(), "document.download", "ok")
                 .vault(d.beneficiary)
@@ -742,7 +759,17 @@ impl Vault {
         if body.len != d.stored_size {
             return Err(VaultError::Integrity);
         }
-        Ok(open_stream(dek, header(d), body.stream))
+        // The first piece is opened before answering, so a damaged small
+        // document (or header) is a clean error rather than a response cut
+        // short; later damage still stops the stream before any altered byte.
+        let mut stream = open_stream(dek, header(d), body.stream);
+        match stream.next().await {
+            Some(Err(_)) => Err(VaultError::Integrity),
+            Some(Ok(first)) => Ok(futures_util::stream::once(async move { Ok(first) })
+                .chain(stream)
+                .boxed()),
+            None => Ok(stream),
+        }
     }
 
     /// Plaintext bytes `range` (end exclusive, clamped to the size) of a

@@ -1,0 +1,338 @@
+//! What the end-to-end tests share: the real `coffre` binary started on an
+//! ephemeral port, its CLI, and a small HTTP client for the API.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use reqwest::StatusCode;
+use reqwest::multipart::{Form, Part};
+use serde_json::{Value, json};
+
+pub const MARKER: &str = "MARQUEUR-CONFIDENTIEL-7f3a9c";
+
+pub struct Server {
+    pub child: Child,
+    pub base: String,
+    pub data_dir: PathBuf,
+    pub _dir: tempfile::TempDir,
+}
+
+impl Server {
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self._dir.path().join("server.log")).unwrap()
+    }
+}
+
+impl Server {
+    pub fn api(&self) -> Api {
+        Api {
+            http: reqwest::Client::new(),
+            base: self.base.clone(),
+        }
+    }
+
+    /// SIGTERM, and waits for a clean exit.
+    pub fn stop(mut self) -> tempfile::TempDir {
+        let pid = self.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "{status:?}");
+        let dir = tempfile::tempdir().unwrap();
+        std::mem::replace(&mut self._dir, dir)
+    }
+}
+
+/// The S3 settings and credentials of a test S3 server.
+pub fn s3_config(
+    s3: &coffre_store::testing::S3TestServer,
+    extra: &str,
+) -> (String, Vec<(&'static str, String)>) {
+    (
+        format!(
+            "{extra}[store]\nkind = \"s3\"\nendpoint = \"{}\"\nregion = \"{}\"\nbucket = \"{}\"\n",
+            s3.endpoint(),
+            coffre_store::testing::REGION,
+            coffre_store::testing::BUCKET
+        ),
+        vec![
+            (
+                "AWS_ACCESS_KEY_ID",
+                coffre_store::testing::ACCESS_KEY.to_owned(),
+            ),
+            (
+                "AWS_SECRET_ACCESS_KEY",
+                coffre_store::testing::SECRET_KEY.to_owned(),
+            ),
+        ],
+    )
+}
+
+/// Runs `coffre ARGS`; returns (exit success, stdout, stderr).
+pub fn run(args: &[&str]) -> (bool, String, String) {
+    let out = coffre().args(args).output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The reference `age` tool (Debian package `age`), installed when missing.
+pub fn age_tool() -> &'static str {
+    static READY: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    READY.get_or_init(|| {
+        let present = || {
+            Command::new("age")
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        };
+        if !present() {
+            let sudo = if Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0")) {
+                vec![]
+            } else {
+                vec!["sudo", "-n"]
+            };
+            for args in [vec!["apt-get", "update", "-qq"], vec!["apt-get", "install", "-y", "-qq", "age"]] {
+                let all: Vec<&str> = sudo.iter().copied().chain(args).collect();
+                let _ = Command::new(all[0])
+                    .args(&all[1..])
+                    .env("DEBIAN_FRONTEND", "noninteractive")
+                    .status();
+            }
+        }
+        assert!(
+            present(),
+            "these tests need the reference `age` tool and could not install it: apt-get install age"
+        );
+    });
+    "age"
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn coffre() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_coffre"))
+}
+
+pub fn start(config: &str, env: &[(&str, String)]) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    start_in(dir, data_dir, config, env)
+}
+
+/// Starts a server on `data_dir` (which may already hold data); `dir` keeps
+/// the config and the log.
+pub fn start_in(
+    dir: tempfile::TempDir,
+    data_dir: PathBuf,
+    config: &str,
+    env: &[(&str, String)],
+) -> Server {
+    let config_path = dir.path().join("coffre.toml");
+    std::fs::write(&config_path, config).unwrap();
+    let mut cmd = coffre();
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&data_dir)
+        .arg("--config")
+        .arg(&config_path)
+        .stdout(Stdio::piped())
+        // The server's log is kept, to be searched for secrets at the end.
+        .stderr(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(dir.path().join("server.log"))
+                .unwrap(),
+        );
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("coffre listening on ")
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_owned();
+    Server {
+        child,
+        base,
+        data_dir,
+        _dir: dir,
+    }
+}
+
+pub fn admin_create(data_dir: &Path, name: &str, login: &str) -> (String, String) {
+    let out = coffre()
+        .args([
+            "admin",
+            "structure",
+            "create",
+            "--json",
+            "--name",
+            name,
+            "--admin-login",
+            login,
+            "--data-dir",
+        ])
+        .arg(data_dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    (
+        v["structure_id"].as_str().unwrap().to_owned(),
+        v["enrollment_code"].as_str().unwrap().to_owned(),
+    )
+}
+
+pub struct Api {
+    pub http: reqwest::Client,
+    pub base: String,
+}
+
+impl Api {
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status();
+        let text = res.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (StatusCode, Value) {
+        self.call(reqwest::Method::POST, path, token, Some(body))
+            .await
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.call(reqwest::Method::GET, path, Some(token), None)
+            .await
+    }
+
+    pub async fn bytes(&self, path: &str, token: Option<&str>) -> (StatusCode, Vec<u8>) {
+        let mut req = self.http.get(format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let res = req.send().await.unwrap();
+        (res.status(), res.bytes().await.unwrap().to_vec())
+    }
+
+    pub async fn login_caseworker(&self, login: &str, password: &str) -> String {
+        let (s, v) = self
+            .post(
+                "/api/v1/sessions",
+                None,
+                json!({"kind":"caseworker","login":login,"password":password}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        v["token"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn login_beneficiary(&self, identifier: &str, secret: &str) -> (StatusCode, Value) {
+        self.post(
+            "/api/v1/sessions",
+            None,
+            json!({"kind":"beneficiary","identifier":identifier,"secret":secret}),
+        )
+        .await
+    }
+
+    /// Structure with an enrolled admin; returns (structure id, admin token).
+    pub async fn structure(&self, data_dir: &Path, name: &str, login: &str) -> (String, String) {
+        let (sid, code) = admin_create(data_dir, name, login);
+        let (s, v) = self
+            .post(
+                "/api/v1/enrollments",
+                None,
+                json!({"code": code, "password": "mot-de-passe-admin"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        // The code works once.
+        let (s, _) = self
+            .post(
+                "/api/v1/enrollments",
+                None,
+                json!({"code": code, "password": "mot-de-passe-admin"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+        (
+            sid,
+            self.login_caseworker(login, "mot-de-passe-admin").await,
+        )
+    }
+
+    pub async fn upload(
+        &self,
+        token: &str,
+        b: &str,
+        category: &str,
+        bytes: Vec<u8>,
+    ) -> (StatusCode, Value) {
+        let form = Form::new()
+            .text("title", format!("Carte d'identité {MARKER}"))
+            .text("category", category.to_owned())
+            .text("expires_on", "2031-05-01")
+            .part(
+                "file",
+                Part::bytes(bytes)
+                    .file_name(format!("cni-{MARKER}.jpg"))
+                    .mime_str("image/jpeg")
+                    .unwrap(),
+            );
+        let res = self
+            .http
+            .post(format!("{}/api/v1/beneficiaries/{b}/documents", self.base))
+            .bearer_auth(token)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+}
+
+pub fn scan() -> Vec<u8> {
+    let mut v: Vec<u8> = (0..150_000u32).map(|i| (i % 253) as u8).collect();
+    v.extend_from_slice(MARKER.as_bytes());
+    v
+}

@@ -1,0 +1,672 @@
+//! End-to-end for the operator and the auditor: the real `coffre` binary
+//! serving, data created through the API, then the CLI: audit export →
+//! the reference `age` tool decrypts it → `audit verify`, and tampered
+//! copies refused; scrub finding a flipped byte; gc removing a planted
+//! orphan; root rotation; backup → new data directory → restore.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout
+)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use coffre_crypto::audit::export::Line;
+use coffre_store::testing::S3TestServer;
+use common::{Api, age_tool, run, s3_config, scan, start, start_in};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+/// A structure, its caseworker "julie", and "marie.d" with a 31-day
+/// identity consent and `docs` documents uploaded by julie.
+struct Case {
+    julie: String,
+    b: String,
+    docs: Vec<(String, Vec<u8>)>,
+}
+
+async fn case(api: &Api, data_dir: &Path, small: bool) -> Case {
+    let (s1, admin) = api.structure(data_dir, "CCAS de Lyon", "admin.lyon").await;
+    let (s, v) = api
+        .post(
+            &format!("/api/v1/structures/{s1}/caseworkers"),
+            Some(&admin),
+            json!({"login":"julie"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (s, _) = api
+        .post(
+            "/api/v1/enrollments",
+            None,
+            json!({"code": v["enrollment_code"], "password": "mot-de-passe-julie"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let julie = api.login_caseworker("julie", "mot-de-passe-julie").await;
+    let (s, v) = api
+        .post(
+            "/api/v1/beneficiaries",
+            Some(&julie),
+            json!({"identifier":"marie.d","display_name":"Marie D.","secret":"482913","recovery_trustee":true,
+                   "grant":{"categories":["identity"],"permissions":["view","upload"],"days":31}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let b = v["beneficiary_id"].as_str().unwrap().to_owned();
+    let mut docs = Vec::new();
+    let mut contents = vec![scan()];
+    if small {
+        // One chunk (under 16 KiB): damage anywhere is seen before any byte goes out.
+        contents.push(b"attestation CAF, une page".repeat(100));
+    }
+    for bytes in contents {
+        let (s, up) = api.upload(&julie, &b, "identity", bytes.clone()).await;
+        assert_eq!(s, StatusCode::CREATED, "{up}");
+        docs.push((up["document_id"].as_str().unwrap().to_owned(), bytes));
+    }
+    Case { julie, b, docs }
+}
+
+async fn marie(api: &Api) -> String {
+    let (s, v) = api.login_beneficiary("marie.d", "482913").await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    v["token"].as_str().unwrap().to_owned()
+}
+
+fn object_path(data_dir: &Path, document: &str) -> PathBuf {
+    data_dir
+        .join("objects/doc")
+        .join(&document[..2])
+        .join(format!("{document}-v1"))
+}
+
+fn dir_arg(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// An auditor's age key pair made with the reference `age-keygen`.
+fn auditor_key(dir: &Path) -> (PathBuf, String) {
+    age_tool();
+    let key = dir.join("auditor.txt");
+    let ok = Command::new("age-keygen")
+        .arg("-o")
+        .arg(&key)
+        .stderr(Stdio::null())
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let out = Command::new("age-keygen")
+        .arg("-y")
+        .arg(&key)
+        .output()
+        .unwrap();
+    (
+        key,
+        String::from_utf8(out.stdout).unwrap().trim().to_owned(),
+    )
+}
+
+fn age_decrypt(key: &Path, file: &Path) -> String {
+    let out = Command::new(age_tool())
+        .arg("-d")
+        .arg("-i")
+        .arg(key)
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "age -d: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn age_encrypt(recipient: &str, text: &str, out: &Path) {
+    let mut child = Command::new(age_tool())
+        .args(["-r", recipient, "-o"])
+        .arg(out)
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+}
+
+/// `audit verify` on `lines` (re-encrypted to the auditor as a forger
+/// could): Err(message) when refused.
+fn verify_lines(
+    dir: &Path,
+    key: &Path,
+    recipient: &str,
+    lines: &[String],
+    extra: &[&str],
+) -> Result<String, String> {
+    let file = dir.join("tampered.age");
+    let _ = std::fs::remove_file(&file);
+    age_encrypt(recipient, &(lines.join("\n") + "\n"), &file);
+    let mut args = vec!["audit", "verify", "--identity", key.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    args.push(file.to_str().unwrap());
+    let (ok, out, err) = run(&args);
+    if ok { Ok(out) } else { Err(err) }
+}
+
+fn seq_of(line: &str) -> Option<u64> {
+    match serde_json::from_str::<Line>(line).unwrap() {
+        Line::Entry(r) => Some(r.entry.seq),
+        _ => None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_commands_on_a_live_server() {
+    let server = start("", &[]);
+    let api = server.api();
+    let data = server.data_dir.clone();
+    let d = dir_arg(&data);
+    let c = case(&api, &data, true).await;
+    let marie = marie(&api).await;
+    let work = tempfile::tempdir().unwrap();
+    let (key, recipient) = auditor_key(work.path());
+
+    // Status: what the operator publishes for auditors.
+    let (ok, out, err) = run(&["admin", "status", "--json", "--data-dir", d]);
+    assert!(ok, "{err}");
+    let status: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(status["documents"], 2);
+    assert_eq!(status["root_key_version"], 1);
+    let vk = status["audit_verifying_key"].as_str().unwrap().to_owned();
+
+    // A first export signs a checkpoint mid-journal; more activity follows.
+    let first = work.path().join("first.age");
+    assert!(
+        run(&[
+            "audit",
+            "export",
+            "--recipient",
+            &recipient,
+            "--out",
+            first.to_str().unwrap(),
+            "--data-dir",
+            d
+        ])
+        .0
+    );
+    let (s, _) = api
+        .bytes(
+            &format!("/api/v1/documents/{}/content", c.docs[0].0),
+            Some(&marie),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    // An export that already exists is not overwritten.
+    let (ok, _, err) = run(&[
+        "audit",
+        "export",
+        "--recipient",
+        &recipient,
+        "--out",
+        first.to_str().unwrap(),
+        "--data-dir",
+        d,
+    ]);
+    assert!(!ok && err.contains("exists already"), "{err}");
+
+    // Export → the reference age tool decrypts it → verify OK, with the
+    // key and head given by the operator.
+    let export = work.path().join("audit.age");
+    let (ok, out, err) = run(&[
+        "audit",
+        "export",
+        "--json",
+        "--recipient",
+        &recipient,
+        "--out",
+        export.to_str().unwrap(),
+        "--data-dir",
+        d,
+    ]);
+    assert!(ok, "{err}");
+    let summary: Value = serde_json::from_str(&out).unwrap();
+    let head = summary["journal_head"]["hash"].as_str().unwrap().to_owned();
+    let plain = age_decrypt(&key, &export);
+    let lines: Vec<String> = plain.lines().map(str::to_owned).collect();
+    assert!(lines[0].contains("\"coffre-audit-export/1\""));
+    assert!(plain.contains("\"document.upload\""), "{plain}");
+    assert!(!plain.contains("482913") && !plain.contains(common::MARKER));
+    let (ok, out, err) = run(&[
+        "audit",
+        "verify",
+        "--identity",
+        key.to_str().unwrap(),
+        "--key",
+        &vk,
+        "--head",
+        &head,
+        export.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    assert!(out.starts_with("intact:"), "{out}");
+    // The decrypted file verifies too (an auditor who ran `age -d` first).
+    let decrypted = work.path().join("audit.jsonl");
+    std::fs::write(&decrypted, &plain).unwrap();
+    assert!(run(&["audit", "verify", decrypted.to_str().unwrap()]).0);
+
+    // Tampering, each way; the message names the first bad entry.
+    let entry_lines: Vec<usize> = (0..lines.len())
+        .filter(|i| seq_of(&lines[*i]).is_some())
+        .collect();
+    assert!(entry_lines.len() >= 8, "{plain}");
+    let i = entry_lines[3];
+    let n = seq_of(&lines[i]).unwrap();
+    // A flipped byte in an entry (still valid JSON).
+    let mut t = lines.clone();
+    t[i] = t[i].replacen("\"ok\"", "\"ko\"", 1);
+    assert_ne!(t[i], lines[i]);
+    let err = verify_lines(work.path(), &key, &recipient, &t, &[]).unwrap_err();
+    assert!(err.contains(&format!("entry {n} ")), "{err}");
+    // A line deleted.
+    let mut t = lines.clone();
+    t.remove(i);
+    let err = verify_lines(work.path(), &key, &recipient, &t, &[]).unwrap_err();
+    assert!(err.contains(&format!("entry {n} ")), "{err}");
+    // Two lines swapped.
+    let mut t = lines.clone();
+    t.swap(i, entry_lines[4]);
+    let err = verify_lines(work.path(), &key, &recipient, &t, &[]).unwrap_err();
+    assert!(err.contains(&format!("entry {n} ")), "{err}");
+    // A forged line appended, with a correct chain hash and recounted end line.
+    let mut t = lines.clone();
+    let end = t.pop().unwrap();
+    let last = serde_json::from_str::<Line>(&t[*entry_lines.last().unwrap()]).unwrap();
+    let Line::Entry(last) = last else { panic!() };
+    let mut forged = last.clone();
+    forged.entry.seq += 1;
+    forged.entry.action = "document.download".into();
+    forged.hash = last.hash.next(&forged.entry);
+    t.push(serde_json::to_string(&Line::Entry(forged.clone())).unwrap());
+    let mut counts: Value = serde_json::from_str(&end).unwrap();
+    counts["entries"] = json!(counts["entries"].as_u64().unwrap() + 1);
+    t.push(counts.to_string());
+    let err = verify_lines(work.path(), &key, &recipient, &t, &[]).unwrap_err();
+    assert!(
+        err.contains(&format!("entry {} ", forged.entry.seq)),
+        "{err}"
+    );
+    // The tail cut off with its checkpoint, counts and range rewritten: only
+    // the head the operator gave catches it.
+    let mut t: Vec<String> = lines[..entry_lines[entry_lines.len() - 1]].to_vec();
+    while !t.last().unwrap().contains("\"checkpoint\"") {
+        t.pop();
+    }
+    let cut_to = serde_json::from_str::<Value>(t.last().unwrap()).unwrap()["seq"]
+        .as_u64()
+        .unwrap();
+    let mut header: Value = serde_json::from_str(&t[0]).unwrap();
+    header["to_seq"] = json!(cut_to);
+    t[0] = header.to_string();
+    let (mut e, mut el, mut cp) = (0, 0, 0);
+    for l in &t[1..] {
+        match serde_json::from_str::<Line>(l).unwrap() {
+            Line::Entry(_) => e += 1,
+            Line::Elided { .. } => el += 1,
+            Line::Checkpoint(_) => cp += 1,
+            _ => {}
+        }
+    }
+    t.push(json!({"type":"end","entries":e,"elided":el,"checkpoints":cp}).to_string());
+    assert!(verify_lines(work.path(), &key, &recipient, &t, &[]).is_ok());
+    let err = verify_lines(work.path(), &key, &recipient, &t, &["--head", &head]).unwrap_err();
+    assert!(err.contains("missing at the end"), "{err}");
+    // Re-signed with another key: refused when the auditor pins the key.
+    assert!(verify_lines(work.path(), &key, &recipient, &lines, &["--key", &vk]).is_ok());
+    let other = coffre_crypto::audit::AuditSigningKey::generate()
+        .unwrap()
+        .verifying_key()
+        .to_string();
+    assert!(verify_lines(work.path(), &key, &recipient, &lines, &["--key", &other]).is_err());
+
+    // One person's export: their entries whole, everyone else's as digests.
+    let export_b = work.path().join("marie.age");
+    let (ok, _, err) = run(&[
+        "audit",
+        "export",
+        "--recipient",
+        &recipient,
+        "--out",
+        export_b.to_str().unwrap(),
+        "--beneficiary",
+        &c.b,
+        "--data-dir",
+        d,
+    ]);
+    assert!(ok, "{err}");
+    let plain_b = age_decrypt(&key, &export_b);
+    assert!(plain_b.contains("\"type\":\"elided\""));
+    for l in plain_b.lines() {
+        if let Line::Entry(r) = serde_json::from_str::<Line>(l).unwrap() {
+            assert_eq!(r.entry.beneficiary.as_deref(), Some(c.b.as_str()), "{l}");
+        }
+    }
+    let (ok, out, err) = run(&[
+        "audit",
+        "verify",
+        "--identity",
+        key.to_str().unwrap(),
+        "--key",
+        &vk,
+        export_b.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    assert!(out.contains("as digests"), "{out}");
+
+    // Scrub: healthy, then one flipped byte in a stored object.
+    let (ok, out, err) = run(&["scrub", "--data-dir", d]);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("0 corrupt, 0 missing"), "{out}");
+    let (small_id, _) = &c.docs[1];
+    let path = object_path(&data, small_id);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x01;
+    std::fs::write(&path, &bytes).unwrap();
+    let (ok, out, err) = run(&["scrub", "--data-dir", d]);
+    assert!(!ok);
+    assert!(
+        out.contains(&format!("CORRUPT: document {small_id}")),
+        "{out}"
+    );
+    assert!(err.contains("1 damaged and 0 missing"), "{err}");
+    let (ok, out, _) = run(&["scrub", "--json", "--data-dir", d]);
+    assert!(!ok);
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        report["report"]["corrupt"][0]["document_id"],
+        small_id.as_str()
+    );
+    // Downloading it: an integrity error, never altered bytes.
+    let (s, body) = api
+        .bytes(
+            &format!("/api/v1/documents/{small_id}/content"),
+            Some(&marie),
+        )
+        .await;
+    assert_eq!(s, StatusCode::INTERNAL_SERVER_ERROR);
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["error"]["code"], "integrity_error");
+    // The finding is in /metrics and in the owner's journal.
+    let metrics = reqwest::get(format!("{}/metrics", server.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("coffre_scrub_corrupt_objects 1"),
+        "{metrics}"
+    );
+    let (s, j) = api
+        .get(&format!("/api/v1/beneficiaries/{}/journal", c.b), &marie)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(j.to_string().contains("maintenance.scrub"), "{j}");
+    // Damage in a later chunk of a large document: the bytes that arrive
+    // are a prefix of the original, and the transfer fails.
+    let (big_id, big) = &c.docs[0];
+    let path = object_path(&data, big_id);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let at = bytes.len() - 100;
+    bytes[at] ^= 0x01;
+    std::fs::write(&path, &bytes).unwrap();
+    // (The server may even fail before its headers leave: then nothing arrives.)
+    let mut got = Vec::new();
+    let mut failed = false;
+    match api
+        .http
+        .get(format!("{}/api/v1/documents/{big_id}/content", server.base))
+        .bearer_auth(&marie)
+        .send()
+        .await
+    {
+        Err(_) => failed = true,
+        Ok(mut res) => loop {
+            match res.chunk().await {
+                Ok(Some(c)) => got.extend_from_slice(&c),
+                Ok(None) => break,
+                Err(_) => {
+                    failed = true;
+                    break;
+                }
+            }
+        },
+    }
+    assert!(failed, "a damaged document must not download whole");
+    assert!(got.len() < big.len() && big.starts_with(&got));
+    // Repaired (the operator restored the object from the store's copy).
+    bytes[at] ^= 0x01;
+    std::fs::write(&path, &bytes).unwrap();
+
+    // gc: a planted orphan is listed by the dry run, removed by --apply.
+    let orphan_id = "0123456789abcdef0123456789abcdef";
+    let orphan = object_path(&data, orphan_id);
+    std::fs::create_dir_all(orphan.parent().unwrap()).unwrap();
+    std::fs::copy(object_path(&data, big_id), &orphan).unwrap();
+    let (ok, out, err) = run(&["gc", "--older-than", "0s", "--data-dir", d]);
+    assert!(ok, "{err}");
+    assert!(out.contains(orphan_id) && out.contains("dry run"), "{out}");
+    assert!(orphan.exists());
+    let (ok, out, err) = run(&[
+        "gc",
+        "--older-than",
+        "0s",
+        "--apply",
+        "--json",
+        "--data-dir",
+        d,
+    ]);
+    assert!(ok, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["report"]["removed"], 1);
+    assert!(!orphan.exists());
+    assert!(object_path(&data, big_id).exists());
+
+    // Root rotation, twice: everyone still logs in, every document reads.
+    for version in [2, 3] {
+        let (ok, out, err) = run(&["keys", "rotate-root", "--json", "--data-dir", d]);
+        assert!(ok, "{err}");
+        let v: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["report"]["version"], version);
+        let marie = self::marie(&api).await;
+        let julie = api.login_caseworker("julie", "mot-de-passe-julie").await;
+        api.login_caseworker("admin.lyon", "mot-de-passe-admin")
+            .await;
+        for token in [&marie, &julie] {
+            let (s, got) = api
+                .bytes(&format!("/api/v1/documents/{big_id}/content"), Some(token))
+                .await;
+            assert_eq!(s, StatusCode::OK);
+            assert!(got == *big);
+        }
+        // The display name (sealed under the root) still opens.
+        let (s, v) = api.get("/api/v1/beneficiaries", &julie).await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(v.to_string().contains("Marie D."), "{v}");
+    }
+    let (_, out, _) = run(&["admin", "status", "--json", "--data-dir", d]);
+    let status: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(status["root_key_versions"], json!([3]));
+    // The journal is still verifiable after rotation (its key was re-sealed).
+    let export2 = work.path().join("audit2.age");
+    assert!(
+        run(&[
+            "audit",
+            "export",
+            "--recipient",
+            &recipient,
+            "--out",
+            export2.to_str().unwrap(),
+            "--data-dir",
+            d
+        ])
+        .0
+    );
+    assert!(
+        run(&[
+            "audit",
+            "verify",
+            "--identity",
+            key.to_str().unwrap(),
+            "--key",
+            &vk,
+            export2.to_str().unwrap()
+        ])
+        .0
+    );
+    drop(c.julie);
+    server.stop();
+
+    // No server: the commands say so and what to do.
+    let (ok, _, err) = run(&["scrub", "--data-dir", d]);
+    assert!(!ok);
+    assert!(
+        err.contains("no running server") && err.contains("coffre serve"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_then_restore_into_a_new_data_directory() {
+    let s3 = S3TestServer::start().unwrap();
+    let (config, env) = s3_config(&s3, "");
+    let server = start(&config, &env);
+    let api = server.api();
+    let data = server.data_dir.clone();
+    let c = case(&api, &data, false).await;
+    let work = tempfile::tempdir().unwrap();
+    let backup = work.path().join("backup.age");
+    let (ok, out, err) = run(&[
+        "backup",
+        "create",
+        "--out",
+        backup.to_str().unwrap(),
+        "--data-dir",
+        dir_arg(&data),
+    ]);
+    assert!(ok, "{err}");
+    assert!(out.contains("backup written"), "{out}");
+    // Taken while serving; the server goes on.
+    let marie_token = marie(&api).await;
+    let (s, _) = api
+        .get(
+            &format!("/api/v1/beneficiaries/{}/documents", c.b),
+            &marie_token,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let old = server.stop();
+    let identity = old.path().join("data").join("root-identity.txt");
+
+    // A wrong identity, and a directory in use, are refused.
+    let other = work.path().join("other.txt");
+    std::fs::write(
+        &other,
+        coffre_crypto::Identity::generate()
+            .to_identity_file()
+            .as_bytes(),
+    )
+    .unwrap();
+    let fresh = work.path().join("restored");
+    let (ok, _, err) = run(&[
+        "backup",
+        "restore",
+        backup.to_str().unwrap(),
+        "--data-dir",
+        dir_arg(&fresh),
+        "--identity",
+        other.to_str().unwrap(),
+    ]);
+    assert!(!ok);
+    assert!(err.contains("does not open the backup"), "{err}");
+    let (ok, _, err) = run(&[
+        "backup",
+        "restore",
+        backup.to_str().unwrap(),
+        "--data-dir",
+        dir_arg(&old.path().join("data")),
+        "--identity",
+        identity.to_str().unwrap(),
+    ]);
+    assert!(!ok);
+    assert!(err.contains("empty directory"), "{err}");
+
+    let (ok, out, err) = run(&[
+        "backup",
+        "restore",
+        backup.to_str().unwrap(),
+        "--data-dir",
+        dir_arg(&fresh),
+        "--identity",
+        identity.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    assert!(out.contains("restored"), "{out}");
+
+    // The new data directory against the same bucket: every document reads.
+    let server = start_in(tempfile::tempdir().unwrap(), fresh.clone(), &config, &env);
+    let api = server.api();
+    let marie = marie(&api).await;
+    for (id, bytes) in &c.docs {
+        let (s, got) = api
+            .bytes(&format!("/api/v1/documents/{id}/content"), Some(&marie))
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(got == *bytes);
+    }
+    let julie = api.login_caseworker("julie", "mot-de-passe-julie").await;
+    let (s, v) = api
+        .get(&format!("/api/v1/beneficiaries/{}/documents", c.b), &julie)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    // The restored journal still verifies, and records the backup.
+    let (key, recipient) = auditor_key(work.path());
+    let export = work.path().join("audit.age");
+    assert!(
+        run(&[
+            "audit",
+            "export",
+            "--recipient",
+            &recipient,
+            "--out",
+            export.to_str().unwrap(),
+            "--data-dir",
+            dir_arg(&fresh)
+        ])
+        .0
+    );
+    let (ok, _, err) = run(&[
+        "audit",
+        "verify",
+        "--identity",
+        key.to_str().unwrap(),
+        export.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    // (The backup's own entry comes after its snapshot.)
+    let restored = age_decrypt(&key, &export);
+    assert!(restored.contains("\"document.upload\""), "{restored}");
+    assert!(!restored.contains("maintenance.backup"));
+}
