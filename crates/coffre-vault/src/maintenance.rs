@@ -136,7 +136,7 @@ impl Vault {
             };
             // Deleted or replaced while we read: not a problem.
             let current = db::get::<DocumentRecord>(&self.db().documents, d.id.as_bytes())?;
-            if !current.is_some_and(|c| c.version == d.version) {
+            if current.is_none_or(|c| c.version != d.version) {
                 continue;
             }
             let p = ScrubProblem {

@@ -20,6 +20,14 @@ pub struct World {
     pub vault: Vault,
     pub store: Arc<dyn ObjectStore>,
     pub dir: tempfile::TempDir,
+    /// A copy of the vault's root ring as it was opened.
+    pub root: RootKeyRing,
+}
+
+impl World {
+    pub fn root_copy(&self) -> RootKeyRing {
+        self.root.current_only()
+    }
 }
 
 pub fn test_limits() -> Limits {
@@ -33,15 +41,21 @@ pub async fn world_with(limits: Limits) -> World {
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn ObjectStore> =
         Arc::new(FsStore::open(dir.path().join("objects")).await.unwrap());
+    let root = RootKeyRing::generate().unwrap();
     let vault = Vault::open(VaultConfig {
         db_path: dir.path().join("db"),
         store: store.clone(),
-        root: RootKeyRing::generate().unwrap(),
+        root: root.current_only(),
         limits,
     })
     .await
     .unwrap();
-    World { vault, store, dir }
+    World {
+        vault,
+        store,
+        dir,
+        root,
+    }
 }
 
 pub async fn world() -> World {

@@ -1,0 +1,298 @@
+//! The operator's maintenance through the vault's API: rotation that is
+//! safe to interrupt, scrub findings, backups that restore whole even when
+//! taken during writes.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use coffre_crypto::UserSecret;
+use coffre_crypto::root::RootKeyRing;
+use coffre_store::ObjectKey;
+use coffre_vault::{Category, NewDocument, RootFile, Vault, VaultConfig, VaultError};
+use common::*;
+
+/// A root key file in memory that can be told to fail its n-th save.
+struct MemRootFile {
+    /// The ring as last saved, as versions (what a restart would load).
+    saved: Mutex<Vec<u32>>,
+    saves: AtomicUsize,
+    fail_on: Option<usize>,
+}
+
+impl MemRootFile {
+    fn new(fail_on: Option<usize>) -> Self {
+        Self {
+            saved: Mutex::new(vec![1]),
+            saves: AtomicUsize::new(0),
+            fail_on,
+        }
+    }
+}
+
+impl RootFile for MemRootFile {
+    fn save(&self, ring: &RootKeyRing) -> coffre_vault::Result<()> {
+        let n = self.saves.fetch_add(1, Ordering::SeqCst) + 1;
+        if self.fail_on == Some(n) {
+            return Err(VaultError::Db("disk full (test)".into()));
+        }
+        *self.saved.lock().unwrap() = ring.versions();
+        Ok(())
+    }
+    fn read(&self) -> coffre_vault::Result<Vec<u8>> {
+        Ok(b"ring".to_vec())
+    }
+    fn identity_in_data_dir(&self) -> bool {
+        false
+    }
+}
+
+fn doc(title: &str) -> NewDocument {
+    NewDocument {
+        category: Some(Category::Identity),
+        title: Some(title.into()),
+        filename: "scan.jpg".into(),
+        content_type: Some("image/jpeg".into()),
+        ..NewDocument::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotation_interrupted_then_run_again() {
+    let w = world().await;
+    let (_, admin) = structure(&w, "CCAS", "admin.lyon").await;
+    let cw = caseworker(&w, &admin, structure_id(&admin), "julie").await;
+    let (b, me) = beneficiary(&w, &cw, "marie", "482913", &[Category::Identity], true).await;
+    let d = w
+        .vault
+        .upload(&me, b, doc("cni"), body(b"scan bytes", 4))
+        .await
+        .unwrap();
+
+    // Stopped after the new ring was saved, before old versions were
+    // dropped: the file holds both, everyone still logs in.
+    let file = MemRootFile::new(Some(2));
+    assert!(w.vault.rotate_root(&file).await.is_err());
+    assert_eq!(*file.saved.lock().unwrap(), vec![1, 2]);
+    assert_eq!(w.vault.status().unwrap().root_key_versions, vec![1, 2]);
+    let everyone = |w: &World| {
+        let v = w.vault.clone();
+        async move {
+            v.login_caseworker("julie", UserSecret::from(PASSWORD))
+                .await
+                .unwrap();
+            v.login_caseworker("admin.lyon", UserSecret::from(PASSWORD))
+                .await
+                .unwrap();
+            let out = v
+                .login_beneficiary("marie", UserSecret::from("482913"))
+                .await
+                .unwrap();
+            v.session(&out.token).unwrap()
+        }
+    };
+    let me = everyone(&w).await;
+    assert_eq!(
+        collect(w.vault.download(&me, d.document_id).await.unwrap().1)
+            .await
+            .unwrap(),
+        b"scan bytes"
+    );
+
+    // Run again: a third version, the two old ones retired.
+    let file = MemRootFile::new(None);
+    let r = w.vault.rotate_root(&file).await.unwrap();
+    assert_eq!((r.version, r.retired.clone()), (3, vec![1, 2]));
+    assert_eq!(*file.saved.lock().unwrap(), vec![3]);
+    assert!(r.resealed >= 5, "{r:?}");
+    let me = everyone(&w).await;
+    assert_eq!(
+        collect(w.vault.download(&me, d.document_id).await.unwrap().1)
+            .await
+            .unwrap(),
+        b"scan bytes"
+    );
+    // The journal still signs with the re-sealed key.
+    w.vault.checkpoint().await.unwrap();
+    let slice = w.vault.journal_slice(1, u64::MAX).await.unwrap();
+    coffre_crypto::audit::verify(
+        &slice.records,
+        &slice.checkpoints,
+        &slice.verifying_key,
+        slice.anchor,
+    )
+    .unwrap();
+    assert!(
+        slice
+            .records
+            .iter()
+            .any(|r| r.entry.action == "maintenance.root_rotation")
+    );
+}
+
+fn structure_id(s: &coffre_vault::Session) -> coffre_crypto::PrincipalId {
+    match s.principal {
+        coffre_vault::Principal::Caseworker { structure, .. } => structure,
+        _ => panic!("not a caseworker"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scrub_reports_missing_corrupt_and_orphans() {
+    let w = world().await;
+    let (_, admin) = structure(&w, "CCAS", "a1").await;
+    let (b, me) = beneficiary(&w, &admin, "marie", "482913", &[], false).await;
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let d = w
+            .vault
+            .upload(
+                &me,
+                b,
+                doc(&format!("doc {i}")),
+                body(&vec![i as u8; 40_000], 1000),
+            )
+            .await
+            .unwrap();
+        ids.push(d.document_id);
+    }
+    let seen = AtomicUsize::new(0);
+    let r = w
+        .vault
+        .scrub(&|_, _| {
+            seen.fetch_add(1, Ordering::Relaxed);
+        })
+        .await
+        .unwrap();
+    assert!(r.healthy());
+    assert_eq!((r.checked, seen.load(Ordering::Relaxed)), (3, 3));
+    assert!(
+        w.vault
+            .last_scrub()
+            .is_some_and(|s| s.corrupt == 0 && s.checked == 3)
+    );
+
+    // One object deleted, one swapped for another document's object.
+    w.store
+        .delete(&ObjectKey::document(ids[0], 1))
+        .await
+        .unwrap();
+    let other = w
+        .store
+        .get(&ObjectKey::document(ids[2], 1))
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    w.store
+        .delete(&ObjectKey::document(ids[1], 1))
+        .await
+        .unwrap();
+    w.store
+        .put(&ObjectKey::document(ids[1], 1), body(&other, 4096))
+        .await
+        .unwrap();
+    let r = w.vault.scrub(&|_, _| {}).await.unwrap();
+    assert!(!r.healthy());
+    assert_eq!(r.missing.len(), 1);
+    assert_eq!(r.missing[0].document_id, ids[0]);
+    assert_eq!(r.corrupt.len(), 1);
+    assert_eq!(r.corrupt[0].document_id, ids[1]);
+    assert_eq!(r.corrupt[0].reason, "header does not name this document");
+    let s = w.vault.last_scrub().unwrap();
+    assert_eq!((s.missing, s.corrupt), (1, 1));
+    // The person sees both findings in their journal.
+    let j = w.vault.vault_journal(&me, b, 100).await.unwrap();
+    let findings = j
+        .iter()
+        .filter(|e| e.action == "maintenance.scrub" && e.outcome == "failed")
+        .count();
+    assert_eq!(findings, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_during_writes_restores_a_consistent_vault() {
+    let w = world().await;
+    let (_, admin) = structure(&w, "CCAS", "a1").await;
+    let (b, me) = beneficiary(&w, &admin, "marie", "482913", &[], false).await;
+    // Uploads keep going while the backup is taken.
+    let writer = {
+        let v = w.vault.clone();
+        let me = me.clone();
+        tokio::spawn(async move {
+            let mut done = Vec::new();
+            for i in 0..40u8 {
+                let d = v
+                    .upload(&me, b, doc(&format!("d{i}")), body(&vec![i; 3000], 700))
+                    .await
+                    .unwrap();
+                done.push((d.document_id, i));
+            }
+            done
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    let file = MemRootFile::new(None);
+    let (summary, out) = w.vault.backup(Vec::new(), &file).await.unwrap();
+    let uploaded = writer.await.unwrap();
+    assert!(summary.records > 0);
+
+    // Restore into a new directory and open it on the same store, with the
+    // same root ring (the ring file itself is the caller's business here).
+    let dir = tempfile::tempdir().unwrap();
+    let restored = coffre_vault::restore(std::io::BufReader::new(&out[..]), dir.path()).unwrap();
+    assert_eq!(restored.records, summary.records);
+    assert_eq!(
+        std::fs::read(dir.path().join("root-keys.age")).unwrap(),
+        b"ring"
+    );
+    // A second restore into the same place is refused.
+    assert!(coffre_vault::restore(std::io::BufReader::new(&out[..]), dir.path()).is_err());
+    // A truncated backup restores nothing.
+    let cut = tempfile::tempdir().unwrap();
+    let half = &out[..out.len() - 20];
+    assert!(coffre_vault::restore(std::io::BufReader::new(half), cut.path()).is_err());
+    assert!(!cut.path().join("db").exists());
+
+    let vault = Vault::open(VaultConfig {
+        db_path: dir.path().join("db"),
+        store: w.store.clone(),
+        root: w.root_copy(),
+        limits: test_limits(),
+    })
+    .await
+    .unwrap();
+    let out = vault
+        .login_beneficiary("marie", UserSecret::from("482913"))
+        .await
+        .unwrap();
+    let me = vault.session(&out.token).unwrap();
+    let listed = vault.list_documents(&me, b).await.unwrap();
+    // Every document the backup lists reads whole; none is half there.
+    assert!(!listed.is_empty() || uploaded.is_empty());
+    for d in &listed {
+        let i = uploaded
+            .iter()
+            .find(|(id, _)| *id == d.document_id)
+            .unwrap()
+            .1;
+        let got = collect(vault.download(&me, d.document_id).await.unwrap().1)
+            .await
+            .unwrap();
+        assert_eq!(got, vec![i; 3000]);
+    }
+    // The restored journal verifies.
+    vault.checkpoint().await.unwrap();
+    let slice = vault.journal_slice(1, u64::MAX).await.unwrap();
+    coffre_crypto::audit::verify(
+        &slice.records,
+        &slice.checkpoints,
+        &slice.verifying_key,
+        slice.anchor,
+    )
+    .unwrap();
+}
