@@ -348,6 +348,14 @@ fn check(mut input: impl BufRead, key: Option<&AuditVerifyingKey>) -> anyhow::Re
         let parsed: Line = serde_json::from_str(line.trim_end()).map_err(|_| {
             anyhow::anyhow!("NOT INTACT: {at}: not an audit export line (altered?)")
         })?;
+        if let (Line::Header(h), Some(k)) = (&parsed, key)
+            && h.verifying_key != *k
+        {
+            bail!(
+                "NOT INTACT: the export is signed with the key {}, not the one you were given ({k}): it does not come from that journal",
+                h.verifying_key
+            );
+        }
         if let Err(e) = v.push(parsed, key) {
             match e {
                 coffre_crypto::Error::AuditChain { seq, reason } => {
