@@ -332,13 +332,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     s("documents")
                 )?;
                 writeln!(o, "root key version: {}", s("root_key_version"))?;
-                writeln!(
-                    o,
-                    "journal head:     entry {} hash {}",
-                    s("journal_head_seq"),
-                    a["journal_head_hash"].as_str().unwrap_or("-")
-                )?;
-                writeln!(o, "last checkpoint:  entry {}", s("last_checkpoint_seq"))?;
+                match a["journal_head_hash"].as_str() {
+                    Some(h) => writeln!(
+                        o,
+                        "journal head:     entry {} hash {h}",
+                        s("journal_head_seq")
+                    )?,
+                    None => writeln!(o, "journal head:     empty journal")?,
+                }
+                match a["last_checkpoint_seq"].as_u64() {
+                    Some(seq) => writeln!(o, "last checkpoint:  entry {seq}")?,
+                    None => writeln!(o, "last checkpoint:  none yet")?,
+                }
                 writeln!(
                     o,
                     "journal verifying key: {}",
