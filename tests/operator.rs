@@ -242,7 +242,7 @@ async fn operator_commands_on_a_live_server() {
     ]);
     assert!(ok, "{err}");
     let summary: Value = serde_json::from_str(&out).unwrap();
-    let head = summary["journal_head"]["hash"].as_str().unwrap().to_owned();
+    let head = summary["end"]["hash"].as_str().unwrap().to_owned();
     let plain = age_decrypt(&key, &export);
     let lines: Vec<String> = plain.lines().map(str::to_owned).collect();
     assert!(lines[0].contains("\"coffre-audit-export/1\""));
@@ -289,6 +289,40 @@ async fn operator_commands_on_a_live_server() {
     t.swap(i, entry_lines[4]);
     let err = verify_lines(work.path(), &key, &recipient, &t, &[]).unwrap_err();
     assert!(err.contains(&format!("entry {n} ")), "{err}");
+    // A forged entry inserted in the middle, numbered to fit, hash recomputed.
+    let mut t = lines.clone();
+    let Line::Entry(before) = serde_json::from_str::<Line>(&lines[entry_lines[2]]).unwrap() else {
+        panic!()
+    };
+    let mut inserted = before.clone();
+    inserted.entry.seq += 1;
+    inserted.entry.action = "document.delete".into();
+    inserted.hash = before.hash.next(&inserted.entry);
+    t.insert(
+        entry_lines[2] + 1,
+        serde_json::to_string(&Line::Entry(inserted.clone())).unwrap(),
+    );
+    let err = verify_lines(work.path(), &key, &recipient, &t, &[]).unwrap_err();
+    assert!(
+        err.contains(&format!("entry {} ", inserted.entry.seq + 1)),
+        "{err}"
+    );
+    // An entry replaced by its digest, as in an export for another person.
+    let mut t = lines.clone();
+    let Line::Entry(hidden) = serde_json::from_str::<Line>(&lines[i]).unwrap() else {
+        panic!()
+    };
+    t[i] = serde_json::to_string(&Line::Elided {
+        seq: hidden.entry.seq,
+        vault: hidden.entry.vault_tag(),
+        content: hidden.entry.content_hash(),
+    })
+    .unwrap();
+    let err = verify_lines(work.path(), &key, &recipient, &t, &[]).unwrap_err();
+    assert!(
+        err.contains(&format!("entry {n} ")) && err.contains("hidden"),
+        "{err}"
+    );
     // A forged line appended, with a correct chain hash and recounted end line.
     let mut t = lines.clone();
     let end = t.pop().unwrap();
@@ -355,6 +389,11 @@ async fn operator_commands_on_a_live_server() {
         d,
     ]);
     assert!(ok, "{err}");
+    // The person sees that their journal was handed out.
+    let (_, j) = api
+        .get(&format!("/api/v1/beneficiaries/{}/journal", c.b), &marie)
+        .await;
+    assert!(j.to_string().contains("maintenance.audit_export"), "{j}");
     let plain_b = age_decrypt(&key, &export_b);
     assert!(plain_b.contains("\"type\":\"elided\""));
     for l in plain_b.lines() {
@@ -379,11 +418,12 @@ async fn operator_commands_on_a_live_server() {
     assert!(ok, "{out}{err}");
     assert!(out.contains("0 corrupt, 0 missing"), "{out}");
     let (small_id, _) = &c.docs[1];
-    let path = object_path(&data, small_id);
-    let mut bytes = std::fs::read(&path).unwrap();
+    let small_path = object_path(&data, small_id);
+    let small_intact = std::fs::read(&small_path).unwrap();
+    let mut bytes = small_intact.clone();
     let at = bytes.len() / 2;
     bytes[at] ^= 0x01;
-    std::fs::write(&path, &bytes).unwrap();
+    std::fs::write(&small_path, &bytes).unwrap();
     let (ok, out, err) = run(&["scrub", "--data-dir", d]);
     assert!(!ok);
     assert!(
@@ -424,6 +464,10 @@ async fn operator_commands_on_a_live_server() {
         .await;
     assert_eq!(s, StatusCode::OK);
     assert!(j.to_string().contains("maintenance.scrub"), "{j}");
+    // Repaired from a copy: scrub is clean again.
+    std::fs::write(&small_path, &small_intact).unwrap();
+    let (ok, out, err) = run(&["scrub", "--data-dir", d]);
+    assert!(ok, "{out}{err}");
     // Damage in a later chunk of a large document: the bytes that arrive
     // are a prefix of the original, and the transfer fails.
     let (big_id, big) = &c.docs[0];
@@ -495,11 +539,13 @@ async fn operator_commands_on_a_live_server() {
         api.login_caseworker("admin.lyon", "mot-de-passe-admin")
             .await;
         for token in [&marie, &julie] {
-            let (s, got) = api
-                .bytes(&format!("/api/v1/documents/{big_id}/content"), Some(token))
-                .await;
-            assert_eq!(s, StatusCode::OK);
-            assert!(got == *big);
+            for (id, bytes) in &c.docs {
+                let (s, got) = api
+                    .bytes(&format!("/api/v1/documents/{id}/content"), Some(token))
+                    .await;
+                assert_eq!(s, StatusCode::OK);
+                assert!(got == *bytes);
+            }
         }
         // The display name (sealed under the root) still opens.
         let (s, v) = api.get("/api/v1/beneficiaries", &julie).await;

@@ -28,6 +28,7 @@ enum Request {
     AuditRange {
         since_ms: Option<i64>,
         until_ms: Option<i64>,
+        beneficiary: Option<PrincipalId>,
     },
     AuditPage {
         from: u64,
@@ -74,16 +75,29 @@ impl std::fmt::Debug for Operator {
     }
 }
 
-/// Binds the socket (replacing a stale one) with mode 0600.
+/// Binds the socket (replacing a stale one) with mode 0600. It is created in
+/// a fresh directory only the server can enter, given its mode there, and
+/// only then renamed into place: at no moment can another user connect to it.
 pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
-    let _ = std::fs::remove_file(path);
-    let listener = UnixListener::bind(path)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
-    }
-    Ok(listener)
+    use std::os::unix::fs::PermissionsExt;
+    let parent = path.parent().unwrap_or(Path::new("."));
+    let nonce = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let private = parent.join(format!(".admin-{}-{nonce}", std::process::id()));
+    let mut b = std::fs::DirBuilder::new();
+    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+    b.create(&private)?;
+    let staged = private.join("admin.sock");
+    let result = (|| {
+        let listener = UnixListener::bind(&staged)?;
+        std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(0o600))?;
+        let _ = std::fs::remove_file(path);
+        std::fs::rename(&staged, path)?;
+        Ok(listener)
+    })();
+    let _ = std::fs::remove_dir_all(&private);
+    result
 }
 
 pub async fn serve(listener: UnixListener, op: Operator) {
@@ -173,12 +187,14 @@ async fn handle(op: &Operator, line: &str, progress: mpsc::Sender<Value>) -> Val
             }
             Err(e) => refused(e),
         },
-        Request::AuditRange { since_ms, until_ms } => {
-            match vault.audit_range(since_ms, until_ms).await {
-                Ok(r) => ok(json!({ "range": r })),
-                Err(e) => refused(e),
-            }
-        }
+        Request::AuditRange {
+            since_ms,
+            until_ms,
+            beneficiary,
+        } => match vault.audit_range(since_ms, until_ms, beneficiary).await {
+            Ok(r) => ok(json!({ "range": r })),
+            Err(e) => refused(e),
+        },
         Request::AuditPage {
             from,
             to,
@@ -247,7 +263,9 @@ async fn backup(op: &Operator, recipients: &[String]) -> Result<Value, String> {
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis());
-    let partial = op.data_dir.join(format!("backup-{stamp}.age.partial"));
+    let dir = op.data_dir.join(BACKUP_DIR);
+    private_dir(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
+    let partial = dir.join(format!("backup-{stamp}.age.partial"));
     let file = private_file(&partial).map_err(|e| format!("create {}: {e}", partial.display()))?;
     let writer =
         ArchiveWriter::new(&to, std::io::BufWriter::new(file)).map_err(|e| e.to_string())?;
@@ -271,6 +289,45 @@ async fn backup(op: &Operator, recipients: &[String]) -> Result<Value, String> {
         return Err(format!("writing the backup: {e}"));
     }
     Ok(json!({ "path": done.display().to_string(), "summary": summary }))
+}
+
+/// Where the server writes a backup before the command moves it out.
+pub const BACKUP_DIR: &str = "backups";
+/// A backup still there after this was abandoned by its command.
+pub const ABANDONED_BACKUP: Duration = Duration::from_secs(3600);
+
+/// Deletes backups that no command came to fetch: they hold erased people's
+/// keys and must not outlive the operator's retention rule.
+pub fn sweep_backups(data_dir: &Path) -> std::io::Result<u64> {
+    let dir = data_dir.join(BACKUP_DIR);
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Ok(0);
+    };
+    let mut removed = 0;
+    for e in entries {
+        let e = e?;
+        let old = e
+            .metadata()?
+            .modified()?
+            .elapsed()
+            .is_ok_and(|age| age > ABANDONED_BACKUP);
+        if old && e.file_name().to_string_lossy().starts_with("backup-") {
+            std::fs::remove_file(e.path())?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
+fn private_dir(path: &Path) -> std::io::Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o700);
+    }
+    b.create(path)
 }
 
 fn private_file(path: &Path) -> std::io::Result<std::fs::File> {

@@ -89,3 +89,12 @@ pub fn progress_bar(what: &'static str) -> indicatif::ProgressBar {
     bar.set_message(what);
     bar
 }
+
+/// A spinner on stderr for work whose length is unknown (drawn only on a
+/// terminal); clear it with `finish_and_clear`.
+pub fn spinner(what: &'static str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_message(what);
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
+}

@@ -30,9 +30,11 @@ pub struct ExportArgs {
 }
 
 /// `2026-11-01`, `2026-11-01T10:00:00Z` or `2026-11-01 10:00:00` (UTC) to
-/// milliseconds since the epoch.
-pub fn parse_time(s: &str) -> anyhow::Result<i64> {
-    let full = if s.len() == 10 {
+/// milliseconds since the epoch. A date alone is its first millisecond, or
+/// its last when `end_of_day` (so `--until 2026-11-30` includes that day).
+pub fn parse_time(s: &str, end_of_day: bool) -> anyhow::Result<i64> {
+    let date_only = s.len() == 10;
+    let full = if date_only {
         format!("{s} 00:00:00")
     } else {
         s.to_string()
@@ -44,7 +46,12 @@ pub fn parse_time(s: &str) -> anyhow::Result<i64> {
         .duration_since(std::time::UNIX_EPOCH)
         .context("dates before 1970 are not accepted")?
         .as_millis();
-    Ok(i64::try_from(ms)?)
+    let ms = i64::try_from(ms)?;
+    Ok(if date_only && end_of_day {
+        ms + 86_400_000 - 1
+    } else {
+        ms
+    })
 }
 
 pub fn export(a: ExportArgs) -> anyhow::Result<()> {
@@ -67,14 +74,26 @@ pub fn export(a: ExportArgs) -> anyhow::Result<()> {
                 .map_err(|_| anyhow::anyhow!("`{b}` is not a beneficiary id"))
         })
         .transpose()?;
-    let since_ms = a.since.as_deref().map(parse_time).transpose()?;
-    let until_ms = a.until.as_deref().map(parse_time).transpose()?;
+    let since_ms = a
+        .since
+        .as_deref()
+        .map(|t| parse_time(t, false))
+        .transpose()?;
+    let until_ms = a
+        .until
+        .as_deref()
+        .map(|t| parse_time(t, true))
+        .transpose()?;
+    if let (Some(s), Some(u)) = (since_ms, until_ms) {
+        anyhow::ensure!(s <= u, "--since is after --until");
+    }
     if a.out.exists() {
         bail!("{} exists already; choose another --out", a.out.display());
     }
     let mut admin = Admin::connect(&a.data_dir)?;
     let answer = admin.call(
-        &json!({ "command": "audit_range", "since_ms": since_ms, "until_ms": until_ms }),
+        &json!({ "command": "audit_range", "since_ms": since_ms, "until_ms": until_ms,
+                 "beneficiary": beneficiary }),
         &mut |_, _| {},
     )?;
     let range: AuditRange = serde_json::from_value(answer["range"].clone())
@@ -91,6 +110,7 @@ pub fn export(a: ExportArgs) -> anyhow::Result<()> {
             server_version: env!("CARGO_PKG_VERSION").into(),
             verifying_key: range.verifying_key,
             anchor: range.anchor,
+            anchor_checkpoint: range.anchor_checkpoint.clone(),
             from_seq: range.from_seq,
             to_seq: range.to_seq,
             journal_head: range.journal_head,
@@ -101,7 +121,7 @@ pub fn export(a: ExportArgs) -> anyhow::Result<()> {
         write_line(&mut w, &header)?;
         let mut counts = Counts::default();
         let bar = progress_bar("exporting");
-        bar.set_length(range.to_seq - range.from_seq + 1);
+        bar.set_length((range.to_seq + 1).saturating_sub(range.from_seq));
         let mut from = range.from_seq;
         while from <= range.to_seq {
             let page = admin.call(
@@ -127,12 +147,12 @@ pub fn export(a: ExportArgs) -> anyhow::Result<()> {
                 }
                 write_line(&mut w, l)?;
             }
-            let Some(last) = last else {
+            let Some(last) = last.filter(|l| *l >= from) else {
                 bail!(
                     "the journal ended before entry {from}; is the data directory the right one?"
                 );
             };
-            bar.set_position(last - range.from_seq + 1);
+            bar.set_position((last + 1).saturating_sub(range.from_seq));
             from = last + 1;
         }
         bar.finish_and_clear();
@@ -158,6 +178,7 @@ pub fn export(a: ExportArgs) -> anyhow::Result<()> {
         "elided": counts.elided,
         "checkpoints": counts.checkpoints,
         "verifying_key": range.verifying_key.to_string(),
+        "end": range.end,
         "journal_head": range.journal_head,
     });
     print(&v, a.json, |o| {
@@ -175,13 +196,14 @@ pub fn export(a: ExportArgs) -> anyhow::Result<()> {
         writeln!(o, "  verifying key: {}", range.verifying_key)?;
         writeln!(
             o,
-            "  journal head:  entry {} hash {}",
-            range.journal_head.seq, range.journal_head.hash
+            "  last entry:    {} hash {}",
+            range.end.seq, range.end.hash
         )?;
         writeln!(
             o,
-            "they check it with: coffre audit verify --identity KEYFILE --key {} {}",
+            "they check it with: coffre audit verify --identity KEYFILE --key {} --head {} {}",
             range.verifying_key,
+            range.end.hash,
             a.out.display()
         )
     })
@@ -276,6 +298,8 @@ pub fn verify(a: VerifyArgs) -> anyhow::Result<()> {
         "beneficiary": h.beneficiary,
         "first_time_ms": report.first_time_ms,
         "last_time_ms": report.last_time_ms,
+        "complete_from_ms": report.complete_from_ms,
+        "signed_until_ms": report.signed_until_ms,
     });
     print(&v, a.json, |o| {
         writeln!(
@@ -289,6 +313,20 @@ pub fn verify(a: VerifyArgs) -> anyhow::Result<()> {
         )?;
         if let (Some(f), Some(l)) = (report.first_time_ms, report.last_time_ms) {
             writeln!(o, "period: {} to {}", fmt_ms(f), fmt_ms(l))?;
+        }
+        let until = report
+            .signed_until_ms
+            .map_or_else(|| "-".to_owned(), fmt_ms);
+        match report.complete_from_ms {
+            Some(t) => writeln!(
+                o,
+                "complete: every entry journaled after {}, up to {until} (signed times)",
+                fmt_ms(t)
+            )?,
+            None => writeln!(
+                o,
+                "complete: the whole journal from its first entry, up to {until} (signed time)"
+            )?,
         }
         if let Some(b) = &h.beneficiary {
             writeln!(

@@ -24,7 +24,7 @@ use crate::target::Target;
     about = "Coffre: encrypted document vault",
     after_help = "Operator commands talk to the running server through the socket in its data \
 directory (being able to open it is the credential). `audit verify` and `backup restore` work \
-offline. Every command takes --json."
+offline. Every operator command takes --json."
 )]
 struct Cli {
     #[command(subcommand)]

@@ -8,7 +8,7 @@ use coffre_crypto::{Identity, archive};
 use coffre_vault::datadir::ROOT_IDENTITY_FILE;
 use serde_json::{Value, json};
 
-use crate::admin::{Admin, progress_bar, request};
+use crate::admin::{Admin, progress_bar, request, spinner};
 use crate::print;
 
 pub fn scrub(data_dir: &Path, json: bool) -> anyhow::Result<()> {
@@ -71,10 +71,13 @@ pub fn scrub(data_dir: &Path, json: bool) -> anyhow::Result<()> {
 pub fn gc(data_dir: &Path, older_than: &str, apply: bool, json: bool) -> anyhow::Result<()> {
     let d = humantime::parse_duration(older_than)
         .with_context(|| format!("`{older_than}` is not a duration: write e.g. 24h, 7d, 30min"))?;
+    let bar = spinner("listing stored objects");
     let a = request(
         data_dir,
         json!({ "command": "gc", "older_than_secs": d.as_secs(), "apply": apply }),
-    )?;
+    );
+    bar.finish_and_clear();
+    let a = a?;
     let r = &a["report"];
     let orphans = r["orphans"].as_array().cloned().unwrap_or_default();
     print(&a, json, |o| {
@@ -101,7 +104,10 @@ pub fn gc(data_dir: &Path, older_than: &str, apply: bool, json: bool) -> anyhow:
 }
 
 pub fn rotate_root(data_dir: &Path, json: bool) -> anyhow::Result<()> {
-    let a = request(data_dir, json!({ "command": "rotate_root" }))?;
+    let bar = spinner("re-sealing under a new root key version");
+    let a = request(data_dir, json!({ "command": "rotate_root" }));
+    bar.finish_and_clear();
+    let a = a?;
     let r = &a["report"];
     print(&a, json, |o| {
         writeln!(
@@ -125,10 +131,13 @@ pub fn backup_create(
     if out.exists() {
         bail!("{} exists already; choose another --out", out.display());
     }
+    let bar = spinner("copying the metadata");
     let a = request(
         data_dir,
         json!({ "command": "backup_create", "recipients": recipients }),
-    )?;
+    );
+    bar.finish_and_clear();
+    let a = a?;
     let made = PathBuf::from(a["path"].as_str().unwrap_or_default());
     if std::fs::rename(&made, out).is_err() {
         // Another file system: copy, then remove the server's file.
@@ -179,11 +188,20 @@ pub fn backup_restore(
     // back, or the server cannot open the root key file.
     let target = data_dir.join(ROOT_IDENTITY_FILE);
     let mut copied = false;
+    let mut identity_missing = false;
     if summary.root_identity_in_data_dir && !target.exists() {
-        write_private(&target, text.as_bytes())?;
-        copied = true;
+        // Only if it is also the one that opens the ring (a backup made with
+        // --recipient was opened by another key).
+        let ring = std::fs::read(data_dir.join(coffre_vault::datadir::ROOT_KEYS_FILE))?;
+        if coffre_crypto::root::RootKeyRing::from_file_with_identity(&ring, &identity).is_ok() {
+            write_private(&target, text.as_bytes())?;
+            copied = true;
+        } else {
+            identity_missing = true;
+        }
     }
-    let v: Value = json!({ "data_dir": data_dir.display().to_string(), "summary": summary, "identity_copied": copied });
+    let v: Value = json!({ "data_dir": data_dir.display().to_string(), "summary": summary,
+                          "identity_copied": copied, "identity_missing": identity_missing });
     print(&v, json, |o| {
         writeln!(
             o,
@@ -191,6 +209,13 @@ pub fn backup_restore(
             summary.records,
             data_dir.display()
         )?;
+        if identity_missing {
+            writeln!(
+                o,
+                "the key that opened this backup does not open its root key file: copy the server's root identity to {} before starting",
+                target.display()
+            )?;
+        }
         if !summary.root_identity_in_data_dir {
             writeln!(
                 o,

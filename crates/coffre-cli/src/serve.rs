@@ -138,11 +138,17 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 
     // Expired grants lose their keys, idle sessions their memory.
     let sweeper = vault.clone();
+    let swept_dir = data_dir.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         loop {
             tick.tick().await;
             sweeper.sweep_sessions();
+            match coffre_api::admin::sweep_backups(&swept_dir) {
+                Ok(0) => {}
+                Ok(n) => tracing::warn!(removed = n, "removed backups no command came to fetch"),
+                Err(e) => tracing::warn!(error = %e, "sweeping abandoned backups failed"),
+            }
             if let Err(e) = sweeper.sweep_expired_grants().await {
                 tracing::warn!(error = %e, "sweeping expired grants failed");
             }

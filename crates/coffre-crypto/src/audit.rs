@@ -1,11 +1,16 @@
 //! Audit journal primitives: canonical entries, the SHA-256 hash chain and
 //! Ed25519-signed checkpoints.
 //!
-//! `hash(n) = SHA-256(hash(n-1) ‖ SHA-256(canonical(entry n)))`, `hash(0)` =
-//! 32 zero bytes. Chaining the entry's digest rather than its bytes lets an
-//! export leave out the entries of other people (an [`Link::Elided`] line
-//! carries only the digest) and still be verified end to end. A checkpoint
-//! signs `(seq, hash(seq), time)`. The journal never holds document content or
+//! `hash(n) = SHA-256(hash(n-1) ‖ digest(n))`, `hash(0)` = 32 zero bytes,
+//! where `digest(n) = SHA-256(label ‖ vault_tag(n) ‖ SHA-256(canonical(n)))`
+//! and `vault_tag(n) = SHA-256(label ‖ seq ‖ beneficiary)`. Chaining a digest
+//! rather than the entry's bytes lets an export for one person carry other
+//! people's entries as their vault tag and content hash only
+//! ([`Link::Elided`]) and still verify end to end; the vault tag lets the
+//! verifier check that no entry of *that* person was hidden so, without
+//! revealing whose the others are (a tag is keyed by the entry's number, so
+//! tags of one other person do not even link together). A checkpoint signs
+//! `(seq, hash(seq), time)`. The journal never holds document content or
 //! secrets: entries carry ids, actions and outcomes only.
 
 pub mod export;
@@ -75,18 +80,70 @@ impl Entry {
         out
     }
 
-    /// `SHA-256(canonical(entry))`: what the chain links, and all an export
-    /// keeps of an entry it leaves out.
-    pub fn digest(&self) -> EntryDigest {
-        let mut out = [0u8; 32];
-        out.copy_from_slice(ring::digest::digest(&SHA256, &self.canonical_bytes()).as_ref());
-        EntryDigest(out)
+    /// `SHA-256(canonical(entry))`.
+    pub fn content_hash(&self) -> ContentHash {
+        ContentHash(sha256(&[&self.canonical_bytes()]))
     }
+
+    pub fn vault_tag(&self) -> VaultTag {
+        VaultTag::of(self.seq, self.beneficiary.as_deref())
+    }
+
+    /// What the chain links: all an export keeps of an entry it leaves out
+    /// is the two parts of it.
+    pub fn digest(&self) -> EntryDigest {
+        EntryDigest::of(&self.vault_tag(), &self.content_hash())
+    }
+}
+
+fn sha256(parts: &[&[u8]]) -> [u8; 32] {
+    let mut ctx = Context::new(&SHA256);
+    for p in parts {
+        ctx.update(p);
+    }
+    let mut out = [0u8; 32];
+    out.copy_from_slice(ctx.finish().as_ref());
+    out
 }
 
 /// The SHA-256 of an entry's canonical encoding.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ContentHash(pub [u8; 32]);
+
+/// Which vault an entry concerns, keyed by its sequence number:
+/// `SHA-256("coffre.org/audit-vault@v1\0" ‖ seq ‖ 0x00 | 0x01 ‖ len ‖ id)`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct VaultTag(pub [u8; 32]);
+
+impl VaultTag {
+    pub fn of(seq: u64, beneficiary: Option<&str>) -> VaultTag {
+        let (present, len, id): (&[u8], [u8; 8], &[u8]) = match beneficiary {
+            Some(b) => (&[1], (b.len() as u64).to_be_bytes(), b.as_bytes()),
+            None => (&[0], [0; 8], &[]),
+        };
+        VaultTag(sha256(&[
+            b"coffre.org/audit-vault@v1\x00",
+            &seq.to_be_bytes(),
+            present,
+            &len,
+            id,
+        ]))
+    }
+}
+
+/// `SHA-256("coffre.org/audit-digest@v1\0" ‖ vault tag ‖ content hash)`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct EntryDigest(pub [u8; 32]);
+
+impl EntryDigest {
+    pub fn of(vault: &VaultTag, content: &ContentHash) -> EntryDigest {
+        EntryDigest(sha256(&[
+            b"coffre.org/audit-digest@v1\x00",
+            &vault.0,
+            &content.0,
+        ]))
+    }
+}
 
 /// A link of the hash chain.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -158,6 +215,8 @@ macro_rules! hex_newtype {
 
 hex_newtype!(ChainHash, "chain hash (64 hex digits)");
 hex_newtype!(EntryDigest, "entry digest (64 hex digits)");
+hex_newtype!(ContentHash, "content hash (64 hex digits)");
+hex_newtype!(VaultTag, "vault tag (64 hex digits)");
 
 /// An entry with the chain hash recorded after it, as stored and exported.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -346,7 +405,11 @@ pub struct Verified {
 #[derive(Debug, Clone, Copy)]
 pub enum Link<'a> {
     Entry(&'a Record),
-    Elided { seq: u64, digest: EntryDigest },
+    Elided {
+        seq: u64,
+        vault: VaultTag,
+        content: ContentHash,
+    },
 }
 
 impl Link<'_> {
@@ -365,7 +428,13 @@ pub fn verify(
     key: &AuditVerifyingKey,
     anchor: Anchor,
 ) -> Result<Verified> {
-    verify_links(records.iter().map(Link::Entry), checkpoints, key, anchor)
+    verify_links(
+        records.iter().map(Link::Entry),
+        checkpoints,
+        key,
+        anchor,
+        None,
+    )
 }
 
 /// Verifies a sequence of links against the checkpoints (in any order).
@@ -374,13 +443,16 @@ pub fn verify(
 /// reordering, a recorded hash that does not follow from the entry, a
 /// checkpoint whose hash or signature does not match, or entries that no
 /// checkpoint signs (so a forged line appended at the end is caught even if
-/// its recorded hash was recomputed). What it cannot see is a tail removed
-/// together with its checkpoints: compare `head` with one obtained separately.
+/// its recorded hash was recomputed). Elided links are accepted only for a
+/// journal filtered for `vault`, and never for an entry of that vault. What it
+/// cannot see is a tail removed together with its checkpoints: compare `head`
+/// with one obtained separately.
 pub fn verify_links<'a>(
     links: impl IntoIterator<Item = Link<'a>>,
     checkpoints: &[Checkpoint],
     key: &AuditVerifyingKey,
     anchor: Anchor,
+    vault: Option<&str>,
 ) -> Result<Verified> {
     let mut cps: Vec<&Checkpoint> = checkpoints.iter().collect();
     cps.sort_by_key(|c| c.seq);
@@ -391,7 +463,7 @@ pub fn verify_links<'a>(
             reason: ChainBreak::CheckpointOutOfRange,
         });
     }
-    let mut v = ChainVerifier::new(key, anchor);
+    let mut v = ChainVerifier::new(key, anchor, vault);
     for link in links {
         v.push(link)?;
         let seq = link.seq();
@@ -413,6 +485,8 @@ pub fn verify_links<'a>(
 #[derive(Debug)]
 pub struct ChainVerifier {
     key: AuditVerifyingKey,
+    /// The vault a filtered journal is for; `None`: no entry may be elided.
+    vault: Option<String>,
     first: u64,
     next_seq: u64,
     hash: ChainHash,
@@ -423,9 +497,10 @@ pub struct ChainVerifier {
 }
 
 impl ChainVerifier {
-    pub fn new(key: &AuditVerifyingKey, anchor: Anchor) -> Self {
+    pub fn new(key: &AuditVerifyingKey, anchor: Anchor, vault: Option<&str>) -> Self {
         Self {
             key: *key,
+            vault: vault.map(str::to_owned),
             first: anchor.next_seq,
             next_seq: anchor.next_seq,
             hash: anchor.prev_hash,
@@ -460,8 +535,18 @@ impl ChainVerifier {
                 }
                 self.entries += 1;
             }
-            Link::Elided { digest, .. } => {
-                self.hash = self.hash.next_digest(&digest);
+            Link::Elided { vault, content, .. } => {
+                let hidden = match &self.vault {
+                    None => true,
+                    Some(b) => vault == VaultTag::of(seq, Some(b)),
+                };
+                if hidden {
+                    return Err(Error::AuditChain {
+                        seq,
+                        reason: ChainBreak::Hidden,
+                    });
+                }
+                self.hash = self.hash.next_digest(&EntryDigest::of(&vault, &content));
                 self.elided += 1;
             }
         }
@@ -660,13 +745,15 @@ mod tests {
                     } else {
                         Link::Elided {
                             seq: r.entry.seq,
-                            digest: r.entry.digest(),
+                            vault: r.entry.vault_tag(),
+                            content: r.entry.content_hash(),
                         }
                     }
                 }),
                 &cps,
                 &vk,
                 Anchor::GENESIS,
+                Some("b2"),
             )
         };
         let ok = run(&links(&recs)).unwrap();
@@ -696,15 +783,69 @@ mod tests {
 
     #[test]
     fn chain_links_the_entry_digest() {
-        // hash(1) = SHA-256(0^32 ‖ SHA-256(canonical(entry 1))), computed by
-        // hand here so a change of definition cannot go unnoticed.
-        let e = entry(1, "document.download");
-        let inner = ring::digest::digest(&SHA256, &e.canonical_bytes());
-        let mut outer = vec![0u8; 32];
-        outer.extend_from_slice(inner.as_ref());
-        let expected = ring::digest::digest(&SHA256, &outer);
-        assert_eq!(ChainHash::GENESIS.next(&e).0.as_slice(), expected.as_ref());
-        assert_eq!(e.digest().0.as_slice(), inner.as_ref());
+        // Computed by hand here, so a change of definition cannot go unnoticed.
+        let e = entry(7, "document.download");
+        let h = |parts: &[&[u8]]| {
+            let mut c = Context::new(&SHA256);
+            for p in parts {
+                c.update(p);
+            }
+            c.finish().as_ref().to_vec()
+        };
+        let content = h(&[&e.canonical_bytes()]);
+        let vault = h(&[
+            b"coffre.org/audit-vault@v1\x00",
+            &7u64.to_be_bytes(),
+            &[1],
+            &2u64.to_be_bytes(),
+            b"b1",
+        ]);
+        let digest = h(&[b"coffre.org/audit-digest@v1\x00", &vault, &content]);
+        let link = h(&[&[0u8; 32], &digest]);
+        assert_eq!(e.content_hash().0.as_slice(), content);
+        assert_eq!(e.vault_tag().0.as_slice(), vault);
+        assert_eq!(e.digest().0.as_slice(), digest);
+        assert_eq!(ChainHash::GENESIS.next(&e).0.as_slice(), link);
+        // No beneficiary: a distinct tag.
+        assert_ne!(VaultTag::of(7, None), VaultTag::of(7, Some("")));
+        assert_ne!(VaultTag::of(7, Some("b1")), VaultTag::of(8, Some("b1")));
+    }
+
+    #[test]
+    fn an_entry_of_the_named_vault_cannot_be_hidden() {
+        let key = AuditSigningKey::generate().unwrap();
+        let recs = journal(3);
+        let cps = vec![key.checkpoint(3, recs[2].hash, 1)];
+        let hide_second = |vault: Option<&str>| {
+            verify_links(
+                recs.iter().map(|r| {
+                    if r.entry.seq == 2 {
+                        Link::Elided {
+                            seq: 2,
+                            vault: r.entry.vault_tag(),
+                            content: r.entry.content_hash(),
+                        }
+                    } else {
+                        Link::Entry(r)
+                    }
+                }),
+                &cps,
+                &key.verifying_key(),
+                Anchor::GENESIS,
+                vault,
+            )
+        };
+        // Entries of b1, filtered for someone else: fine.
+        assert!(hide_second(Some("b9")).is_ok());
+        for vault in [Some("b1"), None] {
+            assert!(matches!(
+                hide_second(vault),
+                Err(Error::AuditChain {
+                    seq: 2,
+                    reason: ChainBreak::Hidden
+                })
+            ));
+        }
     }
 
     #[test]

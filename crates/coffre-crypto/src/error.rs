@@ -73,6 +73,11 @@ pub enum ChainBreak {
     CheckpointOutOfRange,
     /// Entries after the last checkpoint: they are chained but not signed.
     Unsigned,
+    /// An entry given only as a digest where it must be whole: in an export
+    /// for one person, an entry of that person (or any, in a full export).
+    Hidden,
+    /// The export does not start where its signed anchor says.
+    Anchor,
 }
 
 impl fmt::Display for ChainBreak {
@@ -87,6 +92,10 @@ impl fmt::Display for ChainBreak {
             ChainBreak::BadSignature => "checkpoint signature does not verify",
             ChainBreak::CheckpointOutOfRange => "checkpoint refers to an entry that is missing",
             ChainBreak::Unsigned => "entries after the last signed checkpoint",
+            ChainBreak::Hidden => "entry hidden (given as a digest where it must be whole)",
+            ChainBreak::Anchor => {
+                "the export's start is not a signed checkpoint (entries removed at the start)"
+            }
         })
     }
 }

@@ -20,22 +20,33 @@ pub struct AuditRange {
     pub from_seq: u64,
     pub to_seq: u64,
     pub anchor: Anchor,
+    /// The signed checkpoint the export starts after (none from entry 1).
+    pub anchor_checkpoint: Option<Checkpoint>,
+    /// The last exported entry and its chain hash (signed): what the auditor
+    /// pins with `audit verify --head`.
+    pub end: Position,
     pub journal_head: Position,
     pub verifying_key: AuditVerifyingKey,
 }
 
 impl Vault {
     /// The entries journaled between `since_ms` and `until_ms` (both
-    /// optional, inclusive), widened at the end to the next checkpoint so
-    /// that every exported entry is signed. Signs a checkpoint over the head
-    /// first, and journals the export.
+    /// optional, inclusive), widened at both ends to signed checkpoints: the
+    /// start to just after the checkpoint before it (so the export's anchor
+    /// is signed), the end to the next checkpoint (so every entry is signed).
+    /// Signs a checkpoint over the head first, and journals the export
+    /// (under the person's vault when it is for one person).
     pub async fn audit_range(
         &self,
         since_ms: Option<i64>,
         until_ms: Option<i64>,
+        beneficiary: Option<PrincipalId>,
     ) -> Result<AuditRange> {
-        self.journal(NewEntry::new("operator", "maintenance.audit_export", "ok"))
-            .await?;
+        let mut entry = NewEntry::new("operator", "maintenance.audit_export", "ok");
+        if let Some(b) = beneficiary {
+            entry = entry.vault(b);
+        }
+        self.journal(entry).await?;
         // The export ends at or before this checkpoint: entries journaled
         // meanwhile are for the next export.
         self.inner.journal.checkpoint().await?;
@@ -71,24 +82,38 @@ impl Vault {
                 "no journal entry in this period".into(),
             ));
         }
-        let to = match self.db().checkpoints.range(to.to_be_bytes()..).next() {
-            Some(kv) => serde_json::from_slice::<Checkpoint>(&kv?.1)?.seq,
+        let end: Checkpoint = match self.db().checkpoints.range(to.to_be_bytes()..).next() {
+            Some(kv) => serde_json::from_slice(&kv?.1)?,
             None => return Err(VaultError::Internal("no checkpoint after the range")),
         };
-        let anchor = if from == 1 {
-            Anchor::GENESIS
-        } else {
-            let prev: Record = db::get(audit, (from - 1).to_be_bytes())?
-                .ok_or(VaultError::Internal("journal entry missing"))?;
-            Anchor {
-                prev_hash: prev.hash,
-                next_seq: from,
-            }
+        let start: Option<Checkpoint> = match self
+            .db()
+            .checkpoints
+            .range(..from.to_be_bytes())
+            .next_back()
+        {
+            Some(kv) => Some(serde_json::from_slice(&kv?.1)?),
+            None => None,
+        };
+        let (from, anchor) = match &start {
+            Some(c) => (
+                c.seq + 1,
+                Anchor {
+                    prev_hash: c.hash,
+                    next_seq: c.seq + 1,
+                },
+            ),
+            None => (1, Anchor::GENESIS),
         };
         Ok(AuditRange {
             from_seq: from,
-            to_seq: to,
+            to_seq: end.seq,
             anchor,
+            anchor_checkpoint: start,
+            end: Position {
+                seq: end.seq,
+                hash: end.hash,
+            },
             journal_head: Position {
                 seq: signed.seq,
                 hash: signed.hash,
@@ -120,7 +145,8 @@ impl Vault {
             match &who {
                 Some(b) if r.entry.beneficiary.as_ref() != Some(b) => out.push(Line::Elided {
                     seq,
-                    digest: r.entry.digest(),
+                    vault: r.entry.vault_tag(),
+                    content: r.entry.content_hash(),
                 }),
                 _ => out.push(Line::Entry(r)),
             }

@@ -83,6 +83,13 @@ pub fn open_or_init(dir: &Path, protection: &RootProtection) -> Result<Opened> {
             created: false,
         });
     }
+    if dir.join(DB_DIR).exists() {
+        return Err(VaultError::Db(format!(
+            "{} holds a database but no {ROOT_KEYS_FILE} (an interrupted restore, or a lost file): \
+             put the root key file back, or restore the backup again into an empty directory",
+            dir.display()
+        )));
+    }
     let root = RootKeyRing::generate()?;
     let file = match protection {
         RootProtection::IdentityFile(p) => {
@@ -165,6 +172,17 @@ mod tests {
                 .versions(),
             vec![1, 2]
         );
+
+        // A database without its key file: refused, never a fresh ring.
+        let lost = tempfile::tempdir().unwrap();
+        std::fs::create_dir(lost.path().join(DB_DIR)).unwrap();
+        let e = open_or_init(
+            lost.path(),
+            &RootProtection::IdentityFile(lost.path().join(ROOT_IDENTITY_FILE)),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("holds a database but no"), "{e}");
+        assert!(!lost.path().join(ROOT_KEYS_FILE).exists());
 
         // Another identity does not open it.
         let other = RootProtection::IdentityFile(dir.path().join("other.txt"));

@@ -404,6 +404,9 @@ impl Vault {
         }
 
         let id = DocumentId::random()?;
+        // Held until the record is committed or the object removed: until
+        // then the object is not an orphan.
+        let _in_flight = self.inner.upload_in_flight(id);
         let version = 1;
         let h = ObjectHeader::new(id, version);
         let dek = Dek::generate()?;
@@ -764,7 +767,9 @@ impl Vault {
         // short; later damage still stops the stream before any altered byte.
         let mut stream = open_stream(dek, header(d), body.stream);
         match stream.next().await {
-            Some(Err(_)) => Err(VaultError::Integrity),
+            Some(Err(e)) if e.kind() == io::ErrorKind::InvalidData => Err(VaultError::Integrity),
+            // The store failed while reading: say so, not "damaged".
+            Some(Err(e)) => Err(VaultError::Store(StoreError::Unavailable(e.to_string()))),
             Some(Ok(first)) => Ok(futures_util::stream::once(async move { Ok(first) })
                 .chain(stream)
                 .boxed()),

@@ -323,9 +323,13 @@ impl Vault {
                 {
                     continue;
                 }
-                // Re-read just before deleting: an upload may have committed
-                // its record since the list of known documents was taken.
+                // An upload in flight writes its object before its record;
+                // one that finished may have committed since the list of
+                // known documents was taken (checked in that order).
                 let (id, version) = e.key.document_version();
+                if self.inner.is_uploading(id) {
+                    continue;
+                }
                 let committed = crate::db::get::<crate::model::DocumentRecord>(
                     &self.db().documents,
                     id.as_bytes(),

@@ -165,6 +165,9 @@ impl Vault {
                     && e.modified.is_none_or(|m| m < cutoff)
                 {
                     let (id, version) = e.key.document_version();
+                    if self.inner.is_uploading(id) {
+                        continue;
+                    }
                     let committed = db::get::<DocumentRecord>(&self.db().documents, id.as_bytes())?
                         .is_some_and(|d| d.version == version);
                     if !committed {
@@ -458,9 +461,16 @@ pub struct RestoreSummary {
 }
 
 /// Restores a backup (its decrypted JSON Lines) into a data directory that
-/// holds no database and no root key file yet. On any error nothing is left
-/// behind but the directory itself.
+/// holds no database and no root key file yet. Everything is written in a
+/// staging directory first and moved into place at the end (database, then
+/// root key file): on an error nothing is left behind, and a restore killed
+/// half-way leaves at worst a database without its key file, which
+/// `datadir::open_or_init` refuses to start on.
 pub fn restore(input: impl BufRead, dir: &Path) -> Result<RestoreSummary> {
+    let io = |what: &'static str, p: &Path| {
+        let p = p.display().to_string();
+        move |e: std::io::Error| VaultError::Db(format!("{what} {p}: {e}"))
+    };
     let db_dir = dir.join(crate::datadir::DB_DIR);
     let keys = dir.join(crate::datadir::ROOT_KEYS_FILE);
     if keys.exists() || db_dir.exists() {
@@ -469,14 +479,27 @@ pub fn restore(input: impl BufRead, dir: &Path) -> Result<RestoreSummary> {
             dir.display()
         )));
     }
-    std::fs::create_dir_all(dir)
-        .map_err(|e| VaultError::Db(format!("create {}: {e}", dir.display())))?;
-    let result = restore_into(input, dir);
-    if result.is_err() {
-        let _ = std::fs::remove_dir_all(&db_dir);
-        let _ = std::fs::remove_file(&keys);
+    let staging = dir.join("restore.partial");
+    if staging.exists() {
+        // Left by an interrupted restore: start over.
+        std::fs::remove_dir_all(&staging).map_err(io("remove", &staging))?;
     }
-    result
+    std::fs::create_dir_all(&staging).map_err(io("create", &staging))?;
+    let summary = match restore_into(input, &staging) {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(e);
+        }
+    };
+    std::fs::rename(staging.join(crate::datadir::DB_DIR), &db_dir).map_err(io("move", &db_dir))?;
+    std::fs::rename(staging.join(crate::datadir::ROOT_KEYS_FILE), &keys)
+        .map_err(io("move", &keys))?;
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io("sync", dir))?;
+    std::fs::remove_dir_all(&staging).map_err(io("remove", &staging))?;
+    Ok(summary)
 }
 
 fn restore_into(input: impl BufRead, dir: &Path) -> Result<RestoreSummary> {

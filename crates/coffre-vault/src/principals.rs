@@ -535,6 +535,9 @@ impl Vault {
             "beneficiary.list",
         )
         .await?;
+        // Display names are sealed under the root ring: not while a rotation
+        // re-seals them (a record read before would name a retired version).
+        let _stable_root = self.writing().await;
         let mut out = Vec::new();
         for k in self.db().links.scan_prefix(structure.as_bytes()).keys() {
             let k = k?;

@@ -101,6 +101,9 @@ pub(crate) struct Inner {
     pub gate: tokio::sync::RwLock<()>,
     /// The last scrub's findings, for `/metrics`.
     pub scrubbed: std::sync::Mutex<Option<crate::maintenance::ScrubSummary>>,
+    /// Documents whose object may exist before their record: gc and scrub
+    /// must not take them for orphans, however young the bound.
+    pub uploading: std::sync::Mutex<std::collections::HashSet<DocumentId>>,
     pub blind: BlindIndexKey,
     pub journal: Journal,
     pub sessions: Sessions,
@@ -115,11 +118,46 @@ impl Inner {
             .clone()
     }
 
+    /// Marks an upload in flight until the guard drops (after its record is
+    /// committed, or its object removed).
+    pub fn upload_in_flight(self: &Arc<Self>, id: DocumentId) -> UploadInFlight {
+        self.uploading
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(id);
+        UploadInFlight {
+            inner: self.clone(),
+            id,
+        }
+    }
+
+    pub fn is_uploading(&self, id: DocumentId) -> bool {
+        self.uploading
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(&id)
+    }
+
     pub fn set_root(&self, ring: RootKeyRing) {
         *self
             .root
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(ring);
+    }
+}
+
+pub(crate) struct UploadInFlight {
+    inner: Arc<Inner>,
+    id: DocumentId,
+}
+
+impl Drop for UploadInFlight {
+    fn drop(&mut self) {
+        self.inner
+            .uploading
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&self.id);
     }
 }
 
@@ -170,6 +208,7 @@ impl Vault {
                 root: std::sync::RwLock::new(Arc::new(config.root)),
                 gate: tokio::sync::RwLock::new(()),
                 scrubbed: std::sync::Mutex::new(None),
+                uploading: std::sync::Mutex::new(std::collections::HashSet::new()),
                 blind,
                 journal,
                 sessions: Sessions::new(config.limits.session_idle),

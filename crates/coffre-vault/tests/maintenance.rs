@@ -296,3 +296,115 @@ async fn backup_during_writes_restores_a_consistent_vault() {
     )
     .unwrap();
 }
+
+/// A store whose puts stop, once the object is written, until told to go:
+/// the moment where an object exists and its record does not yet.
+#[derive(Debug)]
+struct PausingStore {
+    inner: std::sync::Arc<dyn coffre_store::ObjectStore>,
+    written: tokio::sync::Notify,
+    go: tokio::sync::Notify,
+}
+
+#[async_trait::async_trait]
+impl coffre_store::ObjectStore for PausingStore {
+    async fn put(
+        &self,
+        key: &ObjectKey,
+        body: coffre_store::BodyStream,
+    ) -> coffre_store::Result<coffre_store::PutReceipt> {
+        let r = self.inner.put(key, body).await;
+        self.written.notify_one();
+        self.go.notified().await;
+        r
+    }
+    async fn get(&self, key: &ObjectKey) -> coffre_store::Result<coffre_store::ObjectBody> {
+        self.inner.get(key).await
+    }
+    async fn get_range(
+        &self,
+        key: &ObjectKey,
+        range: std::ops::Range<u64>,
+    ) -> coffre_store::Result<coffre_store::ObjectBody> {
+        self.inner.get_range(key, range).await
+    }
+    async fn head(&self, key: &ObjectKey) -> coffre_store::Result<u64> {
+        self.inner.head(key).await
+    }
+    async fn delete(&self, key: &ObjectKey) -> coffre_store::Result<()> {
+        self.inner.delete(key).await
+    }
+    async fn list(
+        &self,
+        prefix: &coffre_store::KeyPrefix,
+        after: Option<&str>,
+        limit: usize,
+    ) -> coffre_store::Result<coffre_store::ListPage> {
+        self.inner.list(prefix, after, limit).await
+    }
+    async fn cleanup_incomplete(
+        &self,
+        older_than: std::time::Duration,
+    ) -> coffre_store::Result<u64> {
+        self.inner.cleanup_incomplete(older_than).await
+    }
+    async fn check(&self) -> coffre_store::Result<()> {
+        self.inner.check().await
+    }
+    fn describe(&self) -> String {
+        "pausing".into()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gc_and_scrub_leave_an_upload_in_flight_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs: std::sync::Arc<dyn coffre_store::ObjectStore> = std::sync::Arc::new(
+        coffre_store::FsStore::open(dir.path().join("objects"))
+            .await
+            .unwrap(),
+    );
+    let store = std::sync::Arc::new(PausingStore {
+        inner: fs.clone(),
+        written: tokio::sync::Notify::new(),
+        go: tokio::sync::Notify::new(),
+    });
+    let vault = Vault::open(VaultConfig {
+        db_path: dir.path().join("db"),
+        store: store.clone(),
+        root: RootKeyRing::generate().unwrap(),
+        limits: test_limits(),
+    })
+    .await
+    .unwrap();
+    let w = World {
+        vault: vault.clone(),
+        store: fs.clone(),
+        dir,
+        root: RootKeyRing::generate().unwrap(),
+    };
+    let (_, admin) = structure(&w, "CCAS", "a1").await;
+    let (b, me) = beneficiary(&w, &admin, "marie", "482913", &[], false).await;
+    let upload = {
+        let v = vault.clone();
+        let me = me.clone();
+        tokio::spawn(async move { v.upload(&me, b, doc("cni"), body(b"scan", 2)).await })
+    };
+    store.written.notified().await;
+    // The object is there, its record is not: not an orphan, even at 0 s.
+    let listed = fs
+        .list(&coffre_store::KeyPrefix::documents(), None, 10)
+        .await
+        .unwrap();
+    assert_eq!(listed.entries.len(), 1);
+    let gc = vault.gc(std::time::Duration::ZERO, true).await.unwrap();
+    assert_eq!((gc.orphans.len(), gc.removed), (0, 0));
+    let scrub = vault.scrub(&|_, _| {}).await.unwrap();
+    assert!(scrub.orphans.is_empty());
+    store.go.notify_one();
+    let d = upload.await.unwrap().unwrap();
+    let got = collect(vault.download(&me, d.document_id).await.unwrap().1)
+        .await
+        .unwrap();
+    assert_eq!(got, b"scan");
+}

@@ -4,7 +4,7 @@
 //! ```text
 //! {"type":"header", "format":"coffre-audit-export/1", …, "anchor":{…}}
 //! {"type":"entry", "seq":41, …, "hash":"…"}        an entry in the export
-//! {"type":"elided", "seq":42, "digest":"…"}        an entry left out (filter)
+//! {"type":"elided", "seq":42, "vault":"…", "content":"…"}   an entry left out
 //! {"type":"checkpoint", "seq":42, "hash":"…", …}   follows the entry it signs
 //! {"type":"end", "entries":1, "elided":1, "checkpoints":1}
 //! ```
@@ -12,8 +12,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Anchor, AuditVerifyingKey, ChainBreak, ChainHash, ChainVerifier, Checkpoint, EntryDigest, Link,
-    Record, Verified,
+    Anchor, AuditVerifyingKey, ChainBreak, ChainHash, ChainVerifier, Checkpoint, ContentHash, Link,
+    Record, VaultTag, Verified,
 };
 use crate::{Error, Result};
 
@@ -37,6 +37,10 @@ pub struct Header {
     pub verifying_key: AuditVerifyingKey,
     /// Where the first line of the export attaches to the journal.
     pub anchor: Anchor,
+    /// The signed checkpoint the anchor is (absent when the export starts at
+    /// the journal's first entry): without it, entries could be cut from the
+    /// start and the rest re-anchored.
+    pub anchor_checkpoint: Option<Checkpoint>,
     /// Sequence numbers covered, inclusive.
     pub from_seq: u64,
     pub to_seq: u64,
@@ -54,7 +58,11 @@ pub struct Header {
 pub enum Line {
     Header(Header),
     Entry(Record),
-    Elided { seq: u64, digest: EntryDigest },
+    Elided {
+        seq: u64,
+        vault: VaultTag,
+        content: ContentHash,
+    },
     Checkpoint(Checkpoint),
     End(Counts),
 }
@@ -74,6 +82,12 @@ pub struct Report {
     /// Time of the first and last whole entry.
     pub first_time_ms: Option<i64>,
     pub last_time_ms: Option<i64>,
+    /// Every entry journaled after this signed time (the anchor checkpoint's)
+    /// is in the export, up to `signed_until_ms`; `None`: from the journal's
+    /// first entry.
+    pub complete_from_ms: Option<i64>,
+    /// The signed time of the last checkpoint.
+    pub signed_until_ms: Option<i64>,
 }
 
 /// Checks an export line by line, in bounded memory.
@@ -82,6 +96,7 @@ pub struct Verifier {
     state: State,
     first_time_ms: Option<i64>,
     last_time_ms: Option<i64>,
+    last_checkpoint_ms: Option<i64>,
 }
 
 #[derive(Debug, Default)]
@@ -93,6 +108,28 @@ enum State {
         chain: ChainVerifier,
     },
     Ended(Box<Report>),
+}
+
+/// The export must start right after a signed checkpoint, or at the
+/// journal's first entry.
+fn check_anchor(h: &Header) -> Result<()> {
+    let bad = || Error::AuditChain {
+        seq: h.anchor.next_seq,
+        reason: ChainBreak::Anchor,
+    };
+    if h.from_seq != h.anchor.next_seq || h.to_seq < h.from_seq.saturating_sub(1) {
+        return Err(bad());
+    }
+    if h.anchor == Anchor::GENESIS {
+        return Ok(());
+    }
+    let Some(c) = &h.anchor_checkpoint else {
+        return Err(bad());
+    };
+    if c.seq.checked_add(1) != Some(h.anchor.next_seq) || c.hash != h.anchor.prev_hash {
+        return Err(bad());
+    }
+    h.verifying_key.verify(c).map_err(|_| bad())
 }
 
 impl Verifier {
@@ -117,7 +154,9 @@ impl Verifier {
                         "audit export: signed with another key than the one expected",
                     ));
                 }
-                let chain = ChainVerifier::new(&h.verifying_key, h.anchor);
+                check_anchor(&h)?;
+                let chain =
+                    ChainVerifier::new(&h.verifying_key, h.anchor, h.beneficiary.as_deref());
                 self.state = State::Body {
                     header: Box::new(h),
                     chain,
@@ -133,10 +172,23 @@ impl Verifier {
                 self.last_time_ms = Some(r.entry.time_ms);
                 Ok(())
             }
-            (State::Body { chain, .. }, Line::Elided { seq, digest }) => {
-                chain.push(Link::Elided { seq, digest })
+            (
+                State::Body { chain, .. },
+                Line::Elided {
+                    seq,
+                    vault,
+                    content,
+                },
+            ) => chain.push(Link::Elided {
+                seq,
+                vault,
+                content,
+            }),
+            (State::Body { chain, .. }, Line::Checkpoint(c)) => {
+                chain.checkpoint(&c)?;
+                self.last_checkpoint_ms = Some(c.time_ms);
+                Ok(())
             }
-            (State::Body { chain, .. }, Line::Checkpoint(c)) => chain.checkpoint(&c),
             (State::Body { .. }, Line::End(counts)) => {
                 let State::Body { header, chain } = std::mem::take(&mut self.state) else {
                     return Err(Error::Malformed("audit export: internal state"));
@@ -158,11 +210,14 @@ impl Verifier {
                         reason: ChainBreak::Sequence,
                     });
                 }
+                let complete_from_ms = header.anchor_checkpoint.as_ref().map(|c| c.time_ms);
                 self.state = State::Ended(Box::new(Report {
                     header: *header,
                     verified,
                     first_time_ms: self.first_time_ms,
                     last_time_ms: self.last_time_ms,
+                    complete_from_ms,
+                    signed_until_ms: self.last_checkpoint_ms,
                 }));
                 Ok(())
             }
@@ -216,7 +271,8 @@ mod tests {
             if elide_odd && seq % 2 == 1 {
                 body.push(Line::Elided {
                     seq,
-                    digest: entry.digest(),
+                    vault: entry.vault_tag(),
+                    content: entry.content_hash(),
                 });
                 counts.elided += 1;
             } else {
@@ -234,12 +290,13 @@ mod tests {
             server_version: "test".into(),
             verifying_key: key.verifying_key(),
             anchor: Anchor::GENESIS,
+            anchor_checkpoint: None,
             from_seq: 1,
             to_seq: n,
             journal_head: Position { seq: n, hash: h },
             since_ms: None,
             until_ms: None,
-            beneficiary: None,
+            beneficiary: elide_odd.then(|| "b1".to_string()),
         });
         let lines = std::iter::once(header)
             .chain(body)
@@ -291,5 +348,72 @@ mod tests {
         assert!(check(&lines[..lines.len() - 1], None).is_err());
         // No header.
         assert!(check(&lines[1..], None).is_err());
+    }
+
+    #[test]
+    fn no_entry_is_elided_in_a_full_export() {
+        let (lines, _) = export(4, false);
+        let mut t = lines.clone();
+        let Line::Entry(r) = serde_json::from_str(&t[2]).unwrap() else {
+            panic!()
+        };
+        t[2] = serde_json::to_string(&Line::Elided {
+            seq: r.entry.seq,
+            vault: r.entry.vault_tag(),
+            content: r.entry.content_hash(),
+        })
+        .unwrap();
+        assert!(matches!(
+            check(&t, None),
+            Err(Error::AuditChain {
+                seq: 2,
+                reason: ChainBreak::Hidden
+            })
+        ));
+    }
+
+    /// The export cut at the start: entries 1..=3 dropped, re-anchored on
+    /// entry 3's hash (taken from its line).
+    fn cut_start(lines: &[String], checkpoint: Option<Checkpoint>) -> Vec<String> {
+        let Line::Entry(third) = serde_json::from_str(&lines[3]).unwrap() else {
+            panic!()
+        };
+        let Line::Header(mut h) = serde_json::from_str(&lines[0]).unwrap() else {
+            panic!()
+        };
+        h.anchor = Anchor {
+            prev_hash: third.hash,
+            next_seq: 4,
+        };
+        h.from_seq = 4;
+        h.anchor_checkpoint = checkpoint;
+        let mut t = vec![serde_json::to_string(&Line::Header(h)).unwrap()];
+        // Lines 4.. are: the checkpoint at 3, then entry 4 onwards.
+        t.extend(lines[5..lines.len() - 1].iter().cloned());
+        t.push(r#"{"type":"end","entries":4,"elided":0,"checkpoints":2}"#.into());
+        t
+    }
+
+    #[test]
+    fn an_export_starts_at_a_signed_checkpoint() {
+        let (lines, key) = export(7, false);
+        let Line::Checkpoint(c3) = serde_json::from_str(&lines[4]).unwrap() else {
+            panic!("{}", lines[4])
+        };
+        assert_eq!(c3.seq, 3);
+        // Anchored on the signed checkpoint: a valid export of 4..=7.
+        let r = check(&cut_start(&lines, Some(c3.clone())), Some(&key)).unwrap();
+        assert_eq!(r.complete_from_ms, Some(c3.time_ms));
+        // Without it, or with one that does not sign that position: refused.
+        assert!(matches!(
+            check(&cut_start(&lines, None), Some(&key)),
+            Err(Error::AuditChain {
+                reason: ChainBreak::Anchor,
+                ..
+            })
+        ));
+        let mut forged = c3;
+        forged.time_ms += 1;
+        assert!(check(&cut_start(&lines, Some(forged)), Some(&key)).is_err());
     }
 }
