@@ -129,6 +129,24 @@ async fn story(server: &Server, searched: &[&Path]) {
         .unwrap();
     assert_eq!(res.status(), StatusCode::PARTIAL_CONTENT);
     assert_eq!(res.bytes().await.unwrap().as_ref(), &scan[16380..16401]);
+    // A range past the end: 416; a unit other than bytes: ignored.
+    for (range, status) in [
+        ("bytes=999999999-", StatusCode::RANGE_NOT_SATISFIABLE),
+        ("items=0-1", StatusCode::OK),
+    ] {
+        let res = api
+            .http
+            .get(format!("{}/api/v1/documents/{d}/content", api.base))
+            .bearer_auth(&marie)
+            .header("range", range)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), status, "{range}");
+        if status == StatusCode::OK {
+            assert!(res.bytes().await.unwrap() == scan);
+        }
+    }
 
     // Another structure: the document does not exist for it.
     let (s, _) = api.get(&format!("/api/v1/documents/{d}"), &admin2).await;

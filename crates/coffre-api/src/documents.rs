@@ -122,7 +122,13 @@ async fn content(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let d: DocumentId = id(&d)?;
-    if let Some(range) = headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
+    // A Range in another unit than bytes is ignored (RFC 9110 §14.2): the
+    // whole document is sent.
+    let range = headers
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .filter(|r| r.trim_start().starts_with("bytes="));
+    if let Some(range) = range {
         let info = state.vault.document_info(&auth.session, d).await?;
         let Some(r) = parse_range(range, info.size) else {
             let mut resp = ApiError::new(

@@ -48,7 +48,23 @@ impl Default for ApiConfig {
     }
 }
 
-/// Fixed-window limiter per client address, bounded in size.
+/// The unit a limit applies to: an IPv4 address, or the /64 an IPv6
+/// address belongs to (one host usually holds a whole /64, so counting each
+/// address apart would let it rotate through them).
+pub fn client_block(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+    }
+}
+
+/// Fixed-window limiter per client address (IPv6: per /64), bounded in size.
 #[derive(Debug)]
 pub struct RateLimiter {
     per_minute: u32,
@@ -72,12 +88,30 @@ impl RateLimiter {
         if w.len() > 100_000 {
             w.retain(|_, (start, _)| now.duration_since(*start) < Duration::from_secs(60));
         }
-        let e = w.entry(ip).or_insert((now, 0));
+        let e = w.entry(client_block(ip)).or_insert((now, 0));
         if now.duration_since(e.0) >= Duration::from_secs(60) {
             *e = (now, 0);
         }
         e.1 += 1;
         e.1 <= self.per_minute
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_clients_are_limited_per_64() {
+        let l = RateLimiter::new(2);
+        let a: IpAddr = "2001:db8:1:2::10".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:ffff::99".parse().unwrap();
+        let other: IpAddr = "2001:db8:1:3::10".parse().unwrap();
+        assert!(l.allow(a) && l.allow(b));
+        assert!(!l.allow(a), "a third request from the same /64");
+        assert!(l.allow(other));
+        let mapped: IpAddr = "::ffff:192.0.2.7".parse().unwrap();
+        assert_eq!(client_block(mapped), "192.0.2.7".parse::<IpAddr>().unwrap());
     }
 }
 

@@ -24,7 +24,9 @@ use crate::{
     PutReceipt, Result, StoreError, check_range,
 };
 
-const READ_CHUNK: usize = 256 * 1024;
+/// One blocking-pool hop per piece read: large pieces keep a download from
+/// bouncing between threads (a 1 MiB scan is read in one or two).
+const READ_CHUNK: usize = 1024 * 1024;
 
 #[derive(Debug)]
 pub struct FsStore {
