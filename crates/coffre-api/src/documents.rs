@@ -282,11 +282,11 @@ async fn revoke_share(
 
 async fn redeem(
     State(state): State<AppState>,
-    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    crate::ClientAddr(client): crate::ClientAddr,
     Path(token): Path<String>,
 ) -> ApiResult<Response> {
     // Token guessing costs a journal write each: limited per address.
-    if !state.limiter.allow(peer.ip()) {
+    if !state.limiter.allow(client) {
         return Err(crate::sessions::rate_limited());
     }
     let (info, stream) = state

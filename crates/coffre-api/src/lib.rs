@@ -4,6 +4,7 @@
 pub mod admin;
 mod auth;
 mod beneficiaries;
+mod client;
 mod documents;
 mod error;
 mod json;
@@ -25,6 +26,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 
 pub use auth::{COOKIE, CSRF_HEADER, csrf_token};
+pub use client::{ClientAddr, client_ip};
 pub use error::{ApiError, ApiResult};
 pub use metrics::Metrics;
 
@@ -36,6 +38,8 @@ pub struct ApiConfig {
     pub max_body_bytes: usize,
     /// Session creations per minute and per client address.
     pub logins_per_minute: u32,
+    /// Reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 impl Default for ApiConfig {
@@ -44,6 +48,7 @@ impl Default for ApiConfig {
             public_url: "http://127.0.0.1:8080".into(),
             max_body_bytes: 101 << 20,
             logins_per_minute: 30,
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -1,8 +1,6 @@
 //! `/api/v1/sessions`, `/api/v1/enrollments`, `/api/v1/structures/{id}/caseworkers`.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, post};
@@ -15,7 +13,7 @@ use serde_json::json;
 use crate::auth::{Auth, COOKIE, csrf_token};
 use crate::error::{ApiError, ApiResult};
 use crate::json::{ApiJson, id};
-use crate::{AppState, now_secs};
+use crate::{AppState, ClientAddr, now_secs};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -50,10 +48,10 @@ pub fn principal_json(p: &Principal) -> serde_json::Value {
 
 async fn create_session(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(client): ClientAddr,
     ApiJson(login): ApiJson<Login>,
 ) -> ApiResult<Response> {
-    if !state.limiter.allow(peer.ip()) {
+    if !state.limiter.allow(client) {
         return Err(rate_limited());
     }
     let outcome = match login {
@@ -115,11 +113,11 @@ struct Enroll {
 
 async fn enroll(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(client): ClientAddr,
     ApiJson(e): ApiJson<Enroll>,
 ) -> ApiResult<Response> {
     // Code guessing costs a journal write each: limited like logins.
-    if !state.limiter.allow(peer.ip()) {
+    if !state.limiter.allow(client) {
         return Err(rate_limited());
     }
     let id = state

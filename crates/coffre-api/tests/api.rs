@@ -16,6 +16,10 @@ use coffre_vault::{Limits, Vault, VaultConfig};
 use tower::ServiceExt;
 
 async fn state() -> (AppState, tempfile::TempDir) {
+    state_with(ApiConfig::default()).await
+}
+
+async fn state_with(config: ApiConfig) -> (AppState, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(FsStore::open(dir.path()).await.unwrap());
     let vault = Vault::open(VaultConfig {
@@ -26,7 +30,7 @@ async fn state() -> (AppState, tempfile::TempDir) {
     })
     .await
     .unwrap();
-    (AppState::new(vault, ApiConfig::default()), dir)
+    (AppState::new(vault, config), dir)
 }
 
 async fn send(
@@ -287,4 +291,55 @@ async fn cookie_sessions_need_the_csrf_token() {
         StatusCode::FORBIDDEN
     );
     assert_eq!(send(&state, post(Some(&csrf))).await.0, StatusCode::CREATED);
+}
+
+/// Behind a declared proxy (the mock peer, 127.0.0.1), clients are told
+/// apart by `X-Forwarded-For`; each has its own login limit.
+#[tokio::test]
+async fn login_limits_follow_forwarded_for_from_a_trusted_proxy() {
+    let login = |xff: &'static str| {
+        Request::post("/api/v1/sessions")
+            .header("content-type", "application/json")
+            .header("x-forwarded-for", xff)
+            .body(Body::from(
+                r#"{"kind":"beneficiary","identifier":"personne","secret":"000000"}"#,
+            ))
+            .unwrap()
+    };
+    let limited = |config: ApiConfig| async move {
+        let (state, _dir) = state_with(config).await;
+        let mut statuses = Vec::new();
+        for xff in ["203.0.113.1", "203.0.113.1", "203.0.113.2", "203.0.113.1"] {
+            statuses.push(send(&state, login(xff)).await.0);
+        }
+        statuses
+    };
+    let trusted = ApiConfig {
+        logins_per_minute: 2,
+        trusted_proxies: vec!["127.0.0.1".parse().unwrap()],
+        ..ApiConfig::default()
+    };
+    assert_eq!(
+        limited(trusted).await,
+        [
+            StatusCode::UNAUTHORIZED,
+            StatusCode::UNAUTHORIZED,
+            StatusCode::UNAUTHORIZED,
+            StatusCode::TOO_MANY_REQUESTS
+        ]
+    );
+    // Not declared: the header is ignored, all share the peer's limit.
+    let untrusted = ApiConfig {
+        logins_per_minute: 2,
+        ..ApiConfig::default()
+    };
+    assert_eq!(
+        limited(untrusted).await,
+        [
+            StatusCode::UNAUTHORIZED,
+            StatusCode::UNAUTHORIZED,
+            StatusCode::TOO_MANY_REQUESTS,
+            StatusCode::TOO_MANY_REQUESTS
+        ]
+    );
 }

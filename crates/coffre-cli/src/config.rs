@@ -47,6 +47,10 @@ pub struct Server {
     /// The age identity file that opens the root key ring; default
     /// `<data_dir>/root-identity.txt` (created on first start).
     pub root_identity_file: Option<PathBuf>,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (their own
+    /// addresses, as Coffre sees them). Empty: the peer is the client.
+    #[serde(default)]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -142,6 +146,10 @@ mod tests {
         let l = c.vault_limits().unwrap();
         assert_eq!(l.max_document_bytes, 100 << 20);
         assert_eq!(l.lockout_base, Duration::from_secs(60));
+        assert_eq!(
+            c.server.trusted_proxies,
+            vec!["127.0.0.1".parse::<std::net::IpAddr>().unwrap()]
+        );
         assert_eq!(
             c.maintenance.scrub_interval().unwrap(),
             Some(Duration::from_secs(24 * 3600))

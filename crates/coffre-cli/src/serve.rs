@@ -167,6 +167,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             .unwrap_or_else(|| format!("http://{bound}")),
         max_body_bytes: usize::try_from(max_doc + (1 << 20)).unwrap_or(usize::MAX),
         logins_per_minute: config.limits.logins_per_minute.unwrap_or(30),
+        trusted_proxies: config.server.trusted_proxies.clone(),
     };
     let app = coffre_api::app(AppState::new(vault.clone(), api));
     tracing::info!(%bound, store = %describe, data_dir = %data_dir.display(), "coffre is serving");
