@@ -282,3 +282,63 @@ async fn altered_object_gives_an_error_not_bytes() {
         "released bytes that are not the document's"
     );
 }
+
+/// A root key file that only remembers it was saved.
+struct NoFile;
+
+impl crate::RootFile for NoFile {
+    fn save(&self, _: &RootKeyRing) -> crate::Result<()> {
+        Ok(())
+    }
+    fn read(&self) -> crate::Result<Vec<u8>> {
+        Ok(Vec::new())
+    }
+    fn identity_in_data_dir(&self) -> bool {
+        false
+    }
+}
+
+/// An unknown identifier costs an argon2id run like a wrong secret (the
+/// decoy's inner layer is reached, before and after a root rotation), so
+/// timing does not tell who has an account.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_identifiers_cost_a_secret_check() {
+    use std::sync::atomic::Ordering;
+    let (v, _store, _dir) = vault().await;
+    let (_, a) = structure(&v, "a").await;
+    person(&v, &a, None).await;
+    let runs = || v.inner.decoy_runs.load(Ordering::Relaxed);
+    assert_eq!(runs(), 0);
+    for who in ["personne", "marie.x"] {
+        assert!(matches!(
+            v.login_beneficiary(who, UserSecret::from("482913")).await,
+            Err(VaultError::Unauthenticated)
+        ));
+    }
+    assert!(matches!(
+        v.login_caseworker("inconnu", UserSecret::from(PASSWORD))
+            .await,
+        Err(VaultError::Unauthenticated)
+    ));
+    assert_eq!(runs(), 3);
+    // Known account, wrong secret: the real check, not the decoy.
+    assert!(
+        v.login_beneficiary("marie", UserSecret::from("000000"))
+            .await
+            .is_err()
+    );
+    assert_eq!(runs(), 3);
+    // The decoy's outer layer opens (so argon2id runs) after a rotation too.
+    let decoy_opens = || async {
+        let sealed = v.inner.decoy.read().unwrap().clone();
+        v.open_identity(
+            sealed,
+            UserSecret::from("wrong"),
+            Binding::principal_identity(v.inner.decoy_id),
+        )
+        .await
+    };
+    assert!(matches!(decoy_opens().await, Ok(None)));
+    v.rotate_root(&NoFile).await.unwrap();
+    assert!(matches!(decoy_opens().await, Ok(None)));
+}

@@ -350,6 +350,17 @@ impl Vault {
                 .insert(BLIND_KEY, BlindIndexKey::reseal(&s, root)?)?;
             n += 1;
         }
+        // In memory only, but it must keep opening its outer layer.
+        let mut decoy = self
+            .inner
+            .decoy
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *decoy = wrap::reseal_identity(
+            &decoy,
+            &Binding::principal_identity(self.inner.decoy_id),
+            root,
+        )?;
         Ok(n)
     }
 

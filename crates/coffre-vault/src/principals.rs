@@ -289,6 +289,28 @@ impl Vault {
         }
     }
 
+    /// What a wrong secret costs (argon2id on a sealed identity), spent on a
+    /// login whose identifier matches no account.
+    pub(crate) async fn decoy_check(&self, secret: UserSecret) -> Result<()> {
+        #[cfg(test)]
+        self.inner
+            .decoy_runs
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let sealed = self
+            .inner
+            .decoy
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        self.open_identity(
+            sealed,
+            secret,
+            Binding::principal_identity(self.inner.decoy_id),
+        )
+        .await?;
+        Ok(())
+    }
+
     /// Seals an identity under a person's secret and the root ring, off the
     /// async threads (argon2id takes tens of milliseconds).
     pub(crate) async fn seal_identity(
@@ -574,6 +596,7 @@ impl Vault {
             _ => None,
         };
         let Some(cw) = cw.filter(|c| c.active) else {
+            self.decoy_check(password).await?;
             self.journal(
                 NewEntry::new("anonymous", "session.create", "denied")
                     .detail("unknown caseworker login"),
@@ -623,6 +646,7 @@ impl Vault {
             _ => None,
         };
         let Some(mut b) = b else {
+            self.decoy_check(secret).await?;
             self.journal(
                 NewEntry::new("anonymous", "session.create", "denied").detail("unknown identifier"),
             )

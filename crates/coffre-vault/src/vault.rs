@@ -104,6 +104,13 @@ pub(crate) struct Inner {
     /// Documents whose object may exist before their record: gc and scrub
     /// must not take them for orphans, however young the bound.
     pub uploading: std::sync::Mutex<std::collections::HashSet<DocumentId>>,
+    /// An identity sealed under a random secret, opened (and failed) for
+    /// logins with an unknown identifier, so they cost what a wrong secret
+    /// costs: response time does not tell who has an account here.
+    pub decoy: std::sync::RwLock<Vec<u8>>,
+    pub decoy_id: PrincipalId,
+    #[cfg(test)]
+    pub decoy_runs: std::sync::atomic::AtomicU64,
     pub blind: BlindIndexKey,
     pub journal: Journal,
     pub sessions: Sessions,
@@ -201,6 +208,19 @@ impl Vault {
         };
         db.flush().await?;
         let journal = Journal::start(db.clone(), signing)?;
+        let decoy_id = PrincipalId::random()?;
+        let decoy = {
+            let secret = coffre_crypto::UserSecret::new(PrincipalId::random()?.to_string());
+            let kdf = config.limits.kdf;
+            let root = &config.root;
+            coffre_crypto::wrap::seal_identity(
+                &coffre_crypto::Identity::generate(),
+                &secret,
+                kdf,
+                &Binding::principal_identity(decoy_id),
+                root,
+            )?
+        };
         Ok(Self {
             inner: Arc::new(Inner {
                 db,
@@ -209,6 +229,10 @@ impl Vault {
                 gate: tokio::sync::RwLock::new(()),
                 scrubbed: std::sync::Mutex::new(None),
                 uploading: std::sync::Mutex::new(std::collections::HashSet::new()),
+                decoy: std::sync::RwLock::new(decoy),
+                decoy_id,
+                #[cfg(test)]
+                decoy_runs: std::sync::atomic::AtomicU64::new(0),
                 blind,
                 journal,
                 sessions: Sessions::new(config.limits.session_idle),
