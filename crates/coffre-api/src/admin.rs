@@ -81,10 +81,17 @@ impl std::fmt::Debug for Operator {
 pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
     use std::os::unix::fs::PermissionsExt;
     let parent = path.parent().unwrap_or(Path::new("."));
-    let nonce = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let private = parent.join(format!(".admin-{}-{nonce}", std::process::id()));
+    // Left by a server that died while binding (one server per data
+    // directory: the database lock is taken before this runs).
+    if let Ok(entries) = std::fs::read_dir(parent) {
+        for e in entries.flatten() {
+            if e.file_name().to_string_lossy().starts_with(".adm-") {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+    // Short: a Unix socket path has at most 107 bytes.
+    let private = parent.join(format!(".adm-{}", std::process::id()));
     let mut b = std::fs::DirBuilder::new();
     std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
     b.create(&private)?;
@@ -304,19 +311,25 @@ pub fn sweep_backups(data_dir: &Path) -> std::io::Result<u64> {
         return Ok(0);
     };
     let mut removed = 0;
-    for e in entries {
-        let e = e?;
+    let mut failure = None;
+    // One file that cannot be read or removed (the command moving it right
+    // now) does not stop the others from being swept.
+    for e in entries.flatten() {
         let old = e
-            .metadata()?
-            .modified()?
-            .elapsed()
-            .is_ok_and(|age| age > ABANDONED_BACKUP);
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > ABANDONED_BACKUP));
         if old && e.file_name().to_string_lossy().starts_with("backup-") {
-            std::fs::remove_file(e.path())?;
-            removed += 1;
+            match std::fs::remove_file(e.path()) {
+                Ok(()) => removed += 1,
+                Err(err) => failure = Some(err),
+            }
         }
     }
-    Ok(removed)
+    match failure {
+        Some(err) if removed == 0 => Err(err),
+        _ => Ok(removed),
+    }
 }
 
 fn private_dir(path: &Path) -> std::io::Result<()> {

@@ -38,21 +38,24 @@ impl FromRequestParts<AppState> for ClientAddr {
 /// `X-Forwarded-For` that is not itself a trusted proxy (addresses further
 /// left were written by the client and prove nothing).
 pub fn client_ip(trusted: &[IpAddr], peer: IpAddr, headers: &HeaderMap) -> IpAddr {
-    if !trusted.contains(&peer) {
+    // `::ffff:127.0.0.1` (a proxy seen on an IPv6 listener) is 127.0.0.1.
+    let peer = peer.to_canonical();
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|t| t.to_canonical() == *ip);
+    if !is_trusted(&peer) {
         return peer;
     }
-    let mut forwarded = headers
+    let forwarded = headers
         .get_all("x-forwarded-for")
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .map(str::trim)
         .collect::<Vec<_>>();
-    // At most this many hops are looked at: the header is client-controlled.
-    forwarded.truncate(64);
-    for hop in forwarded.iter().rev() {
-        match hop.parse::<IpAddr>() {
-            Ok(ip) if trusted.contains(&ip) => continue,
+    // Only the right-most hops are looked at (the proxies' own entries are
+    // there; the client controls everything to their left).
+    for hop in forwarded.iter().rev().take(16) {
+        match hop.parse::<IpAddr>().map(|ip| ip.to_canonical()) {
+            Ok(ip) if is_trusted(&ip) => continue,
             Ok(ip) => return ip,
             // Garbage where an address should be: stop trusting the header.
             Err(_) => return peer,
@@ -98,6 +101,19 @@ mod tests {
         // No header, or garbage: the proxy itself.
         assert_eq!(client_ip(&trusted, proxy, &headers(&[])), proxy);
         assert_eq!(client_ip(&trusted, proxy, &headers(&["nonsense"])), proxy);
+        // A client padding the header cannot push the proxy's entry out.
+        let mut padded: Vec<String> = (0..100).map(|i| format!("10.9.0.{}", i % 250)).collect();
+        padded.push("203.0.113.9".into());
+        assert_eq!(
+            client_ip(&trusted, proxy, &headers(&[&padded.join(", ")])),
+            client
+        );
+        // The proxy seen through an IPv6 listener.
+        let mapped: IpAddr = "::ffff:127.0.0.1".parse().unwrap();
+        assert_eq!(
+            client_ip(&trusted, mapped, &headers(&["203.0.113.9"])),
+            client
+        );
         // Nothing trusted: the peer, always.
         assert_eq!(client_ip(&[], proxy, &headers(&["203.0.113.9"])), proxy);
     }

@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use coffre_crypto::audit::export::{self, Counts, Header, Line, Report};
+use coffre_crypto::audit::export::{self, Counts, Header, Line, Position, Report};
 use coffre_crypto::audit::{AuditVerifyingKey, ChainHash};
 use coffre_crypto::{Identity, PrincipalId, Recipient, archive};
 use coffre_vault::AuditRange;
@@ -194,15 +194,20 @@ pub fn export(a: ExportArgs) -> anyhow::Result<()> {
         )?;
         writeln!(o, "give the auditor, by another channel than the file:")?;
         writeln!(o, "  verifying key: {}", range.verifying_key)?;
+        writeln!(o, "  first entry:   {}", range.from_seq)?;
         writeln!(
             o,
             "  last entry:    {} hash {}",
             range.end.seq, range.end.hash
         )?;
+        let person = beneficiary
+            .map(|b| format!(" --beneficiary {b}"))
+            .unwrap_or_default();
         writeln!(
             o,
-            "they check it with: coffre audit verify --identity KEYFILE --key {} --head {} {}",
+            "they check it with: coffre audit verify --identity KEYFILE --key {} --from {} --head {}{person} {}",
             range.verifying_key,
+            range.from_seq,
             range.end.hash,
             a.out.display()
         )
@@ -231,7 +236,9 @@ pub struct VerifyArgs {
     pub file: PathBuf,
     pub identity: Option<PathBuf>,
     pub key: Option<String>,
-    pub head: Option<String>,
+    pub heads: Vec<String>,
+    pub from: Option<u64>,
+    pub beneficiary: Option<String>,
     pub json: bool,
 }
 
@@ -244,14 +251,33 @@ pub fn verify(a: VerifyArgs) -> anyhow::Result<()> {
                 .map_err(|_| anyhow::anyhow!("--key `{k}` is not a journal verifying key"))
         })
         .transpose()?;
-    let head = a
-        .head
+    // `HASH`: the export's last entry; `SEQ:HASH`: a head published earlier.
+    let mut head = None;
+    let mut pins = Vec::new();
+    for h in &a.heads {
+        let bad = || anyhow::anyhow!("--head `{h}` is not HASH or ENTRY:HASH (64 hex digits)");
+        match h.split_once(':') {
+            Some((seq, hash)) => pins.push(Position {
+                seq: seq.parse().map_err(|_| bad())?,
+                hash: hash.parse().map_err(|_| bad())?,
+            }),
+            None => head = Some(h.parse::<ChainHash>().map_err(|_| bad())?),
+        }
+    }
+    let beneficiary = a
+        .beneficiary
         .as_deref()
-        .map(|h| {
-            h.parse::<ChainHash>()
-                .map_err(|_| anyhow::anyhow!("--head `{h}` is not a chain hash (64 hex digits)"))
+        .map(|b| {
+            b.parse::<PrincipalId>()
+                .map_err(|_| anyhow::anyhow!("--beneficiary `{b}` is not a beneficiary id"))
         })
         .transpose()?;
+    let expect = export::Expect {
+        key,
+        beneficiary,
+        from_seq: a.from,
+        heads: pins.clone(),
+    };
     let mut file = BufReader::new(
         std::fs::File::open(&a.file)
             .with_context(|| format!("cannot open {}", a.file.display()))?,
@@ -273,7 +299,7 @@ pub fn verify(a: VerifyArgs) -> anyhow::Result<()> {
     } else {
         Box::new(file)
     };
-    let report = check(BufReader::new(reader), key.as_ref())?;
+    let report = check(BufReader::new(reader), expect)?;
     if let Some(h) = head
         && h != report.verified.head
     {
@@ -295,6 +321,8 @@ pub fn verify(a: VerifyArgs) -> anyhow::Result<()> {
         "verifying_key": h.verifying_key.to_string(),
         "key_checked": key.is_some(),
         "head_checked": head.is_some(),
+        "published_heads_checked": pins.len(),
+        "start_checked": a.from.is_some(),
         "beneficiary": h.beneficiary,
         "first_time_ms": report.first_time_ms,
         "last_time_ms": report.last_time_ms,
@@ -349,8 +377,17 @@ pub fn verify(a: VerifyArgs) -> anyhow::Result<()> {
         if head.is_none() {
             writeln!(
                 o,
-                "note: pass --head with the journal head the operator gave you to prove nothing is missing at the end"
+                "note: pass --head with the last entry's hash the operator gave you, to prove nothing is missing at the end"
             )?;
+        }
+        if a.from.is_none() {
+            writeln!(
+                o,
+                "note: pass --from with the first entry the operator gave you, to prove nothing is missing at the start"
+            )?;
+        }
+        if !pins.is_empty() {
+            writeln!(o, "published heads: {} checked, all agree", pins.len())?;
         }
         Ok(())
     })
@@ -363,8 +400,10 @@ fn fmt_ms(ms: i64) -> String {
 }
 
 /// Reads and verifies the lines, naming the entry and line of the first problem.
-fn check(mut input: impl BufRead, key: Option<&AuditVerifyingKey>) -> anyhow::Result<Report> {
-    let mut v = export::Verifier::new();
+fn check(mut input: impl BufRead, expect: export::Expect) -> anyhow::Result<Report> {
+    let key = expect.key;
+    let beneficiary = expect.beneficiary;
+    let mut v = export::Verifier::new(expect);
     let mut n = 0u64;
     loop {
         let mut line = String::new();
@@ -386,15 +425,30 @@ fn check(mut input: impl BufRead, key: Option<&AuditVerifyingKey>) -> anyhow::Re
         let parsed: Line = serde_json::from_str(line.trim_end()).map_err(|_| {
             anyhow::anyhow!("NOT INTACT: {at}: not an audit export line (altered?)")
         })?;
-        if let (Line::Header(h), Some(k)) = (&parsed, key)
-            && h.verifying_key != *k
-        {
-            bail!(
-                "NOT INTACT: the export is signed with the key {}, not the one you were given ({k}): it does not come from that journal",
-                h.verifying_key
-            );
+        if let Line::Header(h) = &parsed {
+            if let Some(k) = key
+                && h.verifying_key != k
+            {
+                bail!(
+                    "NOT INTACT: the export is signed with the key {}, not the one you were given ({k}): it does not come from that journal",
+                    h.verifying_key
+                );
+            }
+            let named = h.beneficiary.as_deref();
+            match (named, beneficiary) {
+                (Some(b), None) => bail!(
+                    "this export is for one person ({b}): other people's entries are left out of it. If that is the export you asked for, verify it with --beneficiary {b}"
+                ),
+                (None, Some(b)) => {
+                    bail!("this is a full export, not the export for {b} you were told about")
+                }
+                (Some(b), Some(want)) if b != want.to_string() => bail!(
+                    "NOT INTACT: the export names {b} as its person, not {want}: entries may have been hidden"
+                ),
+                _ => {}
+            }
         }
-        if let Err(e) = v.push(parsed, key) {
+        if let Err(e) = v.push(parsed) {
             match e {
                 coffre_crypto::Error::AuditChain { seq, reason } => {
                     bail!("NOT INTACT: entry {seq} (line {n}): {reason}")

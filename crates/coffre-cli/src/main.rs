@@ -155,7 +155,7 @@ enum AuditCommand {
     /// signature. Exits 0 with a summary when intact, 1 naming the first bad
     /// entry when anything was altered, removed, reordered or inserted.
     ///
-    /// Example: coffre audit verify --identity auditor-key.txt --key <KEY> --head <HASH> audit-2026-11.age
+    /// Example: coffre audit verify --identity auditor-key.txt --key <KEY> --from 1 --head <HASH> audit-2026-11.age
     Verify {
         /// The export (age-encrypted, or already decrypted).
         file: PathBuf,
@@ -165,9 +165,19 @@ enum AuditCommand {
         /// The journal's verifying key, as the operator published it.
         #[arg(long)]
         key: Option<String>,
-        /// The journal head hash the operator gave (proves nothing is missing at the end).
+        /// The hash of the export's last entry, as the operator gave it
+        /// (proves nothing is missing at the end); or ENTRY:HASH, a journal
+        /// head published earlier that the export must agree with. Repeatable.
+        #[arg(long = "head")]
+        heads: Vec<String>,
+        /// The first entry, as the operator gave it (proves nothing is
+        /// missing at the start).
         #[arg(long)]
-        head: Option<String>,
+        from: Option<u64>,
+        /// The person a one-person export is for (without it, only a full
+        /// export is accepted).
+        #[arg(long)]
+        beneficiary: Option<String>,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -379,13 +389,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             file,
             identity,
             key,
-            head,
+            heads,
+            from,
+            beneficiary,
             json,
         }) => audit::verify(audit::VerifyArgs {
             file,
             identity,
             key,
-            head,
+            heads,
+            from,
+            beneficiary,
             json,
         }),
         Command::Scrub { target } => maintenance::scrub(&target.data_dir()?, target.json),

@@ -7,10 +7,10 @@
 //! rather than the entry's bytes lets an export for one person carry other
 //! people's entries as their vault tag and content hash only
 //! ([`Link::Elided`]) and still verify end to end; the vault tag lets the
-//! verifier check that no entry of *that* person was hidden so, without
-//! revealing whose the others are (a tag is keyed by the entry's number, so
-//! tags of one other person do not even link together). A checkpoint signs
-//! `(seq, hash(seq), time)`. The journal never holds document content or
+//! verifier check that no entry of *that* person was hidden so. A tag names
+//! no one, and tags of one person do not link together (each is keyed by the
+//! entry's number), but it is no secret: whoever knows a person's id can
+//! recognise that person's tags. A checkpoint signs `(seq, hash(seq), time)`. The journal never holds document content or
 //! secrets: entries carry ids, actions and outcomes only.
 
 pub mod export;
@@ -514,6 +514,11 @@ impl ChainVerifier {
     /// The sequence number the next link must have.
     pub fn expected_seq(&self) -> u64 {
         self.next_seq
+    }
+
+    /// The chain hash after the last link pushed (the anchor's before any).
+    pub fn head(&self) -> ChainHash {
+        self.hash
     }
 
     pub fn push(&mut self, link: Link<'_>) -> Result<()> {

@@ -76,8 +76,11 @@ pub enum ChainBreak {
     /// An entry given only as a digest where it must be whole: in an export
     /// for one person, an entry of that person (or any, in a full export).
     Hidden,
-    /// The export does not start where its signed anchor says.
+    /// The export does not start where its signed anchor says, or not where
+    /// the auditor was told it starts.
     Anchor,
+    /// The chain hash at this entry is not the one published for it.
+    PinnedHead,
 }
 
 impl fmt::Display for ChainBreak {
@@ -94,7 +97,10 @@ impl fmt::Display for ChainBreak {
             ChainBreak::Unsigned => "entries after the last signed checkpoint",
             ChainBreak::Hidden => "entry hidden (given as a digest where it must be whole)",
             ChainBreak::Anchor => {
-                "the export's start is not a signed checkpoint (entries removed at the start)"
+                "the export does not start at a signed checkpoint, or not where you were told (entries removed at the start)"
+            }
+            ChainBreak::PinnedHead => {
+                "the journal's hash here differs from the head published for this entry (history rewritten)"
             }
         })
     }

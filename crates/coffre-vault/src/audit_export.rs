@@ -135,6 +135,9 @@ impl Vault {
         let limit = limit.clamp(1, MAX_PAGE) as u64;
         let to = to.min(from.saturating_add(limit - 1));
         let who = beneficiary.map(|b| b.to_string());
+        // The person's own actions stay whole even when they name no vault
+        // (revoking a link that no longer exists, say).
+        let actor = beneficiary.map(|b| format!("beneficiary:{b}"));
         let mut out = Vec::new();
         if from > to {
             return Ok(out);
@@ -143,11 +146,16 @@ impl Vault {
             let r: Record = serde_json::from_slice(&kv?.1)?;
             let seq = r.entry.seq;
             match &who {
-                Some(b) if r.entry.beneficiary.as_ref() != Some(b) => out.push(Line::Elided {
-                    seq,
-                    vault: r.entry.vault_tag(),
-                    content: r.entry.content_hash(),
-                }),
+                Some(b)
+                    if r.entry.beneficiary.as_ref() != Some(b)
+                        && Some(&r.entry.actor) != actor.as_ref() =>
+                {
+                    out.push(Line::Elided {
+                        seq,
+                        vault: r.entry.vault_tag(),
+                        content: r.entry.content_hash(),
+                    })
+                }
                 _ => out.push(Line::Entry(r)),
             }
             if let Some(c) = db::get::<Checkpoint>(&self.db().checkpoints, seq.to_be_bytes())? {

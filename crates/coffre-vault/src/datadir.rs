@@ -66,6 +66,13 @@ pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
 /// Opens the data directory, creating it and its root key ring on first use.
 pub fn open_or_init(dir: &Path, protection: &RootProtection) -> Result<Opened> {
     std::fs::create_dir_all(dir).map_err(io("create", dir))?;
+    if dir.join(crate::maintenance::RESTORE_STAGING).exists() {
+        return Err(VaultError::Db(format!(
+            "{} holds an unfinished restore ({}): run `coffre backup restore` again before starting",
+            dir.display(),
+            crate::maintenance::RESTORE_STAGING
+        )));
+    }
     let keys = dir.join(ROOT_KEYS_FILE);
     if keys.exists() {
         let file = std::fs::read(&keys).map_err(io("read", &keys))?;
@@ -183,6 +190,18 @@ mod tests {
         .unwrap_err();
         assert!(e.to_string().contains("holds a database but no"), "{e}");
         assert!(!lost.path().join(ROOT_KEYS_FILE).exists());
+
+        // An unfinished restore: refused until it is finished.
+        let unfinished = tempfile::tempdir().unwrap();
+        std::fs::create_dir(unfinished.path().join(crate::maintenance::RESTORE_STAGING)).unwrap();
+        assert!(
+            open_or_init(
+                unfinished.path(),
+                &RootProtection::IdentityFile(unfinished.path().join(ROOT_IDENTITY_FILE)),
+            )
+            .is_err()
+        );
+        assert!(!unfinished.path().join(ROOT_KEYS_FILE).exists());
 
         // Another identity does not open it.
         let other = RootProtection::IdentityFile(dir.path().join("other.txt"));

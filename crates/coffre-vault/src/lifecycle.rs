@@ -49,6 +49,10 @@ pub struct GcReport {
     pub incomplete_uploads_removed: u64,
 }
 
+/// Interrupted uploads younger than this are left alone by gc: the HTTP
+/// layer lets an upload run for an hour.
+pub const INCOMPLETE_UPLOAD_FLOOR: Duration = Duration::from_secs(2 * 3600);
+
 /// Keeps a ZIP entry name to safe characters (the title stays in the manifest).
 fn safe_name(s: &str) -> String {
     let mut cleaned: String = s
@@ -350,8 +354,13 @@ impl Vault {
             }
         }
         if apply {
-            report.incomplete_uploads_removed =
-                self.inner.store.cleanup_incomplete(older_than).await?;
+            // An interrupted upload cannot be told from one still running
+            // except by age: never below the longest an upload may last.
+            report.incomplete_uploads_removed = self
+                .inner
+                .store
+                .cleanup_incomplete(older_than.max(INCOMPLETE_UPLOAD_FLOOR))
+                .await?;
         }
         self.journal(
             NewEntry::new("operator", "maintenance.gc", "ok").detail(format!(

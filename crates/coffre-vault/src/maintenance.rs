@@ -464,19 +464,25 @@ impl Vault {
 }
 
 /// What a restore wrote.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RestoreSummary {
     pub records: u64,
     pub created_at_ms: i64,
     pub root_identity_in_data_dir: bool,
 }
 
+/// Where a restore stages its work, in the target data directory.
+pub const RESTORE_STAGING: &str = "restore.partial";
+/// Written in the staging directory once everything in it is complete.
+const STAGED: &str = "complete.json";
+
 /// Restores a backup (its decrypted JSON Lines) into a data directory that
 /// holds no database and no root key file yet. Everything is written in a
-/// staging directory first and moved into place at the end (database, then
-/// root key file): on an error nothing is left behind, and a restore killed
-/// half-way leaves at worst a database without its key file, which
-/// `datadir::open_or_init` refuses to start on.
+/// staging directory first, marked complete, then moved into place
+/// (database, then root key file). Interrupted before the mark, the next
+/// restore starts over; after it, the next restore (with any backup file)
+/// finishes the moves. `datadir::open_or_init` refuses to start on a data
+/// directory with a staging directory or with a database but no key file.
 pub fn restore(input: impl BufRead, dir: &Path) -> Result<RestoreSummary> {
     let io = |what: &'static str, p: &Path| {
         let p = p.display().to_string();
@@ -484,28 +490,42 @@ pub fn restore(input: impl BufRead, dir: &Path) -> Result<RestoreSummary> {
     };
     let db_dir = dir.join(crate::datadir::DB_DIR);
     let keys = dir.join(crate::datadir::ROOT_KEYS_FILE);
-    if keys.exists() || db_dir.exists() {
-        return Err(VaultError::Invalid(format!(
-            "{} already holds a Coffre database or root key file; restore into an empty directory",
-            dir.display()
-        )));
-    }
-    let staging = dir.join("restore.partial");
-    if staging.exists() {
-        // Left by an interrupted restore: start over.
-        std::fs::remove_dir_all(&staging).map_err(io("remove", &staging))?;
-    }
-    std::fs::create_dir_all(&staging).map_err(io("create", &staging))?;
-    let summary = match restore_into(input, &staging) {
-        Ok(s) => s,
-        Err(e) => {
-            let _ = std::fs::remove_dir_all(&staging);
-            return Err(e);
+    let staging = dir.join(RESTORE_STAGING);
+    let marker = staging.join(STAGED);
+    let summary = if marker.exists() {
+        // A complete restore was interrupted while moving into place.
+        let text = std::fs::read(&marker).map_err(io("read", &marker))?;
+        serde_json::from_slice::<RestoreSummary>(&text)?
+    } else {
+        if keys.exists() || db_dir.exists() {
+            return Err(VaultError::Invalid(format!(
+                "{} already holds a Coffre database or root key file; restore into an empty directory",
+                dir.display()
+            )));
         }
+        if staging.exists() {
+            // Left by a restore interrupted before it was complete.
+            std::fs::remove_dir_all(&staging).map_err(io("remove", &staging))?;
+        }
+        std::fs::create_dir_all(&staging).map_err(io("create", &staging))?;
+        let summary = match restore_into(input, &staging) {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&staging);
+                return Err(e);
+            }
+        };
+        crate::datadir::write_private(&marker, &serde_json::to_vec(&summary)?)?;
+        summary
     };
-    std::fs::rename(staging.join(crate::datadir::DB_DIR), &db_dir).map_err(io("move", &db_dir))?;
-    std::fs::rename(staging.join(crate::datadir::ROOT_KEYS_FILE), &keys)
-        .map_err(io("move", &keys))?;
+    let staged_db = staging.join(crate::datadir::DB_DIR);
+    if staged_db.exists() {
+        std::fs::rename(&staged_db, &db_dir).map_err(io("move", &db_dir))?;
+    }
+    let staged_keys = staging.join(crate::datadir::ROOT_KEYS_FILE);
+    if staged_keys.exists() {
+        std::fs::rename(&staged_keys, &keys).map_err(io("move", &keys))?;
+    }
     std::fs::File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(io("sync", dir))?;

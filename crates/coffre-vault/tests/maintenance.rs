@@ -244,7 +244,11 @@ async fn backup_during_writes_restores_a_consistent_vault() {
     // Restore into a new directory and open it on the same store, with the
     // same root ring (the ring file itself is the caller's business here).
     let dir = tempfile::tempdir().unwrap();
+    // What a restore killed half-way leaves: started over.
+    std::fs::create_dir_all(dir.path().join("restore.partial/db")).unwrap();
+    std::fs::write(dir.path().join("restore.partial/db/junk"), b"x").unwrap();
     let restored = coffre_vault::restore(std::io::BufReader::new(&out[..]), dir.path()).unwrap();
+    assert!(!dir.path().join("restore.partial").exists());
     assert_eq!(restored.records, summary.records);
     assert_eq!(
         std::fs::read(dir.path().join("root-keys.age")).unwrap(),
@@ -252,6 +256,26 @@ async fn backup_during_writes_restores_a_consistent_vault() {
     );
     // A second restore into the same place is refused.
     assert!(coffre_vault::restore(std::io::BufReader::new(&out[..]), dir.path()).is_err());
+    // Killed after the staging was complete, between the two moves: the
+    // next run finishes them (whatever input it is given).
+    let moved = tempfile::tempdir().unwrap();
+    coffre_vault::restore(std::io::BufReader::new(&out[..]), moved.path()).unwrap();
+    let staging = moved.path().join("restore.partial");
+    std::fs::create_dir(&staging).unwrap();
+    std::fs::rename(
+        moved.path().join("root-keys.age"),
+        staging.join("root-keys.age"),
+    )
+    .unwrap();
+    std::fs::write(
+        staging.join("complete.json"),
+        serde_json::to_vec(&restored).unwrap(),
+    )
+    .unwrap();
+    let finished = coffre_vault::restore(std::io::BufReader::new(&b""[..]), moved.path()).unwrap();
+    assert_eq!(finished.records, restored.records);
+    assert!(moved.path().join("root-keys.age").exists());
+    assert!(!staging.exists());
     // A truncated backup restores nothing.
     let cut = tempfile::tempdir().unwrap();
     let half = &out[..out.len() - 20];

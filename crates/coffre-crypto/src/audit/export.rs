@@ -15,7 +15,7 @@ use super::{
     Anchor, AuditVerifyingKey, ChainBreak, ChainHash, ChainVerifier, Checkpoint, ContentHash, Link,
     Record, VaultTag, Verified,
 };
-use crate::{Error, Result};
+use crate::{Error, PrincipalId, Result};
 
 pub const FORMAT: &str = "coffre-audit-export/1";
 
@@ -90,9 +90,26 @@ pub struct Report {
     pub signed_until_ms: Option<i64>,
 }
 
+/// What the auditor knows independently of the file, from the operator or
+/// from heads published earlier. Each given value must hold.
+#[derive(Debug, Clone, Default)]
+pub struct Expect {
+    /// The journal's verifying key.
+    pub key: Option<AuditVerifyingKey>,
+    /// The person the export is for. Without it, the export must be a full
+    /// one: no entry may be left out.
+    pub beneficiary: Option<PrincipalId>,
+    /// The first entry the export must start with.
+    pub from_seq: Option<u64>,
+    /// Chain hashes at given entries (heads published earlier): the export
+    /// must reach each and agree with it.
+    pub heads: Vec<Position>,
+}
+
 /// Checks an export line by line, in bounded memory.
 #[derive(Debug, Default)]
 pub struct Verifier {
+    expect: Expect,
     state: State,
     first_time_ms: Option<i64>,
     last_time_ms: Option<i64>,
@@ -121,7 +138,12 @@ fn check_anchor(h: &Header) -> Result<()> {
         return Err(bad());
     }
     if h.anchor == Anchor::GENESIS {
-        return Ok(());
+        // No checkpoint to show for the journal's very start.
+        return if h.anchor_checkpoint.is_none() {
+            Ok(())
+        } else {
+            Err(bad())
+        };
     }
     let Some(c) = &h.anchor_checkpoint else {
         return Err(bad());
@@ -132,100 +154,163 @@ fn check_anchor(h: &Header) -> Result<()> {
     h.verifying_key.verify(c).map_err(|_| bad())
 }
 
+/// The header against what the auditor knows.
+fn check_expectations(h: &Header, expect: &Expect) -> Result<()> {
+    if h.format != FORMAT {
+        return Err(Error::Malformed(
+            "audit export: unknown format (expected coffre-audit-export/1)",
+        ));
+    }
+    if let Some(k) = &expect.key
+        && *k != h.verifying_key
+    {
+        return Err(Error::Malformed(
+            "audit export: signed with another key than the one expected",
+        ));
+    }
+    // The beneficiary decides which entries may be elided: it must be
+    // exactly the one the auditor was told, in its one spelling.
+    let named = match &h.beneficiary {
+        None => None,
+        Some(text) => {
+            let id: PrincipalId = text
+                .parse()
+                .map_err(|_| Error::Malformed("audit export: beneficiary is not an id"))?;
+            if id.to_string() != *text {
+                return Err(Error::Malformed(
+                    "audit export: beneficiary id not in its canonical form",
+                ));
+            }
+            Some(id)
+        }
+    };
+    if named != expect.beneficiary {
+        return Err(Error::Malformed(match named {
+            Some(_) => {
+                "audit export: made for one person (others' entries left out), not the export expected"
+            }
+            None => "audit export: a full export, not the one-person export expected",
+        }));
+    }
+    check_anchor(h)?;
+    if let Some(from) = expect.from_seq
+        && from != h.from_seq
+    {
+        return Err(Error::AuditChain {
+            seq: from,
+            reason: ChainBreak::Anchor,
+        });
+    }
+    Ok(())
+}
+
 impl Verifier {
-    pub fn new() -> Self {
-        Self::default()
+    pub fn new(expect: Expect) -> Self {
+        Self {
+            expect,
+            ..Self::default()
+        }
     }
 
-    /// Feeds the next line. `expected_key`, when given, must be the key in
-    /// the header (the auditor's own copy of the server's key).
-    pub fn push(&mut self, line: Line, expected_key: Option<&AuditVerifyingKey>) -> Result<()> {
-        match (&mut self.state, line) {
-            (State::Start, Line::Header(h)) => {
-                if h.format != FORMAT {
-                    return Err(Error::Malformed(
-                        "audit export: unknown format (expected coffre-audit-export/1)",
-                    ));
+    /// Feeds the next line.
+    pub fn push(&mut self, line: Line) -> Result<()> {
+        let State::Body { chain, .. } = &mut self.state else {
+            return match (&self.state, line) {
+                (State::Start, Line::Header(h)) => {
+                    check_expectations(&h, &self.expect)?;
+                    let chain =
+                        ChainVerifier::new(&h.verifying_key, h.anchor, h.beneficiary.as_deref());
+                    self.state = State::Body {
+                        header: Box::new(h),
+                        chain,
+                    };
+                    Ok(())
                 }
-                if let Some(k) = expected_key
-                    && *k != h.verifying_key
-                {
-                    return Err(Error::Malformed(
-                        "audit export: signed with another key than the one expected",
-                    ));
-                }
-                check_anchor(&h)?;
-                let chain =
-                    ChainVerifier::new(&h.verifying_key, h.anchor, h.beneficiary.as_deref());
-                self.state = State::Body {
-                    header: Box::new(h),
-                    chain,
-                };
-                Ok(())
-            }
-            (State::Start, _) => Err(Error::Malformed(
-                "audit export: the first line is not a header",
-            )),
-            (State::Body { chain, .. }, Line::Entry(r)) => {
+                (State::Start, _) => Err(Error::Malformed(
+                    "audit export: the first line is not a header",
+                )),
+                _ => Err(Error::Malformed("audit export: lines after the end line")),
+            };
+        };
+        match line {
+            Line::Entry(r) => {
                 chain.push(Link::Entry(&r))?;
                 self.first_time_ms.get_or_insert(r.entry.time_ms);
                 self.last_time_ms = Some(r.entry.time_ms);
-                Ok(())
             }
-            (
-                State::Body { chain, .. },
-                Line::Elided {
-                    seq,
-                    vault,
-                    content,
-                },
-            ) => chain.push(Link::Elided {
+            Line::Elided {
                 seq,
                 vault,
                 content,
-            }),
-            (State::Body { chain, .. }, Line::Checkpoint(c)) => {
+            } => chain.push(Link::Elided {
+                seq,
+                vault,
+                content,
+            })?,
+            Line::Checkpoint(c) => {
                 chain.checkpoint(&c)?;
                 self.last_checkpoint_ms = Some(c.time_ms);
-                Ok(())
+                return Ok(());
             }
-            (State::Body { .. }, Line::End(counts)) => {
+            Line::Header(_) => return Err(Error::Malformed("audit export: a second header")),
+            Line::End(counts) => {
                 let State::Body { header, chain } = std::mem::take(&mut self.state) else {
                     return Err(Error::Malformed("audit export: internal state"));
                 };
-                let verified = chain.finish()?;
-                let got = Counts {
-                    entries: verified.entries,
-                    elided: verified.elided,
-                    checkpoints: verified.checkpoints,
-                };
-                if got != counts {
-                    return Err(Error::Malformed(
-                        "audit export: the end line's counts do not match the lines read",
-                    ));
-                }
-                if verified.last_seq != header.to_seq {
-                    return Err(Error::AuditChain {
-                        seq: verified.last_seq.saturating_add(1),
-                        reason: ChainBreak::Sequence,
-                    });
-                }
-                let complete_from_ms = header.anchor_checkpoint.as_ref().map(|c| c.time_ms);
-                self.state = State::Ended(Box::new(Report {
-                    header: *header,
-                    verified,
-                    first_time_ms: self.first_time_ms,
-                    last_time_ms: self.last_time_ms,
-                    complete_from_ms,
-                    signed_until_ms: self.last_checkpoint_ms,
-                }));
-                Ok(())
+                return self.end(*header, chain, counts);
             }
-            (State::Body { .. }, Line::Header(_)) => {
-                Err(Error::Malformed("audit export: a second header"))
-            }
-            (State::Ended(_), _) => Err(Error::Malformed("audit export: lines after the end line")),
         }
+        // A head published earlier for the entry just read.
+        let seq = chain.expected_seq().saturating_sub(1);
+        match self.expect.heads.iter().find(|p| p.seq == seq) {
+            Some(p) if p.hash != chain.head() => Err(Error::AuditChain {
+                seq,
+                reason: ChainBreak::PinnedHead,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    fn end(&mut self, header: Header, chain: ChainVerifier, counts: Counts) -> Result<()> {
+        let verified = chain.finish()?;
+        let got = Counts {
+            entries: verified.entries,
+            elided: verified.elided,
+            checkpoints: verified.checkpoints,
+        };
+        if got != counts {
+            return Err(Error::Malformed(
+                "audit export: the end line's counts do not match the lines read",
+            ));
+        }
+        if verified.last_seq != header.to_seq {
+            return Err(Error::AuditChain {
+                seq: verified.last_seq.saturating_add(1),
+                reason: ChainBreak::Sequence,
+            });
+        }
+        // Every published head given must lie inside the export.
+        if let Some(p) = self
+            .expect
+            .heads
+            .iter()
+            .find(|p| p.seq < header.from_seq || p.seq > verified.last_seq)
+        {
+            return Err(Error::AuditChain {
+                seq: p.seq,
+                reason: ChainBreak::PinnedHead,
+            });
+        }
+        let complete_from_ms = header.anchor_checkpoint.as_ref().map(|c| c.time_ms);
+        self.state = State::Ended(Box::new(Report {
+            header,
+            verified,
+            first_time_ms: self.first_time_ms,
+            last_time_ms: self.last_time_ms,
+            complete_from_ms,
+            signed_until_ms: self.last_checkpoint_ms,
+        }));
+        Ok(())
     }
 
     /// The sequence number the next entry line must carry (to name the
@@ -250,6 +335,12 @@ impl Verifier {
 mod tests {
     use super::*;
     use crate::audit::{AuditSigningKey, Entry};
+
+    const PERSON: &str = "00112233445566778899aabbccddeeff";
+
+    fn person() -> PrincipalId {
+        PERSON.parse().unwrap()
+    }
 
     fn export(n: u64, elide_odd: bool) -> (Vec<String>, AuditVerifyingKey) {
         let key = AuditSigningKey::generate().unwrap();
@@ -296,7 +387,7 @@ mod tests {
             journal_head: Position { seq: n, hash: h },
             since_ms: None,
             until_ms: None,
-            beneficiary: elide_odd.then(|| "b1".to_string()),
+            beneficiary: elide_odd.then(|| PERSON.to_string()),
         });
         let lines = std::iter::once(header)
             .chain(body)
@@ -307,9 +398,19 @@ mod tests {
     }
 
     fn check(lines: &[String], key: Option<&AuditVerifyingKey>) -> Result<Report> {
-        let mut v = Verifier::new();
+        check_with(
+            lines,
+            Expect {
+                key: key.copied(),
+                ..Expect::default()
+            },
+        )
+    }
+
+    fn check_with(lines: &[String], expect: Expect) -> Result<Report> {
+        let mut v = Verifier::new(expect);
         for l in lines {
-            v.push(serde_json::from_str(l).unwrap(), key)?;
+            v.push(serde_json::from_str(l).unwrap())?;
         }
         v.finish()
     }
@@ -323,11 +424,77 @@ mod tests {
             } else {
                 r#"{"type":"entry","seq":1,"#
             }));
-            let r = check(&lines, Some(&key)).unwrap();
+            let expect = Expect {
+                key: Some(key),
+                beneficiary: elide.then(person),
+                from_seq: Some(1),
+                heads: Vec::new(),
+            };
+            let r = check_with(&lines, expect.clone()).unwrap();
             assert_eq!(r.verified.last_seq, 7);
             assert_eq!(r.verified.entries + r.verified.elided, 7);
             assert_eq!(r.verified.head, r.header.journal_head.hash);
+            // What the auditor was not told about the person is refused:
+            // a one-person export taken for a full one, or the reverse.
+            let wrong = Expect {
+                beneficiary: if elide { None } else { Some(person()) },
+                ..expect
+            };
+            assert!(check_with(&lines, wrong).is_err());
         }
+    }
+
+    #[test]
+    fn the_person_named_is_bound_to_what_the_auditor_expects() {
+        // A full export relabelled as one person's, to elide any entry.
+        let (lines, key) = export(4, false);
+        let Line::Header(mut h) = serde_json::from_str(&lines[0]).unwrap() else {
+            panic!()
+        };
+        h.beneficiary = Some(PERSON.to_uppercase());
+        let mut t = lines.clone();
+        t[0] = serde_json::to_string(&Line::Header(h.clone())).unwrap();
+        let expect = Expect {
+            key: Some(key),
+            beneficiary: Some(person()),
+            ..Expect::default()
+        };
+        // Another spelling of the right id: refused.
+        assert!(check_with(&t, expect.clone()).is_err());
+        // The right spelling, but the auditor asked for a full export.
+        h.beneficiary = Some(PERSON.into());
+        t[0] = serde_json::to_string(&Line::Header(h)).unwrap();
+        assert!(check_with(&t, Expect::default()).is_err());
+    }
+
+    #[test]
+    fn published_heads_and_start_are_checked() {
+        let (lines, key) = export(7, false);
+        let Line::Entry(e4) = serde_json::from_str(&lines[5]).unwrap() else {
+            panic!("{}", lines[5])
+        };
+        let pinned = |seq, hash| Expect {
+            key: Some(key),
+            heads: vec![Position { seq, hash }],
+            ..Expect::default()
+        };
+        assert!(check_with(&lines, pinned(4, e4.hash)).is_ok());
+        assert!(matches!(
+            check_with(&lines, pinned(4, ChainHash::GENESIS)),
+            Err(Error::AuditChain {
+                seq: 4,
+                reason: ChainBreak::PinnedHead
+            })
+        ));
+        // A head past the end: the export does not reach it.
+        assert!(check_with(&lines, pinned(9, e4.hash)).is_err());
+        // The start the auditor was told.
+        let from = |f| Expect {
+            from_seq: Some(f),
+            ..Expect::default()
+        };
+        assert!(check_with(&lines, from(1)).is_ok());
+        assert!(check_with(&lines, from(4)).is_err());
     }
 
     #[test]
@@ -404,6 +571,13 @@ mod tests {
         // Anchored on the signed checkpoint: a valid export of 4..=7.
         let r = check(&cut_start(&lines, Some(c3.clone())), Some(&key)).unwrap();
         assert_eq!(r.complete_from_ms, Some(c3.time_ms));
+        // ...which an auditor told the export starts at entry 1 refuses.
+        let told = Expect {
+            key: Some(key),
+            from_seq: Some(1),
+            ..Expect::default()
+        };
+        assert!(check_with(&cut_start(&lines, Some(c3.clone())), told).is_err());
         // Without it, or with one that does not sign that position: refused.
         assert!(matches!(
             check(&cut_start(&lines, None), Some(&key)),
