@@ -67,6 +67,9 @@ enum Command {
     /// Remove objects no document points at (left by a crash or a failed
     /// delete) and interrupted uploads. Lists them only, unless --apply.
     ///
+    /// Uploads in progress are never touched; interrupted uploads are
+    /// removed only once older than 2 hours, whatever --older-than says.
+    ///
     /// Example: coffre gc --older-than 7d --apply
     Gc {
         /// Only objects older than this (e.g. 24h, 7d).
