@@ -305,52 +305,13 @@ impl Vault {
     pub async fn gc(&self, older_than: Duration, apply: bool) -> Result<GcReport> {
         let _writing = self.writing().await;
         let mut report = GcReport::default();
-        let mut known: HashSet<(DocumentId, u32)> = HashSet::new();
-        for v in self.db().documents.iter().values() {
-            let d: crate::model::DocumentRecord = serde_json::from_slice(&v?)?;
-            known.insert((d.id, d.version));
-        }
-        let cutoff = std::time::SystemTime::now()
-            .checked_sub(older_than)
-            .unwrap_or(std::time::UNIX_EPOCH);
-        let mut after: Option<String> = None;
-        loop {
-            let page = self
-                .inner
-                .store
-                .list(&KeyPrefix::documents(), after.as_deref(), 1000)
-                .await?;
-            for e in page.entries {
-                report.objects_seen += 1;
-                if known.contains(&e.key.document_version())
-                    || e.modified.is_some_and(|m| m > cutoff)
-                {
-                    continue;
-                }
-                // An upload in flight writes its object before its record;
-                // one that finished may have committed since the list of
-                // known documents was taken (checked in that order).
-                let (id, version) = e.key.document_version();
-                if self.inner.is_uploading(id) {
-                    continue;
-                }
-                let committed = crate::db::get::<crate::model::DocumentRecord>(
-                    &self.db().documents,
-                    id.as_bytes(),
-                )?
-                .is_some_and(|d| d.version == version);
-                if committed {
-                    continue;
-                }
-                report.orphans.push(e.key.to_string());
-                if apply {
-                    self.inner.store.delete(&e.key).await?;
-                    report.removed += 1;
-                }
-            }
-            match page.next {
-                Some(n) => after = Some(n),
-                None => break,
+        let (seen, orphans) = self.orphans(older_than).await?;
+        report.objects_seen = seen;
+        for key in orphans {
+            report.orphans.push(key.to_string());
+            if apply {
+                self.inner.store.delete(&key).await?;
+                report.removed += 1;
             }
         }
         if apply {
@@ -371,6 +332,56 @@ impl Vault {
         )
         .await?;
         Ok(report)
+    }
+
+    /// Stored objects that no committed record points at and that are older
+    /// than `older_than`, with how many objects were seen. Uploads in flight
+    /// write their object before their record: never counted.
+    pub(crate) async fn orphans(&self, older_than: Duration) -> Result<(u64, Vec<ObjectKey>)> {
+        let mut known: HashSet<(DocumentId, u32)> = HashSet::new();
+        for v in self.db().documents.iter().values() {
+            let d: crate::model::DocumentRecord = serde_json::from_slice(&v?)?;
+            known.insert((d.id, d.version));
+        }
+        let cutoff = std::time::SystemTime::now()
+            .checked_sub(older_than)
+            .unwrap_or(std::time::UNIX_EPOCH);
+        let (mut seen, mut out) = (0u64, Vec::new());
+        let mut after: Option<String> = None;
+        loop {
+            let page = self
+                .inner
+                .store
+                .list(&KeyPrefix::documents(), after.as_deref(), 1000)
+                .await?;
+            for e in page.entries {
+                seen += 1;
+                if known.contains(&e.key.document_version())
+                    || e.modified.is_some_and(|m| m > cutoff)
+                {
+                    continue;
+                }
+                // In flight, or committed since the known list was read
+                // (checked in that order: the flag drops after the commit).
+                let (id, version) = e.key.document_version();
+                if self.inner.is_uploading(id) {
+                    continue;
+                }
+                let committed = crate::db::get::<crate::model::DocumentRecord>(
+                    &self.db().documents,
+                    id.as_bytes(),
+                )?
+                .is_some_and(|d| d.version == version);
+                if !committed {
+                    out.push(e.key);
+                }
+            }
+            match page.next {
+                Some(n) => after = Some(n),
+                None => break,
+            }
+        }
+        Ok((seen, out))
     }
 
     /// Document records whose object is missing or of the wrong size.

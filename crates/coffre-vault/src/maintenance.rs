@@ -1,7 +1,6 @@
 //! The operator's maintenance: scrub (are the stored objects still what was
 //! written?), root key rotation, and metadata backup and restore.
 
-use std::collections::HashSet;
 use std::io::{BufRead, Write};
 use std::path::Path;
 use std::time::Duration;
@@ -13,7 +12,7 @@ use coffre_crypto::audit::AuditSigningKey;
 use coffre_crypto::object::{HEADER_LEN, ObjectHeader};
 use coffre_crypto::root::{BlindIndexKey, RootKeyRing};
 use coffre_crypto::wrap::{self, Binding};
-use coffre_store::{KeyPrefix, ObjectKey, StoreError};
+use coffre_store::{ObjectKey, StoreError};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
@@ -125,7 +124,6 @@ impl Vault {
             records.push(serde_json::from_slice::<DocumentRecord>(&v?)?);
         }
         let total = records.len() as u64;
-        let known: HashSet<(DocumentId, u32)> = records.iter().map(|d| (d.id, d.version)).collect();
         for d in records {
             let problem = self.check_object(&d).await?;
             report.checked += 1;
@@ -150,36 +148,13 @@ impl Vault {
                 report.corrupt.push(p);
             }
         }
-        let cutoff = std::time::SystemTime::now()
-            .checked_sub(ORPHAN_GRACE)
-            .unwrap_or(std::time::UNIX_EPOCH);
-        let mut after: Option<String> = None;
-        loop {
-            let page = self
-                .inner
-                .store
-                .list(&KeyPrefix::documents(), after.as_deref(), 1000)
-                .await?;
-            for e in page.entries {
-                if !known.contains(&e.key.document_version())
-                    && e.modified.is_none_or(|m| m < cutoff)
-                {
-                    let (id, version) = e.key.document_version();
-                    if self.inner.is_uploading(id) {
-                        continue;
-                    }
-                    let committed = db::get::<DocumentRecord>(&self.db().documents, id.as_bytes())?
-                        .is_some_and(|d| d.version == version);
-                    if !committed {
-                        report.orphans.push(e.key.to_string());
-                    }
-                }
-            }
-            match page.next {
-                Some(n) => after = Some(n),
-                None => break,
-            }
-        }
+        report.orphans = self
+            .orphans(ORPHAN_GRACE)
+            .await?
+            .1
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         for (p, what) in report
             .missing
             .iter()
