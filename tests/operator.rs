@@ -779,3 +779,70 @@ async fn backup_then_restore_into_a_new_data_directory() {
     assert!(restored.contains("\"document.upload\""), "{restored}");
     assert!(!restored.contains("maintenance.backup"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_passphrase_protects_the_root_ring_instead_of_an_identity_file() {
+    let pass = (
+        "COFFRE_TEST_ROOT_PASS",
+        "une phrase de passe assez longue".to_owned(),
+    );
+    let config = "[server]\nroot_passphrase_env = \"COFFRE_TEST_ROOT_PASS\"\n";
+    let server = start(config, std::slice::from_ref(&pass));
+    let data = server.data_dir.clone();
+    let d = dir_arg(&data);
+    assert!(!data.join("root-identity.txt").exists());
+    let api = server.api();
+    let c = case(&api, &data, false).await;
+    // Rotation saves the grown ring under the passphrase.
+    let (ok, _, err) = run(&["keys", "rotate-root", "--data-dir", d]);
+    assert!(ok, "{err}");
+    // No identity to encrypt a backup to by default: the operator names one.
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("b.age");
+    let (ok, _, err) = run(&[
+        "backup",
+        "create",
+        "--out",
+        out.to_str().unwrap(),
+        "--data-dir",
+        d,
+    ]);
+    assert!(!ok && err.contains("--recipient"), "{err}");
+    let dir = server.stop();
+
+    // A wrong passphrase, or none: refused with a message.
+    for env in [Some("une autre phrase de passe"), None] {
+        let mut cmd = common::coffre();
+        cmd.args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            d,
+            "--config",
+        ])
+        .arg(dir.path().join("coffre.toml"))
+        .env_remove(pass.0);
+        if let Some(p) = env {
+            cmd.env(pass.0, p);
+        }
+        let out = cmd.output().unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("root key file could not be opened") || err.contains("is not set"),
+            "{err}"
+        );
+    }
+    // The right one: the documents read after the rotation.
+    let server = start_in(dir, data.clone(), config, std::slice::from_ref(&pass));
+    let api = server.api();
+    let marie = marie(&api).await;
+    for (id, bytes) in &c.docs {
+        let (s, got) = api
+            .bytes(&format!("/api/v1/documents/{id}/content"), Some(&marie))
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(got == *bytes);
+    }
+}

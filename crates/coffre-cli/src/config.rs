@@ -47,6 +47,10 @@ pub struct Server {
     /// The age identity file that opens the root key ring; default
     /// `<data_dir>/root-identity.txt` (created on first start).
     pub root_identity_file: Option<PathBuf>,
+    /// Instead of an identity file: the name of an environment variable
+    /// holding a passphrase that protects the root key ring (scrypt, work
+    /// factor 2^18). Nothing that opens the ring then sits on any disk.
+    pub root_passphrase_env: Option<String>,
     /// Reverse proxies whose `X-Forwarded-For` is believed (their own
     /// addresses, as Coffre sees them). Empty: the peer is the client.
     #[serde(default)]
@@ -131,6 +135,43 @@ impl Config {
             l.lockout_after = n;
         }
         Ok(l)
+    }
+}
+
+impl Config {
+    /// How the root key ring is protected, from the configuration and the
+    /// environment.
+    pub fn root_protection(
+        &self,
+        data_dir: &Path,
+    ) -> anyhow::Result<coffre_vault::datadir::RootProtection> {
+        use coffre_vault::datadir::{ROOT_IDENTITY_FILE, RootProtection};
+        match (
+            &self.server.root_passphrase_env,
+            &self.server.root_identity_file,
+        ) {
+            (Some(_), Some(_)) => anyhow::bail!(
+                "server.root_passphrase_env and server.root_identity_file exclude each other: keep one"
+            ),
+            (Some(var), None) => {
+                let pass = std::env::var(var).map_err(|_| {
+                    anyhow::anyhow!(
+                        "server.root_passphrase_env names {var}, but that environment variable is not set"
+                    )
+                })?;
+                anyhow::ensure!(
+                    pass.chars().count() >= 12,
+                    "the root passphrase in {var} is shorter than 12 characters"
+                );
+                Ok(RootProtection::Passphrase(coffre_crypto::UserSecret::new(
+                    pass,
+                )))
+            }
+            (None, file) => Ok(RootProtection::IdentityFile(
+                file.clone()
+                    .unwrap_or_else(|| data_dir.join(ROOT_IDENTITY_FILE)),
+            )),
+        }
     }
 }
 

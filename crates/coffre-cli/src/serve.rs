@@ -35,19 +35,23 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         Some(a) => a,
         None => DEFAULT_LISTEN.parse()?,
     };
-    let identity = config
-        .server
-        .root_identity_file
-        .clone()
-        .unwrap_or_else(|| data_dir.join(ROOT_IDENTITY_FILE));
-    let opened = datadir::open_or_init(&data_dir, &RootProtection::IdentityFile(identity.clone()))
+    let protection = config.root_protection(&data_dir)?;
+    let opened = datadir::open_or_init(&data_dir, &protection)
         .with_context(|| format!("cannot open the data directory {}", data_dir.display()))?;
-    if opened.created {
+    // The identity file, when that is what protects the ring.
+    let identity = match &protection {
+        RootProtection::IdentityFile(p) => Some(p.clone()),
+        RootProtection::Passphrase(_) => None,
+    };
+    if opened.created
+        && let Some(identity) = &identity
+    {
         tracing::warn!(
             identity = %identity.display(),
             "NEW DATA DIRECTORY: its root key ring is protected by an age identity file kept beside it. \
              Anyone who copies both can start the offline attack SECURITY.md describes. In production, \
-             keep the identity file elsewhere (server.root_identity_file) or on separate media, and back it up."
+             keep the identity file elsewhere (server.root_identity_file) or use a passphrase \
+             (server.root_passphrase_env), and back it up."
         );
     }
     let store_config = match &config.store {
@@ -91,8 +95,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let socket_path = data_dir.join(ADMIN_SOCKET);
     let admin = coffre_api::admin::bind(&socket_path)
         .with_context(|| format!("cannot create the admin socket {}", socket_path.display()))?;
-    let default_backup_recipient = std::fs::read_to_string(&identity)
-        .ok()
+    let default_backup_recipient = identity
+        .as_ref()
+        .and_then(|p| std::fs::read_to_string(p).ok())
         .and_then(|t| coffre_crypto::Identity::from_identity_file(&t).ok())
         .map(|i| i.recipient());
     tokio::spawn(coffre_api::admin::serve(
@@ -102,9 +107,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             store: describe.clone(),
             data_dir: data_dir.clone(),
             root_file: Arc::new(RootKeyFile {
-                identity_in_data_dir: identity == data_dir.join(ROOT_IDENTITY_FILE),
+                identity_in_data_dir: identity.as_ref() == Some(&data_dir.join(ROOT_IDENTITY_FILE)),
                 dir: data_dir.clone(),
-                protection: RootProtection::IdentityFile(identity.clone()),
+                protection,
             }),
             default_backup_recipient,
         },

@@ -38,6 +38,9 @@ pub enum VaultError {
     Store(#[from] coffre_store::StoreError),
     #[error("metadata database: {0}")]
     Db(String),
+    /// Wrong identity or passphrase for the root key file, or a damaged one.
+    #[error("the root key file could not be opened: {0}")]
+    RootKey(&'static str),
     #[error("internal error: {0}")]
     Internal(&'static str),
 }
@@ -64,6 +67,7 @@ impl From<coffre_crypto::Error> for VaultError {
                 VaultError::Integrity
             }
             coffre_crypto::Error::InvalidParameter(p) => VaultError::Invalid(p.to_string()),
+            coffre_crypto::Error::RootKeyFile(why) => VaultError::RootKey(why),
             coffre_crypto::Error::Rng => VaultError::Internal("random number generator"),
             _ => VaultError::Integrity,
         }
