@@ -1,6 +1,6 @@
 //! `coffre scrub`, `coffre gc`, `coffre keys rotate-root`, `coffre backup …`.
 
-use std::io::{BufReader, Write};
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
@@ -194,7 +194,7 @@ pub fn backup_restore(
         // --recipient was opened by another key).
         let ring = std::fs::read(data_dir.join(coffre_vault::datadir::ROOT_KEYS_FILE))?;
         if coffre_crypto::root::RootKeyRing::from_file_with_identity(&ring, &identity).is_ok() {
-            write_private(&target, text.as_bytes())?;
+            coffre_vault::datadir::write_private(&target, text.as_bytes())?;
             copied = true;
         } else {
             identity_missing = true;
@@ -228,17 +228,4 @@ pub fn backup_restore(
             data_dir.display()
         )
     })
-}
-
-fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("cannot create {}", path.display()))?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    Ok(())
 }

@@ -160,12 +160,7 @@ impl ChainHash {
 
     /// The same link from the entry's digest alone.
     pub fn next_digest(&self, digest: &EntryDigest) -> ChainHash {
-        let mut ctx = Context::new(&SHA256);
-        ctx.update(&self.0);
-        ctx.update(&digest.0);
-        let mut out = [0u8; 32];
-        out.copy_from_slice(ctx.finish().as_ref());
-        ChainHash(out)
+        ChainHash(sha256(&[&self.0, &digest.0]))
     }
 }
 
