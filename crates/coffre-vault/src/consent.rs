@@ -259,11 +259,12 @@ impl Vault {
             ));
         }
         let mut docs = Vec::new();
+        // Only this category's documents: another category's scope may be
+        // at the same epoch number, and its wraps are not this key's.
         for d in self.documents_of(b)? {
-            if let (true, Some(rewrapped)) = (
-                d.category == c,
-                rewrap(&d, &old, epoch, &new_recipient, next)?,
-            ) {
+            if d.category == c
+                && let Some(rewrapped) = rewrap(&d, &old, epoch, &new_recipient, next)?
+            {
                 docs.push((d.id, db::enc(&rewrapped)?));
             }
         }

@@ -415,6 +415,48 @@ async fn grants_create_list_revoke() {
     let _ = s1;
 }
 
+/// Regression (issue "Consent that always holds"): the README's enrolment —
+/// a grant on `identity` and `social_benefits` — with a paper uploaded by the
+/// caseworker in `social_benefits`, then withdrawn by the person. Rotating
+/// the first category tried to re-wrap every document of the vault at the
+/// same epoch with that category's key, and the withdrawal failed with an
+/// integrity error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoking_a_grant_of_two_categories_holding_papers() {
+    let w = world().await;
+    let (_, cw) = structure(&w, "CCAS de Lyon", "admin.lyon").await;
+    let (b, me) = beneficiary(
+        &w,
+        &cw,
+        "marie",
+        "482913",
+        &[Category::Identity, Category::SocialBenefits],
+        true,
+    )
+    .await;
+    let caf = w
+        .vault
+        .upload(
+            &cw,
+            b,
+            doc(Category::SocialBenefits, "Attestation CAF", "caf.pdf"),
+            body(b"attestation de paiement", 7),
+        )
+        .await
+        .unwrap();
+    let grant = w.vault.list_grants(&me, b).await.unwrap().remove(0);
+    w.vault.revoke_grant(&me, grant.id).await.unwrap();
+    // The structure reads nothing any more; the person still reads it all.
+    assert!(matches!(
+        w.vault.download(&cw, caf.document_id).await,
+        Err(VaultError::Forbidden(_))
+    ));
+    assert!(w.vault.list_documents(&cw, b).await.unwrap().is_empty());
+    let (_, stream) = w.vault.download(&me, caf.document_id).await.unwrap();
+    assert_eq!(collect(stream).await.unwrap(), b"attestation de paiement");
+    assert_eq!(w.vault.list_documents(&me, b).await.unwrap().len(), 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn share_links_until_limit_then_gone() {
     let w = world().await;
