@@ -216,7 +216,7 @@ async fn story(server: &Server, searched: &[&Path]) {
             .any(|e| e["action"] == action && e["outcome"] == outcome)
     };
     for (a, o) in [
-        ("beneficiary.enrol", "ok"),
+        ("beneficiary.enroll", "ok"),
         ("grant.create", "ok"),
         ("document.upload", "ok"),
         ("document.upload", "denied"),

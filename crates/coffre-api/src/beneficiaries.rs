@@ -1,129 +1,118 @@
 //! `/api/v1/beneficiaries` and everything under one vault.
 
+use axum::Json;
 use axum::body::Body;
-use axum::extract::{Multipart, Path, Query, State};
+use axum::extract::{Multipart, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use bytes::Bytes;
 use coffre_crypto::{PrincipalId, UserSecret};
-use coffre_vault::{Category, DocumentInfo, NewBeneficiary, NewDocument, NewGrant, Permission};
+use coffre_vault::{DocumentInfo, NewBeneficiary, NewDocument};
 use futures_util::StreamExt;
-use serde::Deserialize;
-use serde_json::json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use crate::AppState;
 use crate::auth::Auth;
-use crate::error::{ApiError, ApiResult};
-use crate::json::{ApiJson, id};
-use crate::{AppState, document_json};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::schema::{
+    BeneficiaryEnrolled, BeneficiaryList, BeneficiaryView, DocumentList, DocumentUploaded,
+    DocumentView, EnrollBeneficiaryRequest, EraseRequest, GrantList, GrantRequest, GrantView,
+    JournalView, ListQuery, RecoverRequest, UploadForm,
+};
 
-pub fn router(max_upload: usize) -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/beneficiaries", post(enrol).get(list))
-        .route(
-            "/api/v1/beneficiaries/{beneficiary_id}",
-            axum::routing::delete(erase),
-        )
-        .route(
-            "/api/v1/beneficiaries/{beneficiary_id}/documents",
-            post(upload)
-                .layer(axum::extract::DefaultBodyLimit::max(max_upload))
-                .get(documents),
-        )
-        .route(
-            "/api/v1/beneficiaries/{beneficiary_id}/grants",
-            post(create_grant).get(grants),
-        )
-        .route(
-            "/api/v1/beneficiaries/{beneficiary_id}/journal",
-            get(journal),
-        )
-        .route("/api/v1/beneficiaries/{beneficiary_id}/export", get(export))
-        .route(
-            "/api/v1/beneficiaries/{beneficiary_id}/recovery",
-            post(recover),
-        )
+pub fn router(max_upload: usize) -> OpenApiRouter<AppState> {
+    let (schemas, paths, documents) = routes!(upload, documents);
+    OpenApiRouter::new()
+        .routes(routes!(enroll, list))
+        .routes(routes!(erase))
+        .routes((
+            schemas,
+            paths,
+            documents.layer(axum::extract::DefaultBodyLimit::max(max_upload)),
+        ))
+        .routes(routes!(create_grant, grants))
+        .routes(routes!(journal))
+        .routes(routes!(export))
+        .routes(routes!(recover))
 }
 
-#[derive(Deserialize)]
-pub struct GrantBody {
-    #[serde(default)]
-    structure_id: Option<String>,
-    categories: Vec<Category>,
-    permissions: Vec<Permission>,
-    days: u32,
-}
-
-impl GrantBody {
-    fn new_grant(&self) -> NewGrant {
-        NewGrant {
-            categories: self.categories.clone(),
-            permissions: self.permissions.clone(),
-            days: self.days,
-        }
-    }
-}
-
-#[derive(Deserialize)]
-struct Enrol {
-    identifier: String,
-    display_name: String,
-    secret: String,
-    #[serde(default)]
-    recovery_trustee: bool,
-    #[serde(default)]
-    grant: Option<GrantBody>,
-}
-
-async fn enrol(
+/// Enroll a person (caseworker, with the person present).
+#[utoipa::path(post, path = "/api/v1/beneficiaries", tag = "beneficiaries",
+    request_body = EnrollBeneficiaryRequest,
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 201, description = "Enrolled", body = BeneficiaryEnrolled),
+        (status = 400, description = "Malformed body, weak secret, bad grant", body = ErrorBody),
+        (status = 401, description = "Not logged in", body = ErrorBody),
+        (status = 403, description = "Not a caseworker, or no CSRF token", body = ErrorBody),
+        (status = 409, description = "Identifier taken", body = ErrorBody),
+    ))]
+async fn enroll(
     State(state): State<AppState>,
     auth: Auth,
-    ApiJson(e): ApiJson<Enrol>,
-) -> ApiResult<Response> {
+    ApiJson(e): ApiJson<EnrollBeneficiaryRequest>,
+) -> ApiResult<(StatusCode, Json<BeneficiaryEnrolled>)> {
     let out = state
         .vault
-        .enrol_beneficiary(
+        .enroll_beneficiary(
             &auth.session,
             NewBeneficiary {
                 identifier: e.identifier,
                 display_name: e.display_name,
                 secret: UserSecret::new(e.secret),
                 recovery_trustee: e.recovery_trustee,
-                grant: e.grant.as_ref().map(GrantBody::new_grant),
+                grant: e.grant.as_ref().map(GrantRequest::new_grant),
             },
         )
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "beneficiary_id": out.beneficiary_id, "warning": out.warning })),
-    )
-        .into_response())
+        Json(BeneficiaryEnrolled {
+            beneficiary_id: out.beneficiary_id,
+            warning: out.warning.map(str::to_owned),
+        }),
+    ))
 }
 
-async fn list(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<serde_json::Value>> {
+/// The beneficiaries linked to the caller's structure.
+#[utoipa::path(get, path = "/api/v1/beneficiaries", tag = "beneficiaries",
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "People linked to the structure", body = BeneficiaryList),
+        (status = 401, description = "Not logged in", body = ErrorBody),
+        (status = 403, description = "Not a caseworker", body = ErrorBody),
+    ))]
+async fn list(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<BeneficiaryList>> {
     let list = state.vault.list_beneficiaries(&auth.session).await?;
-    let items: Vec<_> = list
-        .into_iter()
-        .map(|(id, name)| json!({ "beneficiary_id": id, "display_name": name }))
-        .collect();
-    Ok(Json(json!({ "beneficiaries": items })))
+    Ok(Json(BeneficiaryList {
+        beneficiaries: list
+            .into_iter()
+            .map(|(beneficiary_id, display_name)| BeneficiaryView {
+                beneficiary_id,
+                display_name,
+            })
+            .collect(),
+    }))
 }
 
-#[derive(Deserialize)]
-struct ListQuery {
-    expiring_within_days: Option<u32>,
-}
-
+/// List documents (optionally those expiring soon).
+#[utoipa::path(get, path = "/api/v1/beneficiaries/{beneficiary_id}/documents", tag = "documents",
+    params(("beneficiary_id" = String, Path, description = "32 hex digits"), ListQuery),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "What this session may see", body = DocumentList),
+        (status = 400, description = "Malformed id or query", body = ErrorBody),
+        (status = 401, description = "Not logged in", body = ErrorBody),
+        (status = 404, description = "No such vault for this session", body = ErrorBody),
+    ))]
 async fn documents(
     State(state): State<AppState>,
     auth: Auth,
-    Path(b): Path<String>,
-    q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
-) -> ApiResult<Json<serde_json::Value>> {
-    let Query(q) =
-        q.map_err(|e| ApiError::bad_request(format!("query string: {}", e.body_text())))?;
-    let b: PrincipalId = id(&b)?;
+    ApiPath(b): ApiPath<PrincipalId>,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> ApiResult<Json<DocumentList>> {
     let docs = match q.expiring_within_days {
         Some(days) => {
             state
@@ -133,30 +122,43 @@ async fn documents(
         }
         None => state.vault.list_documents(&auth.session, b).await?,
     };
-    let items: Vec<_> = docs.iter().map(document_json).collect();
-    Ok(Json(json!({ "documents": items })))
+    Ok(Json(DocumentList {
+        documents: docs.iter().map(DocumentView::from).collect(),
+    }))
 }
 
-/// Multipart upload, streamed: the text fields (`title`, `category`,
-/// `expires_on`, `private`) come first, then the `file` part, whose bytes go
-/// straight through encryption to the store.
+/// Upload a document: multipart, the text fields first, then `file`,
+/// whose bytes go straight through encryption to the store.
+#[utoipa::path(post, path = "/api/v1/beneficiaries/{beneficiary_id}/documents", tag = "documents",
+    params(("beneficiary_id" = String, Path, description = "32 hex digits")),
+    request_body(content = UploadForm, content_type = "multipart/form-data"),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 201, description = "Stored", body = DocumentUploaded),
+        (status = 400, description = "Malformed form or fields", body = ErrorBody),
+        (status = 401, description = "Not logged in", body = ErrorBody),
+        (status = 403, description = "No consent to upload in this category, or no CSRF token", body = ErrorBody),
+        (status = 404, description = "No such vault for this session", body = ErrorBody),
+        (status = 409, description = "Too many documents, or consent changed meanwhile", body = ErrorBody),
+        (status = 413, description = "Document too large, or quota exceeded", body = ErrorBody),
+        (status = 415, description = "Not multipart/form-data", body = ErrorBody),
+    ))]
 async fn upload(
     State(state): State<AppState>,
     auth: Auth,
-    Path(b): Path<String>,
+    ApiPath(b): ApiPath<PrincipalId>,
     form: Result<Multipart, axum::extract::multipart::MultipartRejection>,
-) -> ApiResult<Response> {
-    let mut form = form.map_err(|e| {
+) -> ApiResult<(StatusCode, Json<DocumentUploaded>)> {
+    let mut form = form.map_err(|_| {
         ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
-            format!("uploads are multipart/form-data: {}", e.body_text()),
+            "uploads are multipart/form-data",
         )
     })?;
-    let b: PrincipalId = id(&b)?;
     let mut meta = NewDocument::default();
-    let bad = |e: axum::extract::multipart::MultipartError| {
-        ApiError::bad_request(format!("multipart: {}", e.body_text()))
+    let bad = |_: axum::extract::multipart::MultipartError| {
+        ApiError::bad_request("the multipart form is malformed")
     };
     loop {
         let Some(mut field) = form.next_field().await.map_err(bad)? else {
@@ -167,7 +169,7 @@ async fn upload(
             meta.filename = field.file_name().unwrap_or("document").to_owned();
             meta.content_type = field.content_type().map(str::to_owned);
             let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(8);
-            let body = tokio_stream_of(rx);
+            let body = stream_of(rx);
             let metrics = state.metrics.clone();
             let feed = async move {
                 loop {
@@ -193,37 +195,36 @@ async fn upload(
             let info: DocumentInfo = res?;
             return Ok((
                 StatusCode::CREATED,
-                Json(json!({ "document_id": info.document_id, "size": info.size, "sha256": info.sha256 })),
-            )
-                .into_response());
+                Json(DocumentUploaded {
+                    document_id: info.document_id,
+                    size: info.size,
+                    sha256: info.sha256,
+                }),
+            ));
         }
         // Read piece by piece: a huge text field is refused, never buffered.
         let mut raw = Vec::new();
         while let Some(chunk) = field.chunk().await.map_err(bad)? {
             if raw.len() + chunk.len() > MAX_TEXT_FIELD {
                 return Err(ApiError::bad_request(format!(
-                    "field {name} longer than {MAX_TEXT_FIELD} bytes"
+                    "a form field is longer than {MAX_TEXT_FIELD} bytes"
                 )));
             }
             raw.extend_from_slice(&chunk);
         }
         let text = String::from_utf8(raw)
-            .map_err(|_| ApiError::bad_request(format!("field {name} is not UTF-8")))?;
+            .map_err(|_| ApiError::bad_request("a form field is not UTF-8"))?;
         match name.as_str() {
             "title" => meta.title = Some(text),
-            "category" => {
-                meta.category =
-                    Some(text.parse().map_err(|e: coffre_vault::VaultError| {
-                        ApiError::bad_request(e.to_string())
-                    })?)
-            }
-            "expires_on" => meta.expires_on = Some(text).filter(|t| !t.is_empty()),
+            "category" => meta.category = Some(text.parse()?),
+            "expires_on" if text.is_empty() => meta.expires_on = None,
+            "expires_on" => meta.expires_on = Some(text.parse()?),
             "private" => meta.private = Some(matches!(text.as_str(), "true" | "1" | "on" | "yes")),
             "notes" => meta.notes = Some(text),
-            other => {
-                return Err(ApiError::bad_request(format!(
-                    "unknown form field {other:?}"
-                )));
+            _ => {
+                return Err(ApiError::bad_request(
+                    "unknown form field (title, category, expires_on, private, notes, file)",
+                ));
             }
         }
     }
@@ -232,72 +233,100 @@ async fn upload(
 /// Longest text field of the upload form (titles, notes).
 const MAX_TEXT_FIELD: usize = 8000;
 
-fn tokio_stream_of(
+pub(crate) fn stream_of(
     mut rx: tokio::sync::mpsc::Receiver<std::io::Result<Bytes>>,
 ) -> coffre_vault::PlaintextStream {
     futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)).boxed()
 }
 
+/// Give a structure consent (the person).
+#[utoipa::path(post, path = "/api/v1/beneficiaries/{beneficiary_id}/grants", tag = "consent",
+    params(("beneficiary_id" = String, Path, description = "32 hex digits")),
+    request_body = GrantRequest,
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 201, description = "Consent given", body = GrantView),
+        (status = 400, description = "Malformed body or grant", body = ErrorBody),
+        (status = 401, description = "Not logged in", body = ErrorBody),
+        (status = 403, description = "Only the person gives consent, or no CSRF token", body = ErrorBody),
+        (status = 404, description = "No such vault or structure", body = ErrorBody),
+        (status = 409, description = "Consent changed meanwhile; try again", body = ErrorBody),
+    ))]
 async fn create_grant(
     State(state): State<AppState>,
     auth: Auth,
-    Path(b): Path<String>,
-    ApiJson(g): ApiJson<GrantBody>,
-) -> ApiResult<Response> {
-    let b: PrincipalId = id(&b)?;
-    let structure: PrincipalId = id(g
+    ApiPath(b): ApiPath<PrincipalId>,
+    ApiJson(g): ApiJson<GrantRequest>,
+) -> ApiResult<(StatusCode, Json<GrantView>)> {
+    let structure = g
         .structure_id
-        .as_deref()
-        .ok_or_else(|| ApiError::bad_request("structure_id is required"))?)?;
+        .ok_or_else(|| ApiError::bad_request("structure_id is required"))?;
     let grant = state
         .vault
         .create_grant(&auth.session, b, structure, g.new_grant())
         .await?;
-    Ok((StatusCode::CREATED, Json(grant_json(&grant))).into_response())
+    Ok((StatusCode::CREATED, Json(GrantView::from(&grant))))
 }
 
-pub fn grant_json(g: &coffre_vault::model::GrantRecord) -> serde_json::Value {
-    json!({
-        "grant_id": g.id,
-        "beneficiary_id": g.beneficiary,
-        "structure_id": g.structure,
-        "categories": g.categories,
-        "permissions": g.permissions,
-        "created_at_ms": g.created_ms,
-        "expires_at_ms": g.expires_ms,
-        "revoked_at_ms": g.revoked_ms,
-    })
-}
-
+/// List consent grants (all for the person, its own for a structure).
+#[utoipa::path(get, path = "/api/v1/beneficiaries/{beneficiary_id}/grants", tag = "consent",
+    params(("beneficiary_id" = String, Path, description = "32 hex digits")),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "Grants", body = GrantList),
+        (status = 400, description = "Malformed id", body = ErrorBody),
+        (status = 401, description = "Not logged in", body = ErrorBody),
+        (status = 404, description = "No such vault for this session", body = ErrorBody),
+    ))]
 async fn grants(
     State(state): State<AppState>,
     auth: Auth,
-    Path(b): Path<String>,
-) -> ApiResult<Json<serde_json::Value>> {
-    let b: PrincipalId = id(&b)?;
+    ApiPath(b): ApiPath<PrincipalId>,
+) -> ApiResult<Json<GrantList>> {
     let list = state.vault.list_grants(&auth.session, b).await?;
-    Ok(Json(
-        json!({ "grants": list.iter().map(grant_json).collect::<Vec<_>>() }),
-    ))
+    Ok(Json(GrantList {
+        grants: list.iter().map(GrantView::from).collect(),
+    }))
 }
 
+/// Who did what in this vault (the person).
+#[utoipa::path(get, path = "/api/v1/beneficiaries/{beneficiary_id}/journal", tag = "beneficiaries",
+    params(("beneficiary_id" = String, Path, description = "32 hex digits")),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "The newest entries, oldest first", body = JournalView),
+        (status = 400, description = "Malformed id", body = ErrorBody),
+        (status = 401, description = "Not logged in", body = ErrorBody),
+        (status = 403, description = "The journal is the person's", body = ErrorBody),
+        (status = 404, description = "No such vault for this session", body = ErrorBody),
+    ))]
 async fn journal(
     State(state): State<AppState>,
     auth: Auth,
-    Path(b): Path<String>,
-) -> ApiResult<Json<serde_json::Value>> {
-    let b: PrincipalId = id(&b)?;
+    ApiPath(b): ApiPath<PrincipalId>,
+) -> ApiResult<Json<JournalView>> {
     let entries = state.vault.vault_journal(&auth.session, b, 10_000).await?;
-    Ok(Json(json!({ "entries": entries })))
+    Ok(Json(JournalView {
+        entries: entries.into_iter().map(Into::into).collect(),
+    }))
 }
 
-/// The whole vault as a ZIP, streamed as it is written.
+/// Every document and manifest.json as a ZIP, streamed (the person).
+#[utoipa::path(get, path = "/api/v1/beneficiaries/{beneficiary_id}/export", tag = "beneficiaries",
+    params(("beneficiary_id" = String, Path, description = "32 hex digits")),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "A ZIP", content_type = "application/zip", body = Vec<u8>),
+        (status = 400, description = "Malformed id", body = ErrorBody),
+        (status = 401, description = "Not logged in", body = ErrorBody),
+        (status = 403, description = "Only the person", body = ErrorBody),
+        (status = 404, description = "No such vault for this session", body = ErrorBody),
+    ))]
 async fn export(
     State(state): State<AppState>,
     auth: Auth,
-    Path(b): Path<String>,
+    ApiPath(b): ApiPath<PrincipalId>,
 ) -> ApiResult<Response> {
-    let b: PrincipalId = id(&b)?;
     // Refuse before streaming, so a refusal is a clean 403/404 (the vault
     // checks and journals it before writing a byte).
     let owner =
@@ -316,10 +345,13 @@ async fn export(
         if let Err(e) = vault.export_to_channel(&session, b, &tx).await {
             // Cuts the response: the client sees an incomplete download,
             // never a ZIP that looks whole.
-            let _ = tx.send(Err(std::io::Error::other(e.to_string()))).await;
+            tracing::warn!(kind = e.kind(), "export cut short");
+            let _ = tx
+                .send(Err(std::io::Error::other("export interrupted")))
+                .await;
         }
     });
-    let mut r = Body::from_stream(tokio_stream_of(rx)).into_response();
+    let mut r = Body::from_stream(stream_of(rx)).into_response();
     let h = r.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
@@ -331,18 +363,25 @@ async fn export(
     Ok(r)
 }
 
-#[derive(Deserialize)]
-struct Recover {
-    new_secret: String,
-}
-
+/// Set a new secret (trustee structure, person present).
+#[utoipa::path(post, path = "/api/v1/beneficiaries/{beneficiary_id}/recovery", tag = "beneficiaries",
+    params(("beneficiary_id" = String, Path, description = "32 hex digits")),
+    request_body = RecoverRequest,
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 204, description = "The new secret is set"),
+        (status = 400, description = "Malformed body or weak secret", body = ErrorBody),
+        (status = 401, description = "Not logged in", body = ErrorBody),
+        (status = 403, description = "Not the person's trustee", body = ErrorBody),
+        (status = 404, description = "No such vault for this session", body = ErrorBody),
+        (status = 409, description = "No recovery possible", body = ErrorBody),
+    ))]
 async fn recover(
     State(state): State<AppState>,
     auth: Auth,
-    Path(b): Path<String>,
-    ApiJson(r): ApiJson<Recover>,
+    ApiPath(b): ApiPath<PrincipalId>,
+    ApiJson(r): ApiJson<RecoverRequest>,
 ) -> ApiResult<StatusCode> {
-    let b: PrincipalId = id(&b)?;
     state
         .vault
         .recover(&auth.session, b, UserSecret::new(r.new_secret))
@@ -350,18 +389,25 @@ async fn recover(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
-struct Erase {
-    secret: String,
-}
-
+/// Erase the whole vault (the person, re-typing their secret).
+#[utoipa::path(delete, path = "/api/v1/beneficiaries/{beneficiary_id}", tag = "beneficiaries",
+    params(("beneficiary_id" = String, Path, description = "32 hex digits")),
+    request_body = EraseRequest,
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 204, description = "Erased"),
+        (status = 400, description = "Malformed id or body", body = ErrorBody),
+        (status = 401, description = "Not logged in, or wrong secret", body = ErrorBody),
+        (status = 403, description = "Only the person", body = ErrorBody),
+        (status = 404, description = "No such vault for this session", body = ErrorBody),
+        (status = 429, description = "Locked after repeated failures", body = ErrorBody),
+    ))]
 async fn erase(
     State(state): State<AppState>,
     auth: Auth,
-    Path(b): Path<String>,
-    ApiJson(e): ApiJson<Erase>,
+    ApiPath(b): ApiPath<PrincipalId>,
+    ApiJson(e): ApiJson<EraseRequest>,
 ) -> ApiResult<StatusCode> {
-    let b: PrincipalId = id(&b)?;
     state
         .vault
         .erase_vault(&auth.session, b, UserSecret::new(e.secret))

@@ -1,43 +1,50 @@
 //! `/api/v1/documents/{id}`, its content and share links; grant and share
 //! revocation; `/s/{token}` for third parties.
 
+use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
-use axum::{Json, Router};
 use coffre_crypto::{DocumentId, GrantId, ShareId};
 use coffre_vault::{DocumentInfo, PlaintextStream};
 use futures_util::StreamExt;
-use serde::Deserialize;
-use serde_json::json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use crate::AppState;
 use crate::auth::Auth;
-use crate::error::{ApiError, ApiResult};
-use crate::json::{ApiJson, id};
-use crate::{AppState, document_json};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::{ApiJson, ApiPath};
+use crate::schema::{DocumentPatch, DocumentView, ShareCreatedView, ShareRequest};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/api/v1/documents/{document_id}",
-            get(info).patch(update).delete(remove),
-        )
-        .route("/api/v1/documents/{document_id}/content", get(content))
-        .route("/api/v1/documents/{document_id}/shares", post(share))
-        .route("/api/v1/grants/{grant_id}", delete(revoke_grant))
-        .route("/api/v1/shares/{share_id}", delete(revoke_share))
-        .route("/s/{token}", get(redeem))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(info, update, remove))
+        .routes(routes!(content))
+        .routes(routes!(share))
+        .routes(routes!(revoke_grant))
+        .routes(routes!(revoke_share))
+        .routes(routes!(redeem))
 }
 
+/// A document's description.
+#[utoipa::path(get, path = "/api/v1/documents/{document_id}", tag = "documents",
+    params(("document_id" = String, Path, description = "32 hex digits")),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "The description", body = DocumentView),
+        (status = 400, description = "Malformed id", body = ErrorBody),
+        (status = 401, description = "Not logged in", body = ErrorBody),
+        (status = 403, description = "No live consent for this category", body = ErrorBody),
+        (status = 404, description = "No such document for this session", body = ErrorBody),
+    ))]
 async fn info(
     State(state): State<AppState>,
     auth: Auth,
-    Path(d): Path<String>,
-) -> ApiResult<Json<serde_json::Value>> {
-    let d: DocumentId = id(&d)?;
-    Ok(Json(document_json(
+    ApiPath(d): ApiPath<DocumentId>,
+) -> ApiResult<Json<DocumentView>> {
+    Ok(Json(DocumentView::from(
         &state.vault.document_info(&auth.session, d).await?,
     )))
 }
@@ -115,13 +122,28 @@ fn stream_response(
     r
 }
 
+/// The document's bytes (a single `Range` of bytes is supported).
+#[utoipa::path(get, path = "/api/v1/documents/{document_id}/content", tag = "documents",
+    params(
+        ("document_id" = String, Path, description = "32 hex digits"),
+        ("range" = Option<String>, Header, description = "`bytes=a-b`, `bytes=a-` or `bytes=-n`"),
+    ),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "The whole document", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 206, description = "The range asked", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 400, description = "Malformed id", body = ErrorBody),
+        (status = 401, description = "Not logged in", body = ErrorBody),
+        (status = 403, description = "No live consent for this category", body = ErrorBody),
+        (status = 404, description = "No such document for this session", body = ErrorBody),
+        (status = 416, description = "Unsatisfiable range", body = ErrorBody),
+    ))]
 async fn content(
     State(state): State<AppState>,
     auth: Auth,
-    Path(d): Path<String>,
+    ApiPath(d): ApiPath<DocumentId>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let d: DocumentId = id(&d)?;
     // A Range in another unit than bytes is ignored (RFC 9110 §14.2): the
     // whole document is sent.
     let range = headers
@@ -167,31 +189,25 @@ async fn content(
     ))
 }
 
-#[derive(Deserialize)]
-struct Patch {
-    title: Option<String>,
-    /// `null` clears the date; absent leaves it.
-    #[serde(default, with = "double_option")]
-    expires_on: Option<Option<String>>,
-    private: Option<bool>,
-}
-
-mod double_option {
-    use serde::{Deserialize, Deserializer};
-    pub fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Option<Option<String>>, D::Error> {
-        Ok(Some(Option::deserialize(d)?))
-    }
-}
-
+/// Edit title, validity date, privacy (the person).
+#[utoipa::path(patch, path = "/api/v1/documents/{document_id}", tag = "documents",
+    params(("document_id" = String, Path, description = "32 hex digits")),
+    request_body = DocumentPatch,
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "The new description", body = DocumentView),
+        (status = 400, description = "Malformed id or body, or nothing to change", body = ErrorBody),
+        (status = 401, description = "Not logged in", body = ErrorBody),
+        (status = 403, description = "Only the person", body = ErrorBody),
+        (status = 404, description = "No such document for this session", body = ErrorBody),
+        (status = 409, description = "Consent changed meanwhile; try again", body = ErrorBody),
+    ))]
 async fn update(
     State(state): State<AppState>,
     auth: Auth,
-    Path(d): Path<String>,
-    ApiJson(p): ApiJson<Patch>,
-) -> ApiResult<Json<serde_json::Value>> {
-    let d: DocumentId = id(&d)?;
+    ApiPath(d): ApiPath<DocumentId>,
+    ApiJson(p): ApiJson<DocumentPatch>,
+) -> ApiResult<Json<DocumentView>> {
     let mut info = None;
     // Privacy and the other fields are separate acts (and journal entries).
     if p.title.is_some() || p.expires_on.is_some() {
@@ -210,40 +226,51 @@ async fn update(
                 .await?,
         );
     }
-    let info = match info {
-        Some(i) => i,
-        None => {
-            return Err(ApiError::bad_request(
-                "nothing to change: give title, expires_on or private",
-            ));
-        }
-    };
-    Ok(Json(document_json(&info)))
+    let info = info.ok_or_else(|| {
+        ApiError::bad_request("nothing to change: give title, expires_on or private")
+    })?;
+    Ok(Json(DocumentView::from(&info)))
 }
 
+/// Delete a document (the person).
+#[utoipa::path(delete, path = "/api/v1/documents/{document_id}", tag = "documents",
+    params(("document_id" = String, Path, description = "32 hex digits")),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "Malformed id", body = ErrorBody),
+        (status = 401, description = "Not logged in", body = ErrorBody),
+        (status = 403, description = "Only the person", body = ErrorBody),
+        (status = 404, description = "No such document for this session", body = ErrorBody),
+    ))]
 async fn remove(
     State(state): State<AppState>,
     auth: Auth,
-    Path(d): Path<String>,
+    ApiPath(d): ApiPath<DocumentId>,
 ) -> ApiResult<StatusCode> {
-    let d: DocumentId = id(&d)?;
     state.vault.delete_document(&auth.session, d).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
-struct ShareBody {
-    days: Option<u32>,
-    max_downloads: Option<u32>,
-}
-
+/// Create a share link.
+#[utoipa::path(post, path = "/api/v1/documents/{document_id}/shares", tag = "shares",
+    params(("document_id" = String, Path, description = "32 hex digits")),
+    request_body = ShareRequest,
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 201, description = "The link, shown once", body = ShareCreatedView),
+        (status = 400, description = "Malformed id or body, days or downloads out of range", body = ErrorBody),
+        (status = 401, description = "Not logged in", body = ErrorBody),
+        (status = 403, description = "No live consent for this category", body = ErrorBody),
+        (status = 404, description = "No such document for this session", body = ErrorBody),
+        (status = 409, description = "Too many links in this vault", body = ErrorBody),
+    ))]
 async fn share(
     State(state): State<AppState>,
     auth: Auth,
-    Path(d): Path<String>,
-    ApiJson(b): ApiJson<ShareBody>,
-) -> ApiResult<Response> {
-    let d: DocumentId = id(&d)?;
+    ApiPath(d): ApiPath<DocumentId>,
+    ApiJson(b): ApiJson<ShareRequest>,
+) -> ApiResult<(StatusCode, Json<ShareCreatedView>)> {
     let created = state
         .vault
         .create_share(&auth.session, d, b.days, b.max_downloads.unwrap_or(5))
@@ -255,39 +282,72 @@ async fn share(
     );
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "share_id": created.share_id, "url": url, "expires_at": created.expires_ms / 1000, "expires_at_ms": created.expires_ms })),
-    )
-        .into_response())
+        Json(ShareCreatedView {
+            share_id: created.share_id,
+            url,
+            expires_at: created.expires_ms / 1000,
+            expires_at_ms: created.expires_ms,
+        }),
+    ))
 }
 
+/// Revoke consent (the person).
+#[utoipa::path(delete, path = "/api/v1/grants/{grant_id}", tag = "consent",
+    params(("grant_id" = String, Path, description = "32 hex digits")),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 204, description = "Revoked (or already)"),
+        (status = 400, description = "Malformed id", body = ErrorBody),
+        (status = 401, description = "Not logged in", body = ErrorBody),
+        (status = 403, description = "Only the person", body = ErrorBody),
+        (status = 404, description = "No such grant", body = ErrorBody),
+        (status = 409, description = "The vault changed meanwhile; try again", body = ErrorBody),
+    ))]
 async fn revoke_grant(
     State(state): State<AppState>,
     auth: Auth,
-    Path(g): Path<String>,
+    ApiPath(g): ApiPath<GrantId>,
 ) -> ApiResult<StatusCode> {
-    let g: GrantId = id(&g)?;
     state.vault.revoke_grant(&auth.session, g).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Revoke a share link.
+#[utoipa::path(delete, path = "/api/v1/shares/{share_id}", tag = "shares",
+    params(("share_id" = String, Path, description = "32 hex digits")),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 400, description = "Malformed id", body = ErrorBody),
+        (status = 401, description = "Not logged in", body = ErrorBody),
+        (status = 403, description = "Not allowed", body = ErrorBody),
+        (status = 404, description = "No such link", body = ErrorBody),
+    ))]
 async fn revoke_share(
     State(state): State<AppState>,
     auth: Auth,
-    Path(s): Path<String>,
+    ApiPath(s): ApiPath<ShareId>,
 ) -> ApiResult<StatusCode> {
-    let s: ShareId = id(&s)?;
     state.vault.revoke_share(&auth.session, s).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Download through a share link (no account).
+#[utoipa::path(get, path = "/s/{token}", tag = "shares",
+    params(("token" = String, Path, description = "The link's secret")),
+    responses(
+        (status = 200, description = "The document", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 410, description = "Expired, used up, revoked or unknown", body = ErrorBody),
+        (status = 429, description = "Too many attempts from this address", body = ErrorBody),
+    ))]
 async fn redeem(
     State(state): State<AppState>,
     crate::ClientAddr(client): crate::ClientAddr,
-    Path(token): Path<String>,
+    ApiPath(token): ApiPath<String>,
 ) -> ApiResult<Response> {
     // Token guessing costs a journal write each: limited per address.
     if !state.limiter.allow(client) {
-        return Err(crate::sessions::rate_limited());
+        return Err(ApiError::rate_limited());
     }
     let (info, stream) = state
         .vault

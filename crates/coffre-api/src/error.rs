@@ -1,18 +1,56 @@
-//! One error type for every handler: a status and `{"error":{"code","message"}}`.
+//! One error type for every handler: a status and
+//! `{"error":{"code","message","request_id"}}`.
+//!
+//! Turning a vault error into an answer logs nothing: the request-id
+//! middleware (`request_id.rs`) logs every 5xx once, with the request id,
+//! the route template and the error's kind, which it reads from the
+//! response (see [`ErrorKind`]).
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use coffre_vault::VaultError;
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
+/// An answer other than success.
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
 pub struct ApiError {
     pub status: StatusCode,
+    /// Stable, machine-readable code (`not_found`, `locked_out`…).
     pub code: &'static str,
+    /// A sentence for people; never a secret, a title or what was sent.
     pub message: String,
     pub retry_after: Option<u64>,
+    /// For 5xx: what failed, for the log only (never sent).
+    pub kind: Option<&'static str>,
+}
+
+/// The body of every error.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable, machine-readable code.
+    pub code: String,
+    /// A sentence for people.
+    pub message: String,
+    /// The id of this request, also in the `x-request-id` header; quote it
+    /// when reporting a problem.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+
+/// What an error response carries for the middleware: its body (to add
+/// the request id) and, for a 5xx, what failed.
+#[derive(Debug, Clone)]
+pub(crate) struct ErrorKind {
+    pub body: ErrorBody,
+    pub kind: Option<&'static str>,
 }
 
 impl ApiError {
@@ -22,6 +60,7 @@ impl ApiError {
             code,
             message: message.into(),
             retry_after: None,
+            kind: None,
         }
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -36,6 +75,16 @@ impl ApiError {
     }
     pub fn not_found() -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", "not found")
+    }
+    pub fn rate_limited() -> Self {
+        Self {
+            retry_after: Some(60),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "too many attempts from this address; retry in a minute",
+            )
+        }
     }
 }
 
@@ -61,33 +110,48 @@ impl From<VaultError> for ApiError {
             VaultError::RecoveryImpossible => {
                 Self::new(S::CONFLICT, "recovery_impossible", message)
             }
-            VaultError::Integrity => {
-                Self::new(S::INTERNAL_SERVER_ERROR, "integrity_error", message)
-            }
-            VaultError::Store(ref s) if s.is_retryable() => Self::new(
-                S::SERVICE_UNAVAILABLE,
-                "store_unavailable",
-                "the document store is unavailable; retry later",
-            ),
-            _ => {
-                tracing::error!(error = %message, "internal error");
-                Self::new(S::INTERNAL_SERVER_ERROR, "internal", "internal error")
-            }
+            VaultError::Integrity => Self {
+                kind: Some("integrity_error"),
+                ..Self::new(S::INTERNAL_SERVER_ERROR, "integrity_error", message)
+            },
+            VaultError::Store(ref s) if s.is_retryable() => Self {
+                kind: Some("store_unavailable"),
+                ..Self::new(
+                    S::SERVICE_UNAVAILABLE,
+                    "store_unavailable",
+                    "the document store is unavailable; retry later",
+                )
+            },
+            other => Self {
+                kind: Some(other.kind()),
+                ..Self::new(S::INTERNAL_SERVER_ERROR, "internal", "internal error")
+            },
         }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = Json(json!({ "error": { "code": self.code, "message": self.message } }));
-        let mut r = (self.status, body).into_response();
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code.to_owned(),
+                message: self.message,
+                request_id: None,
+            },
+        };
+        let mut r = (self.status, Json(body.clone())).into_response();
         if let Some(s) = self.retry_after
             && let Ok(v) = HeaderValue::from_str(&s.to_string())
         {
             r.headers_mut().insert(header::RETRY_AFTER, v);
         }
+        r.extensions_mut().insert(ErrorKind {
+            body,
+            kind: self.kind,
+        });
         r
     }
 }
 
+/// What every handler returns.
 pub type ApiResult<T> = Result<T, ApiError>;

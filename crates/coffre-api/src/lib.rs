@@ -1,5 +1,7 @@
 //! Coffre's HTTP API: `app(state) -> Router`, shared by `coffre serve` and
-//! the tests. One router per resource; one [`ApiError`] for every refusal.
+//! the tests. One router per resource; one [`ApiError`] for every refusal;
+//! the OpenAPI 3.1 document generated from the handlers' own types
+//! ([`openapi`]).
 
 pub mod admin;
 mod auth;
@@ -7,28 +9,34 @@ mod beneficiaries;
 mod client;
 mod documents;
 mod error;
-mod json;
+mod extract;
 mod metrics;
-pub mod ops;
+mod ops;
+mod request_id;
+pub mod schema;
+mod sessions;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
-use coffre_vault::{DocumentInfo, Vault};
-use serde_json::json;
+use coffre_vault::Vault;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa_axum::router::OpenApiRouter;
 
 pub use auth::{COOKIE, CSRF_HEADER, csrf_token};
 pub use client::{ClientAddr, client_ip};
-pub use error::{ApiError, ApiResult};
+pub use error::{ApiError, ApiResult, ErrorBody};
 pub use metrics::Metrics;
+pub use request_id::{REQUEST_ID_HEADER, RequestId};
 
 #[derive(Debug, Clone)]
 pub struct ApiConfig {
@@ -149,24 +157,6 @@ pub(crate) fn now_secs() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-pub(crate) fn document_json(d: &DocumentInfo) -> serde_json::Value {
-    json!({
-        "document_id": d.document_id,
-        "beneficiary_id": d.beneficiary_id,
-        "title": d.title,
-        "category": d.category,
-        "filename": d.filename,
-        "content_type": d.content_type,
-        "size": d.size,
-        "sha256": d.sha256,
-        "uploaded_at": d.uploaded_at_ms,
-        "uploaded_by": d.uploaded_by,
-        "expires_on": d.expires_on,
-        "private": d.private,
-        "notes": d.notes,
-    })
-}
-
 async fn method_not_allowed() -> impl IntoResponse {
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
@@ -179,25 +169,77 @@ async fn no_such_route() -> impl IntoResponse {
     ApiError::new(StatusCode::NOT_FOUND, "no_such_route", "no such route")
 }
 
-/// The whole API.
-pub fn app(state: AppState) -> Router {
-    // Every request has a time limit: short for JSON calls, long for the
-    // routes that stream documents (100 MiB over a slow phone connection).
+/// The OpenAPI document's frame: what the routes' annotations do not say.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Coffre API", description = "An encrypted vault of papers for people in precarity and the social workers who accompany them."),
+    modifiers(&Security),
+    tags(
+        (name = "sessions", description = "Logging in and out"),
+        (name = "structures", description = "Structures and their caseworkers"),
+        (name = "beneficiaries", description = "People and their vaults"),
+        (name = "documents", description = "Papers"),
+        (name = "consent", description = "Grants given by the person"),
+        (name = "shares", description = "Links for third parties"),
+        (name = "operations", description = "Health, readiness, metrics"),
+    )
+)]
+struct ApiDoc;
+
+struct Security;
+
+impl utoipa::Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "cookie",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(COOKIE))),
+        );
+    }
+}
+
+/// Every route, with its time limit: short for JSON calls, long for the
+/// routes that stream documents (100 MiB over a slow phone connection).
+fn routes(max_body_bytes: usize) -> OpenApiRouter<AppState> {
     let short =
         || TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30));
     let long =
         || TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(3600));
-    Router::new()
-        .merge(auth_free_and_ops().layer(short()))
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(ops::router().layer(short()))
         .merge(sessions::router().layer(short()))
-        .merge(beneficiaries::router(state.config.max_body_bytes).layer(long()))
+        .merge(beneficiaries::router(max_body_bytes).layer(long()))
         .merge(documents::router().layer(long()))
+}
+
+/// The OpenAPI 3.1 document of every route the API serves.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut doc = routes(0).into_openapi();
+    doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    doc
+}
+
+/// The same, rendered once.
+pub(crate) fn openapi_json() -> &'static str {
+    static JSON: OnceLock<String> = OnceLock::new();
+    JSON.get_or_init(|| openapi().to_json().unwrap_or_else(|_| "{}".to_owned()))
+}
+
+/// The whole API.
+pub fn app(state: AppState) -> Router {
+    let (router, _) = routes(state.config.max_body_bytes).split_for_parts();
+    router
         .fallback(no_such_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::track,
         ))
+        .layer(axum::middleware::from_fn(request_id::track))
         // JSON bodies are small; only the upload route takes a document.
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(SetResponseHeaderLayer::overriding(
@@ -219,9 +261,3 @@ pub fn app(state: AppState) -> Router {
         ))
         .with_state(state)
 }
-
-fn auth_free_and_ops() -> Router<AppState> {
-    ops::router()
-}
-
-mod sessions;

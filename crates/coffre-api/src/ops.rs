@@ -3,20 +3,34 @@
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
-use serde_json::{Map, Value, json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::AppState;
+use crate::error::ErrorBody;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(ready))
-        .route("/metrics", get(metrics))
-        .route("/api/v1/openapi.json", get(|| async { Json(openapi()) }))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(ready))
+        .routes(routes!(metrics))
+        .routes(routes!(openapi_json))
 }
 
+/// The process is up.
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "Up", content_type = "text/plain", body = String)))]
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// The object store and the database answer.
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses(
+        (status = 200, description = "Ready", content_type = "text/plain", body = String),
+        (status = 503, description = "The store does not answer", body = ErrorBody),
+        (status = 500, description = "The database does not read", body = ErrorBody),
+    ))]
 async fn ready(State(state): State<AppState>) -> Response {
     match state.vault.ready().await {
         Ok(()) => (StatusCode::OK, "ready").into_response(),
@@ -24,6 +38,9 @@ async fn ready(State(state): State<AppState>) -> Response {
     }
 }
 
+/// Prometheus metrics.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String)))]
 async fn metrics(State(state): State<AppState>) -> Response {
     let mut text = state.metrics.render();
     if let Some(s) = state.vault.last_scrub() {
@@ -69,181 +86,14 @@ async fn metrics(State(state): State<AppState>) -> Response {
     r
 }
 
-/// Every route the API serves: (method, path, summary, auth). The OpenAPI
-/// document is generated from this table, and a test checks that each entry
-/// is really served (and that no served route is missing from it).
-pub const ROUTES: &[(&str, &str, &str, bool)] = &[
-    (
-        "post",
-        "/api/v1/enrollments",
-        "A caseworker activates their account with a one-time code",
-        false,
-    ),
-    (
-        "post",
-        "/api/v1/sessions",
-        "Log in (caseworker or beneficiary)",
-        false,
-    ),
-    ("delete", "/api/v1/sessions/current", "Log out", true),
-    (
-        "post",
-        "/api/v1/structures/{structure_id}/caseworkers",
-        "Invite a caseworker (structure admin)",
-        true,
-    ),
-    (
-        "post",
-        "/api/v1/beneficiaries",
-        "Enrol a person (caseworker, with the person present)",
-        true,
-    ),
-    (
-        "get",
-        "/api/v1/beneficiaries",
-        "The beneficiaries linked to the caller's structure",
-        true,
-    ),
-    (
-        "delete",
-        "/api/v1/beneficiaries/{beneficiary_id}",
-        "Erase the whole vault (the person, re-typing their secret)",
-        true,
-    ),
-    (
-        "post",
-        "/api/v1/beneficiaries/{beneficiary_id}/documents",
-        "Upload a document (multipart: fields, then `file`)",
-        true,
-    ),
-    (
-        "get",
-        "/api/v1/beneficiaries/{beneficiary_id}/documents",
-        "List documents (optionally expiring_within_days)",
-        true,
-    ),
-    (
-        "post",
-        "/api/v1/beneficiaries/{beneficiary_id}/grants",
-        "Give a structure consent (the person)",
-        true,
-    ),
-    (
-        "get",
-        "/api/v1/beneficiaries/{beneficiary_id}/grants",
-        "List consent grants",
-        true,
-    ),
-    (
-        "get",
-        "/api/v1/beneficiaries/{beneficiary_id}/journal",
-        "Who did what in this vault (the person)",
-        true,
-    ),
-    (
-        "get",
-        "/api/v1/beneficiaries/{beneficiary_id}/export",
-        "Every document and manifest.json as a ZIP (the person)",
-        true,
-    ),
-    (
-        "post",
-        "/api/v1/beneficiaries/{beneficiary_id}/recovery",
-        "Set a new secret (trustee structure, person present)",
-        true,
-    ),
-    (
-        "get",
-        "/api/v1/documents/{document_id}",
-        "A document's description",
-        true,
-    ),
-    (
-        "patch",
-        "/api/v1/documents/{document_id}",
-        "Edit title, expiry date, privacy (the person)",
-        true,
-    ),
-    (
-        "delete",
-        "/api/v1/documents/{document_id}",
-        "Delete a document (the person)",
-        true,
-    ),
-    (
-        "get",
-        "/api/v1/documents/{document_id}/content",
-        "The document's bytes (Range supported)",
-        true,
-    ),
-    (
-        "post",
-        "/api/v1/documents/{document_id}/shares",
-        "Create a share link",
-        true,
-    ),
-    (
-        "delete",
-        "/api/v1/grants/{grant_id}",
-        "Revoke consent (the person)",
-        true,
-    ),
-    (
-        "delete",
-        "/api/v1/shares/{share_id}",
-        "Revoke a share link",
-        true,
-    ),
-    (
-        "get",
-        "/s/{token}",
-        "Download through a share link (no account)",
-        false,
-    ),
-    ("get", "/healthz", "Process up", false),
-    ("get", "/readyz", "Store and database reachable", false),
-    ("get", "/metrics", "Prometheus metrics", false),
-    ("get", "/api/v1/openapi.json", "This document", false),
-];
-
-pub fn openapi() -> Value {
-    let mut paths: Map<String, Value> = Map::new();
-    for (method, path, summary, auth) in ROUTES {
-        let params: Vec<Value> = path
-            .split('/')
-            .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-            .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }))
-            .collect();
-        let mut op = json!({
-            "summary": summary,
-            "parameters": params,
-            "responses": {
-                "default": { "description": "Error", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
-                "200": { "description": "OK" }
-            }
-        });
-        if *auth {
-            op["security"] = json!([{ "bearer": [] }, { "cookie": [] }]);
-        }
-        let entry = paths.entry((*path).to_owned()).or_insert_with(|| json!({}));
-        entry[*method] = op;
-    }
-    json!({
-        "openapi": "3.1.0",
-        "info": { "title": "Coffre API", "version": env!("CARGO_PKG_VERSION") },
-        "paths": paths,
-        "components": {
-            "securitySchemes": {
-                "bearer": { "type": "http", "scheme": "bearer" },
-                "cookie": { "type": "apiKey", "in": "cookie", "name": crate::auth::COOKIE }
-            },
-            "schemas": {
-                "Error": {
-                    "type": "object",
-                    "properties": { "error": { "type": "object", "properties": {
-                        "code": { "type": "string" }, "message": { "type": "string" } } } }
-                }
-            }
-        }
-    })
+/// This document: the OpenAPI 3.1 description of every route.
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "operations",
+    responses((status = 200, description = "OpenAPI 3.1", content_type = "application/json", body = Object)))]
+async fn openapi_json() -> Response {
+    let mut r = crate::openapi_json().into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
 }

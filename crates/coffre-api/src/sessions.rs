@@ -1,67 +1,55 @@
 //! `/api/v1/sessions`, `/api/v1/enrollments`, `/api/v1/structures/{id}/caseworkers`.
 
-use axum::extract::{Path, State};
+use axum::Json;
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, post};
-use axum::{Json, Router};
 use coffre_crypto::{PrincipalId, UserSecret};
-use coffre_vault::{Principal, VaultError};
-use serde::Deserialize;
-use serde_json::json;
+use coffre_vault::VaultError;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::auth::{Auth, COOKIE, csrf_token};
-use crate::error::{ApiError, ApiResult};
-use crate::json::{ApiJson, id};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::{ApiJson, ApiPath};
+use crate::schema::{
+    CaseworkerEnrolled, EnrollRequest, Invitation, InviteRequest, LoginRequest, SessionCreated,
+};
 use crate::{AppState, ClientAddr, now_secs};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/sessions", post(create_session))
-        .route("/api/v1/sessions/current", delete(delete_session))
-        .route("/api/v1/enrollments", post(enroll))
-        .route(
-            "/api/v1/structures/{structure_id}/caseworkers",
-            post(invite),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_session))
+        .routes(routes!(delete_session))
+        .routes(routes!(enroll))
+        .routes(routes!(invite))
 }
 
-#[derive(Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-enum Login {
-    Caseworker { login: String, password: String },
-    Beneficiary { identifier: String, secret: String },
-}
-
-pub fn principal_json(p: &Principal) -> serde_json::Value {
-    match p {
-        Principal::Beneficiary { id } => json!({ "kind": "beneficiary", "beneficiary_id": id }),
-        Principal::Caseworker {
-            id,
-            structure,
-            admin,
-        } => {
-            json!({ "kind": "caseworker", "caseworker_id": id, "structure_id": structure, "admin": admin })
-        }
-    }
-}
-
+/// Log in (caseworker or beneficiary).
+#[utoipa::path(post, path = "/api/v1/sessions", tag = "sessions",
+    request_body = LoginRequest,
+    responses(
+        (status = 201, description = "Logged in; the token is also set as a cookie", body = SessionCreated),
+        (status = 400, description = "Malformed body", body = ErrorBody),
+        (status = 401, description = "Wrong identifier or secret", body = ErrorBody),
+        (status = 429, description = "Locked after repeated failures, or too many attempts from this address", body = ErrorBody),
+    ))]
 async fn create_session(
     State(state): State<AppState>,
     ClientAddr(client): ClientAddr,
-    ApiJson(login): ApiJson<Login>,
+    ApiJson(login): ApiJson<LoginRequest>,
 ) -> ApiResult<Response> {
     if !state.limiter.allow(client) {
-        return Err(rate_limited());
+        return Err(ApiError::rate_limited());
     }
     let outcome = match login {
-        Login::Caseworker { login, password } => {
+        LoginRequest::Caseworker { login, password } => {
             state
                 .vault
                 .login_caseworker(&login, UserSecret::new(password))
                 .await
         }
-        Login::Beneficiary { identifier, secret } => {
+        LoginRequest::Beneficiary { identifier, secret } => {
             state
                 .vault
                 .login_beneficiary(&identifier, UserSecret::new(secret))
@@ -80,13 +68,13 @@ async fn create_session(
         Err(e) => return Err(e.into()),
     };
     let token: &str = &outcome.token;
-    let body = json!({
-        "token": token,
-        "csrf_token": csrf_token(token),
-        "expires_at": now_secs() + outcome.expires_in.as_secs(),
-        "principal": principal_json(&outcome.principal),
-        "notices": outcome.notices,
-    });
+    let body = SessionCreated {
+        token: token.to_owned(),
+        csrf_token: csrf_token(token),
+        expires_at: now_secs() + outcome.expires_in.as_secs(),
+        principal: (&outcome.principal).into(),
+        notices: outcome.notices,
+    };
     let mut headers = HeaderMap::new();
     let cookie = format!("{COOKIE}={token}; HttpOnly; Secure; SameSite=Strict; Path=/");
     if let Ok(v) = HeaderValue::from_str(&cookie) {
@@ -95,6 +83,14 @@ async fn create_session(
     Ok((StatusCode::CREATED, headers, Json(body)).into_response())
 }
 
+/// Log out.
+#[utoipa::path(delete, path = "/api/v1/sessions/current", tag = "sessions",
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 204, description = "Logged out; the cookie is cleared"),
+        (status = 401, description = "Not logged in", body = ErrorBody),
+        (status = 403, description = "Cookie without its CSRF token", body = ErrorBody),
+    ))]
 async fn delete_session(State(state): State<AppState>, auth: Auth) -> Response {
     state.vault.logout(&auth.session);
     let mut headers = HeaderMap::new();
@@ -105,61 +101,63 @@ async fn delete_session(State(state): State<AppState>, auth: Auth) -> Response {
     (StatusCode::NO_CONTENT, headers).into_response()
 }
 
-#[derive(Deserialize)]
-struct Enroll {
-    code: String,
-    password: String,
-}
-
+/// A caseworker activates their account with a one-time code.
+#[utoipa::path(post, path = "/api/v1/enrollments", tag = "sessions",
+    request_body = EnrollRequest,
+    responses(
+        (status = 201, description = "Account active", body = CaseworkerEnrolled),
+        (status = 400, description = "Malformed body or password too short", body = ErrorBody),
+        (status = 401, description = "Unknown code", body = ErrorBody),
+        (status = 410, description = "Expired code", body = ErrorBody),
+        (status = 429, description = "Too many attempts from this address", body = ErrorBody),
+    ))]
 async fn enroll(
     State(state): State<AppState>,
     ClientAddr(client): ClientAddr,
-    ApiJson(e): ApiJson<Enroll>,
-) -> ApiResult<Response> {
+    ApiJson(e): ApiJson<EnrollRequest>,
+) -> ApiResult<(StatusCode, Json<CaseworkerEnrolled>)> {
     // Code guessing costs a journal write each: limited like logins.
     if !state.limiter.allow(client) {
-        return Err(rate_limited());
+        return Err(ApiError::rate_limited());
     }
-    let id = state
+    let caseworker_id = state
         .vault
-        .enrol_caseworker(&e.code, UserSecret::new(e.password))
+        .enroll_caseworker(&e.code, UserSecret::new(e.password))
         .await?;
-    Ok((StatusCode::CREATED, Json(json!({ "caseworker_id": id }))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(CaseworkerEnrolled { caseworker_id }),
+    ))
 }
 
-#[derive(Deserialize)]
-struct Invite {
-    login: String,
-    #[serde(default)]
-    admin: bool,
-}
-
+/// Invite a caseworker (structure admin).
+#[utoipa::path(post, path = "/api/v1/structures/{structure_id}/caseworkers", tag = "structures",
+    params(("structure_id" = String, Path, description = "The structure (32 hex digits)")),
+    request_body = InviteRequest,
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 201, description = "Invited; the code is shown once", body = Invitation),
+        (status = 400, description = "Malformed id or body", body = ErrorBody),
+        (status = 401, description = "Not logged in", body = ErrorBody),
+        (status = 403, description = "Not an admin of this structure, or no CSRF token", body = ErrorBody),
+        (status = 404, description = "Another structure", body = ErrorBody),
+        (status = 409, description = "Login taken", body = ErrorBody),
+    ))]
 async fn invite(
     State(state): State<AppState>,
     auth: Auth,
-    Path(structure): Path<String>,
-    ApiJson(i): ApiJson<Invite>,
-) -> ApiResult<Response> {
-    let structure: PrincipalId = id(&structure)?;
-    let (cw, code) = state
+    ApiPath(structure): ApiPath<PrincipalId>,
+    ApiJson(i): ApiJson<InviteRequest>,
+) -> ApiResult<(StatusCode, Json<Invitation>)> {
+    let (caseworker_id, code) = state
         .vault
         .invite_caseworker(&auth.session, structure, &i.login, i.admin)
         .await?;
-    let code: &str = &code;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "caseworker_id": cw, "enrollment_code": code })),
-    )
-        .into_response())
-}
-
-pub(crate) fn rate_limited() -> ApiError {
-    ApiError {
-        retry_after: Some(60),
-        ..ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            "too many attempts from this address; retry in a minute",
-        )
-    }
+        Json(Invitation {
+            caseworker_id,
+            enrollment_code: code.to_string(),
+        }),
+    ))
 }

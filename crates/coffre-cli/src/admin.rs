@@ -5,7 +5,8 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 
 use anyhow::Context;
-use serde_json::Value;
+use coffre_api::admin::protocol::{Request, ServerLine, parse_line};
+use serde::de::DeserializeOwned;
 
 use crate::serve::ADMIN_SOCKET;
 
@@ -35,14 +36,15 @@ impl Admin {
     }
 
     /// Sends a request; `progress(done, total)` sees the progress lines
-    /// that precede the answer.
-    pub fn call(
+    /// that precede the answer, typed as the request's reply `R`.
+    pub fn call<R: DeserializeOwned>(
         &mut self,
-        request: &Value,
+        request: &Request,
         progress: &mut dyn FnMut(u64, u64),
-    ) -> anyhow::Result<Value> {
+    ) -> anyhow::Result<R> {
+        let line = serde_json::to_string(request)?;
         self.writer
-            .write_all(format!("{request}\n").as_bytes())
+            .write_all(format!("{line}\n").as_bytes())
             .context("the server closed the connection")?;
         loop {
             let mut line = String::new();
@@ -53,29 +55,18 @@ impl Admin {
             if n == 0 {
                 anyhow::bail!("the server closed the connection before answering (see its log)");
             }
-            let answer: Value =
-                serde_json::from_str(&line).context("the server's answer is not JSON")?;
-            if let Some(p) = answer.get("progress") {
-                progress(
-                    p["done"].as_u64().unwrap_or(0),
-                    p["total"].as_u64().unwrap_or(0),
-                );
-                continue;
+            match parse_line::<R>(&line).map_err(anyhow::Error::msg)? {
+                ServerLine::Progress(p) => progress(p.done, p.total),
+                ServerLine::Refused(e) => anyhow::bail!("the server refused: {e}"),
+                ServerLine::Done(r) => return Ok(r),
             }
-            if answer["ok"] != Value::Bool(true) {
-                anyhow::bail!(
-                    "the server refused: {}",
-                    answer["error"].as_str().unwrap_or("unknown error")
-                );
-            }
-            return Ok(answer);
         }
     }
 }
 
 /// One request on a fresh connection, no progress.
-pub fn request(data_dir: &Path, request: Value) -> anyhow::Result<Value> {
-    Admin::connect(data_dir)?.call(&request, &mut |_, _| {})
+pub fn request<R: DeserializeOwned>(data_dir: &Path, request: &Request) -> anyhow::Result<R> {
+    Admin::connect(data_dir)?.call(request, &mut |_, _| {})
 }
 
 /// A progress bar on stderr; drawn only when stderr is a terminal.

@@ -5,10 +5,10 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
+use coffre_api::admin::protocol::{AuditPageReply, AuditRangeReply, Request};
 use coffre_crypto::audit::export::{self, Counts, Header, Line, Position, Report};
 use coffre_crypto::audit::{AuditVerifyingKey, ChainHash};
 use coffre_crypto::{Identity, PrincipalId, Recipient, archive};
-use coffre_vault::AuditRange;
 use serde_json::json;
 
 use crate::admin::{Admin, progress_bar};
@@ -91,13 +91,14 @@ pub fn export(a: ExportArgs) -> anyhow::Result<()> {
         bail!("{} exists already; choose another --out", a.out.display());
     }
     let mut admin = Admin::connect(&a.data_dir)?;
-    let answer = admin.call(
-        &json!({ "command": "audit_range", "since_ms": since_ms, "until_ms": until_ms,
-                 "beneficiary": beneficiary }),
+    let AuditRangeReply { range } = admin.call(
+        &Request::AuditRange {
+            since_ms,
+            until_ms,
+            beneficiary,
+        },
         &mut |_, _| {},
     )?;
-    let range: AuditRange = serde_json::from_value(answer["range"].clone())
-        .context("the server's answer does not describe a journal range")?;
 
     let partial = partial_path(&a.out);
     let file = std::fs::File::create(&partial)
@@ -124,13 +125,15 @@ pub fn export(a: ExportArgs) -> anyhow::Result<()> {
         bar.set_length((range.to_seq + 1).saturating_sub(range.from_seq));
         let mut from = range.from_seq;
         while from <= range.to_seq {
-            let page = admin.call(
-                &json!({ "command": "audit_page", "from": from, "to": range.to_seq,
-                         "beneficiary": beneficiary, "limit": PAGE }),
+            let AuditPageReply { lines } = admin.call(
+                &Request::AuditPage {
+                    from,
+                    to: range.to_seq,
+                    beneficiary,
+                    limit: PAGE,
+                },
                 &mut |_, _| {},
             )?;
-            let lines: Vec<Line> = serde_json::from_value(page["lines"].clone())
-                .context("the server sent lines this version does not read")?;
             let mut last = None;
             for l in &lines {
                 match l {

@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use serde_json::json;
+use coffre_api::admin::protocol::{Request, StatusReply, StructureCreated, StructureList};
 
 use crate::target::Target;
 
@@ -248,13 +248,13 @@ enum ObjectCommand {
 }
 
 fn print(
-    value: &serde_json::Value,
+    value: &impl serde::Serialize,
     json: bool,
     human: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     if json {
-        writeln!(out, "{value}")?;
+        writeln!(out, "{}", serde_json::to_string(value)?)?;
     } else {
         human(&mut out)?;
     }
@@ -299,74 +299,56 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             admin_login,
             target,
         })) => {
-            let a = admin::request(
+            let a: StructureCreated = admin::request(
                 &target.data_dir()?,
-                json!({ "command": "structure_create", "name": name, "admin_login": admin_login }),
+                &Request::StructureCreate { name, admin_login },
             )?;
             print(&a, target.json, |o| {
+                writeln!(o, "structure created: {}", a.structure_id)?;
                 writeln!(
                     o,
-                    "structure created: {}",
-                    a["structure_id"].as_str().unwrap_or("")
-                )?;
-                writeln!(
-                    o,
-                    "admin enrolment code (shown once): {}",
-                    a["enrollment_code"].as_str().unwrap_or("")
+                    "admin enrollment code (shown once): {}",
+                    a.enrollment_code
                 )
             })
         }
         Command::Admin(AdminCommand::Structure(StructureCommand::List { target })) => {
-            let a = admin::request(&target.data_dir()?, json!({ "command": "structure_list" }))?;
+            let a: StructureList = admin::request(&target.data_dir()?, &Request::StructureList)?;
             print(&a, target.json, |o| {
-                for s in a["structures"].as_array().into_iter().flatten() {
-                    writeln!(
-                        o,
-                        "{}  {}",
-                        s["structure_id"].as_str().unwrap_or(""),
-                        s["name"].as_str().unwrap_or("")
-                    )?;
+                for s in &a.structures {
+                    writeln!(o, "{}  {}", s.structure_id, s.name)?;
                 }
                 Ok(())
             })
         }
         Command::Admin(AdminCommand::Status { target }) => {
-            let a = admin::request(&target.data_dir()?, json!({ "command": "status" }))?;
+            let a: StatusReply = admin::request(&target.data_dir()?, &Request::Status)?;
             print(&a, target.json, |o| {
-                let s = |k: &str| a[k].to_string();
-                writeln!(o, "coffre {}", a["version"].as_str().unwrap_or(""))?;
-                writeln!(o, "store:            {}", a["store"].as_str().unwrap_or(""))?;
+                let s = &a.status;
+                writeln!(o, "coffre {}", a.version)?;
+                writeln!(o, "store:            {}", a.store)?;
                 writeln!(
                     o,
                     "structures {}, caseworkers {}, beneficiaries {}, documents {}",
-                    s("structures"),
-                    s("caseworkers"),
-                    s("beneficiaries"),
-                    s("documents")
+                    s.structures, s.caseworkers, s.beneficiaries, s.documents
                 )?;
-                writeln!(o, "root key version: {}", s("root_key_version"))?;
-                match a["journal_head_hash"].as_str() {
-                    Some(h) => writeln!(
-                        o,
-                        "journal head:     entry {} hash {h}",
-                        s("journal_head_seq")
-                    )?,
+                writeln!(o, "root key version: {}", s.root_key_version)?;
+                match &s.journal_head_hash {
+                    Some(h) => {
+                        writeln!(o, "journal head:     entry {} hash {h}", s.journal_head_seq)?
+                    }
                     None => writeln!(o, "journal head:     empty journal")?,
                 }
-                match a["last_checkpoint_seq"].as_u64() {
+                match s.last_checkpoint_seq {
                     Some(seq) => writeln!(o, "last checkpoint:  entry {seq}")?,
                     None => writeln!(o, "last checkpoint:  none yet")?,
                 }
-                writeln!(
-                    o,
-                    "journal verifying key: {}",
-                    a["audit_verifying_key"].as_str().unwrap_or("")
-                )?;
-                match a["last_scrub"].as_object() {
+                writeln!(o, "journal verifying key: {}", s.audit_verifying_key)?;
+                match &s.last_scrub {
                     Some(sc) => writeln!(
                         o,
                         "last scrub:       {} checked, {} missing, {} corrupt, {} orphans",
-                        sc["checked"], sc["missing"], sc["corrupt"], sc["orphans"]
+                        sc.checked, sc.missing, sc.corrupt, sc.orphans
                     ),
                     None => writeln!(o, "last scrub:       none since the server started"),
                 }

@@ -4,44 +4,36 @@ use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
+use coffre_api::admin::protocol::{BackupReply, GcReply, Request, RotationReply, ScrubReply};
 use coffre_crypto::{Identity, archive};
 use coffre_vault::datadir::ROOT_IDENTITY_FILE;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::admin::{Admin, progress_bar, request, spinner};
 use crate::print;
 
 pub fn scrub(data_dir: &Path, json: bool) -> anyhow::Result<()> {
     let bar = progress_bar("scrubbing");
-    let a =
-        Admin::connect(data_dir)?.call(&json!({ "command": "scrub" }), &mut |done, total| {
-            bar.set_length(total);
-            bar.set_position(done);
-        })?;
+    let a: ScrubReply = Admin::connect(data_dir)?.call(&Request::Scrub, &mut |done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    })?;
     bar.finish_and_clear();
-    let r = &a["report"];
-    let list = |k: &str| r[k].as_array().cloned().unwrap_or_default();
-    let (missing, corrupt, orphans) = (list("missing"), list("corrupt"), list("orphans"));
+    let r = &a.report;
+    let (missing, corrupt, orphans) = (&r.missing, &r.corrupt, &r.orphans);
     print(&a, json, |o| {
-        writeln!(
-            o,
-            "scrub: {} objects read ({} bytes)",
-            r["checked"].as_u64().unwrap_or(0),
-            r["bytes"].as_u64().unwrap_or(0)
-        )?;
-        for (what, items) in [("CORRUPT", &corrupt), ("MISSING", &missing)] {
+        writeln!(o, "scrub: {} objects read ({} bytes)", r.checked, r.bytes)?;
+        for (what, items) in [("CORRUPT", corrupt), ("MISSING", missing)] {
             for p in items {
                 writeln!(
                     o,
                     "  {what}: document {} (vault {}): {}",
-                    p["document_id"].as_str().unwrap_or("?"),
-                    p["beneficiary_id"].as_str().unwrap_or("?"),
-                    p["reason"].as_str().unwrap_or("?")
+                    p.document_id, p.beneficiary_id, p.reason
                 )?;
             }
         }
-        for k in &orphans {
-            writeln!(o, "  orphan: {}", k.as_str().unwrap_or("?"))?;
+        for k in orphans {
+            writeln!(o, "  orphan: {k}")?;
         }
         writeln!(
             o,
@@ -72,32 +64,32 @@ pub fn gc(data_dir: &Path, older_than: &str, apply: bool, json: bool) -> anyhow:
     let d = humantime::parse_duration(older_than)
         .with_context(|| format!("`{older_than}` is not a duration: write e.g. 24h, 7d, 30min"))?;
     let bar = spinner("listing stored objects");
-    let a = request(
+    let a: anyhow::Result<GcReply> = request(
         data_dir,
-        json!({ "command": "gc", "older_than_secs": d.as_secs(), "apply": apply }),
+        &Request::Gc {
+            older_than_secs: d.as_secs(),
+            apply,
+        },
     );
     bar.finish_and_clear();
     let a = a?;
-    let r = &a["report"];
-    let orphans = r["orphans"].as_array().cloned().unwrap_or_default();
+    let r = &a.report;
     print(&a, json, |o| {
-        for k in &orphans {
-            writeln!(o, "orphan: {}", k.as_str().unwrap_or("?"))?;
+        for k in &r.orphans {
+            writeln!(o, "orphan: {k}")?;
         }
         if apply {
             writeln!(
                 o,
                 "{} orphan objects removed, {} interrupted uploads cleaned ({} objects seen)",
-                r["removed"].as_u64().unwrap_or(0),
-                r["incomplete_uploads_removed"].as_u64().unwrap_or(0),
-                r["objects_seen"].as_u64().unwrap_or(0)
+                r.removed, r.incomplete_uploads_removed, r.objects_seen
             )
         } else {
             writeln!(
                 o,
                 "dry run: {} orphan objects older than {older_than} ({} objects seen); run again with --apply to remove them",
-                orphans.len(),
-                r["objects_seen"].as_u64().unwrap_or(0)
+                r.orphans.len(),
+                r.objects_seen
             )
         }
     })
@@ -105,15 +97,15 @@ pub fn gc(data_dir: &Path, older_than: &str, apply: bool, json: bool) -> anyhow:
 
 pub fn rotate_root(data_dir: &Path, json: bool) -> anyhow::Result<()> {
     let bar = spinner("re-sealing under a new root key version");
-    let a = request(data_dir, json!({ "command": "rotate_root" }));
+    let a: anyhow::Result<RotationReply> = request(data_dir, &Request::RotateRoot);
     bar.finish_and_clear();
     let a = a?;
-    let r = &a["report"];
+    let r = &a.report;
     print(&a, json, |o| {
         writeln!(
             o,
-            "root key version {} is current; {} seals re-sealed; retired versions {}",
-            r["version"], r["resealed"], r["retired"]
+            "root key version {} is current; {} seals re-sealed; retired versions {:?}",
+            r.version, r.resealed, r.retired
         )?;
         writeln!(
             o,
@@ -132,13 +124,15 @@ pub fn backup_create(
         bail!("{} exists already; choose another --out", out.display());
     }
     let bar = spinner("copying the metadata");
-    let a = request(
+    let a: anyhow::Result<BackupReply> = request(
         data_dir,
-        json!({ "command": "backup_create", "recipients": recipients }),
+        &Request::BackupCreate {
+            recipients: recipients.to_vec(),
+        },
     );
     bar.finish_and_clear();
     let a = a?;
-    let made = PathBuf::from(a["path"].as_str().unwrap_or_default());
+    let made = PathBuf::from(&a.path);
     if std::fs::rename(&made, out).is_err() {
         // Another file system: copy, then remove the server's file.
         std::fs::copy(&made, out).with_context(|| {
@@ -151,15 +145,15 @@ pub fn backup_create(
         std::fs::File::open(out)?.sync_all()?;
         let _ = std::fs::remove_file(&made);
     }
-    let s = &a["summary"];
+    let s = &a.summary;
     let v = json!({ "out": out.display().to_string(), "summary": s });
     print(&v, json, |o| {
         writeln!(
             o,
             "backup written to {} ({} records, {} documents)",
             out.display(),
-            s["records"],
-            s["documents"]
+            s.records,
+            s.documents
         )?;
         writeln!(
             o,
@@ -200,7 +194,7 @@ pub fn backup_restore(
             identity_missing = true;
         }
     }
-    let v: Value = json!({ "data_dir": data_dir.display().to_string(), "summary": summary,
+    let v = json!({ "data_dir": data_dir.display().to_string(), "summary": summary,
                           "identity_copied": copied, "identity_missing": identity_missing });
     print(&v, json, |o| {
         writeln!(

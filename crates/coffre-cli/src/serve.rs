@@ -82,6 +82,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let scrub_every = config.maintenance.scrub_interval()?;
     let max_doc = limits.max_document_bytes;
     let vault = Vault::open(VaultConfig {
+        clock: coffre_vault::Clock::system(),
         db_path: data_dir.join(datadir::DB_DIR),
         store,
         root: opened.root,

@@ -17,7 +17,7 @@ use bytes::Bytes;
 use coffre_crypto::UserSecret;
 use coffre_crypto::root::RootKeyRing;
 use coffre_store::{FsStore, ObjectStore};
-use coffre_vault::journal::NewEntry;
+use coffre_vault::journal::{Event, NewEntry, Who};
 use coffre_vault::{Category, Limits, NewBeneficiary, NewDocument, Vault, VaultConfig};
 use futures_util::StreamExt;
 
@@ -48,6 +48,7 @@ async fn run() {
         ..Limits::default()
     };
     let v = Vault::open(VaultConfig {
+        clock: coffre_vault::Clock::system(),
         db_path: dir.path().join("db"),
         store,
         root: RootKeyRing::generate().unwrap(),
@@ -56,8 +57,8 @@ async fn run() {
     .await
     .unwrap();
     let s = v.create_structure("CCAS", "admin").await.unwrap();
-    v.enrol_caseworker(
-        &s.enrolment_code,
+    v.enroll_caseworker(
+        &s.enrollment_code,
         UserSecret::from("mot-de-passe-du-travailleur"),
     )
     .await
@@ -68,7 +69,7 @@ async fn run() {
         .unwrap();
     let cw = v.session(&t.token).unwrap();
     let e = v
-        .enrol_beneficiary(
+        .enroll_beneficiary(
             &cw,
             NewBeneficiary {
                 identifier: "marie".into(),
@@ -122,9 +123,9 @@ async fn run() {
         tasks.spawn(async move {
             for i in 0..per_writer {
                 v.record(
-                    NewEntry::new(format!("bench:{w}"), "bench.append", "ok")
+                    NewEntry::ok(Who::System, Event::DocumentRead)
                         .vault(b)
-                        .detail(format!("{i}")),
+                        .detail(format!("{w}:{i}")),
                 )
                 .await
                 .unwrap();

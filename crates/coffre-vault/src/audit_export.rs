@@ -4,11 +4,10 @@
 
 use coffre_crypto::PrincipalId;
 use coffre_crypto::audit::export::{Line, Position};
-use coffre_crypto::audit::{Anchor, AuditVerifyingKey, Checkpoint, Record};
+use coffre_crypto::audit::{Anchor, AuditVerifyingKey, Checkpoint};
 use serde::{Deserialize, Serialize};
 
-use crate::db;
-use crate::journal::NewEntry;
+use crate::journal::{Event, NewEntry, Who};
 use crate::{Result, Vault, VaultError};
 
 /// Most lines in one page.
@@ -42,7 +41,7 @@ impl Vault {
         until_ms: Option<i64>,
         beneficiary: Option<PrincipalId>,
     ) -> Result<AuditRange> {
-        let mut entry = NewEntry::new("operator", "maintenance.audit_export", "ok");
+        let mut entry = NewEntry::ok(Who::Operator, Event::MaintenanceAuditExport);
         if let Some(b) = beneficiary {
             entry = entry.vault(b);
         }
@@ -50,28 +49,18 @@ impl Vault {
         // The export ends at or before this checkpoint: entries journaled
         // meanwhile are for the next export.
         self.inner.journal.checkpoint().await?;
-        let signed: Checkpoint = match self.db().checkpoints.last()? {
-            Some((_, v)) => serde_json::from_slice(&v)?,
-            None => return Err(VaultError::Invalid("the journal is empty".into())),
-        };
-        let audit = &self.db().audit;
-        let record = |v: sled::IVec| serde_json::from_slice::<Record>(&v);
-        let mut from = None;
-        for kv in audit.iter() {
-            let r = record(kv?.1)?;
-            if since_ms.is_none_or(|s| r.entry.time_ms >= s) {
-                from = Some(r.entry.seq);
-                break;
-            }
-        }
-        let mut to = None;
-        for kv in audit.range(..=signed.seq.to_be_bytes()).rev() {
-            let r = record(kv?.1)?;
-            if until_ms.is_none_or(|u| r.entry.time_ms <= u) {
-                to = Some(r.entry.seq);
-                break;
-            }
-        }
+        let store = self.records().journal();
+        let signed: Checkpoint = store
+            .last_checkpoint()?
+            .ok_or_else(|| VaultError::Invalid("the journal is empty".into()))?;
+        let from = store
+            .first_where(|r| since_ms.is_none_or(|s| r.entry.time_ms >= s))?
+            .map(|r| r.entry.seq);
+        let to = store
+            .last_where(signed.seq, |r| {
+                until_ms.is_none_or(|u| r.entry.time_ms <= u)
+            })?
+            .map(|r| r.entry.seq);
         let (Some(from), Some(to)) = (from, to) else {
             return Err(VaultError::Invalid(
                 "no journal entry in this period".into(),
@@ -82,19 +71,10 @@ impl Vault {
                 "no journal entry in this period".into(),
             ));
         }
-        let end: Checkpoint = match self.db().checkpoints.range(to.to_be_bytes()..).next() {
-            Some(kv) => serde_json::from_slice(&kv?.1)?,
-            None => return Err(VaultError::Internal("no checkpoint after the range")),
-        };
-        let start: Option<Checkpoint> = match self
-            .db()
-            .checkpoints
-            .range(..from.to_be_bytes())
-            .next_back()
-        {
-            Some(kv) => Some(serde_json::from_slice(&kv?.1)?),
-            None => None,
-        };
+        let end = store
+            .checkpoint_from(to)?
+            .ok_or(VaultError::Internal("no checkpoint after the range"))?;
+        let start = store.checkpoint_before(from)?;
         let (from, anchor) = match &start {
             Some(c) => (
                 c.seq + 1,
@@ -142,8 +122,8 @@ impl Vault {
         if from > to {
             return Ok(out);
         }
-        for kv in self.db().audit.range(from.to_be_bytes()..=to.to_be_bytes()) {
-            let r: Record = serde_json::from_slice(&kv?.1)?;
+        let store = self.records().journal();
+        for r in store.range(from, to)? {
             let seq = r.entry.seq;
             match &who {
                 Some(b)
@@ -158,7 +138,7 @@ impl Vault {
                 }
                 _ => out.push(Line::Entry(r)),
             }
-            if let Some(c) = db::get::<Checkpoint>(&self.db().checkpoints, seq.to_be_bytes())? {
+            if let Some(c) = store.checkpoint_at(seq)? {
                 out.push(Line::Checkpoint(c));
             }
         }

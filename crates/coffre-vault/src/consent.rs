@@ -1,22 +1,136 @@
 //! Consent: grants are made by wrapping scope keys, which needs the
-//! beneficiary's unlocked identity; revocation deletes wraps and rotates the
-//! scope key; expiry is checked on every access and swept.
+//! beneficiary's unlocked identity; revocation deletes the structure's
+//! wraps and rotates the scope key; expiry is checked on every access and
+//! swept.
+//!
+//! Every change here is computed from a read of the vault, then written in
+//! one transaction that first checks the vault's stamp is still the one
+//! read: a concurrent upload, grant or deletion makes it start again, so no
+//! change is ever written over a state it was not computed from.
 
-use coffre_crypto::wrap::{self, Binding};
 use coffre_crypto::{GrantId, Identity, PrincipalId, Recipient};
 
-use crate::db::{self, key};
-use crate::journal::NewEntry;
-use crate::model::{
-    Category, DAY_MS, DocumentRecord, GrantRecord, KeyWrap, Permission, ScopeRecord,
-    StructureRecord,
-};
+use crate::access::Access;
+use crate::access::scope::Rotation;
+use crate::journal::{Event, NewEntry, Who};
+use crate::model::{Category, DAY_MS, Permission};
 use crate::policy::{Action, GrantState};
-use crate::principals::{NewGrant, category_byte, check_grant, scope_wrap_key};
+use crate::principals::{NewGrant, check_grant};
+use crate::records::{
+    BeneficiaryRecord, GrantRecord, ScopeRecord, ShareRecord, StructureRecord, Tx, TxResult,
+};
 use crate::session::{Principal, Session};
-use crate::{Result, Vault, VaultError, now_ms};
+use crate::{Result, Vault, VaultError};
+
+/// How many times a change computed outside a transaction is recomputed
+/// when the vault changed before it could commit.
+const RETRIES: usize = 8;
+
+/// A grant ready to write: the record and the scope keys wrapped to the
+/// structure (for a view grant).
+pub(crate) struct GrantPlan {
+    grant: GrantRecord,
+    wraps: Vec<(Category, u32, Vec<u8>)>,
+    days: u32,
+}
+
+impl GrantPlan {
+    /// Writes the grant, its wraps (each checked against the scope's
+    /// current epoch) and the link to the structure.
+    pub fn write(&self, tx: &Tx<'_>) -> TxResult<()> {
+        let g = &self.grant;
+        for (c, epoch, w) in &self.wraps {
+            tx.scopes().expect_epoch(g.beneficiary, *c, *epoch)?;
+            tx.scopes()
+                .put_wrap(g.beneficiary, *c, *epoch, g.structure, w)?;
+        }
+        tx.grants().insert(g)?;
+        tx.beneficiaries().update(g.beneficiary, |b| {
+            if !b.linked.contains(&g.structure) {
+                b.linked.push(g.structure);
+            }
+            Ok(())
+        })?;
+        tx.links().insert(g.structure, g.beneficiary)
+    }
+
+    pub fn entry(&self, actor: Who) -> NewEntry {
+        NewEntry::ok(actor, Event::GrantCreate)
+            .vault(self.grant.beneficiary)
+            .detail(format!(
+                "grant:{} structure:{} days:{}",
+                self.grant.id, self.grant.structure, self.days
+            ))
+    }
+}
+
+fn sorted<T: Ord + Copy>(v: &[T]) -> Vec<T> {
+    let mut v = v.to_vec();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// The categories of `g` whose scope key its structure must lose once `g`
+/// no longer counts: those it viewed and no other live grant of the same
+/// structure still lets it view.
+fn categories_lost(g: &GrantRecord, others: &[GrantRecord], now: i64) -> Vec<Category> {
+    if !g.permissions.contains(&Permission::View) {
+        return Vec::new();
+    }
+    let others: Vec<GrantRecord> = others.iter().filter(|o| o.id != g.id).cloned().collect();
+    g.categories
+        .iter()
+        .copied()
+        .filter(|c| !GrantState::of(&others, g.structure, *c, now).can_view())
+        .collect()
+}
 
 impl Vault {
+    /// Plans a grant: the scope keys of its categories (their `scopes`
+    /// records, current) wrapped to the structure when it may view.
+    pub(crate) fn grant_plan(
+        &self,
+        owner: &Identity,
+        b: &BeneficiaryRecord,
+        structure: &StructureRecord,
+        grant: &NewGrant,
+        scopes: &[(Category, ScopeRecord)],
+    ) -> Result<GrantPlan> {
+        let s_recipient: Recipient = structure
+            .recipient
+            .parse()
+            .map_err(|_| VaultError::Integrity)?;
+        let categories = sorted(&grant.categories);
+        let permissions = sorted(&grant.permissions);
+        let wraps = if permissions.contains(&Permission::View) {
+            let chosen: Vec<(Category, ScopeRecord)> = scopes
+                .iter()
+                .filter(|(c, _)| categories.contains(c))
+                .cloned()
+                .collect();
+            Access::consent_wraps(owner, b.id, &chosen, &s_recipient)?
+        } else {
+            Vec::new()
+        };
+        let now = self.now_ms();
+        Ok(GrantPlan {
+            grant: GrantRecord {
+                id: GrantId::random()?,
+                beneficiary: b.id,
+                structure: structure.id,
+                categories,
+                permissions,
+                created_ms: now,
+                expires_ms: now + i64::from(grant.days) * DAY_MS,
+                revoked_ms: None,
+                swept: false,
+            },
+            wraps,
+            days: grant.days,
+        })
+    }
+
     /// The beneficiary gives a structure consent on categories.
     pub async fn create_grant(
         &self,
@@ -32,108 +146,40 @@ impl Vault {
             return Err(VaultError::Forbidden("only the person gives consent"));
         };
         check_grant(&grant)?;
-        let g = self
-            .grant_with_identity(
-                &session.identity,
-                beneficiary,
-                structure,
-                grant,
-                &session.principal.label(),
-            )
-            .await?;
-        Ok(g)
+        let s = self
+            .records()
+            .read()
+            .structures()
+            .get(structure)?
+            .ok_or(VaultError::NotFound)?;
+        let plan = self.retrying(|| {
+            let read = self.records().read();
+            let b = read.beneficiaries().find(beneficiary)?;
+            let scopes = grant
+                .categories
+                .iter()
+                .map(|c| Ok((*c, read.scopes().get(beneficiary, *c)?)))
+                .collect::<Result<Vec<_>>>()?;
+            let plan = self.grant_plan(&session.identity, &b, &s, &grant, &scopes)?;
+            self.records().write(|tx| plan.write(tx))?;
+            Ok(plan)
+        })?;
+        self.journal(plan.entry(session.principal.who())).await?;
+        Ok(plan.grant)
     }
 
-    pub(crate) async fn grant_with_identity(
-        &self,
-        owner: &Identity,
-        beneficiary: PrincipalId,
-        structure: PrincipalId,
-        grant: NewGrant,
-        actor: &str,
-    ) -> Result<GrantRecord> {
-        let s: StructureRecord =
-            db::get(&self.db().structures, structure.as_bytes())?.ok_or(VaultError::NotFound)?;
-        let s_recipient: Recipient = s.recipient.parse().map_err(|_| VaultError::Integrity)?;
-        let mut categories = grant.categories.clone();
-        categories.sort();
-        categories.dedup();
-        let mut permissions = grant.permissions.clone();
-        permissions.sort_by_key(|p| *p as u8);
-        permissions.dedup();
-        if permissions.contains(&Permission::View) {
-            // The act of consent: the scope key goes to the structure.
-            for c in &categories {
-                let (scope, epoch) = self.scope_identity(owner, beneficiary, *c)?;
-                let sb = Binding::scope_identity(beneficiary, c.as_str(), epoch);
-                self.db().scope_wraps.insert(
-                    scope_wrap_key(beneficiary, *c, epoch, structure),
-                    wrap::wrap_identity(&scope, &s_recipient, &sb)?,
-                )?;
+    /// Runs `attempt` again while it fails on a concurrent change.
+    pub(crate) fn retrying<R>(&self, attempt: impl Fn() -> Result<R>) -> Result<R> {
+        let mut last = None;
+        for _ in 0..RETRIES {
+            match attempt() {
+                Err(VaultError::Conflict(why)) => last = Some(why),
+                other => return other,
             }
         }
-        let now = now_ms();
-        let record = GrantRecord {
-            id: GrantId::random()?,
-            beneficiary,
-            structure,
-            categories,
-            permissions,
-            created_ms: now,
-            expires_ms: now + i64::from(grant.days) * DAY_MS,
-            revoked_ms: None,
-            swept: false,
-        };
-        db::put(&self.db().grants, record.id.as_bytes(), &record)?;
-        self.db()
-            .vault_grants
-            .insert(key(&[beneficiary.as_bytes(), record.id.as_bytes()]), &[])?;
-        let mut b = self.beneficiary(beneficiary)?;
-        if !b.linked.contains(&structure) {
-            b.linked.push(structure);
-            db::put(&self.db().beneficiaries, beneficiary.as_bytes(), &b)?;
-            self.db()
-                .links
-                .insert(key(&[structure.as_bytes(), beneficiary.as_bytes()]), &[])?;
-        }
-        self.journal(
-            NewEntry::new(actor.to_owned(), "grant.create", "ok")
-                .vault(beneficiary)
-                .detail(format!(
-                    "grant:{} structure:{structure} days:{}",
-                    record.id, grant.days
-                )),
-        )
-        .await?;
-        Ok(record)
-    }
-
-    /// The owner's scope identity of a category, and its epoch.
-    pub(crate) fn scope_identity(
-        &self,
-        owner: &Identity,
-        b: PrincipalId,
-        c: Category,
-    ) -> Result<(Identity, u32)> {
-        let rec: ScopeRecord = db::get(
-            &self.db().scopes,
-            key(&[b.as_bytes(), c.as_str().as_bytes()]),
-        )?
-        .ok_or(VaultError::Integrity)?;
-        let id = wrap::unwrap_identity(
-            &rec.owner_wrap,
-            owner,
-            &Binding::scope_identity(b, c.as_str(), rec.epoch),
-        )?;
-        Ok((id, rec.epoch))
-    }
-
-    pub(crate) fn scope_record(&self, b: PrincipalId, c: Category) -> Result<ScopeRecord> {
-        db::get(
-            &self.db().scopes,
-            key(&[b.as_bytes(), c.as_str().as_bytes()]),
-        )?
-        .ok_or(VaultError::Integrity)
+        Err(VaultError::Conflict(
+            last.unwrap_or("the vault changed meanwhile; try again"),
+        ))
     }
 
     /// Grants of a vault: all of them for the owner, the caller's
@@ -145,7 +191,7 @@ impl Vault {
     ) -> Result<Vec<GrantRecord>> {
         self.authorize(session, Action::ListGrants, beneficiary, None, None)
             .await?;
-        let mut grants = self.grants_of(beneficiary)?;
+        let mut grants = self.records().read().grants().of_vault(beneficiary)?;
         if let Principal::Caseworker { structure, .. } = session.principal {
             grants.retain(|g| g.structure == structure);
         }
@@ -153,18 +199,16 @@ impl Vault {
         Ok(grants)
     }
 
-    /// Revokes a grant: the structure's wraps go at once, and every viewed
-    /// category gets a new scope key, so a key cached before revocation
-    /// opens nothing uploaded after it.
+    /// Revokes a grant: the structure's wraps go at once, and every
+    /// category it viewed gets a new scope key, with the category's shared
+    /// documents re-wrapped to it, so a key kept from before revocation
+    /// opens nothing uploaded after it. All in one transaction.
     pub async fn revoke_grant(&self, session: &Session, grant: GrantId) -> Result<()> {
         let _writing = self.writing().await;
-        let g: Option<GrantRecord> = db::get(&self.db().grants, grant.as_bytes())?;
-        let Some(mut g) = g else {
-            self.journal(
-                NewEntry::new(session.principal.label(), "grant.revoke", "denied")
-                    .detail("unknown grant"),
-            )
-            .await?;
+        let who = session.principal.who();
+        let Some(g) = self.records().read().grants().get(grant)? else {
+            self.journal(NewEntry::denied(who, Event::GrantRevoke).detail("unknown grant"))
+                .await?;
             return Err(VaultError::NotFound);
         };
         self.authorize(session, Action::RevokeGrant, g.beneficiary, None, None)
@@ -172,25 +216,53 @@ impl Vault {
         if g.revoked_ms.is_some() {
             return Ok(());
         }
-        g.revoked_ms = Some(now_ms());
-        db::put(&self.db().grants, g.id.as_bytes(), &g)?;
         let b = g.beneficiary;
-        if g.permissions.contains(&Permission::View) {
-            for c in g.categories.clone() {
-                // Another live view grant of the same structure keeps its key.
-                if matches!(
-                    self.grant_state(b, g.structure, c)?,
-                    GrantState::View | GrantState::ViewAndUpload
-                ) {
-                    continue;
-                }
-                self.remove_structure_wraps(b, c, g.structure)?;
-                self.remove_structure_shares(b, Some(c), None, Some(g.structure))?;
-                self.rotate_scope(&session.identity, b, c)?;
+        let revoked = GrantRecord {
+            revoked_ms: Some(self.now_ms()),
+            ..g.clone()
+        };
+        self.retrying(|| {
+            let read = self.records().read();
+            let stamp = read.beneficiaries().find(b)?.stamp;
+            let grants = read.grants().of_vault(b)?;
+            let lost = categories_lost(&g, &grants, self.now_ms());
+            let cut = self.cut_plan(b, g.structure, &lost)?;
+            let documents = read.documents().of_vault(b)?;
+            let mut rotations = Vec::new();
+            for c in &lost {
+                let holders = self.view_holders(&grants, Some(g.id), *c)?;
+                rotations.push(self.access().rotation(
+                    &session.identity,
+                    b,
+                    *c,
+                    &holders,
+                    &documents,
+                )?);
             }
-        }
+            let old_wraps = rotations
+                .iter()
+                .map(|r| {
+                    Ok(read
+                        .scopes()
+                        .wraps_of(b, r.category)?
+                        .into_iter()
+                        .filter(|(e, _)| *e == r.from)
+                        .map(|(_, s)| (r.category, r.from, s))
+                        .collect::<Vec<_>>())
+                })
+                .collect::<Result<Vec<_>>>()?;
+            self.records().write(|tx| {
+                tx.beneficiaries().expect_stamp(b, stamp)?;
+                tx.grants().put(&revoked)?;
+                cut.write(tx)?;
+                for (r, old) in rotations.iter().zip(&old_wraps) {
+                    write_rotation(tx, b, r, old)?;
+                }
+                tx.beneficiaries().update(b, |_| Ok(()))
+            })
+        })?;
         self.journal(
-            NewEntry::new(session.principal.label(), "grant.revoke", "ok")
+            NewEntry::ok(who, Event::GrantRevoke)
                 .vault(b)
                 .detail(format!("grant:{} structure:{}", g.id, g.structure)),
         )
@@ -198,220 +270,144 @@ impl Vault {
         Ok(())
     }
 
-    fn remove_structure_wraps(
+    /// The structures (and their recipients) holding a live view grant on
+    /// `c` among `grants`, leaving out `except`.
+    fn view_holders(
         &self,
-        b: PrincipalId,
+        grants: &[GrantRecord],
+        except: Option<GrantId>,
         c: Category,
-        structure: PrincipalId,
-    ) -> Result<()> {
-        for k in self
-            .db()
-            .scope_wraps
-            .scan_prefix(key(&[b.as_bytes(), &[category_byte(c)]]))
-            .keys()
-        {
-            let k = k?;
-            if k.ends_with(structure.as_bytes()) {
-                self.db().scope_wraps.remove(k)?;
+    ) -> Result<Vec<(PrincipalId, String)>> {
+        let now = self.now_ms();
+        let mut holders: Vec<(PrincipalId, String)> = Vec::new();
+        for g in grants {
+            if Some(g.id) == except
+                || !g.gives(now, c, Permission::View)
+                || holders.iter().any(|(s, _)| *s == g.structure)
+            {
+                continue;
             }
+            let s = self
+                .records()
+                .read()
+                .structures()
+                .get(g.structure)?
+                .ok_or(VaultError::Integrity)?;
+            holders.push((g.structure, s.recipient));
         }
-        Ok(())
+        Ok(holders)
     }
 
-    /// New epoch for (b, c): a new scope key wrapped to the owner and to the
-    /// structures that still hold a live view grant; every shared DEK of the
-    /// category re-wrapped to it; the old epoch's wraps deleted.
-    fn rotate_scope(&self, owner: &Identity, b: PrincipalId, c: Category) -> Result<()> {
-        use sled::Transactional;
-        let (old, epoch) = self.scope_identity(owner, b, c)?;
-        let now = now_ms();
-        let mut holders: Vec<(PrincipalId, Recipient)> = Vec::new();
-        for g in self.grants_of(b)? {
-            if g.live(now) && g.categories.contains(&c) && g.permissions.contains(&Permission::View)
-            {
-                if holders.iter().any(|(s, _)| *s == g.structure) {
-                    continue;
-                }
-                let s: StructureRecord = db::get(&self.db().structures, g.structure.as_bytes())?
-                    .ok_or(VaultError::Integrity)?;
-                holders.push((
-                    g.structure,
-                    s.recipient.parse().map_err(|_| VaultError::Integrity)?,
-                ));
-            }
-        }
-        // Everything is computed first, then applied in one transaction: a
-        // crash leaves the old epoch whole or the new one whole.
-        let next = epoch + 1;
-        let new = Identity::generate();
-        let new_recipient = new.recipient();
-        let sb = Binding::scope_identity(b, c.as_str(), next);
-        let record = ScopeRecord {
-            epoch: next,
-            recipient: new_recipient.to_string(),
-            owner_wrap: wrap::wrap_identity(&new, &owner.recipient(), &sb)?,
-        };
+    /// What a structure loses in a vault when its view consent on
+    /// `categories` ends: its scope wraps (every epoch) and the share links
+    /// its caseworkers made there.
+    fn cut_plan(
+        &self,
+        b: PrincipalId,
+        structure: PrincipalId,
+        categories: &[Category],
+    ) -> Result<Cut> {
+        let read = self.records().read();
         let mut wraps = Vec::new();
-        for (s, r) in &holders {
-            wraps.push((
-                scope_wrap_key(b, c, next, *s),
-                wrap::wrap_identity(&new, r, &sb)?,
-            ));
-        }
-        let mut docs = Vec::new();
-        // Only this category's documents: another category's scope may be
-        // at the same epoch number, and its wraps are not this key's.
-        for d in self.documents_of(b)? {
-            if d.category == c
-                && let Some(rewrapped) = rewrap(&d, &old, epoch, &new_recipient, next)?
-            {
-                docs.push((d.id, db::enc(&rewrapped)?));
+        for c in categories {
+            for (epoch, s) in read.scopes().wraps_of(b, *c)? {
+                if s == structure {
+                    wraps.push((*c, epoch));
+                }
             }
         }
-        let old_wraps: Vec<sled::IVec> = self
-            .db()
-            .scope_wraps
-            .scan_prefix(key(&[
-                b.as_bytes(),
-                &[category_byte(c)],
-                &epoch.to_be_bytes(),
-            ]))
-            .keys()
-            .collect::<std::result::Result<_, _>>()?;
-        let scope_key = key(&[b.as_bytes(), c.as_str().as_bytes()]);
-        let record = db::enc(&record)?;
-        let db = self.db();
-        (&db.scopes, &db.scope_wraps, &db.documents).transaction(|(scopes, sw, documents)| {
-            let abort = sled::transaction::ConflictableTransactionError::Abort;
-            // Another rotation got there first.
-            let current: Option<ScopeRecord> = scopes
-                .get(&scope_key)?
-                .and_then(|v| serde_json::from_slice(&v).ok());
-            if current.map(|r| r.epoch) != Some(epoch) {
-                return Err(abort(VaultError::Conflict(
-                    "consent changed meanwhile; try again",
-                )));
-            }
-            scopes.insert(scope_key.as_slice(), record.as_slice())?;
-            for (k, w) in &wraps {
-                sw.insert(k.as_slice(), w.as_slice())?;
-            }
-            for k in &old_wraps {
-                sw.remove(k)?;
-            }
-            for (id, d) in &docs {
-                documents.insert(id.as_bytes(), d.as_slice())?;
-            }
-            Ok(())
-        })?;
-        // A shared upload that committed at the old epoch while this ran:
-        // re-wrap it too (uploads check the epoch when they commit, so only
-        // those that committed before the switch can be left behind).
-        for d in self.documents_of(b)? {
-            if d.category == c
-                && let Some(rewrapped) = rewrap(&d, &old, epoch, &new_recipient, next)?
-            {
-                db::put(&self.db().documents, d.id.as_bytes(), &rewrapped)?;
-            }
-        }
-        Ok(())
+        let shares = read
+            .shares()
+            .of_vault(b)?
+            .into_iter()
+            .filter(|(_, r)| r.structure == Some(structure) && categories.contains(&r.category))
+            .collect();
+        Ok(Cut {
+            beneficiary: b,
+            structure,
+            wraps,
+            shares,
+        })
     }
 
     /// Deletes the wraps of expired grants (every access checks expiry
     /// anyway; this removes the keys themselves). Returns how many grants.
     pub async fn sweep_expired_grants(&self) -> Result<usize> {
         let _writing = self.writing().await;
-        let now = now_ms();
+        let now = self.now_ms();
         let mut swept = 0;
-        for v in self.db().grants.iter().values() {
-            let g: GrantRecord = serde_json::from_slice(&v?)?;
-            if g.revoked_ms.is_none() && !g.swept && g.expires_ms <= now {
-                for c in &g.categories {
-                    // Another live view grant of the same structure keeps its wrap.
-                    let state = self.grant_state(g.beneficiary, g.structure, *c)?;
-                    if !matches!(state, GrantState::View | GrantState::ViewAndUpload) {
-                        self.remove_structure_wraps(g.beneficiary, *c, g.structure)?;
-                        self.remove_structure_shares(
-                            g.beneficiary,
-                            Some(*c),
-                            None,
-                            Some(g.structure),
-                        )?;
-                    }
-                }
-                let mut g = g;
-                g.swept = true;
-                db::put(&self.db().grants, g.id.as_bytes(), &g)?;
-                self.journal(
-                    NewEntry::new("system", "grant.expire", "ok")
-                        .vault(g.beneficiary)
-                        .detail(format!("grant:{}", g.id)),
-                )
-                .await?;
-                swept += 1;
+        for g in self.records().read().grants().all()? {
+            if g.revoked_ms.is_some() || g.swept || g.expires_ms > now {
+                continue;
             }
+            let b = g.beneficiary;
+            let done = GrantRecord {
+                swept: true,
+                ..g.clone()
+            };
+            self.retrying(|| {
+                let read = self.records().read();
+                let stamp = read.beneficiaries().find(b)?.stamp;
+                let grants = read.grants().of_vault(b)?;
+                let cut = self.cut_plan(b, g.structure, &categories_lost(&g, &grants, now))?;
+                self.records().write(|tx| {
+                    tx.beneficiaries().expect_stamp(b, stamp)?;
+                    cut.write(tx)?;
+                    tx.grants().put(&done)?;
+                    tx.beneficiaries().update(b, |_| Ok(()))
+                })
+            })?;
+            self.journal(
+                NewEntry::ok(Who::System, Event::GrantExpire)
+                    .vault(b)
+                    .detail(format!("grant:{}", g.id)),
+            )
+            .await?;
+            swept += 1;
         }
         Ok(swept)
     }
+}
 
-    /// The scope identity a caseworker's structure holds for (b, c), if
-    /// any, and only while its view consent is live: the only way a
-    /// structure can reach a shared DEK.
-    pub(crate) fn structure_scope(
-        &self,
-        session: &Session,
-        b: PrincipalId,
-        c: Category,
-        epoch: u32,
-    ) -> Result<Identity> {
-        let (Principal::Caseworker { structure, .. }, Some(sid)) =
-            (session.principal, &session.structure_identity)
-        else {
-            return Err(VaultError::Forbidden("caseworkers only"));
-        };
-        // Expired but not yet swept: the wrap still exists, the consent not.
-        if !matches!(
-            self.grant_state(b, structure, c)?,
-            GrantState::View | GrantState::ViewAndUpload
-        ) {
-            return Err(VaultError::Forbidden(
-                "no live consent to view this category",
-            ));
+/// See [`Vault::cut_plan`].
+struct Cut {
+    beneficiary: PrincipalId,
+    structure: PrincipalId,
+    wraps: Vec<(Category, u32)>,
+    shares: Vec<([u8; 32], ShareRecord)>,
+}
+
+impl Cut {
+    fn write(&self, tx: &Tx<'_>) -> TxResult<()> {
+        for (c, epoch) in &self.wraps {
+            tx.scopes()
+                .remove_wrap(self.beneficiary, *c, *epoch, self.structure)?;
         }
-        let w = self
-            .db()
-            .scope_wraps
-            .get(scope_wrap_key(b, c, epoch, structure))?
-            .ok_or(VaultError::Forbidden("no consent key for this category"))?;
-        Ok(wrap::unwrap_identity(
-            &w,
-            sid,
-            &Binding::scope_identity(b, c.as_str(), epoch),
-        )?)
+        for (lookup, r) in &self.shares {
+            tx.shares().remove(lookup, r)?;
+        }
+        Ok(())
     }
 }
 
-/// A document's record re-wrapped from `old` (at `epoch`) to the scope
-/// recipient of `next`, or `None` when it is private or not at `epoch`.
-fn rewrap(
-    d: &DocumentRecord,
-    old: &Identity,
-    epoch: u32,
-    new_recipient: &Recipient,
-    next: u32,
-) -> Result<Option<DocumentRecord>> {
-    match &d.key {
-        KeyWrap::Scope { epoch: e, wrap: w } if *e == epoch => {
-            let bind = Binding::document_key(d.id, d.version);
-            let dek = wrap::unwrap_dek(w, old, &bind)?;
-            Ok(Some(DocumentRecord {
-                key: KeyWrap::Scope {
-                    epoch: next,
-                    wrap: wrap::wrap_dek(&dek, new_recipient, &bind)?,
-                },
-                ..d.clone()
-            }))
-        }
-        _ => Ok(None),
+/// Writes a rotation: the scope's new record and wraps, the old epoch's
+/// wraps gone, the category's documents re-wrapped.
+fn write_rotation(
+    tx: &Tx<'_>,
+    b: PrincipalId,
+    r: &Rotation,
+    old_wraps: &[(Category, u32, PrincipalId)],
+) -> TxResult<()> {
+    tx.scopes().expect_epoch(b, r.category, r.from)?;
+    tx.scopes().put(b, r.category, &r.record)?;
+    for (c, epoch, s) in old_wraps {
+        tx.scopes().remove_wrap(b, *c, *epoch, *s)?;
     }
+    for (s, w) in &r.wraps {
+        tx.scopes().put_wrap(b, r.category, r.record.epoch, *s, w)?;
+    }
+    for d in &r.documents {
+        tx.documents().put(d)?;
+    }
+    Ok(())
 }

@@ -20,6 +20,8 @@ use crate::{Result, VaultError};
 pub const ROOT_KEYS_FILE: &str = "root-keys.age";
 pub const ROOT_IDENTITY_FILE: &str = "root-identity.txt";
 pub const DB_DIR: &str = "db";
+/// Where a restore stages its work, in the target data directory.
+pub const RESTORE_STAGING: &str = "restore.partial";
 
 /// How the root key ring file is protected.
 #[derive(Debug)]
@@ -66,11 +68,11 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
 /// Opens the data directory, creating it and its root key ring on first use.
 pub fn open_or_init(dir: &Path, protection: &RootProtection) -> Result<Opened> {
     std::fs::create_dir_all(dir).map_err(io("create", dir))?;
-    if dir.join(crate::maintenance::RESTORE_STAGING).exists() {
+    if dir.join(RESTORE_STAGING).exists() {
         return Err(VaultError::Db(format!(
             "{} holds an unfinished restore ({}): run `coffre backup restore` again before starting",
             dir.display(),
-            crate::maintenance::RESTORE_STAGING
+            RESTORE_STAGING
         )));
     }
     let keys = dir.join(ROOT_KEYS_FILE);
@@ -193,7 +195,7 @@ mod tests {
 
         // An unfinished restore: refused until it is finished.
         let unfinished = tempfile::tempdir().unwrap();
-        std::fs::create_dir(unfinished.path().join(crate::maintenance::RESTORE_STAGING)).unwrap();
+        std::fs::create_dir(unfinished.path().join(RESTORE_STAGING)).unwrap();
         assert!(
             open_or_init(
                 unfinished.path(),

@@ -2,7 +2,7 @@ use std::time::Duration;
 
 /// The one error type of `coffre-vault`. Each variant maps to one answer the
 /// API gives (404, 403, 401, 429, 400, 409, 413, 410, 503, 500). Messages
-/// never contain secrets, titles or file names.
+/// never contain secrets, titles, file names or what the caller sent.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum VaultError {
@@ -45,17 +45,26 @@ pub enum VaultError {
     Internal(&'static str),
 }
 
-impl From<sled::Error> for VaultError {
-    fn from(e: sled::Error) -> Self {
-        VaultError::Db(e.to_string())
-    }
-}
-
-impl From<sled::transaction::TransactionError<VaultError>> for VaultError {
-    fn from(e: sled::transaction::TransactionError<VaultError>) -> Self {
-        match e {
-            sled::transaction::TransactionError::Abort(e) => e,
-            sled::transaction::TransactionError::Storage(e) => e.into(),
+impl VaultError {
+    /// A short stable name of the variant, for logs and metrics (never the
+    /// message, which may name a path).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            VaultError::NotFound => "not_found",
+            VaultError::Forbidden(_) => "forbidden",
+            VaultError::Unauthenticated => "unauthenticated",
+            VaultError::LockedOut { .. } => "locked_out",
+            VaultError::Invalid(_) => "invalid_input",
+            VaultError::Conflict(_) => "conflict",
+            VaultError::TooLarge { .. } => "too_large",
+            VaultError::QuotaExceeded { .. } => "quota_exceeded",
+            VaultError::Gone => "gone",
+            VaultError::RecoveryImpossible => "recovery_impossible",
+            VaultError::Integrity => "integrity_error",
+            VaultError::Store(_) => "store",
+            VaultError::Db(_) => "database",
+            VaultError::RootKey(_) => "root_key",
+            VaultError::Internal(_) => "internal",
         }
     }
 }
@@ -80,4 +89,5 @@ impl From<serde_json::Error> for VaultError {
     }
 }
 
+/// The crate's result type.
 pub type Result<T, E = VaultError> = std::result::Result<T, E>;

@@ -11,11 +11,10 @@ use coffre_crypto::{GrantId, PrincipalId, UserSecret};
 use coffre_store::{FsStore, ObjectKey, ObjectStore};
 use futures_util::StreamExt;
 
-use crate::db;
-use crate::model::{Category, GrantRecord, KeyWrap, Permission};
-use crate::principals::scope_wrap_key;
+use crate::model::{Category, Permission};
+use crate::records::{GrantRecord, KeyWrap};
 use crate::{
-    Limits, NewBeneficiary, NewDocument, NewGrant, Session, Vault, VaultConfig, VaultError, now_ms,
+    Clock, Limits, NewBeneficiary, NewDocument, NewGrant, Session, Vault, VaultConfig, VaultError,
 };
 
 const PASSWORD: &str = "mot-de-passe-du-travailleur";
@@ -25,10 +24,13 @@ async fn vault() -> (Vault, Arc<dyn ObjectStore>, tempfile::TempDir) {
     let store: Arc<dyn ObjectStore> =
         Arc::new(FsStore::open(dir.path().join("objects")).await.unwrap());
     let v = Vault::open(VaultConfig {
-        db_path: dir.path().join("db"),
-        store: store.clone(),
-        root: RootKeyRing::generate().unwrap(),
-        limits: Limits::default(),
+        clock: Clock::manual(1_800_000_000_000),
+        ..VaultConfig::new(
+            dir.path().join("db"),
+            store.clone(),
+            RootKeyRing::generate().unwrap(),
+            Limits::default(),
+        )
     })
     .await
     .unwrap();
@@ -37,7 +39,7 @@ async fn vault() -> (Vault, Arc<dyn ObjectStore>, tempfile::TempDir) {
 
 async fn structure(v: &Vault, admin: &str) -> (PrincipalId, Arc<Session>) {
     let s = v.create_structure("S", admin).await.unwrap();
-    v.enrol_caseworker(&s.enrolment_code, UserSecret::from(PASSWORD))
+    v.enroll_caseworker(&s.enrollment_code, UserSecret::from(PASSWORD))
         .await
         .unwrap();
     let t = v
@@ -49,7 +51,7 @@ async fn structure(v: &Vault, admin: &str) -> (PrincipalId, Arc<Session>) {
 
 async fn person(v: &Vault, cw: &Session, grant: Option<NewGrant>) -> (PrincipalId, Arc<Session>) {
     let e = v
-        .enrol_beneficiary(
+        .enroll_beneficiary(
             cw,
             NewBeneficiary {
                 identifier: "marie".into(),
@@ -102,9 +104,10 @@ async fn no_grant_no_plaintext_even_without_policy() {
     let d = v.document(up.document_id).unwrap();
 
     // Policy bypassed: straight to the key layer.
-    assert!(v.dek_for(&b_admin, &d).is_err());
+    assert!(v.access().dek(&b_admin, &d).is_err());
     assert!(
-        v.structure_scope(&b_admin, ben, Category::Identity, 1)
+        v.access()
+            .structure_scope(&b_admin, ben, Category::Identity, 1)
             .is_err()
     );
 
@@ -116,19 +119,21 @@ async fn no_grant_no_plaintext_even_without_policy() {
         structure: sb,
         categories: vec![Category::Identity],
         permissions: vec![Permission::View],
-        created_ms: now_ms(),
-        expires_ms: now_ms() + 86_400_000,
+        created_ms: v.now_ms(),
+        expires_ms: v.now_ms() + 86_400_000,
         revoked_ms: None,
         swept: false,
     };
-    db::put(&v.db().grants, forged.id.as_bytes(), &forged).unwrap();
-    v.db()
-        .vault_grants
-        .insert(db::key(&[ben.as_bytes(), forged.id.as_bytes()]), &[])
+    v.records()
+        .write(|tx| {
+            tx.grants().insert(&forged)?;
+            tx.links().insert(sb, ben)?;
+            tx.beneficiaries().update(ben, |rec| {
+                rec.linked.push(sb);
+                Ok(())
+            })
+        })
         .unwrap();
-    let mut rec = v.beneficiary(ben).unwrap();
-    rec.linked.push(sb);
-    db::put(&v.db().beneficiaries, ben.as_bytes(), &rec).unwrap();
 
     // The policy now says yes; the keys still say no.
     let r = v.download(&b_admin, up.document_id).await;
@@ -140,7 +145,7 @@ async fn no_grant_no_plaintext_even_without_policy() {
         "{:?}",
         r.err()
     );
-    assert!(v.dek_for(&b_admin, &d).is_err());
+    assert!(v.access().dek(&b_admin, &d).is_err());
     // B's own identities against every wrap the document has: nothing opens.
     let KeyWrap::Scope { wrap: w, .. } = &d.key else {
         panic!("shared document expected")
@@ -149,7 +154,7 @@ async fn no_grant_no_plaintext_even_without_policy() {
     assert!(wrap::unwrap_dek(w, &b_admin.identity, &bind).is_err());
     assert!(wrap::unwrap_dek(w, b_admin.structure_identity.as_ref().unwrap(), &bind).is_err());
     // Structure A, with real consent, does read it.
-    assert!(v.dek_for(&a, &d).is_ok());
+    assert!(v.access().dek(&a, &d).is_ok());
     let _ = sa;
 }
 
@@ -169,22 +174,24 @@ async fn cached_scope_key_opens_nothing_after_revocation() {
         .upload(&a, ben, identity_doc(), body(b"avant"))
         .await
         .unwrap();
-    let cached = v.structure_scope(&a, ben, Category::Identity, 1).unwrap();
+    let cached = v
+        .access()
+        .structure_scope(&a, ben, Category::Identity, 1)
+        .unwrap();
     let g = v.list_grants(&me, ben).await.unwrap().remove(0);
     v.revoke_grant(&me, g.id).await.unwrap();
 
-    assert_eq!(v.scope_record(ben, Category::Identity).unwrap().epoch, 2);
+    let scopes = v.records().read().scopes();
+    assert_eq!(scopes.get(ben, Category::Identity).unwrap().epoch, 2);
     assert!(
-        v.db()
-            .scope_wraps
-            .get(scope_wrap_key(ben, Category::Identity, 1, sa))
+        scopes
+            .wrap(ben, Category::Identity, 1, sa)
             .unwrap()
             .is_none()
     );
     assert!(
-        v.db()
-            .scope_wraps
-            .get(scope_wrap_key(ben, Category::Identity, 2, sa))
+        scopes
+            .wrap(ben, Category::Identity, 2, sa)
             .unwrap()
             .is_none()
     );
@@ -199,7 +206,7 @@ async fn cached_scope_key_opens_nothing_after_revocation() {
         };
         assert_eq!(*epoch, 2);
         assert!(wrap::unwrap_dek(w, &cached, &Binding::document_key(d.id, d.version)).is_err());
-        assert!(v.dek_for(&me, &d).is_ok());
+        assert!(v.access().dek(&me, &d).is_ok());
     }
 }
 
@@ -215,28 +222,24 @@ async fn expired_grants_are_refused_then_swept() {
     };
     let (ben, me) = person(&v, &a, Some(grant)).await;
     let up = v.upload(&a, ben, identity_doc(), body(b"x")).await.unwrap();
-    let mut g = v.list_grants(&me, ben).await.unwrap().remove(0);
-    g.expires_ms = now_ms() - 1;
-    db::put(&v.db().grants, g.id.as_bytes(), &g).unwrap();
+    assert_eq!(v.list_grants(&me, ben).await.unwrap().len(), 1);
+    // A day and a millisecond later.
+    v.clock()
+        .advance(std::time::Duration::from_millis(86_400_001));
     assert!(matches!(
         v.download(&a, up.document_id).await,
         Err(VaultError::Forbidden(_))
     ));
-    assert!(
-        v.db()
-            .scope_wraps
-            .get(scope_wrap_key(ben, Category::Identity, 1, sa))
+    let wrap_of_a = || {
+        v.records()
+            .read()
+            .scopes()
+            .wrap(ben, Category::Identity, 1, sa)
             .unwrap()
-            .is_some()
-    );
+    };
+    assert!(wrap_of_a().is_some());
     assert_eq!(v.sweep_expired_grants().await.unwrap(), 1);
-    assert!(
-        v.db()
-            .scope_wraps
-            .get(scope_wrap_key(ben, Category::Identity, 1, sa))
-            .unwrap()
-            .is_none()
-    );
+    assert!(wrap_of_a().is_none());
     assert_eq!(v.sweep_expired_grants().await.unwrap(), 0);
 }
 
@@ -331,12 +334,9 @@ async fn unknown_identifiers_cost_a_secret_check() {
     // The decoy's outer layer opens (so argon2id runs) after a rotation too.
     let decoy_opens = || async {
         let sealed = v.inner.decoy.read().unwrap().clone();
-        v.open_identity(
-            sealed,
-            UserSecret::from("wrong"),
-            Binding::principal_identity(v.inner.decoy_id),
-        )
-        .await
+        v.access()
+            .open_identity(sealed, UserSecret::from("wrong"), v.inner.decoy_id)
+            .await
     };
     assert!(matches!(decoy_opens().await, Ok(None)));
     v.rotate_root(&NoFile).await.unwrap();

@@ -2,11 +2,15 @@
 //!
 //! The HTTP layer and the vault both ask it; but it is not what keeps
 //! plaintext from a structure without consent — key wraps are (see
-//! `tests/invariant3.rs`). It decides who may *try*, and what a refusal looks
+//! `access` and `internal_tests::no_grant_no_plaintext_even_without_policy`). It decides who may *try*, and what a refusal looks
 //! like: a person or structure with no link to a vault learns nothing, not
 //! even that it exists (`NotFound`).
 
 use coffre_crypto::PrincipalId;
+
+use crate::journal::Event;
+use crate::model::{Category, Permission};
+use crate::records::GrantRecord;
 
 /// Who is asking.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,24 +66,25 @@ impl Action {
         Action::Recover,
     ];
 
-    pub fn code(self) -> &'static str {
+    /// The journal event of an attempt at this action.
+    pub fn event(self) -> Event {
         match self {
-            Action::SeeBeneficiary => "beneficiary.see",
-            Action::ListDocuments => "document.list",
-            Action::ReadDocument => "document.read",
-            Action::UploadDocument => "document.upload",
-            Action::EditDocument => "document.edit",
-            Action::SetPrivacy => "document.privacy",
-            Action::DeleteDocument => "document.delete",
-            Action::CreateShare => "share.create",
-            Action::ManageShares => "share.manage",
-            Action::CreateGrant => "grant.create",
-            Action::ListGrants => "grant.list",
-            Action::RevokeGrant => "grant.revoke",
-            Action::ReadJournal => "journal.read",
-            Action::Export => "vault.export",
-            Action::Erase => "vault.erase",
-            Action::Recover => "vault.recover",
+            Action::SeeBeneficiary => Event::BeneficiarySee,
+            Action::ListDocuments => Event::DocumentList,
+            Action::ReadDocument => Event::DocumentRead,
+            Action::UploadDocument => Event::DocumentUpload,
+            Action::EditDocument => Event::DocumentEdit,
+            Action::SetPrivacy => Event::DocumentPrivacy,
+            Action::DeleteDocument => Event::DocumentDelete,
+            Action::CreateShare => Event::ShareCreate,
+            Action::ManageShares => Event::ShareManage,
+            Action::CreateGrant => Event::GrantCreate,
+            Action::ListGrants => Event::GrantList,
+            Action::RevokeGrant => Event::GrantRevoke,
+            Action::ReadJournal => Event::JournalRead,
+            Action::Export => Event::VaultExport,
+            Action::Erase => Event::VaultErase,
+            Action::Recover => Event::VaultRecover,
         }
     }
 }
@@ -93,6 +98,52 @@ pub enum GrantState {
     ViewAndUpload,
     Expired,
     Revoked,
+}
+
+impl GrantState {
+    /// The consent of `structure` on `category`, from a vault's grants at
+    /// `now_ms`: live permissions first; else whether an expired or revoked
+    /// grant once covered it.
+    pub fn of(
+        grants: &[GrantRecord],
+        structure: PrincipalId,
+        category: Category,
+        now_ms: i64,
+    ) -> GrantState {
+        let mut state = GrantState::None;
+        let (mut view, mut upload) = (false, false);
+        for g in grants {
+            if g.structure != structure || !g.categories.contains(&category) {
+                continue;
+            }
+            if g.live(now_ms) {
+                view |= g.permissions.contains(&Permission::View);
+                upload |= g.permissions.contains(&Permission::Upload);
+            } else if g.revoked_ms.is_some() {
+                if state == GrantState::None {
+                    state = GrantState::Revoked;
+                }
+            } else {
+                state = GrantState::Expired;
+            }
+        }
+        match (view, upload) {
+            (true, true) => GrantState::ViewAndUpload,
+            (true, false) => GrantState::View,
+            (false, true) => GrantState::UploadOnly,
+            (false, false) => state,
+        }
+    }
+
+    /// A live view permission.
+    pub fn can_view(self) -> bool {
+        matches!(self, GrantState::View | GrantState::ViewAndUpload)
+    }
+
+    /// A live upload permission.
+    pub fn can_upload(self) -> bool {
+        matches!(self, GrantState::UploadOnly | GrantState::ViewAndUpload)
+    }
 }
 
 /// What the decision needs to know about the vault and the document.
@@ -133,8 +184,8 @@ pub fn decide(actor: &Actor, action: Action, r: &Resource) -> Decision {
         },
         Actor::Caseworker { .. } if !r.linked => NotFound,
         Actor::Caseworker { .. } => {
-            let live_view = matches!(r.grant, GrantState::View | GrantState::ViewAndUpload);
-            let live_upload = matches!(r.grant, GrantState::UploadOnly | GrantState::ViewAndUpload);
+            let live_view = r.grant.can_view();
+            let live_upload = r.grant.can_upload();
             match action {
                 SeeBeneficiary | ListDocuments | ListGrants => Allow,
                 // A private document does not exist for a structure.
@@ -163,8 +214,8 @@ pub fn decide(actor: &Actor, action: Action, r: &Resource) -> Decision {
 pub enum StructureAction {
     /// Invite (or deactivate) a caseworker of the structure.
     ManageCaseworkers,
-    /// Enrol a person, who is then linked to the structure.
-    EnrolBeneficiary,
+    /// Enroll a person, who is then linked to the structure.
+    EnrollBeneficiary,
     /// See the people linked to the structure.
     ListBeneficiaries,
 }
@@ -241,7 +292,7 @@ mod tests {
             admin,
         };
         use StructureAction::*;
-        // (actor, expected for ManageCaseworkers, EnrolBeneficiary, ListBeneficiaries)
+        // (actor, expected for ManageCaseworkers, EnrollBeneficiary, ListBeneficiaries)
         let table: [(Actor, [char; 3]); 5] = [
             (cw(s, true), ['A', 'A', 'A']),
             (cw(s, false), ['F', 'A', 'A']),
@@ -253,7 +304,7 @@ mod tests {
             (Actor::Anonymous, ['U', 'U', 'U']),
         ];
         for (actor, expected) in table {
-            for (action, want) in [ManageCaseworkers, EnrolBeneficiary, ListBeneficiaries]
+            for (action, want) in [ManageCaseworkers, EnrollBeneficiary, ListBeneficiaries]
                 .into_iter()
                 .zip(expected)
             {

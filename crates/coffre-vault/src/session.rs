@@ -9,6 +9,7 @@ use coffre_crypto::{Identity, PrincipalId};
 use ring::digest::{SHA256, digest};
 use std::sync::Arc;
 
+use crate::journal::Who;
 use crate::policy::Actor;
 use crate::{Result, VaultError};
 
@@ -42,10 +43,25 @@ impl Principal {
     }
 
     /// How the journal names this principal.
-    pub fn label(&self) -> String {
-        match self {
-            Principal::Beneficiary { id } => format!("beneficiary:{id}"),
-            Principal::Caseworker { id, .. } => format!("caseworker:{id}"),
+    pub fn who(&self) -> Who {
+        match *self {
+            Principal::Beneficiary { id } => Who::Beneficiary(id),
+            Principal::Caseworker { id, .. } => Who::Caseworker(id),
+        }
+    }
+
+    /// The principal's own id.
+    pub fn id(&self) -> PrincipalId {
+        match *self {
+            Principal::Beneficiary { id } | Principal::Caseworker { id, .. } => id,
+        }
+    }
+
+    /// The caller's structure, for a caseworker.
+    pub fn structure(&self) -> Option<PrincipalId> {
+        match *self {
+            Principal::Caseworker { structure, .. } => Some(structure),
+            Principal::Beneficiary { .. } => None,
         }
     }
 }
@@ -141,10 +157,7 @@ impl Sessions {
 
     /// Ends every session of a principal (deactivation, erasure).
     pub fn remove_principal(&self, id: PrincipalId) {
-        self.lock().retain(|_, s| match s.principal {
-            Principal::Beneficiary { id: b } => b != id,
-            Principal::Caseworker { id: c, .. } => c != id,
-        });
+        self.lock().retain(|_, s| s.principal.id() != id);
     }
 
     pub fn sweep(&self) {

@@ -4,19 +4,21 @@
 //! secret itself. A link made by a structure dies with that structure's
 //! consent (revocation, expiry, the document made private).
 
-use coffre_crypto::wrap::{Binding, ShareSecret};
-use coffre_crypto::{DocumentId, PrincipalId, ShareId};
+use coffre_crypto::wrap::ShareSecret;
+use coffre_crypto::{DocumentId, ShareId};
 use serde::Serialize;
 use zeroize::Zeroizing;
 
-use crate::db::{self, key};
+use crate::access::Access;
 use crate::documents::{DocumentInfo, PlaintextStream};
-use crate::journal::NewEntry;
-use crate::model::{Category, DAY_MS, ShareRecord};
+use crate::journal::{Event, NewEntry, Who};
+use crate::model::DAY_MS;
 use crate::policy::Action;
+use crate::records::ShareRecord;
 use crate::session::{Principal, Session};
-use crate::{Result, Vault, VaultError, now_ms};
+use crate::{Result, Vault, VaultError};
 
+/// A link just made: its secret goes to the caller once.
 #[derive(Debug)]
 pub struct ShareCreated {
     pub share_id: ShareId,
@@ -25,6 +27,7 @@ pub struct ShareCreated {
     pub expires_ms: i64,
 }
 
+/// A link as its owner sees it.
 #[derive(Debug, Clone, Serialize)]
 pub struct ShareInfo {
     pub share_id: ShareId,
@@ -64,26 +67,20 @@ impl Vault {
         let (d, dek) = self
             .readable(session, document, Action::CreateShare)
             .await?;
-        if self
-            .db()
-            .vault_shares
-            .scan_prefix(d.beneficiary.as_bytes())
-            .count()
-            >= MAX_SHARES_PER_VAULT
-        {
+        if self.records().read().shares().count_of_vault(d.beneficiary) >= MAX_SHARES_PER_VAULT {
             return Err(VaultError::Conflict(
                 "too many share links in this vault; revoke some",
             ));
         }
         let secret = ShareSecret::generate()?;
-        let now = now_ms();
+        let now = self.now_ms();
         let rec = ShareRecord {
             id: ShareId::random()?,
             document: d.id,
             version: d.version,
             beneficiary: d.beneficiary,
             category: d.category,
-            created_by: session.principal.label(),
+            created_by: session.principal.who().to_string(),
             structure: match session.principal {
                 Principal::Caseworker { structure, .. } => Some(structure),
                 Principal::Beneficiary { .. } => None,
@@ -92,16 +89,37 @@ impl Vault {
             expires_ms: now + i64::from(days) * DAY_MS,
             max_downloads,
             downloads: 0,
-            wrap: secret.wrap_dek(&dek, &Binding::document_key(d.id, d.version))?,
+            wrap: Access::share_wrap(&secret, &dek, &d)?,
         };
         let lookup = secret.lookup_key()?;
-        db::put(&self.db().shares, lookup, &rec)?;
-        self.db().share_ids.insert(rec.id.as_bytes(), &lookup)?;
-        self.db()
-            .vault_shares
-            .insert(key(&[d.beneficiary.as_bytes(), rec.id.as_bytes()]), &lookup)?;
+        self.retrying(|| {
+            let stamp = self.beneficiary(d.beneficiary)?.stamp;
+            // The structure's consent, checked again when the link is
+            // written: a revocation meanwhile would leave it behind.
+            if let Principal::Caseworker { structure, .. } = session.principal
+                && !self
+                    .grant_state(d.beneficiary, structure, d.category)?
+                    .can_view()
+            {
+                return Err(VaultError::Forbidden(
+                    "no live consent to view this category",
+                ));
+            }
+            self.records().write(|tx| {
+                tx.beneficiaries().expect_stamp(d.beneficiary, stamp)?;
+                if tx
+                    .documents()
+                    .get(d.id)?
+                    .is_none_or(|cur| cur.private() && rec.structure.is_some())
+                {
+                    return Err(VaultError::NotFound.into());
+                }
+                tx.shares().insert(&lookup, &rec)?;
+                tx.beneficiaries().update(d.beneficiary, |_| Ok(()))
+            })
+        })?;
         self.journal(
-            NewEntry::new(session.principal.label(), "share.create", "ok")
+            NewEntry::ok(session.principal.who(), Event::ShareCreate)
                 .vault(d.beneficiary)
                 .doc(d.id)
                 .detail(format!("share:{} days:{days} max:{max_downloads}", rec.id)),
@@ -114,23 +132,6 @@ impl Vault {
         })
     }
 
-    /// The share records of a vault.
-    fn shares_of(&self, beneficiary: PrincipalId) -> Result<Vec<([u8; 32], ShareRecord)>> {
-        let mut out = Vec::new();
-        for v in self
-            .db()
-            .vault_shares
-            .scan_prefix(beneficiary.as_bytes())
-            .values()
-        {
-            let lookup: [u8; 32] = v?.as_ref().try_into().map_err(|_| VaultError::Integrity)?;
-            if let Some(r) = db::get::<ShareRecord>(&self.db().shares, lookup)? {
-                out.push((lookup, r));
-            }
-        }
-        Ok(out)
-    }
-
     /// The links of one document (owner, or a structure that may view it).
     pub async fn list_shares(
         &self,
@@ -141,9 +142,8 @@ impl Vault {
             .readable(session, document, Action::CreateShare)
             .await?;
         Ok(self
-            .shares_of(d.beneficiary)?
+            .links_of(&d)?
             .into_iter()
-            .filter(|(_, r)| r.document == document)
             .map(|(_, r)| ShareInfo {
                 share_id: r.id,
                 document_id: r.document,
@@ -158,22 +158,14 @@ impl Vault {
     /// Revokes a link: its row (and so its key wrap) is deleted.
     pub async fn revoke_share(&self, session: &Session, share: ShareId) -> Result<()> {
         let _writing = self.writing().await;
-        let found = match self.db().share_ids.get(share.as_bytes())? {
-            Some(lookup) => {
-                db::get::<ShareRecord>(&self.db().shares, &lookup)?.map(|r| (lookup, r))
-            }
-            None => None,
-        };
-        let Some((lookup, rec)) = found else {
-            self.journal(
-                NewEntry::new(session.principal.label(), "share.revoke", "denied")
-                    .detail("unknown link"),
-            )
-            .await?;
+        let who = session.principal.who();
+        let Some((lookup, rec)) = self.records().read().shares().by_id(share)? else {
+            self.journal(NewEntry::denied(who, Event::ShareRevoke).detail("unknown link"))
+                .await?;
             return Err(VaultError::NotFound);
         };
         // The owner, or whoever created it.
-        if session.principal.label() != rec.created_by {
+        if who.to_string() != rec.created_by {
             let d = self.document(rec.document)?;
             self.authorize(
                 session,
@@ -184,9 +176,10 @@ impl Vault {
             )
             .await?;
         }
-        self.delete_share(&lookup, &rec)?;
+        self.records()
+            .write(|tx| tx.shares().remove(&lookup, &rec))?;
         self.journal(
-            NewEntry::new(session.principal.label(), "share.revoke", "ok")
+            NewEntry::ok(who, Event::ShareRevoke)
                 .vault(rec.beneficiary)
                 .doc(rec.document)
                 .detail(format!("share:{share}")),
@@ -195,41 +188,42 @@ impl Vault {
         Ok(())
     }
 
-    fn delete_share(&self, lookup: &[u8], rec: &ShareRecord) -> Result<()> {
-        self.db().shares.remove(lookup)?;
-        self.db().share_ids.remove(rec.id.as_bytes())?;
-        self.db()
-            .vault_shares
-            .remove(key(&[rec.beneficiary.as_bytes(), rec.id.as_bytes()]))?;
-        Ok(())
-    }
-
     /// Anonymous redemption of a link. The download is counted atomically
-    /// (compare-and-swap) and durably before the stream is returned;
-    /// expired, exhausted or revoked links are `Gone`.
+    /// and durably before the stream is returned; expired, exhausted or
+    /// revoked links are `Gone`.
     pub async fn redeem_share(&self, token: &str) -> Result<(DocumentInfo, PlaintextStream)> {
         let _writing = self.writing().await;
+        let anonymous = |detail: &'static str| {
+            NewEntry::denied(Who::Anonymous, Event::ShareDownload).detail(detail)
+        };
         let Ok(secret) = ShareSecret::from_token(token) else {
-            self.journal(
-                NewEntry::new("anonymous", "share.download", "denied").detail("malformed link"),
-            )
-            .await?;
+            self.journal(anonymous("malformed link")).await?;
             return Err(VaultError::Gone);
         };
         let lookup = secret.lookup_key()?;
-        let rec = loop {
-            let Some(old) = self.db().shares.get(lookup)? else {
-                self.journal(
-                    NewEntry::new("anonymous", "share.download", "denied")
-                        .detail("unknown or revoked link"),
-                )
-                .await?;
-                return Err(VaultError::Gone);
+        let now = self.now_ms();
+        // Counted in one transaction: concurrent redemptions of the last
+        // download cannot both pass.
+        let counted = self.records().write(|tx| {
+            let Some(mut rec) = tx.shares().by_lookup(&lookup)? else {
+                return Ok(Err(None));
             };
-            let mut rec: ShareRecord = serde_json::from_slice(&old)?;
-            if rec.expires_ms <= now_ms() || rec.downloads >= rec.max_downloads {
+            if rec.expires_ms <= now || rec.downloads >= rec.max_downloads {
+                return Ok(Err(Some(rec)));
+            }
+            rec.downloads += 1;
+            tx.shares().put(&lookup, &rec)?;
+            Ok(Ok(rec))
+        })?;
+        let rec = match counted {
+            Ok(rec) => rec,
+            Err(None) => {
+                self.journal(anonymous("unknown or revoked link")).await?;
+                return Err(VaultError::Gone);
+            }
+            Err(Some(rec)) => {
                 self.journal(
-                    NewEntry::new(format!("share:{}", rec.id), "share.download", "denied")
+                    NewEntry::denied(Who::Share(rec.id), Event::ShareDownload)
                         .vault(rec.beneficiary)
                         .doc(rec.document)
                         .detail(if rec.downloads >= rec.max_downloads {
@@ -241,28 +235,16 @@ impl Vault {
                 .await?;
                 return Err(VaultError::Gone);
             }
-            rec.downloads += 1;
-            let new = db::enc(&rec)?;
-            // A concurrent redemption or revocation changed the row: read again.
-            if self
-                .db()
-                .shares
-                .compare_and_swap(lookup, Some(old), Some(new))?
-                .is_ok()
-            {
-                break rec;
-            }
         };
-        let label = format!("share:{}", rec.id);
         let d = match self.document(rec.document) {
             Ok(d) if d.version == rec.version => d,
             _ => return Err(VaultError::Gone),
         };
-        let dek = secret.unwrap_dek(&rec.wrap, &Binding::document_key(d.id, d.version))?;
+        let dek = Access::share_dek(&secret, &rec.wrap, &d)?;
         let info = self.info(&d, &dek)?;
         let stream = self.open_object(&d, dek).await?;
         self.journal(
-            NewEntry::new(label, "share.download", "ok")
+            NewEntry::ok(Who::Share(rec.id), Event::ShareDownload)
                 .vault(rec.beneficiary)
                 .doc(rec.document)
                 .detail(format!(
@@ -272,45 +254,5 @@ impl Vault {
         )
         .await?;
         Ok((info, stream))
-    }
-
-    /// Deletes the links of one document (deletion, erasure).
-    pub(crate) fn remove_shares_of(
-        &self,
-        beneficiary: PrincipalId,
-        document: DocumentId,
-    ) -> Result<()> {
-        for (lookup, r) in self.shares_of(beneficiary)? {
-            if r.document == document {
-                self.delete_share(&lookup, &r)?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Deletes the links a structure made in a vault: in one category when
-    /// its consent there ends, or on one document when it becomes private.
-    pub(crate) fn remove_structure_shares(
-        &self,
-        beneficiary: PrincipalId,
-        category: Option<Category>,
-        document: Option<DocumentId>,
-        structure: Option<PrincipalId>,
-    ) -> Result<usize> {
-        let mut n = 0;
-        for (lookup, r) in self.shares_of(beneficiary)? {
-            let by_structure = match structure {
-                Some(s) => r.structure == Some(s),
-                None => r.structure.is_some(),
-            };
-            if by_structure
-                && category.is_none_or(|c| r.category == c)
-                && document.is_none_or(|d| r.document == d)
-            {
-                self.delete_share(&lookup, &r)?;
-                n += 1;
-            }
-        }
-        Ok(n)
     }
 }

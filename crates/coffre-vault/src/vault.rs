@@ -1,5 +1,6 @@
-//! The `Vault` handle: opening, limits, and the shared helpers every
-//! operation uses (records, policy checks that journal refusals).
+//! The `Vault` handle: opening, limits, and what every operation shares
+//! (the records, the key layer, the journal, the policy check that
+//! journals refusals).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -7,16 +8,19 @@ use std::time::Duration;
 
 use coffre_crypto::audit::{AuditSigningKey, AuditVerifyingKey};
 use coffre_crypto::root::{BlindIndexKey, RootKeyRing};
-use coffre_crypto::wrap::{Binding, KdfParams};
+use coffre_crypto::wrap::KdfParams;
 use coffre_crypto::{DocumentId, PrincipalId};
 use coffre_store::ObjectStore;
 
-use crate::db::{self, Db};
+use crate::access::Access;
+use crate::clock::Clock;
 use crate::journal::{Journal, NewEntry};
-use crate::model::{BeneficiaryRecord, Category, DocumentRecord, GrantRecord, Permission};
+use crate::maintenance::ScrubSummary;
+use crate::model::Category;
 use crate::policy::{self, Action, Decision, GrantState, Resource};
+use crate::records::{BeneficiaryRecord, DocumentRecord, Records, Secret, Table};
 use crate::session::{Principal, Session, Sessions};
-use crate::{Result, VaultError, now_ms};
+use crate::{Result, VaultError};
 
 /// Sizes, counts and durations. Every one has a limit.
 #[derive(Debug, Clone)]
@@ -29,7 +33,7 @@ pub struct Limits {
     /// First lock duration; doubles with every further failure.
     pub lockout_base: Duration,
     pub lockout_max: Duration,
-    pub enrolment_code_ttl: Duration,
+    pub enrollment_code_ttl: Duration,
     pub share_default_days: u32,
     pub share_max_days: u32,
     pub share_max_downloads: u32,
@@ -47,7 +51,7 @@ impl Default for Limits {
             lockout_after: 5,
             lockout_base: Duration::from_secs(60),
             lockout_max: Duration::from_secs(24 * 3600),
-            enrolment_code_ttl: Duration::from_secs(7 * 24 * 3600),
+            enrollment_code_ttl: Duration::from_secs(7 * 24 * 3600),
             share_default_days: 7,
             share_max_days: 31,
             share_max_downloads: 100,
@@ -58,7 +62,7 @@ impl Default for Limits {
 }
 
 /// Counts and key state for the operator.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Status {
     pub structures: u64,
     pub caseworkers: u64,
@@ -71,15 +75,36 @@ pub struct Status {
     pub last_checkpoint_seq: Option<u64>,
     pub last_checkpoint_ms: Option<i64>,
     pub audit_verifying_key: String,
-    pub last_scrub: Option<crate::maintenance::ScrubSummary>,
+    pub last_scrub: Option<ScrubSummary>,
 }
 
+/// What the vault is opened with.
 pub struct VaultConfig {
-    /// Directory of the sled database.
+    /// Directory of the metadata database.
     pub db_path: PathBuf,
     pub store: Arc<dyn ObjectStore>,
     pub root: RootKeyRing,
     pub limits: Limits,
+    /// "Now" (the system clock, but for tests).
+    pub clock: Clock,
+}
+
+impl VaultConfig {
+    /// A configuration on the system clock.
+    pub fn new(
+        db_path: PathBuf,
+        store: Arc<dyn ObjectStore>,
+        root: RootKeyRing,
+        limits: Limits,
+    ) -> Self {
+        Self {
+            db_path,
+            store,
+            root,
+            limits,
+            clock: Clock::system(),
+        }
+    }
 }
 
 impl std::fmt::Debug for VaultConfig {
@@ -92,7 +117,7 @@ impl std::fmt::Debug for VaultConfig {
 }
 
 pub(crate) struct Inner {
-    pub db: Arc<Db>,
+    pub records: Arc<Records>,
     pub store: Arc<dyn ObjectStore>,
     /// Replaced as a whole by a root rotation; readers take a clone of the Arc.
     root: std::sync::RwLock<Arc<RootKeyRing>>,
@@ -100,7 +125,7 @@ pub(crate) struct Inner {
     /// backup (so it copies a consistent state) and by a root rotation.
     pub gate: tokio::sync::RwLock<()>,
     /// The last scrub's findings, for `/metrics`.
-    pub scrubbed: std::sync::Mutex<Option<crate::maintenance::ScrubSummary>>,
+    pub scrubbed: std::sync::Mutex<Option<ScrubSummary>>,
     /// Documents whose object may exist before their record: gc and scrub
     /// must not take them for orphans, however young the bound.
     pub uploading: std::sync::Mutex<std::collections::HashSet<DocumentId>>,
@@ -115,6 +140,7 @@ pub(crate) struct Inner {
     pub journal: Journal,
     pub sessions: Sessions,
     pub limits: Limits,
+    pub clock: Clock,
 }
 
 impl Inner {
@@ -123,6 +149,13 @@ impl Inner {
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
+    }
+
+    pub fn set_root(&self, ring: RootKeyRing) {
+        *self
+            .root
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(ring);
     }
 
     /// Marks an upload in flight until the guard drops (after its record is
@@ -143,13 +176,6 @@ impl Inner {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .contains(&id)
-    }
-
-    pub fn set_root(&self, ring: RootKeyRing) {
-        *self
-            .root
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(ring);
     }
 }
 
@@ -182,48 +208,57 @@ impl std::fmt::Debug for Vault {
     }
 }
 
-pub(crate) const SIGNING_KEY: &str = "audit_signing_key";
-pub(crate) const BLIND_KEY: &str = "blind_index_key";
+/// Opens a server secret sealed in `meta`, creating it on first start.
+fn server_secret<K>(
+    records: &Records,
+    which: Secret,
+    root: &RootKeyRing,
+    unseal: impl Fn(&[u8], &RootKeyRing) -> coffre_crypto::Result<K>,
+    generate: impl Fn() -> coffre_crypto::Result<(K, Vec<u8>)>,
+) -> Result<K> {
+    if let Some(sealed) = records.read().meta().secret(which)? {
+        return Ok(unseal(&sealed, root)?);
+    }
+    let (key, sealed) = generate()?;
+    records.write(|tx| tx.meta().put_secret(which, &sealed))?;
+    Ok(key)
+}
 
 impl Vault {
     /// Opens (initialising on first use) the vault. Must run inside a tokio
     /// runtime: the journal writer is a task.
     pub async fn open(config: VaultConfig) -> Result<Self> {
-        let db = Arc::new(Db::open(&config.db_path)?);
-        let signing = match db.meta.get(SIGNING_KEY)? {
-            Some(s) => AuditSigningKey::unseal(&s, &config.root)?,
-            None => {
+        let records = Arc::new(Records::open(&config.db_path)?);
+        let root = &config.root;
+        let signing = server_secret(
+            &records,
+            Secret::AuditSigningKey,
+            root,
+            AuditSigningKey::unseal,
+            || {
                 let k = AuditSigningKey::generate()?;
-                db.meta.insert(SIGNING_KEY, k.seal(&config.root)?)?;
-                k
-            }
-        };
-        let blind = match db.meta.get(BLIND_KEY)? {
-            Some(s) => BlindIndexKey::unseal(&s, &config.root)?,
-            None => {
+                let sealed = k.seal(root)?;
+                Ok((k, sealed))
+            },
+        )?;
+        let blind = server_secret(
+            &records,
+            Secret::BlindIndexKey,
+            root,
+            BlindIndexKey::unseal,
+            || {
                 let k = BlindIndexKey::generate()?;
-                db.meta.insert(BLIND_KEY, k.seal(&config.root)?)?;
-                k
-            }
-        };
-        db.flush().await?;
-        let journal = Journal::start(db.clone(), signing)?;
+                let sealed = k.seal(root)?;
+                Ok((k, sealed))
+            },
+        )?;
+        records.flush().await?;
+        let journal = Journal::start(records.clone(), signing, config.clock.clone())?;
         let decoy_id = PrincipalId::random()?;
-        let decoy = {
-            let secret = coffre_crypto::UserSecret::new(PrincipalId::random()?.to_string());
-            let kdf = config.limits.kdf;
-            let root = &config.root;
-            coffre_crypto::wrap::seal_identity(
-                &coffre_crypto::Identity::generate(),
-                &secret,
-                kdf,
-                &Binding::principal_identity(decoy_id),
-                root,
-            )?
-        };
+        let decoy = Access::decoy(root, config.limits.kdf, decoy_id)?;
         Ok(Self {
             inner: Arc::new(Inner {
-                db,
+                records,
                 store: config.store,
                 root: std::sync::RwLock::new(Arc::new(config.root)),
                 gate: tokio::sync::RwLock::new(()),
@@ -237,6 +272,7 @@ impl Vault {
                 journal,
                 sessions: Sessions::new(config.limits.session_idle),
                 limits: config.limits,
+                clock: config.clock,
             }),
         })
     }
@@ -245,30 +281,40 @@ impl Vault {
         &self.inner.limits
     }
 
+    /// The vault's clock.
+    pub fn clock(&self) -> &Clock {
+        &self.inner.clock
+    }
+
+    pub(crate) fn now_ms(&self) -> i64 {
+        self.inner.clock.now_ms()
+    }
+
     pub fn audit_verifying_key(&self) -> AuditVerifyingKey {
         self.inner.journal.verifying_key()
     }
 
+    pub(crate) fn records(&self) -> &Records {
+        &self.inner.records
+    }
+
+    pub(crate) fn access(&self) -> Access<'_> {
+        Access::new(&self.inner)
+    }
+
     /// What the operator's `coffre admin status` shows.
     pub fn status(&self) -> Result<Status> {
-        let db = self.db();
-        let head = match db.audit.last()? {
-            Some((_, v)) => Some(serde_json::from_slice::<coffre_crypto::audit::Record>(&v)?),
-            None => None,
-        };
-        let checkpoint = match db.checkpoints.last()? {
-            Some((_, v)) => Some(serde_json::from_slice::<coffre_crypto::audit::Checkpoint>(
-                &v,
-            )?),
-            None => None,
-        };
+        let r = self.records();
+        let head = r.journal().last()?;
+        let checkpoint = r.journal().last_checkpoint()?;
+        let root = self.inner.root();
         Ok(Status {
-            structures: db.structures.len() as u64,
-            caseworkers: db.caseworkers.len() as u64,
-            beneficiaries: db.beneficiaries.len() as u64,
-            documents: db.documents.len() as u64,
-            root_key_version: self.inner.root().current_version(),
-            root_key_versions: self.inner.root().versions(),
+            structures: r.count(Table::Structures),
+            caseworkers: r.count(Table::Caseworkers),
+            beneficiaries: r.count(Table::Beneficiaries),
+            documents: r.count(Table::Documents),
+            root_key_version: root.current_version(),
+            root_key_versions: root.versions(),
             journal_head_seq: head.as_ref().map_or(0, |r| r.entry.seq),
             journal_head_hash: head.map(|r| r.hash.to_string()),
             last_checkpoint_seq: checkpoint.as_ref().map(|c| c.seq),
@@ -294,7 +340,7 @@ impl Vault {
 
     /// Readiness: the object store answers and the database reads.
     pub async fn ready(&self) -> Result<()> {
-        self.db().meta.get("schema_version")?;
+        self.records().read().meta().schema_version()?;
         self.inner.store.check().await?;
         Ok(())
     }
@@ -311,77 +357,38 @@ impl Vault {
         self.inner.gate.read().await
     }
 
-    pub(crate) fn db(&self) -> &Db {
-        &self.inner.db
-    }
-
     pub(crate) async fn journal(&self, e: NewEntry) -> Result<u64> {
         self.inner.journal.append(e).await
     }
 
     /// Appends a journal entry for an event outside the vault's own
-    /// operations (operator maintenance, refusals decided by the API layer).
-    /// Returns once it is durable.
+    /// operations (refusals decided by the API layer). Returns once it is
+    /// durable.
     pub async fn record(&self, e: NewEntry) -> Result<u64> {
         self.inner.journal.append(e).await
     }
 
     pub(crate) fn beneficiary(&self, id: PrincipalId) -> Result<BeneficiaryRecord> {
-        db::get(&self.db().beneficiaries, id.as_bytes())?.ok_or(VaultError::NotFound)
+        self.records().read().beneficiaries().find(id)
     }
 
     pub(crate) fn document(&self, id: DocumentId) -> Result<DocumentRecord> {
-        db::get(&self.db().documents, id.as_bytes())?.ok_or(VaultError::NotFound)
+        self.records()
+            .read()
+            .documents()
+            .get(id)?
+            .ok_or(VaultError::NotFound)
     }
 
-    pub(crate) fn grants_of(&self, beneficiary: PrincipalId) -> Result<Vec<GrantRecord>> {
-        let mut out = Vec::new();
-        for k in self
-            .db()
-            .vault_grants
-            .scan_prefix(beneficiary.as_bytes())
-            .keys()
-        {
-            let k = k?;
-            if let Some(g) = db::get::<GrantRecord>(&self.db().grants, &k[16..])? {
-                out.push(g);
-            }
-        }
-        Ok(out)
-    }
-
-    /// The consent state of `structure` on `category` of a vault.
+    /// The consent state of `structure` on `category` of a vault, now.
     pub(crate) fn grant_state(
         &self,
         beneficiary: PrincipalId,
         structure: PrincipalId,
         category: Category,
     ) -> Result<GrantState> {
-        let now = now_ms();
-        let mut state = GrantState::None;
-        let mut view = false;
-        let mut upload = false;
-        for g in self.grants_of(beneficiary)? {
-            if g.structure != structure || !g.categories.contains(&category) {
-                continue;
-            }
-            if g.live(now) {
-                view |= g.permissions.contains(&Permission::View);
-                upload |= g.permissions.contains(&Permission::Upload);
-            } else if g.revoked_ms.is_some() {
-                if state == GrantState::None {
-                    state = GrantState::Revoked;
-                }
-            } else if state == GrantState::None || state == GrantState::Revoked {
-                state = GrantState::Expired;
-            }
-        }
-        Ok(match (view, upload) {
-            (true, true) => GrantState::ViewAndUpload,
-            (true, false) => GrantState::View,
-            (false, true) => GrantState::UploadOnly,
-            (false, false) => state,
-        })
+        let grants = self.records().read().grants().of_vault(beneficiary)?;
+        Ok(GrantState::of(&grants, structure, category, self.now_ms()))
     }
 
     /// Builds the policy input for an action on a vault (and a category or
@@ -396,12 +403,10 @@ impl Vault {
         category: Option<Category>,
         document: Option<&DocumentRecord>,
     ) -> Result<BeneficiaryRecord> {
+        let who = session.principal.who();
         let Ok(record) = self.beneficiary(beneficiary) else {
-            self.journal(
-                NewEntry::new(session.principal.label(), action.code(), "denied")
-                    .detail("unknown vault"),
-            )
-            .await?;
+            self.journal(NewEntry::denied(who, action.event()).detail("unknown vault"))
+                .await?;
             return Err(VaultError::NotFound);
         };
         let (linked, trustee, grant) = match session.principal {
@@ -430,8 +435,7 @@ impl Vault {
             Decision::Allow => Ok(record),
             refusal => {
                 // The refused attempt is shown to the person in their journal.
-                let mut e = NewEntry::new(session.principal.label(), action.code(), "denied")
-                    .vault(beneficiary);
+                let mut e = NewEntry::denied(who, action.event()).vault(beneficiary);
                 if let Some(d) = document {
                     e = e.doc(d.id);
                 }
@@ -456,16 +460,8 @@ impl Vault {
         }
     }
 
-    /// A beneficiary's display name (sealed under the root ring).
+    /// A beneficiary's display name.
     pub(crate) fn display_name(&self, b: &BeneficiaryRecord) -> Result<String> {
-        let bytes = self
-            .inner
-            .root()
-            .open(&b.sealed_name, &name_binding(b.id))?;
-        String::from_utf8(bytes.to_vec()).map_err(|_| VaultError::Integrity)
+        self.access().open_name(b.id, &b.sealed_name)
     }
-}
-
-pub(crate) fn name_binding(id: PrincipalId) -> Binding {
-    Binding::server_secret(&format!("display-name/{id}"))
 }

@@ -51,6 +51,7 @@ async fn open(dir: &Path) -> (Vault, Arc<dyn ObjectStore>) {
             .unwrap();
     let store: Arc<dyn ObjectStore> = Arc::new(FsStore::open(dir.join("objects")).await.unwrap());
     let vault = Vault::open(VaultConfig {
+        clock: coffre_vault::Clock::system(),
         db_path: dir.join("db"),
         store: store.clone(),
         root,
@@ -78,7 +79,7 @@ fn child_setup(dir: &Path) {
     rt().block_on(async {
         let (v, _) = open(dir).await;
         let s = v.create_structure("CCAS", "admin").await.unwrap();
-        v.enrol_caseworker(&s.enrolment_code, UserSecret::from(PASSWORD))
+        v.enroll_caseworker(&s.enrollment_code, UserSecret::from(PASSWORD))
             .await
             .unwrap();
         let t = v
@@ -87,7 +88,7 @@ fn child_setup(dir: &Path) {
             .unwrap();
         let cw = v.session(&t.token).unwrap();
         let e = v
-            .enrol_beneficiary(
+            .enroll_beneficiary(
                 &cw,
                 NewBeneficiary {
                     identifier: "marie".into(),

@@ -283,6 +283,7 @@ async fn backup_during_writes_restores_a_consistent_vault() {
     assert!(!cut.path().join("db").exists());
 
     let vault = Vault::open(VaultConfig {
+        clock: coffre_vault::Clock::system(),
         db_path: dir.path().join("db"),
         store: w.store.clone(),
         root: w.root_copy(),
@@ -394,6 +395,7 @@ async fn gc_and_scrub_leave_an_upload_in_flight_alone() {
         go: tokio::sync::Notify::new(),
     });
     let vault = Vault::open(VaultConfig {
+        clock: coffre_vault::Clock::system(),
         db_path: dir.path().join("db"),
         store: store.clone(),
         root: RootKeyRing::generate().unwrap(),

@@ -43,6 +43,7 @@ pub async fn world_with(limits: Limits) -> World {
         Arc::new(FsStore::open(dir.path().join("objects")).await.unwrap());
     let root = RootKeyRing::generate().unwrap();
     let vault = Vault::open(VaultConfig {
+        clock: coffre_vault::Clock::system(),
         db_path: dir.path().join("db"),
         store: store.clone(),
         root: root.current_only(),
@@ -84,7 +85,7 @@ pub const PASSWORD: &str = "mot-de-passe-du-travailleur";
 pub async fn structure(w: &World, name: &str, admin: &str) -> (PrincipalId, Arc<Session>) {
     let s = w.vault.create_structure(name, admin).await.unwrap();
     w.vault
-        .enrol_caseworker(&s.enrolment_code, UserSecret::from(PASSWORD))
+        .enroll_caseworker(&s.enrollment_code, UserSecret::from(PASSWORD))
         .await
         .unwrap();
     let out = w
@@ -108,7 +109,7 @@ pub async fn caseworker(
         .await
         .unwrap();
     w.vault
-        .enrol_caseworker(&code, UserSecret::from(PASSWORD))
+        .enroll_caseworker(&code, UserSecret::from(PASSWORD))
         .await
         .unwrap();
     let out = w
@@ -136,7 +137,7 @@ pub async fn beneficiary(
     });
     let e = w
         .vault
-        .enrol_beneficiary(
+        .enroll_beneficiary(
             cw,
             NewBeneficiary {
                 identifier: identifier.into(),

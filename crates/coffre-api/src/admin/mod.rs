@@ -1,52 +1,26 @@
 //! The operator's channel: a Unix socket in the data directory (mode 0600;
 //! being able to open it is the credential). One JSON request per line; the
-//! answer is one JSON line, which long work (scrub) precedes with
-//! `{"progress":{"done":…,"total":…}}` lines.
+//! answer is one JSON line, which long work (scrub) precedes with progress
+//! lines. The messages are [`protocol`]'s, which the `coffre` command uses
+//! too.
+
+pub mod protocol;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use coffre_crypto::Recipient;
 use coffre_crypto::archive::ArchiveWriter;
-use coffre_crypto::{PrincipalId, Recipient};
 use coffre_vault::{RootFile, Vault};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use protocol::{
+    AuditPageReply, AuditRangeReply, BackupReply, GcReply, Progress, Request, RotationReply,
+    ScrubReply, StatusReply, StructureCreated, StructureInfo, StructureList, answer_line,
+    progress_line,
+};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixListener;
 use tokio::sync::mpsc;
-
-#[derive(Deserialize)]
-#[serde(tag = "command", rename_all = "snake_case")]
-enum Request {
-    StructureCreate {
-        name: String,
-        admin_login: String,
-    },
-    StructureList,
-    Status,
-    AuditRange {
-        since_ms: Option<i64>,
-        until_ms: Option<i64>,
-        beneficiary: Option<PrincipalId>,
-    },
-    AuditPage {
-        from: u64,
-        to: u64,
-        beneficiary: Option<PrincipalId>,
-        limit: usize,
-    },
-    Scrub,
-    Gc {
-        older_than_secs: u64,
-        apply: bool,
-    },
-    RotateRoot,
-    BackupCreate {
-        #[serde(default)]
-        recipients: Vec<String>,
-    },
-}
 
 /// Longest request line accepted.
 const MAX_LINE: usize = 64 * 1024;
@@ -120,19 +94,18 @@ pub async fn serve(listener: UnixListener, op: Operator) {
             let mut lines = BufReader::new(r.take(MAX_LINE as u64 * 64)).lines();
             while let Ok(Some(line)) = lines.next_line().await {
                 if line.len() > MAX_LINE {
-                    let _ = w
-                        .write_all(b"{\"ok\":false,\"error\":\"request too long\"}\n")
-                        .await;
+                    let refused = answer_line::<()>(&Err("request too long".into()));
+                    let _ = w.write_all(format!("{refused}\n").as_bytes()).await;
                     break;
                 }
-                let (ptx, mut prx) = mpsc::channel::<Value>(8);
+                let (ptx, mut prx) = mpsc::channel::<Progress>(8);
                 let work = handle(&op, &line, ptx);
                 tokio::pin!(work);
                 let answer = loop {
                     tokio::select! {
                         a = &mut work => break a,
                         Some(p) = prx.recv() => {
-                            if w.write_all(format!("{}\n", json!({ "progress": p })).as_bytes()).await.is_err() {
+                            if w.write_all(format!("{}\n", progress_line(p)).as_bytes()).await.is_err() {
                                 return;
                             }
                         }
@@ -146,106 +119,113 @@ pub async fn serve(listener: UnixListener, op: Operator) {
     }
 }
 
-fn refused(e: impl std::fmt::Display) -> Value {
-    json!({ "ok": false, "error": e.to_string() })
+fn refused<R>(e: impl std::fmt::Display) -> Result<R, String> {
+    Err(e.to_string())
 }
 
-fn ok(mut v: Value) -> Value {
-    if let Some(m) = v.as_object_mut() {
-        m.insert("ok".into(), Value::Bool(true));
-    }
-    v
-}
-
-async fn handle(op: &Operator, line: &str, progress: mpsc::Sender<Value>) -> Value {
+/// The answer line of one request.
+async fn handle(op: &Operator, line: &str, progress: mpsc::Sender<Progress>) -> String {
     let req: Request = match serde_json::from_str(line) {
         Ok(r) => r,
-        Err(e) => return refused(format!("bad request: {e}")),
+        Err(_) => return answer_line::<()>(&refused("bad request: not a known command")),
     };
     let vault = &op.vault;
     match req {
         Request::StructureCreate { name, admin_login } => {
-            match vault.create_structure(&name, &admin_login).await {
-                Ok(c) => {
-                    let code: &str = &c.enrolment_code;
-                    json!({ "ok": true, "structure_id": c.structure_id, "admin_id": c.admin_id, "enrollment_code": code })
-                }
+            answer_line(&match vault.create_structure(&name, &admin_login).await {
+                Ok(c) => Ok(StructureCreated {
+                    structure_id: c.structure_id,
+                    admin_id: c.admin_id,
+                    enrollment_code: c.enrollment_code.to_string(),
+                }),
                 Err(e) => refused(e),
-            }
+            })
         }
-        Request::StructureList => match vault.structures() {
-            Ok(list) => json!({ "ok": true, "structures": list.iter().map(|s| json!({
-                "structure_id": s.id, "name": s.name, "created_at_ms": s.created_ms })).collect::<Vec<_>>() }),
+        Request::StructureList => answer_line(&match vault.structures() {
+            Ok(list) => Ok(StructureList {
+                structures: list
+                    .into_iter()
+                    .map(|s| StructureInfo {
+                        structure_id: s.id,
+                        name: s.name,
+                        created_at_ms: s.created_ms,
+                    })
+                    .collect(),
+            }),
             Err(e) => refused(e),
-        },
-        Request::Status => match vault.status() {
-            Ok(s) => {
-                let mut v = json!({
-                    "version": env!("CARGO_PKG_VERSION"),
-                    "store": op.store,
-                    "data_dir": op.data_dir.display().to_string(),
-                });
-                if let (Some(m), Ok(Value::Object(s))) =
-                    (v.as_object_mut(), serde_json::to_value(s))
-                {
-                    m.extend(s);
-                }
-                ok(v)
-            }
+        }),
+        Request::Status => answer_line(&match vault.status() {
+            Ok(status) => Ok(StatusReply {
+                version: env!("CARGO_PKG_VERSION").to_owned(),
+                store: op.store.clone(),
+                data_dir: op.data_dir.display().to_string(),
+                status,
+            }),
             Err(e) => refused(e),
-        },
+        }),
         Request::AuditRange {
             since_ms,
             until_ms,
             beneficiary,
-        } => match vault.audit_range(since_ms, until_ms, beneficiary).await {
-            Ok(r) => ok(json!({ "range": r })),
-            Err(e) => refused(e),
-        },
+        } => answer_line(
+            &vault
+                .audit_range(since_ms, until_ms, beneficiary)
+                .await
+                .map(|range| AuditRangeReply { range })
+                .map_err(|e| e.to_string()),
+        ),
         Request::AuditPage {
             from,
             to,
             beneficiary,
             limit,
-        } => match vault.audit_page(from, to, beneficiary, limit) {
-            Ok(lines) => ok(json!({ "lines": lines })),
-            Err(e) => refused(e),
-        },
+        } => answer_line(
+            &vault
+                .audit_page(from, to, beneficiary, limit)
+                .map(|lines| AuditPageReply { lines })
+                .map_err(|e| e.to_string()),
+        ),
         Request::Scrub => {
             let report = vault
                 .scrub(&move |done, total| {
                     // Every 1 % is plenty for a progress bar.
                     if done == total || done % (total / 100).max(1) == 0 {
-                        let _ = progress.try_send(json!({ "done": done, "total": total }));
+                        let _ = progress.try_send(Progress { done, total });
                     }
                 })
                 .await;
-            match report {
-                Ok(r) => ok(json!({ "report": r, "healthy": r.healthy() })),
-                Err(e) => refused(e),
-            }
+            answer_line(&report.map_err(|e| e.to_string()).map(|report| ScrubReply {
+                healthy: report.healthy(),
+                report,
+            }))
         }
         Request::Gc {
             older_than_secs,
             apply,
-        } => match vault.gc(Duration::from_secs(older_than_secs), apply).await {
-            Ok(r) => ok(json!({ "report": r, "applied": apply })),
-            Err(e) => refused(e),
-        },
-        Request::RotateRoot => match vault.rotate_root(op.root_file.as_ref()).await {
-            Ok(r) => ok(json!({ "report": r })),
-            Err(e) => refused(e),
-        },
-        Request::BackupCreate { recipients } => match backup(op, &recipients).await {
-            Ok(v) => ok(v),
-            Err(e) => refused(e),
-        },
+        } => answer_line(
+            &vault
+                .gc(Duration::from_secs(older_than_secs), apply)
+                .await
+                .map(|report| GcReply {
+                    report,
+                    applied: apply,
+                })
+                .map_err(|e| e.to_string()),
+        ),
+        Request::RotateRoot => answer_line(
+            &vault
+                .rotate_root(op.root_file.as_ref())
+                .await
+                .map(|report| RotationReply { report })
+                .map_err(|e| e.to_string()),
+        ),
+        Request::BackupCreate { recipients } => answer_line(&backup(op, &recipients).await),
     }
 }
 
 /// Writes the encrypted backup into the data directory (the command then
 /// moves it where the operator asked) and answers with its path.
-async fn backup(op: &Operator, recipients: &[String]) -> Result<Value, String> {
+async fn backup(op: &Operator, recipients: &[String]) -> Result<BackupReply, String> {
     if recipients.len() > MAX_RECIPIENTS {
         return Err(format!("at most {MAX_RECIPIENTS} recipients"));
     }
@@ -295,7 +275,10 @@ async fn backup(op: &Operator, recipients: &[String]) -> Result<Value, String> {
         let _ = std::fs::remove_file(&partial);
         return Err(format!("writing the backup: {e}"));
     }
-    Ok(json!({ "path": done.display().to_string(), "summary": summary }))
+    Ok(BackupReply {
+        path: done.display().to_string(),
+        summary,
+    })
 }
 
 /// Where the server writes a backup before the command moves it out.

@@ -2,9 +2,11 @@
 //!
 //! Appends go to one writer task. It takes every append waiting, chains and
 //! writes them, signs a checkpoint every [`CHECKPOINT_EVERY`] entries, then
-//! flushes sled once for the whole batch and only then answers each caller.
-//! One fsync serves many operations; none is acknowledged before its entry
-//! (and every metadata write made before it) is on disk.
+//! flushes the database once for the whole batch and only then answers each
+//! caller. One fsync serves many operations; none is acknowledged before
+//! its entry (and every metadata write made before it) is on disk.
+
+mod event;
 
 use std::sync::Arc;
 
@@ -14,9 +16,13 @@ use coffre_crypto::audit::{
 use coffre_crypto::{DocumentId, PrincipalId};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::db::{self, Db};
-use crate::{Result, VaultError, now_ms};
+pub use event::{Event, Outcome, Who};
 
+use crate::clock::Clock;
+use crate::records::Records;
+use crate::{Result, VaultError};
+
+/// A checkpoint is signed after this many entries (and on demand).
 pub const CHECKPOINT_EVERY: u64 = 256;
 /// Most entries one batch takes.
 const MAX_BATCH: usize = 4096;
@@ -24,25 +30,34 @@ const MAX_BATCH: usize = 4096;
 /// An entry to append (sequence number and time are the journal's).
 #[derive(Debug, Clone)]
 pub struct NewEntry {
-    pub actor: String,
-    pub action: &'static str,
-    pub outcome: &'static str,
+    pub actor: Who,
+    pub event: Event,
+    pub outcome: Outcome,
     pub beneficiary: Option<PrincipalId>,
     pub document: Option<DocumentId>,
     pub detail: Option<String>,
 }
 
 impl NewEntry {
-    pub fn new(actor: impl Into<String>, action: &'static str, outcome: &'static str) -> Self {
+    pub fn new(actor: Who, event: Event, outcome: Outcome) -> Self {
         Self {
-            actor: actor.into(),
-            action,
+            actor,
+            event,
             outcome,
             beneficiary: None,
             document: None,
             detail: None,
         }
     }
+    /// An action that succeeded.
+    pub fn ok(actor: Who, event: Event) -> Self {
+        Self::new(actor, event, Outcome::Ok)
+    }
+    /// An action that was refused.
+    pub fn denied(actor: Who, event: Event) -> Self {
+        Self::new(actor, event, Outcome::Denied)
+    }
+    /// Filed under a vault: the person sees it in their journal.
     pub fn vault(mut self, b: PrincipalId) -> Self {
         self.beneficiary = Some(b);
         self
@@ -71,31 +86,32 @@ pub(crate) struct Journal {
 }
 
 struct Writer {
-    db: Arc<Db>,
+    records: Arc<Records>,
     key: AuditSigningKey,
+    clock: Clock,
     next_seq: u64,
     head: ChainHash,
     unsigned: u64,
 }
 
+fn stopped() -> VaultError {
+    VaultError::Internal("journal writer stopped")
+}
+
 impl Journal {
-    pub fn start(db: Arc<Db>, key: AuditSigningKey) -> Result<Self> {
-        let (next_seq, head) = match db.audit.last()? {
-            Some((_, v)) => {
-                let r: Record = serde_json::from_slice(&v)?;
-                (r.entry.seq + 1, r.hash)
-            }
+    pub fn start(records: Arc<Records>, key: AuditSigningKey, clock: Clock) -> Result<Self> {
+        let store = records.journal();
+        let (next_seq, head) = match store.last()? {
+            Some(r) => (r.entry.seq + 1, r.hash),
             None => (1, ChainHash::GENESIS),
         };
-        let last_cp = match db.checkpoints.last()? {
-            Some((_, v)) => serde_json::from_slice::<Checkpoint>(&v)?.seq,
-            None => 0,
-        };
+        let last_cp = store.last_checkpoint()?.map_or(0, |c| c.seq);
         let verifying = key.verifying_key();
         let (tx, rx) = mpsc::channel(8192);
         let writer = Writer {
-            db,
+            records,
             key,
+            clock,
             next_seq,
             head,
             unsigned: (next_seq - 1).saturating_sub(last_cp),
@@ -114,23 +130,17 @@ impl Journal {
         self.tx
             .send(Msg::Append(e, tx))
             .await
-            .map_err(|_| VaultError::Internal("journal writer stopped"))?;
-        rx.await
-            .map_err(|_| VaultError::Internal("journal writer stopped"))?
+            .map_err(|_| stopped())?;
+        rx.await.map_err(|_| stopped())?
     }
 
     /// Returns once every metadata write made before the call is durable.
     /// All flushes go through the writer: one fsync serves every caller
-    /// waiting at that moment (and sled's own flush is not called from many
-    /// tasks at once).
+    /// waiting at that moment.
     pub async fn sync(&self) -> Result<()> {
         let (tx, rx) = oneshot::channel();
-        self.tx
-            .send(Msg::Sync(tx))
-            .await
-            .map_err(|_| VaultError::Internal("journal writer stopped"))?;
-        rx.await
-            .map_err(|_| VaultError::Internal("journal writer stopped"))?
+        self.tx.send(Msg::Sync(tx)).await.map_err(|_| stopped())?;
+        rx.await.map_err(|_| stopped())?
     }
 
     /// Signs a checkpoint over the head now (on shutdown, before an export).
@@ -139,10 +149,13 @@ impl Journal {
         self.tx
             .send(Msg::Checkpoint(tx))
             .await
-            .map_err(|_| VaultError::Internal("journal writer stopped"))?;
-        rx.await
-            .map_err(|_| VaultError::Internal("journal writer stopped"))?
+            .map_err(|_| stopped())?;
+        rx.await.map_err(|_| stopped())?
     }
+}
+
+fn db_err(e: &VaultError) -> VaultError {
+    VaultError::Db(e.to_string())
 }
 
 impl Writer {
@@ -177,26 +190,17 @@ impl Writer {
             } else {
                 self.sign().map(Some)
             };
-            let flushed = self.db.flush().await;
+            let flushed = self.records.flush().await;
             for (seq, done) in appended {
-                let _ = done.send(match &flushed {
-                    Ok(()) => Ok(seq),
-                    Err(e) => Err(VaultError::Db(e.to_string())),
-                });
+                let _ = done.send(flushed.as_ref().map(|()| seq).map_err(db_err));
             }
             for done in syncs {
-                let _ = done.send(
-                    flushed
-                        .as_ref()
-                        .map(|_| ())
-                        .map_err(|e| VaultError::Db(e.to_string())),
-                );
+                let _ = done.send(flushed.as_ref().map(|_| ()).map_err(db_err));
             }
             for done in checkpoints {
                 let _ = done.send(match (&flushed, &forced) {
                     (Ok(()), Ok(c)) => Ok(c.clone()),
-                    (Err(e), _) => Err(VaultError::Db(e.to_string())),
-                    (_, Err(e)) => Err(VaultError::Db(e.to_string())),
+                    (Err(e), _) | (_, Err(e)) => Err(db_err(e)),
                 });
             }
             if let Some(f) = failed {
@@ -208,22 +212,19 @@ impl Writer {
     fn write(&mut self, e: NewEntry) -> Result<u64> {
         let entry = Entry {
             seq: self.next_seq,
-            time_ms: now_ms(),
-            actor: e.actor,
-            action: e.action.to_owned(),
-            outcome: e.outcome.to_owned(),
+            time_ms: self.clock.now_ms(),
+            actor: e.actor.to_string(),
+            action: e.event.code().to_owned(),
+            outcome: e.outcome.code().to_owned(),
             beneficiary: e.beneficiary.map(|b| b.to_string()),
             document: e.document.map(|d| d.to_string()),
             detail: e.detail,
         };
         let hash = self.head.next(&entry);
         let seq = entry.seq;
-        db::put(&self.db.audit, seq.to_be_bytes(), &Record { entry, hash })?;
-        if let Some(b) = e.beneficiary {
-            self.db
-                .audit_by_vault
-                .insert(db::key(&[b.as_bytes(), &seq.to_be_bytes()]), &[])?;
-        }
+        self.records
+            .journal()
+            .append(&Record { entry, hash }, e.beneficiary)?;
         self.head = hash;
         self.next_seq += 1;
         self.unsigned += 1;
@@ -235,8 +236,8 @@ impl Writer {
 
     fn sign(&mut self) -> Result<Checkpoint> {
         let seq = self.next_seq - 1;
-        let c = self.key.checkpoint(seq, self.head, now_ms());
-        db::put(&self.db.checkpoints, seq.to_be_bytes(), &c)?;
+        let c = self.key.checkpoint(seq, self.head, self.clock.now_ms());
+        self.records.journal().put_checkpoint(&c)?;
         self.unsigned = 0;
         Ok(c)
     }
@@ -251,60 +252,31 @@ pub struct JournalSlice {
     pub verifying_key: AuditVerifyingKey,
 }
 
-pub(crate) fn vault_entries(db: &Db, beneficiary: PrincipalId, limit: usize) -> Result<Vec<Entry>> {
-    let mut out = Vec::new();
-    for k in db
-        .audit_by_vault
-        .scan_prefix(beneficiary.as_bytes())
-        .keys()
-        .rev()
-    {
-        let k = k?;
-        let seq = &k[16..];
-        if let Some(r) = db::get::<Record>(&db.audit, seq)? {
-            out.push(r.entry);
-        }
-        if out.len() >= limit {
-            break;
-        }
-    }
-    out.reverse();
-    Ok(out)
-}
-
 /// Entries `from..=to` (by sequence number) with the checkpoints among them
 /// and the anchor before them.
 pub(crate) fn slice(
-    db: &Db,
+    records: &Records,
     from: u64,
     to: u64,
     verifying_key: AuditVerifyingKey,
 ) -> Result<JournalSlice> {
+    let store = records.journal();
     let from = from.max(1);
     let anchor = if from == 1 {
         Anchor::GENESIS
     } else {
-        let prev: Record = db::get(&db.audit, (from - 1).to_be_bytes())?
+        let prev = store
+            .record(from - 1)?
             .ok_or(VaultError::Invalid("range starts past the journal".into()))?;
         Anchor {
             prev_hash: prev.hash,
             next_seq: from,
         }
     };
-    let mut records = Vec::new();
-    for kv in db.audit.range(from.to_be_bytes()..=to.to_be_bytes()) {
-        let (_, v) = kv?;
-        records.push(serde_json::from_slice(&v)?);
-    }
-    let mut checkpoints = Vec::new();
-    for kv in db.checkpoints.range(from.to_be_bytes()..=to.to_be_bytes()) {
-        let (_, v) = kv?;
-        checkpoints.push(serde_json::from_slice(&v)?);
-    }
     Ok(JournalSlice {
         anchor,
-        records,
-        checkpoints,
+        records: store.range(from, to)?,
+        checkpoints: store.checkpoints_in(from, to)?,
         verifying_key,
     })
 }

@@ -1,0 +1,180 @@
+//! Document keys (DEKs): which wrap a new document gets, which key a
+//! session may open, re-wraps, and share links.
+//!
+//! A document's DEK is wrapped either to its owner alone (private) or to
+//! the current scope key of its category (shared within consent); a share
+//! link adds one wrap under a key derived from the link's secret. Wraps
+//! live only in the metadata, never in the stored object.
+
+use std::collections::HashMap;
+
+use coffre_crypto::wrap::{self, Binding, ShareSecret};
+use coffre_crypto::{Dek, Identity, Recipient};
+
+use super::{Access, recipient};
+use crate::model::Category;
+use crate::policy::GrantState;
+use crate::records::{BeneficiaryRecord, DocumentRecord, GrantRecord, KeyWrap};
+use crate::session::{Principal, Session};
+use crate::{Result, VaultError};
+
+fn binding(d: &DocumentRecord) -> Binding {
+    Binding::document_key(d.id, d.version)
+}
+
+impl Access<'_> {
+    /// The wrap of `dek` for a document of `b` in `category`: to the owner
+    /// alone when private, else to the category's current scope key.
+    pub fn wrap_new(
+        &self,
+        dek: &Dek,
+        b: &BeneficiaryRecord,
+        category: Category,
+        private: bool,
+        document: &Binding,
+    ) -> Result<KeyWrap> {
+        if private {
+            Ok(KeyWrap::Owner {
+                wrap: wrap::wrap_dek(dek, &recipient(&b.recipient)?, document)?,
+            })
+        } else {
+            let scope = self.records().read().scopes().get(b.id, category)?;
+            Ok(KeyWrap::Scope {
+                epoch: scope.epoch,
+                wrap: wrap::wrap_dek(dek, &recipient(&scope.recipient)?, document)?,
+            })
+        }
+    }
+
+    /// The same document's key moved to private or shared.
+    pub fn rewrap_privacy(
+        &self,
+        dek: &Dek,
+        d: &DocumentRecord,
+        b: &BeneficiaryRecord,
+        private: bool,
+    ) -> Result<KeyWrap> {
+        self.wrap_new(dek, b, d.category, private, &binding(d))
+    }
+
+    /// The DEK of a document, through the only path this session has.
+    pub fn dek(&self, session: &Session, d: &DocumentRecord) -> Result<Dek> {
+        match (&session.principal, &d.key) {
+            (Principal::Beneficiary { .. }, KeyWrap::Owner { wrap: w }) => {
+                Ok(wrap::unwrap_dek(w, &session.identity, &binding(d))?)
+            }
+            (Principal::Beneficiary { .. }, KeyWrap::Scope { epoch, wrap: w }) => {
+                let (scope, current) =
+                    self.owner_scope(&session.identity, d.beneficiary, d.category)?;
+                if current != *epoch {
+                    return Err(VaultError::Integrity);
+                }
+                Ok(wrap::unwrap_dek(w, &scope, &binding(d))?)
+            }
+            (Principal::Caseworker { .. }, KeyWrap::Scope { epoch, wrap: w }) => {
+                let scope = self.structure_scope(session, d.beneficiary, d.category, *epoch)?;
+                Ok(wrap::unwrap_dek(w, &scope, &binding(d))?)
+            }
+            (Principal::Caseworker { .. }, KeyWrap::Owner { .. }) => Err(VaultError::NotFound),
+        }
+    }
+
+    /// Keys for reading many documents of one vault (a listing, an export):
+    /// one scope unwrap per category, not one per document.
+    pub fn reader<'s>(&'s self, session: &'s Session, grants: Vec<GrantRecord>) -> KeyReader<'s> {
+        KeyReader {
+            access: self,
+            session,
+            grants,
+            now: self.now_ms(),
+            scopes: HashMap::new(),
+        }
+    }
+
+    /// The key of `d` re-wrapped from scope key `old` (epoch `from`) to the
+    /// scope recipient of epoch `next`; `None` if it is not at `from`.
+    pub fn rewrap_scope(
+        d: &DocumentRecord,
+        old: &Identity,
+        from: u32,
+        new_recipient: &Recipient,
+        next: u32,
+    ) -> Result<Option<KeyWrap>> {
+        match &d.key {
+            KeyWrap::Scope { epoch, wrap: w } if *epoch == from => {
+                let dek = wrap::unwrap_dek(w, old, &binding(d))?;
+                Ok(Some(KeyWrap::Scope {
+                    epoch: next,
+                    wrap: wrap::wrap_dek(&dek, new_recipient, &binding(d))?,
+                }))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// The DEK wrapped under a share link's secret.
+    pub fn share_wrap(secret: &ShareSecret, dek: &Dek, d: &DocumentRecord) -> Result<Vec<u8>> {
+        Ok(secret.wrap_dek(dek, &binding(d))?)
+    }
+
+    pub fn share_dek(secret: &ShareSecret, wrapped: &[u8], d: &DocumentRecord) -> Result<Dek> {
+        Ok(secret.unwrap_dek(wrapped, &binding(d))?)
+    }
+}
+
+/// See [`Access::reader`].
+pub(crate) struct KeyReader<'s> {
+    access: &'s Access<'s>,
+    session: &'s Session,
+    grants: Vec<GrantRecord>,
+    now: i64,
+    scopes: HashMap<(Category, u32), Option<Identity>>,
+}
+
+impl KeyReader<'_> {
+    /// The key of `d` if this session may read it, `None` if it has no
+    /// path to it (a private paper for a structure, a category without
+    /// live consent).
+    pub fn dek(&mut self, d: &DocumentRecord) -> Result<Option<Dek>> {
+        let (epoch, w) = match (&self.session.principal, &d.key) {
+            (Principal::Caseworker { .. }, KeyWrap::Owner { .. }) => return Ok(None),
+            (Principal::Beneficiary { .. }, KeyWrap::Owner { wrap: w }) => {
+                return Ok(Some(wrap::unwrap_dek(
+                    w,
+                    &self.session.identity,
+                    &binding(d),
+                )?));
+            }
+            (_, KeyWrap::Scope { epoch, wrap: w }) => (*epoch, w),
+        };
+        if let Principal::Caseworker { structure, .. } = self.session.principal
+            && !GrantState::of(&self.grants, structure, d.category, self.now).can_view()
+        {
+            return Ok(None);
+        }
+        let scope = match self.scopes.entry((d.category, epoch)) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                let found = match self.session.principal {
+                    Principal::Caseworker { .. } => self
+                        .access
+                        .structure_scope(self.session, d.beneficiary, d.category, epoch)
+                        .ok(),
+                    Principal::Beneficiary { .. } => {
+                        let (id, current) = self.access.owner_scope(
+                            &self.session.identity,
+                            d.beneficiary,
+                            d.category,
+                        )?;
+                        (current == epoch).then_some(id)
+                    }
+                };
+                v.insert(found)
+            }
+        };
+        match scope {
+            Some(s) => Ok(Some(wrap::unwrap_dek(w, s, &binding(d))?)),
+            None => Ok(None),
+        }
+    }
+}

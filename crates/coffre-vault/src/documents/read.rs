@@ -1,0 +1,283 @@
+//! Reading: listings, descriptions, downloads and ranges. Every read is
+//! journaled under the vault it reads from; a refused one too.
+
+use std::io;
+use std::ops::Range;
+
+use bytes::Bytes;
+use coffre_crypto::object::{self, RandomAccess};
+use coffre_crypto::{Dek, DocumentId, PrincipalId};
+use coffre_store::StoreError;
+use futures_util::StreamExt;
+
+use super::streams::open_stream;
+use super::{DocumentInfo, PlaintextStream, header, object_key};
+use crate::journal::{Event, NewEntry, Outcome};
+use crate::model::Date;
+use crate::policy::Action;
+use crate::records::DocumentRecord;
+use crate::session::Session;
+use crate::{Result, Vault, VaultError};
+
+impl Vault {
+    /// The documents of a vault this session may see.
+    pub async fn list_documents(
+        &self,
+        session: &Session,
+        beneficiary: PrincipalId,
+    ) -> Result<Vec<DocumentInfo>> {
+        self.authorize(session, Action::ListDocuments, beneficiary, None, None)
+            .await?;
+        let read = self.records().read();
+        let access = self.access();
+        let mut keys = access.reader(session, read.grants().of_vault(beneficiary)?);
+        let mut out = Vec::new();
+        for d in read.documents().of_vault(beneficiary)? {
+            if let Some(dek) = keys.dek(&d)? {
+                out.push(self.info(&d, &dek)?);
+            }
+        }
+        out.sort_by(|a, b| {
+            b.uploaded_at_ms
+                .cmp(&a.uploaded_at_ms)
+                .then(a.document_id.cmp(&b.document_id))
+        });
+        // Seeing the list (titles, file names) is an access the person sees.
+        self.journal(
+            NewEntry::ok(session.principal.who(), Event::DocumentList)
+                .vault(beneficiary)
+                .detail(format!("{} documents", out.len())),
+        )
+        .await?;
+        Ok(out)
+    }
+
+    /// Papers whose own expiry date falls within `days` from today.
+    pub async fn expiring_documents(
+        &self,
+        session: &Session,
+        beneficiary: PrincipalId,
+        days: u32,
+    ) -> Result<Vec<DocumentInfo>> {
+        if days > 3650 {
+            return Err(VaultError::Invalid("at most 3650 days ahead".into()));
+        }
+        let today = Date::from_epoch_ms(self.now_ms()).days_since_epoch();
+        let mut docs = self.list_documents(session, beneficiary).await?;
+        docs.retain(|d| {
+            d.expires_on
+                .is_some_and(|e| e.days_since_epoch() <= today + i64::from(days))
+        });
+        Ok(docs)
+    }
+
+    pub(crate) async fn readable(
+        &self,
+        session: &Session,
+        document: DocumentId,
+        action: Action,
+    ) -> Result<(DocumentRecord, Dek)> {
+        let who = session.principal.who();
+        let d = match self.document(document) {
+            Ok(d) => d,
+            Err(e) => {
+                self.journal(
+                    NewEntry::denied(who, action.event())
+                        .doc(document)
+                        .detail("unknown document"),
+                )
+                .await?;
+                return Err(e);
+            }
+        };
+        self.authorize(session, action, d.beneficiary, Some(d.category), Some(&d))
+            .await?;
+        match self.access().dek(session, &d) {
+            Ok(dek) => Ok((d, dek)),
+            Err(e) => {
+                // The policy said yes but no key opens: journal it too.
+                self.journal(
+                    NewEntry::denied(who, action.event())
+                        .vault(d.beneficiary)
+                        .doc(d.id)
+                        .detail("no key for this document"),
+                )
+                .await?;
+                Err(e)
+            }
+        }
+    }
+
+    pub async fn document_info(
+        &self,
+        session: &Session,
+        document: DocumentId,
+    ) -> Result<DocumentInfo> {
+        let (d, dek) = self
+            .readable(session, document, Action::ReadDocument)
+            .await?;
+        let info = self.info(&d, &dek)?;
+        self.journal(
+            NewEntry::ok(session.principal.who(), Event::DocumentRead)
+                .vault(d.beneficiary)
+                .doc(d.id),
+        )
+        .await?;
+        Ok(info)
+    }
+
+    /// Downloads a document: its description and its plaintext stream.
+    pub async fn download(
+        &self,
+        session: &Session,
+        document: DocumentId,
+    ) -> Result<(DocumentInfo, PlaintextStream)> {
+        let (d, dek) = self
+            .readable(session, document, Action::ReadDocument)
+            .await?;
+        let info = self.info(&d, &dek)?;
+        let stream = match self.open_object(&d, dek).await {
+            Ok(s) => s,
+            Err(e) => {
+                // The owner sees that their paper could not be given back.
+                self.journal(
+                    NewEntry::new(
+                        session.principal.who(),
+                        Event::DocumentDownload,
+                        Outcome::Failed,
+                    )
+                    .vault(d.beneficiary)
+                    .doc(d.id)
+                    .detail(if matches!(e, VaultError::Integrity) {
+                        "integrity"
+                    } else {
+                        "store"
+                    }),
+                )
+                .await?;
+                return Err(e);
+            }
+        };
+        self.journal(
+            NewEntry::ok(session.principal.who(), Event::DocumentDownload)
+                .vault(d.beneficiary)
+                .doc(d.id),
+        )
+        .await?;
+        Ok((info, stream))
+    }
+
+    pub(crate) async fn open_object(
+        &self,
+        d: &DocumentRecord,
+        dek: Dek,
+    ) -> Result<PlaintextStream> {
+        let body = self
+            .inner
+            .store
+            .get(&object_key(d))
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound { .. } => VaultError::Integrity,
+                e => e.into(),
+            })?;
+        if body.len != d.stored_size {
+            return Err(VaultError::Integrity);
+        }
+        // The first piece is opened before answering, so a damaged small
+        // document (or header) is a clean error rather than a response cut
+        // short; later damage still stops the stream before any altered byte.
+        let mut stream = open_stream(dek, header(d), body.stream);
+        match stream.next().await {
+            Some(Err(e)) if e.kind() == io::ErrorKind::InvalidData => Err(VaultError::Integrity),
+            // The store failed while reading: say so, not "damaged".
+            Some(Err(e)) => Err(VaultError::Store(StoreError::Unavailable(e.to_string()))),
+            Some(Ok(first)) => Ok(futures_util::stream::once(async move { Ok(first) })
+                .chain(stream)
+                .boxed()),
+            None => Ok(stream),
+        }
+    }
+
+    /// Plaintext bytes `range` (end exclusive, clamped to the size) of a
+    /// document, for HTTP range requests: only the chunks covering it are
+    /// fetched and each is authenticated.
+    pub async fn download_range(
+        &self,
+        session: &Session,
+        document: DocumentId,
+        range: Range<u64>,
+    ) -> Result<(DocumentInfo, Range<u64>, PlaintextStream)> {
+        let (d, dek) = self
+            .readable(session, document, Action::ReadDocument)
+            .await?;
+        let info = self.info(&d, &dek)?;
+        let end = range.end.min(d.size);
+        if range.start >= end {
+            return Err(VaultError::Invalid("range outside the document".into()));
+        }
+        let key = object_key(&d);
+        let prefix = self
+            .inner
+            .store
+            .get_range(&key, 0..object::PREFIX_LEN as u64)
+            .await?
+            .collect()
+            .await?;
+        let ra = RandomAccess::new(&dek, &header(&d), &prefix, d.stored_size)?;
+        let chunks = ra.chunks_for(range.start..end);
+        let first = ra.chunk_span(chunks.start)?.start;
+        let last = ra.chunk_span(chunks.end - 1)?.end;
+        let body = self.inner.store.get_range(&key, first..last).await?;
+        self.journal(
+            NewEntry::ok(session.principal.who(), Event::DocumentDownload)
+                .vault(d.beneficiary)
+                .doc(d.id)
+                .detail(format!("range {}-{}", range.start, end - 1)),
+        )
+        .await?;
+        let start = range.start;
+        let stream = futures_util::stream::unfold(
+            (body.stream, Vec::<u8>::new(), chunks.start, ra),
+            move |(mut s, mut buf, mut k, ra)| async move {
+                if k >= chunks.end {
+                    return None;
+                }
+                let span = ra.chunk_span(k).ok()?;
+                let need = (span.end - span.start) as usize;
+                while buf.len() < need {
+                    match s.next().await {
+                        Some(Ok(b)) => buf.extend_from_slice(&b),
+                        Some(Err(e)) => {
+                            return Some((
+                                Err(io::Error::other(e)),
+                                (s, Vec::new(), chunks.end, ra),
+                            ));
+                        }
+                        None => {
+                            let err =
+                                io::Error::new(io::ErrorKind::InvalidData, VaultError::Integrity);
+                            return Some((Err(err), (s, Vec::new(), chunks.end, ra)));
+                        }
+                    }
+                }
+                let rest = buf.split_off(need);
+                let plain = match ra.open_chunk(k, &buf) {
+                    Ok(p) => p,
+                    Err(_) => {
+                        let err = io::Error::new(io::ErrorKind::InvalidData, VaultError::Integrity);
+                        return Some((Err(err), (s, Vec::new(), chunks.end, ra)));
+                    }
+                };
+                let off = ra.plaintext_offset(k);
+                let lo = start.saturating_sub(off) as usize;
+                let hi = ((end - off) as usize).min(plain.len());
+                let piece = Bytes::copy_from_slice(&plain[lo.min(hi)..hi]);
+                k += 1;
+                Some((Ok(piece), (s, rest, k, ra)))
+            },
+        )
+        .boxed();
+        Ok((info, range.start..end, stream))
+    }
+}

@@ -1,0 +1,230 @@
+//! Everything of a vault, for its owner: the journal ("who looked at my
+//! papers") and the ZIP export of every paper with `manifest.json`, in one
+//! request (CPCE L103 5°, D537).
+
+use std::io::Write;
+
+use coffre_crypto::audit::Entry;
+use coffre_crypto::{DocumentId, PrincipalId};
+use futures_util::StreamExt;
+use serde::Serialize;
+
+use crate::journal::{self, Event, JournalSlice, NewEntry};
+use crate::model::{Category, Date};
+use crate::policy::Action;
+use crate::session::Session;
+use crate::{Result, Vault, VaultError};
+
+/// `manifest.json` of an export.
+#[derive(Debug, Serialize)]
+pub struct Manifest {
+    pub format: &'static str,
+    pub beneficiary_id: PrincipalId,
+    pub exported_at_ms: i64,
+    pub documents: Vec<ManifestEntry>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ManifestEntry {
+    pub document_id: DocumentId,
+    pub path: String,
+    pub title: String,
+    pub category: Category,
+    pub filename: String,
+    pub content_type: String,
+    pub size: u64,
+    pub sha256: String,
+    pub uploaded_at_ms: i64,
+    pub expires_on: Option<Date>,
+}
+
+/// Keeps a ZIP entry name to safe characters (the title stays in the manifest).
+fn safe_name(s: &str) -> String {
+    let mut cleaned: String = s
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(80)
+        .collect();
+    while cleaned.contains("..") {
+        cleaned = cleaned.replace("..", "_");
+    }
+    if cleaned.trim_matches(['.', '_']).is_empty() {
+        "document".into()
+    } else {
+        cleaned
+    }
+}
+
+impl Vault {
+    /// "Who looked at my papers": the journal entries of a vault (newest
+    /// last), refused attempts included. For the person only.
+    pub async fn vault_journal(
+        &self,
+        session: &Session,
+        beneficiary: PrincipalId,
+        limit: usize,
+    ) -> Result<Vec<Entry>> {
+        self.authorize(session, Action::ReadJournal, beneficiary, None, None)
+            .await?;
+        Ok(self
+            .records()
+            .journal()
+            .of_vault(beneficiary, limit.clamp(1, 10_000))?
+            .into_iter()
+            .map(|r| r.entry)
+            .collect())
+    }
+
+    /// Operator: journal entries `from..=to` with checkpoints and anchor,
+    /// after signing a fresh checkpoint so the slice ends signed.
+    pub async fn journal_slice(&self, from: u64, to: u64) -> Result<JournalSlice> {
+        self.inner.journal.checkpoint().await?;
+        journal::slice(self.records(), from, to, self.audit_verifying_key())
+    }
+
+    /// Writes every document of the vault and `manifest.json` into a ZIP
+    /// (stored, not recompressed: scans and PDFs are compressed already).
+    /// Returns the manifest. The writer may be a pipe: nothing is seeked.
+    pub async fn export<W: Write + Send>(
+        &self,
+        session: &Session,
+        beneficiary: PrincipalId,
+        mut out: W,
+    ) -> Result<Manifest> {
+        self.export_into(session, beneficiary, Sink::Write(&mut out))
+            .await
+    }
+
+    /// The same ZIP, sent piece by piece as it is produced (for an HTTP
+    /// response): memory stays bounded by one chunk. An error is sent last.
+    pub async fn export_to_channel(
+        &self,
+        session: &Session,
+        beneficiary: PrincipalId,
+        tx: &tokio::sync::mpsc::Sender<std::io::Result<bytes::Bytes>>,
+    ) -> Result<Manifest> {
+        self.export_into(session, beneficiary, Sink::<std::io::Sink>::Channel(tx))
+            .await
+    }
+
+    async fn export_into<W: Write + Send>(
+        &self,
+        session: &Session,
+        beneficiary: PrincipalId,
+        mut sink: Sink<'_, W>,
+    ) -> Result<Manifest> {
+        self.authorize(session, Action::Export, beneficiary, None, None)
+            .await?;
+        let buffer = SharedBuf::default();
+        let mut zip = zip::ZipWriter::new_stream(buffer.clone());
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored)
+            .large_file(true);
+        let zip_err = |e: zip::result::ZipError| VaultError::Invalid(format!("export: {e}"));
+        let io_err = |e: std::io::Error| VaultError::Invalid(format!("export: {e}"));
+        let mut manifest = Manifest {
+            format: "coffre-export-v1",
+            beneficiary_id: beneficiary,
+            exported_at_ms: self.now_ms(),
+            documents: Vec::new(),
+        };
+        let read = self.records().read();
+        let access = self.access();
+        let mut keys = access.reader(session, read.grants().of_vault(beneficiary)?);
+        for d in read.documents().of_vault(beneficiary)? {
+            let dek = keys.dek(&d)?.ok_or(VaultError::Integrity)?;
+            let info = self.info(&d, &dek)?;
+            let path = format!("documents/{}_{}", d.id, safe_name(&info.filename));
+            zip.start_file(path.as_str(), options).map_err(zip_err)?;
+            let mut stream = self.open_object(&d, dek).await?;
+            let mut hasher = ring::digest::Context::new(&ring::digest::SHA256);
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk.map_err(|_| VaultError::Integrity)?;
+                hasher.update(&chunk);
+                zip.write_all(&chunk).map_err(io_err)?;
+                sink.emit(buffer.take()).await.map_err(io_err)?;
+            }
+            if hex::encode(hasher.finish().as_ref()) != d.sha256 {
+                return Err(VaultError::Integrity);
+            }
+            manifest.documents.push(ManifestEntry {
+                document_id: d.id,
+                path,
+                title: info.title,
+                category: d.category,
+                filename: info.filename,
+                content_type: info.content_type,
+                size: d.size,
+                sha256: d.sha256.clone(),
+                uploaded_at_ms: d.uploaded_ms,
+                expires_on: d.expires_on,
+            });
+        }
+        zip.start_file("manifest.json", options).map_err(zip_err)?;
+        let json = serde_json::to_vec_pretty(&manifest)?;
+        zip.write_all(&json).map_err(io_err)?;
+        zip.finish().map_err(zip_err)?;
+        sink.emit(buffer.take()).await.map_err(io_err)?;
+        self.journal(
+            NewEntry::ok(session.principal.who(), Event::VaultExport)
+                .vault(beneficiary)
+                .detail(format!("{} documents", manifest.documents.len())),
+        )
+        .await?;
+        Ok(manifest)
+    }
+}
+
+/// The ZIP writer's output, drained after each piece.
+#[derive(Clone, Default)]
+struct SharedBuf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl SharedBuf {
+    fn take(&self) -> Vec<u8> {
+        std::mem::take(
+            &mut *self
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
+}
+
+impl Write for SharedBuf {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Where an export goes.
+enum Sink<'a, W> {
+    Write(&'a mut W),
+    Channel(&'a tokio::sync::mpsc::Sender<std::io::Result<bytes::Bytes>>),
+}
+
+impl<W: Write> Sink<'_, W> {
+    async fn emit(&mut self, bytes: Vec<u8>) -> std::io::Result<()> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        match self {
+            Sink::Write(w) => w.write_all(&bytes),
+            Sink::Channel(tx) => tx.send(Ok(bytes::Bytes::from(bytes))).await.map_err(|_| {
+                std::io::Error::new(std::io::ErrorKind::BrokenPipe, "client went away")
+            }),
+        }
+    }
+}

@@ -1,0 +1,197 @@
+//! Principals: structures and their caseworkers, beneficiaries; enrollment,
+//! login, deactivation, recovery. Login attempts are `lockout`'s.
+
+mod beneficiaries;
+mod caseworkers;
+mod recovery;
+mod structures;
+
+use std::time::Duration;
+
+use coffre_crypto::wrap::ShareSecret;
+use coffre_crypto::{Identity, PrincipalId, UserSecret};
+use serde::Serialize;
+use zeroize::Zeroizing;
+
+use crate::journal::{Event, NewEntry};
+use crate::model::{Category, GRANT_DAYS, Permission};
+use crate::policy::{self, Decision, StructureAction};
+use crate::session::{Principal, Session};
+use crate::{Result, Vault, VaultError};
+
+const MAX_NAME: usize = 200;
+const MAX_SECRET: usize = 256;
+
+/// A new structure and the one-time code its first admin enrolls with.
+#[derive(Debug, Serialize)]
+pub struct StructureCreated {
+    pub structure_id: PrincipalId,
+    pub admin_id: PrincipalId,
+    /// One-time code the admin enrolls with. Shown once, never stored.
+    #[serde(skip)]
+    pub enrollment_code: Zeroizing<String>,
+}
+
+/// A session opened by a login.
+#[derive(Debug)]
+pub struct LoginOutcome {
+    pub token: Zeroizing<String>,
+    pub principal: Principal,
+    pub expires_in: Duration,
+    /// What the person must be told (failed attempts, a recovery).
+    pub notices: Vec<String>,
+}
+
+/// A consent grant, as asked.
+#[derive(Debug, Clone)]
+pub struct NewGrant {
+    pub categories: Vec<Category>,
+    pub permissions: Vec<Permission>,
+    pub days: u32,
+}
+
+/// What the person types at the desk.
+#[derive(Debug)]
+pub struct NewBeneficiary {
+    pub identifier: String,
+    pub display_name: String,
+    pub secret: UserSecret,
+    /// Make the enrolling structure the recovery trustee.
+    pub recovery_trustee: bool,
+    /// Consent for the enrolling structure, given in the same step.
+    pub grant: Option<NewGrant>,
+}
+
+/// A person enrolled.
+#[derive(Debug)]
+pub struct EnrolledBeneficiary {
+    pub beneficiary_id: PrincipalId,
+    /// Said to the person at enrollment when no trustee was chosen.
+    pub warning: Option<&'static str>,
+}
+
+pub(crate) fn normalize_login(s: &str) -> Result<String> {
+    let s = s.trim().to_lowercase();
+    if s.is_empty() || s.chars().count() > 100 || s.chars().any(char::is_control) {
+        return Err(VaultError::Invalid(
+            "identifiers are 1 to 100 printable characters".into(),
+        ));
+    }
+    Ok(s)
+}
+
+/// A beneficiary's secret: a PIN of at least 6 digits or a passphrase of at
+/// least 8 characters.
+pub(crate) fn check_beneficiary_secret(s: &UserSecret) -> Result<()> {
+    let t = s.expose();
+    let n = t.chars().count();
+    if n > MAX_SECRET {
+        return Err(VaultError::Invalid("secret too long".into()));
+    }
+    if t.chars().all(|c| c.is_ascii_digit()) {
+        if n < 6 {
+            return Err(VaultError::Invalid("a PIN has at least 6 digits".into()));
+        }
+    } else if n < 8 {
+        return Err(VaultError::Invalid(
+            "a passphrase has at least 8 characters".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn check_password(s: &UserSecret) -> Result<()> {
+    let n = s.expose().chars().count();
+    if !(10..=MAX_SECRET).contains(&n) {
+        return Err(VaultError::Invalid(
+            "passwords have 10 to 256 characters".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn check_name(s: &str) -> Result<String> {
+    let s = s.trim();
+    if s.is_empty() || s.chars().count() > MAX_NAME || s.chars().any(char::is_control) {
+        return Err(VaultError::Invalid(
+            "names are 1 to 200 printable characters".into(),
+        ));
+    }
+    Ok(s.to_owned())
+}
+
+pub(crate) fn check_grant(g: &NewGrant) -> Result<()> {
+    if !GRANT_DAYS.contains(&g.days) {
+        return Err(VaultError::Invalid(
+            "grant durations are 1, 31, 182 or 365 days".into(),
+        ));
+    }
+    if g.categories.is_empty() || g.permissions.is_empty() {
+        return Err(VaultError::Invalid(
+            "a grant names at least one category and one permission".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn new_token() -> Result<Zeroizing<String>> {
+    Ok(ShareSecret::generate()?.to_token())
+}
+
+/// The blind-index domains of login identifiers.
+#[derive(Debug, Clone, Copy)]
+enum LoginDomain {
+    Beneficiary,
+    Caseworker,
+}
+
+impl Vault {
+    fn login_index(&self, domain: LoginDomain, login: &str) -> String {
+        let domain = match domain {
+            LoginDomain::Beneficiary => "beneficiary",
+            LoginDomain::Caseworker => "caseworker",
+        };
+        hex::encode(self.inner.blind.index(domain, login))
+    }
+
+    /// Asks the policy about a structure-level action; journals a refusal.
+    async fn authorize_structure(
+        &self,
+        session: &Session,
+        action: StructureAction,
+        structure: PrincipalId,
+        event: Event,
+    ) -> Result<()> {
+        match policy::decide_structure(&session.principal.actor(), action, structure) {
+            Decision::Allow => Ok(()),
+            refusal => Err(self
+                .refuse(refusal, NewEntry::denied(session.principal.who(), event))
+                .await),
+        }
+    }
+
+    /// Registers a session for an unlocked principal and journals the login.
+    async fn start_session(
+        &self,
+        principal: Principal,
+        identity: Identity,
+        structure_identity: Option<Identity>,
+        notices: Vec<String>,
+    ) -> Result<LoginOutcome> {
+        let token = new_token()?;
+        self.inner
+            .sessions
+            .insert(&token, principal, identity, structure_identity);
+        let mut e = NewEntry::ok(principal.who(), Event::SessionCreate);
+        if let Principal::Beneficiary { id } = principal {
+            e = e.vault(id);
+        }
+        self.journal(e).await?;
+        Ok(LoginOutcome {
+            token,
+            principal,
+            expires_in: self.limits().session_idle,
+            notices,
+        })
+    }
+}

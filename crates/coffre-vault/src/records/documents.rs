@@ -1,0 +1,128 @@
+//! Document records (one per document version: sizes, digests, sealed
+//! title and names, the wrap of its key), and their per-vault index.
+
+use coffre_crypto::{DocumentId, PrincipalId};
+use serde::{Deserialize, Serialize};
+use sled::transaction::TransactionalTree;
+
+use super::codec::{self, b64, get, put};
+use super::{Lookup, TxResult, key};
+use crate::Result;
+use crate::model::{Category, Date};
+
+/// How a document's key is wrapped.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case", tag = "to")]
+pub(crate) enum KeyWrap {
+    /// To the owner's recipient only.
+    Owner {
+        #[serde(with = "b64")]
+        wrap: Vec<u8>,
+    },
+    /// To the scope key of the document's category, at this epoch.
+    Scope {
+        epoch: u32,
+        #[serde(with = "b64")]
+        wrap: Vec<u8>,
+    },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct DocumentRecord {
+    pub id: DocumentId,
+    pub version: u32,
+    pub beneficiary: PrincipalId,
+    pub category: Category,
+    pub size: u64,
+    pub stored_size: u64,
+    /// SHA-256 of the plaintext (hex), as the export manifest states it.
+    pub sha256: String,
+    /// SHA-256 of the stored object (hex), for scrubbing.
+    pub stored_sha256: String,
+    pub uploaded_ms: i64,
+    /// `beneficiary:<id>` or `caseworker:<id>`.
+    pub uploaded_by: String,
+    /// The paper's own expiry date.
+    pub expires_on: Option<Date>,
+    #[serde(with = "b64")]
+    pub sealed_title: Vec<u8>,
+    #[serde(with = "b64")]
+    pub sealed_filename: Vec<u8>,
+    #[serde(with = "b64")]
+    pub sealed_content_type: Vec<u8>,
+    /// Free notes (who gave the paper, where the original is), sealed; empty
+    /// when there are none.
+    #[serde(with = "b64", default)]
+    pub sealed_notes: Vec<u8>,
+    pub key: KeyWrap,
+}
+
+impl DocumentRecord {
+    pub fn private(&self) -> bool {
+        matches!(self.key, KeyWrap::Owner { .. })
+    }
+}
+
+pub(crate) struct Documents<'a, T> {
+    docs: &'a T,
+    by_vault: &'a T,
+}
+
+impl<'a, T: Lookup> Documents<'a, T> {
+    pub(super) fn new(docs: &'a T, by_vault: &'a T) -> Self {
+        Self { docs, by_vault }
+    }
+
+    pub fn get(&self, id: DocumentId) -> Result<Option<DocumentRecord>, T::Err> {
+        get(self.docs, id.as_bytes())
+    }
+}
+
+impl Documents<'_, sled::Tree> {
+    /// Every document of a vault.
+    pub fn of_vault(&self, b: PrincipalId) -> Result<Vec<DocumentRecord>> {
+        let mut out = Vec::new();
+        for k in self.by_vault.scan_prefix(b.as_bytes()).keys() {
+            let k = k.map_err(super::db_error)?;
+            if let Some(d) = get(self.docs, &k[16..])? {
+                out.push(d);
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn count_of_vault(&self, b: PrincipalId) -> usize {
+        self.by_vault.scan_prefix(b.as_bytes()).count()
+    }
+
+    /// Every document of every vault (scrub, gc).
+    pub fn all(&self) -> Result<Vec<DocumentRecord>> {
+        let mut out = Vec::new();
+        for v in self.docs.iter().values() {
+            out.push(codec::decode(&v.map_err(super::db_error)?)?);
+        }
+        Ok(out)
+    }
+}
+
+impl Documents<'_, TransactionalTree> {
+    /// A new document and its index entry.
+    pub fn insert(&self, d: &DocumentRecord) -> TxResult<()> {
+        put(self.docs, d.id.as_bytes(), d)?;
+        self.by_vault
+            .insert(key(&[d.beneficiary.as_bytes(), d.id.as_bytes()]), &[])?;
+        Ok(())
+    }
+
+    /// A changed document (title, date, key wrap).
+    pub fn put(&self, d: &DocumentRecord) -> TxResult<()> {
+        put(self.docs, d.id.as_bytes(), d)
+    }
+
+    pub fn remove(&self, d: &DocumentRecord) -> TxResult<()> {
+        self.docs.remove(d.id.as_bytes().as_slice())?;
+        self.by_vault
+            .remove(key(&[d.beneficiary.as_bytes(), d.id.as_bytes()]))?;
+        Ok(())
+    }
+}
