@@ -18,7 +18,7 @@ use std::process::{Command, Stdio};
 
 use coffre_crypto::audit::export::Line;
 use coffre_store::testing::S3TestServer;
-use common::{Api, age_tool, run, s3_config, scan, start, start_in};
+use common::{Api, Server, age_tool, run, s3_config, scan, start, start_in};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -501,16 +501,37 @@ async fn operator_commands_on_a_live_server() {
         report["report"]["corrupt"][0]["document_id"],
         small_id.as_str()
     );
-    // Downloading it: an integrity error, never altered bytes.
-    let (s, body) = api
-        .bytes(
-            &format!("/api/v1/documents/{small_id}/content"),
-            Some(&marie),
-        )
-        .await;
-    assert_eq!(s, StatusCode::INTERNAL_SERVER_ERROR);
-    let v: Value = serde_json::from_slice(&body).unwrap();
+    // Downloading it: an integrity error, never altered bytes; the answer
+    // carries a request id, and the server logs that 5xx once, with the
+    // id, the route template and what failed (issue: a 500 with no line
+    // in the log).
+    let res = api
+        .http
+        .get(format!("{}/api/v1/documents/{small_id}/content", api.base))
+        .bearer_auth(&marie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let request_id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let v: Value = res.json().await.unwrap();
     assert_eq!(v["error"]["code"], "integrity_error");
+    assert_eq!(v["error"]["request_id"], request_id.as_str());
+    let log = wait_for_log(&server, &request_id).await;
+    let lines: Vec<&str> = log.lines().filter(|l| l.contains(&request_id)).collect();
+    assert_eq!(lines.len(), 1, "{log}");
+    assert!(
+        lines[0].contains("ERROR") && lines[0].contains("server error"),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[0].contains("/api/v1/documents/{document_id}/content")
+            && lines[0].contains("integrity_error")
+            && !lines[0].contains(small_id.as_str()),
+        "{}",
+        lines[0]
+    );
     // The finding is in /metrics and in the owner's journal.
     let metrics = reqwest::get(format!("{}/metrics", server.base))
         .await
@@ -845,4 +866,17 @@ async fn a_passphrase_protects_the_root_ring_instead_of_an_identity_file() {
         assert_eq!(s, StatusCode::OK);
         assert!(got == *bytes);
     }
+}
+
+/// The server's log once it names `needle` (it is written as the request
+/// ends; give it a moment).
+async fn wait_for_log(server: &Server, needle: &str) -> String {
+    for _ in 0..50 {
+        let log = server.log();
+        if log.contains(needle) {
+            return log;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    server.log()
 }

@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::auth::Auth;
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult, ErrorBody, Refusals};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::schema::{
     BeneficiaryEnrolled, BeneficiaryList, BeneficiaryView, DocumentList, DocumentUploaded,
@@ -103,9 +103,7 @@ async fn list(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<Benef
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "What this session may see", body = DocumentList),
-        (status = 400, description = "Malformed id or query", body = ErrorBody),
-        (status = 401, description = "Not logged in", body = ErrorBody),
-        (status = 404, description = "No such vault for this session", body = ErrorBody),
+        Refusals,
     ))]
 async fn documents(
     State(state): State<AppState>,
@@ -135,13 +133,10 @@ async fn documents(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 201, description = "Stored", body = DocumentUploaded),
-        (status = 400, description = "Malformed form or fields", body = ErrorBody),
-        (status = 401, description = "Not logged in", body = ErrorBody),
-        (status = 403, description = "No consent to upload in this category, or no CSRF token", body = ErrorBody),
-        (status = 404, description = "No such vault for this session", body = ErrorBody),
         (status = 409, description = "Too many documents, or consent changed meanwhile", body = ErrorBody),
         (status = 413, description = "Document too large, or quota exceeded", body = ErrorBody),
         (status = 415, description = "Not multipart/form-data", body = ErrorBody),
+        Refusals,
     ))]
 async fn upload(
     State(state): State<AppState>,
@@ -246,11 +241,8 @@ pub(crate) fn stream_of(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 201, description = "Consent given", body = GrantView),
-        (status = 400, description = "Malformed body or grant", body = ErrorBody),
-        (status = 401, description = "Not logged in", body = ErrorBody),
-        (status = 403, description = "Only the person gives consent, or no CSRF token", body = ErrorBody),
-        (status = 404, description = "No such vault or structure", body = ErrorBody),
         (status = 409, description = "Consent changed meanwhile; try again", body = ErrorBody),
+        Refusals,
     ))]
 async fn create_grant(
     State(state): State<AppState>,
@@ -274,9 +266,7 @@ async fn create_grant(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "Grants", body = GrantList),
-        (status = 400, description = "Malformed id", body = ErrorBody),
-        (status = 401, description = "Not logged in", body = ErrorBody),
-        (status = 404, description = "No such vault for this session", body = ErrorBody),
+        Refusals,
     ))]
 async fn grants(
     State(state): State<AppState>,
@@ -295,10 +285,7 @@ async fn grants(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "The newest entries, oldest first", body = JournalView),
-        (status = 400, description = "Malformed id", body = ErrorBody),
-        (status = 401, description = "Not logged in", body = ErrorBody),
-        (status = 403, description = "The journal is the person's", body = ErrorBody),
-        (status = 404, description = "No such vault for this session", body = ErrorBody),
+        Refusals,
     ))]
 async fn journal(
     State(state): State<AppState>,
@@ -317,10 +304,7 @@ async fn journal(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "A ZIP", content_type = "application/zip", body = Vec<u8>),
-        (status = 400, description = "Malformed id", body = ErrorBody),
-        (status = 401, description = "Not logged in", body = ErrorBody),
-        (status = 403, description = "Only the person", body = ErrorBody),
-        (status = 404, description = "No such vault for this session", body = ErrorBody),
+        Refusals,
     ))]
 async fn export(
     State(state): State<AppState>,
@@ -370,11 +354,8 @@ async fn export(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 204, description = "The new secret is set"),
-        (status = 400, description = "Malformed body or weak secret", body = ErrorBody),
-        (status = 401, description = "Not logged in", body = ErrorBody),
-        (status = 403, description = "Not the person's trustee", body = ErrorBody),
-        (status = 404, description = "No such vault for this session", body = ErrorBody),
         (status = 409, description = "No recovery possible", body = ErrorBody),
+        Refusals,
     ))]
 async fn recover(
     State(state): State<AppState>,
@@ -396,11 +377,8 @@ async fn recover(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 204, description = "Erased"),
-        (status = 400, description = "Malformed id or body", body = ErrorBody),
-        (status = 401, description = "Not logged in, or wrong secret", body = ErrorBody),
-        (status = 403, description = "Only the person", body = ErrorBody),
-        (status = 404, description = "No such vault for this session", body = ErrorBody),
         (status = 429, description = "Locked after repeated failures", body = ErrorBody),
+        Refusals,
     ))]
 async fn erase(
     State(state): State<AppState>,

@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::auth::Auth;
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult, ErrorBody, Refusals};
 use crate::extract::{ApiJson, ApiPath};
 use crate::schema::{DocumentPatch, DocumentView, ShareCreatedView, ShareRequest};
 
@@ -34,10 +34,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "The description", body = DocumentView),
-        (status = 400, description = "Malformed id", body = ErrorBody),
-        (status = 401, description = "Not logged in", body = ErrorBody),
-        (status = 403, description = "No live consent for this category", body = ErrorBody),
-        (status = 404, description = "No such document for this session", body = ErrorBody),
+        Refusals,
     ))]
 async fn info(
     State(state): State<AppState>,
@@ -132,11 +129,8 @@ fn stream_response(
     responses(
         (status = 200, description = "The whole document", content_type = "application/octet-stream", body = Vec<u8>),
         (status = 206, description = "The range asked", content_type = "application/octet-stream", body = Vec<u8>),
-        (status = 400, description = "Malformed id", body = ErrorBody),
-        (status = 401, description = "Not logged in", body = ErrorBody),
-        (status = 403, description = "No live consent for this category", body = ErrorBody),
-        (status = 404, description = "No such document for this session", body = ErrorBody),
         (status = 416, description = "Unsatisfiable range", body = ErrorBody),
+        Refusals,
     ))]
 async fn content(
     State(state): State<AppState>,
@@ -196,11 +190,8 @@ async fn content(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "The new description", body = DocumentView),
-        (status = 400, description = "Malformed id or body, or nothing to change", body = ErrorBody),
-        (status = 401, description = "Not logged in", body = ErrorBody),
-        (status = 403, description = "Only the person", body = ErrorBody),
-        (status = 404, description = "No such document for this session", body = ErrorBody),
         (status = 409, description = "Consent changed meanwhile; try again", body = ErrorBody),
+        Refusals,
     ))]
 async fn update(
     State(state): State<AppState>,
@@ -238,10 +229,7 @@ async fn update(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, description = "Malformed id", body = ErrorBody),
-        (status = 401, description = "Not logged in", body = ErrorBody),
-        (status = 403, description = "Only the person", body = ErrorBody),
-        (status = 404, description = "No such document for this session", body = ErrorBody),
+        Refusals,
     ))]
 async fn remove(
     State(state): State<AppState>,
@@ -259,11 +247,8 @@ async fn remove(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 201, description = "The link, shown once", body = ShareCreatedView),
-        (status = 400, description = "Malformed id or body, days or downloads out of range", body = ErrorBody),
-        (status = 401, description = "Not logged in", body = ErrorBody),
-        (status = 403, description = "No live consent for this category", body = ErrorBody),
-        (status = 404, description = "No such document for this session", body = ErrorBody),
         (status = 409, description = "Too many links in this vault", body = ErrorBody),
+        Refusals,
     ))]
 async fn share(
     State(state): State<AppState>,
@@ -297,11 +282,8 @@ async fn share(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 204, description = "Revoked (or already)"),
-        (status = 400, description = "Malformed id", body = ErrorBody),
-        (status = 401, description = "Not logged in", body = ErrorBody),
-        (status = 403, description = "Only the person", body = ErrorBody),
-        (status = 404, description = "No such grant", body = ErrorBody),
         (status = 409, description = "The vault changed meanwhile; try again", body = ErrorBody),
+        Refusals,
     ))]
 async fn revoke_grant(
     State(state): State<AppState>,
@@ -318,10 +300,7 @@ async fn revoke_grant(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 204, description = "Revoked"),
-        (status = 400, description = "Malformed id", body = ErrorBody),
-        (status = 401, description = "Not logged in", body = ErrorBody),
-        (status = 403, description = "Not allowed", body = ErrorBody),
-        (status = 404, description = "No such link", body = ErrorBody),
+        Refusals,
     ))]
 async fn revoke_share(
     State(state): State<AppState>,
@@ -346,9 +325,7 @@ async fn redeem(
     ApiPath(token): ApiPath<String>,
 ) -> ApiResult<Response> {
     // Token guessing costs a journal write each: limited per address.
-    if !state.limiter.allow(client) {
-        return Err(ApiError::rate_limited());
-    }
+    state.per_address(client)?;
     let (info, stream) = state
         .vault
         .redeem_share(&token)

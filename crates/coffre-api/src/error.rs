@@ -155,3 +155,22 @@ impl IntoResponse for ApiError {
 
 /// What every handler returns.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// The refusals every route that takes a session and an id in its path
+/// may answer, for the OpenAPI document.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub(crate) enum Refusals {
+    /// A malformed id or body.
+    #[response(status = 400)]
+    Invalid(ErrorBody),
+    /// Not logged in, or the session ended.
+    #[response(status = 401)]
+    Unauthenticated(ErrorBody),
+    /// Not allowed for this session, or a cookie without its CSRF token.
+    #[response(status = 403)]
+    Forbidden(ErrorBody),
+    /// Nothing of that id this session may know of.
+    #[response(status = 404)]
+    NotFound(ErrorBody),
+}

@@ -137,6 +137,17 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// Counts a request against the per-address limit (logins, enrollment
+    /// codes, share links: each costs a journal write or a key derivation);
+    /// a 429 past it.
+    pub(crate) fn per_address(&self, client: IpAddr) -> ApiResult<()> {
+        if self.limiter.allow(client) {
+            Ok(())
+        } else {
+            Err(ApiError::rate_limited())
+        }
+    }
+
     pub fn new(vault: Vault, config: ApiConfig) -> Self {
         let limiter = Arc::new(RateLimiter::new(config.logins_per_minute));
         Self {

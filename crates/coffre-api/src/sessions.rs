@@ -10,7 +10,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::{Auth, COOKIE, csrf_token};
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiResult, ErrorBody, Refusals};
 use crate::extract::{ApiJson, ApiPath};
 use crate::schema::{
     CaseworkerEnrolled, EnrollRequest, Invitation, InviteRequest, LoginRequest, SessionCreated,
@@ -39,9 +39,7 @@ async fn create_session(
     ClientAddr(client): ClientAddr,
     ApiJson(login): ApiJson<LoginRequest>,
 ) -> ApiResult<Response> {
-    if !state.limiter.allow(client) {
-        return Err(ApiError::rate_limited());
-    }
+    state.per_address(client)?;
     let outcome = match login {
         LoginRequest::Caseworker { login, password } => {
             state
@@ -117,9 +115,7 @@ async fn enroll(
     ApiJson(e): ApiJson<EnrollRequest>,
 ) -> ApiResult<(StatusCode, Json<CaseworkerEnrolled>)> {
     // Code guessing costs a journal write each: limited like logins.
-    if !state.limiter.allow(client) {
-        return Err(ApiError::rate_limited());
-    }
+    state.per_address(client)?;
     let caseworker_id = state
         .vault
         .enroll_caseworker(&e.code, UserSecret::new(e.password))
@@ -137,11 +133,8 @@ async fn enroll(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 201, description = "Invited; the code is shown once", body = Invitation),
-        (status = 400, description = "Malformed id or body", body = ErrorBody),
-        (status = 401, description = "Not logged in", body = ErrorBody),
-        (status = 403, description = "Not an admin of this structure, or no CSRF token", body = ErrorBody),
-        (status = 404, description = "Another structure", body = ErrorBody),
         (status = 409, description = "Login taken", body = ErrorBody),
+        Refusals,
     ))]
 async fn invite(
     State(state): State<AppState>,

@@ -35,6 +35,9 @@ pub fn scrub(data_dir: &Path, json: bool) -> anyhow::Result<()> {
         for k in orphans {
             writeln!(o, "  orphan: {k}")?;
         }
+        for p in &r.records {
+            writeln!(o, "  RECORDS: vault {}: {}", p.beneficiary_id, p.problem)?;
+        }
         writeln!(
             o,
             "{} corrupt, {} missing, {} orphans",
@@ -50,6 +53,12 @@ pub fn scrub(data_dir: &Path, json: bool) -> anyhow::Result<()> {
         }
         Ok(())
     })?;
+    if !r.records.is_empty() {
+        bail!(
+            "{} inconsistencies in the metadata: restore the newest backup that scrubs clean (`coffre backup restore`) and report it",
+            r.records.len()
+        );
+    }
     if !(missing.is_empty() && corrupt.is_empty()) {
         bail!(
             "{} damaged and {} missing objects: restore them from the object store's own backup or versioning (the document keys are intact); the owners see the finding in their journal",

@@ -20,6 +20,7 @@ impl<W: Write> std::fmt::Debug for ArchiveWriter<W> {
 }
 
 impl<W: Write> ArchiveWriter<W> {
+    /// Starts an archive to `recipients`, written to `out`.
     pub fn new(recipients: &[Recipient], out: W) -> Result<Self> {
         if recipients.is_empty() {
             return Err(Error::InvalidParameter(

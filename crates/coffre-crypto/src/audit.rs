@@ -25,9 +25,9 @@ use ring::signature::{ED25519, Ed25519KeyPair, KeyPair, UnparsedPublicKey};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
+use crate::binding::Binding;
 use crate::error::ChainBreak;
 use crate::root::RootKeyRing;
-use crate::wrap::Binding;
 use crate::{Error, Result};
 
 /// One journal entry. Strings are ids and short codes, never content.
@@ -43,7 +43,9 @@ pub struct Entry {
     pub action: String,
     /// `ok`, `denied`, `failed`.
     pub outcome: String,
+    /// The vault concerned, if any (a beneficiary id).
     pub beneficiary: Option<String>,
+    /// The document concerned, if any.
     pub document: Option<String>,
     /// A short reason or parameter (never a secret, title or file name).
     pub detail: Option<String>,
@@ -85,6 +87,7 @@ impl Entry {
         ContentHash(sha256(&[&self.canonical_bytes()]))
     }
 
+    /// The tag naming the vault of this entry (see [`VaultTag::of`]).
     pub fn vault_tag(&self) -> VaultTag {
         VaultTag::of(self.seq, self.beneficiary.as_deref())
     }
@@ -116,6 +119,7 @@ pub struct ContentHash(pub [u8; 32]);
 pub struct VaultTag(pub [u8; 32]);
 
 impl VaultTag {
+    /// The tag of entry `seq` of vault `beneficiary` (none for entries outside any vault).
     pub fn of(seq: u64, beneficiary: Option<&str>) -> VaultTag {
         let (present, len, id): (&[u8], [u8; 8], &[u8]) = match beneficiary {
             Some(b) => (&[1], (b.len() as u64).to_be_bytes(), b.as_bytes()),
@@ -136,6 +140,7 @@ impl VaultTag {
 pub struct EntryDigest(pub [u8; 32]);
 
 impl EntryDigest {
+    /// The digest the chain links for an entry with this tag and content.
     pub fn of(vault: &VaultTag, content: &ContentHash) -> EntryDigest {
         EntryDigest(sha256(&[
             b"coffre.org/audit-digest@v1\x00",
@@ -217,15 +222,20 @@ hex_newtype!(VaultTag, "vault tag (64 hex digits)");
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
     #[serde(flatten)]
+    /// The entry.
     pub entry: Entry,
+    /// The chain hash after it.
     pub hash: ChainHash,
 }
 
 /// A signed statement that the journal's entry `seq` has chain hash `hash`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Checkpoint {
+    /// The last entry it signs.
     pub seq: u64,
+    /// The chain hash after that entry.
     pub hash: ChainHash,
+    /// When it was signed (ms since the epoch).
     pub time_ms: i64,
     /// Ed25519 signature, base64.
     pub signature: String,
@@ -249,9 +259,10 @@ pub struct AuditSigningKey {
 const SIGNING_KEY_NAME: &str = "audit-signing-key";
 
 impl AuditSigningKey {
+    /// A new random key.
     pub fn generate() -> Result<Self> {
         let mut seed = Zeroizing::new([0u8; 32]);
-        crate::rng::fill(seed.as_mut_slice())?;
+        crate::primitives::fill(seed.as_mut_slice())?;
         Self::from_seed(seed)
     }
 
@@ -261,6 +272,7 @@ impl AuditSigningKey {
         Ok(Self { seed, pair })
     }
 
+    /// Its public half, for auditors.
     pub fn verifying_key(&self) -> AuditVerifyingKey {
         let mut pk = [0u8; 32];
         pk.copy_from_slice(self.pair.public_key().as_ref());
@@ -278,6 +290,7 @@ impl AuditSigningKey {
         }
     }
 
+    /// The key sealed under the root ring, for storage.
     pub fn seal(&self, root: &RootKeyRing) -> Result<Vec<u8>> {
         root.seal(
             self.seed.as_slice(),
@@ -285,6 +298,7 @@ impl AuditSigningKey {
         )
     }
 
+    /// Opens a key sealed by [`AuditSigningKey::seal`].
     pub fn unseal(sealed: &[u8], root: &RootKeyRing) -> Result<Self> {
         let bytes = root.open(sealed, &Binding::server_secret(SIGNING_KEY_NAME))?;
         if bytes.len() != 32 {
@@ -316,6 +330,7 @@ impl fmt::Debug for AuditSigningKey {
 pub struct AuditVerifyingKey(pub [u8; 32]);
 
 impl AuditVerifyingKey {
+    /// Checks a checkpoint's signature.
     pub fn verify(&self, c: &Checkpoint) -> Result<()> {
         let bad = || Error::AuditChain {
             seq: c.seq,
@@ -371,11 +386,14 @@ impl<'de> Deserialize<'de> for AuditVerifyingKey {
 /// entry and that entry's expected sequence number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Anchor {
+    /// The chain hash before the first entry.
     pub prev_hash: ChainHash,
+    /// The sequence number of the first entry.
     pub next_seq: u64,
 }
 
 impl Anchor {
+    /// The start of a journal.
     pub const GENESIS: Anchor = Anchor {
         prev_hash: ChainHash::GENESIS,
         next_seq: 1,
@@ -389,9 +407,11 @@ pub struct Verified {
     pub entries: u64,
     /// Entries present only as a digest (left out of a filtered export).
     pub elided: u64,
+    /// How many checkpoints were checked.
     pub checkpoints: u64,
     /// Sequence number of the last link (the anchor's predecessor when empty).
     pub last_seq: u64,
+    /// The chain hash after the last link.
     pub head: ChainHash,
 }
 
@@ -399,15 +419,21 @@ pub struct Verified {
 /// digest of an entry a filtered export leaves out.
 #[derive(Debug, Clone, Copy)]
 pub enum Link<'a> {
+    /// An entry, whole.
     Entry(&'a Record),
+    /// An entry of another vault, as its two hashes.
     Elided {
+        /// Its sequence number.
         seq: u64,
+        /// The tag of its vault.
         vault: VaultTag,
+        /// The hash of its content.
         content: ContentHash,
     },
 }
 
 impl Link<'_> {
+    /// The link's sequence number.
     pub fn seq(&self) -> u64 {
         match self {
             Link::Entry(r) => r.entry.seq,
@@ -492,6 +518,7 @@ pub struct ChainVerifier {
 }
 
 impl ChainVerifier {
+    /// A verifier starting at `anchor`; `vault` names the person of a filtered journal.
     pub fn new(key: &AuditVerifyingKey, anchor: Anchor, vault: Option<&str>) -> Self {
         Self {
             key: *key,
@@ -516,6 +543,7 @@ impl ChainVerifier {
         self.hash
     }
 
+    /// Feeds the next link (entry or elided entry), in sequence.
     pub fn push(&mut self, link: Link<'_>) -> Result<()> {
         let seq = self.next_seq;
         if link.seq() != seq {

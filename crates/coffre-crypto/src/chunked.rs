@@ -73,7 +73,7 @@ impl ChunkCipher {
         input_key: &[u8; KEY_LEN],
         context: &[u8],
     ) -> Result<(Self, [u8; PREFIX_LEN])> {
-        let salt: [u8; SALT_LEN] = crate::rng::array()?;
+        let salt: [u8; SALT_LEN] = crate::primitives::array()?;
         Self::seal_with_salt(input_key, context, &salt)
     }
 

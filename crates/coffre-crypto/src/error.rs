@@ -20,7 +20,12 @@ pub enum Error {
 
     /// A format or suite this build does not know.
     #[error("unsupported {what} {value}")]
-    Unsupported { what: &'static str, value: u32 },
+    Unsupported {
+        /// What is unsupported (format, suite).
+        what: &'static str,
+        /// Its number.
+        value: u32,
+    },
 
     /// The object's clear header names another document or version than the
     /// one asked for: the object was swapped or misfiled.
@@ -47,7 +52,12 @@ pub enum Error {
 
     /// The audit journal failed verification at the named entry.
     #[error("audit journal broken at entry {seq}: {reason}")]
-    AuditChain { seq: u64, reason: ChainBreak },
+    AuditChain {
+        /// The entry (or checkpoint) where it broke.
+        seq: u64,
+        /// How.
+        reason: ChainBreak,
+    },
 
     /// The operating system's random number generator failed.
     #[error("the system random number generator failed")]
@@ -106,6 +116,7 @@ impl fmt::Display for ChainBreak {
     }
 }
 
+/// The crate's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl From<ring::error::Unspecified> for Error {

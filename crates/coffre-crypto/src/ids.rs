@@ -15,13 +15,15 @@ macro_rules! random_id {
         impl $name {
             /// A fresh id from the system RNG.
             pub fn random() -> Result<Self> {
-                crate::rng::array().map(Self)
+                crate::primitives::array().map(Self)
             }
 
+            /// The id with these bytes.
             pub const fn from_bytes(bytes: [u8; 16]) -> Self {
                 Self(bytes)
             }
 
+            /// Its 16 bytes.
             pub const fn as_bytes(&self) -> &[u8; 16] {
                 &self.0
             }

@@ -15,9 +15,10 @@ use crate::{Error, Result};
 pub struct Dek(Zeroizing<[u8; 32]>);
 
 impl Dek {
+    /// A fresh random key.
     pub fn generate() -> Result<Self> {
         let mut key = Zeroizing::new([0u8; 32]);
-        crate::rng::fill(key.as_mut_slice())?;
+        crate::primitives::fill(key.as_mut_slice())?;
         Ok(Self(key))
     }
 
@@ -45,10 +46,12 @@ impl fmt::Debug for Dek {
 pub struct Identity(age::x25519::Identity);
 
 impl Identity {
+    /// A fresh random identity.
     pub fn generate() -> Self {
         Self(age::x25519::Identity::generate())
     }
 
+    /// Its public half.
     pub fn recipient(&self) -> Recipient {
         Recipient(self.0.to_public())
     }
@@ -149,10 +152,12 @@ impl FromStr for Recipient {
 pub struct UserSecret(Zeroizing<String>);
 
 impl UserSecret {
+    /// Wraps a secret typed by a person.
     pub fn new(secret: String) -> Self {
         Self(Zeroizing::new(secret))
     }
 
+    /// The secret, for the key derivation only.
     pub fn expose(&self) -> &str {
         &self.0
     }

@@ -8,7 +8,7 @@
 //! What it offers, by module:
 //! - [`object`]: the stored object format v1 (`docs/FORMAT.md`): streaming
 //!   seal and open in bounded memory, and random access to single chunks.
-//! - [`keys`]: document keys ([`Dek`]), age X25519 identities and recipients,
+//! - `keys` (re-exported here): document keys ([`Dek`]), age X25519 identities and recipients,
 //!   user secrets.
 //! - [`wrap`]: wrapping keys to recipients, to share-link secrets, and the
 //!   double seal of a principal's identity (argon2id inside, root key outside).
@@ -22,17 +22,20 @@
 //! `Clone` nor `Copy`; its `Debug` never prints key material. Every failure to
 //! decrypt or authenticate is the same opaque [`Error::Decryption`].
 
+#![deny(missing_docs)]
+
+mod binding;
 mod chunked;
 mod error;
 mod ids;
-mod rng;
+mod primitives;
 
 #[cfg(test)]
 mod redaction;
 
 pub mod archive;
 pub mod audit;
-pub mod keys;
+mod keys;
 pub mod object;
 pub mod root;
 pub mod wrap;

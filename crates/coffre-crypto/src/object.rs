@@ -30,6 +30,7 @@ pub const MAGIC: [u8; 6] = *b"COFFRE";
 pub const FORMAT_VERSION: u8 = 1;
 /// Suite 1: Cobblestone-256 (AES-256-GCM, HKDF-SHA-512, 16 KiB chunks).
 pub const SUITE_COBBLESTONE_256: u8 = 1;
+/// Length of the clear header.
 pub const HEADER_LEN: usize = 28;
 /// Header, salt and commitment: what must be read before any chunk.
 pub const PREFIX_LEN: usize = HEADER_LEN + chunked::PREFIX_LEN;
@@ -41,15 +42,19 @@ pub const CHUNK_STORED_LEN: usize = SEALED_CHUNK_LEN;
 /// The clear header: which document version this object holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ObjectHeader {
+    /// The document the object holds.
     pub document: DocumentId,
+    /// Its version.
     pub version: u32,
 }
 
 impl ObjectHeader {
+    /// The header of a document version.
     pub fn new(document: DocumentId, version: u32) -> Self {
         Self { document, version }
     }
 
+    /// Its 28 bytes.
     pub fn to_bytes(&self) -> [u8; HEADER_LEN] {
         let mut out = [0u8; HEADER_LEN];
         out[..6].copy_from_slice(&MAGIC);
@@ -148,10 +153,12 @@ impl Sealer {
         ))
     }
 
+    /// Seals a piece of plaintext, appending what is ready to `out`.
     pub fn push(&mut self, plaintext: &[u8], out: &mut Vec<u8>) -> Result<()> {
         self.inner.push(plaintext, out)
     }
 
+    /// Seals the rest and the final chunk into `out`.
     pub fn finish(self, out: &mut Vec<u8>) -> Result<()> {
         self.inner.finish(out)
     }
@@ -197,6 +204,7 @@ impl Opener {
         self.inner.push(stored, out)
     }
 
+    /// Checks and opens the final chunk into `out`; fails on truncation.
     pub fn finish(mut self, out: &mut Vec<u8>) -> Result<()> {
         self.inner.finish(out)
     }
@@ -374,6 +382,7 @@ pub struct RandomAccess {
 }
 
 impl RandomAccess {
+    /// Random access to an object of `object_len` bytes whose first [`PREFIX_LEN`] bytes are `prefix`.
     pub fn new(dek: &Dek, expected: &ObjectHeader, prefix: &[u8], object_len: u64) -> Result<Self> {
         let plaintext_len = plaintext_len(object_len)?;
         let cipher = open_cipher(dek, expected, prefix)?;
@@ -384,10 +393,12 @@ impl RandomAccess {
         })
     }
 
+    /// The plaintext length.
     pub fn plaintext_len(&self) -> u64 {
         self.plaintext_len
     }
 
+    /// How many chunks.
     pub fn chunk_count(&self) -> u64 {
         self.chunks
     }
@@ -452,9 +463,13 @@ impl std::fmt::Debug for RandomAccess {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Field {
+    /// The title.
     Title,
+    /// The file name.
     FileName,
+    /// The content type.
     ContentType,
+    /// Free notes.
     Notes,
 }
 
@@ -514,7 +529,7 @@ pub fn seal_field(
         return Err(Error::InvalidParameter("field longer than 4096 bytes"));
     }
     let key = field_key(dek)?;
-    let nonce: [u8; FIELD_NONCE_LEN] = crate::rng::array()?;
+    let nonce: [u8; FIELD_NONCE_LEN] = crate::primitives::array()?;
     let mut out = Vec::with_capacity(1 + FIELD_NONCE_LEN + plaintext.len() + 16);
     out.push(FIELD_FORMAT);
     out.extend_from_slice(&nonce);

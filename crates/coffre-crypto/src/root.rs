@@ -16,7 +16,8 @@ use std::io::{Read, Write};
 use age::secrecy::SecretString;
 use zeroize::Zeroizing;
 
-use crate::wrap::{Binding, aead_open, aead_seal, derive_key};
+use crate::binding::Binding;
+use crate::primitives::{aead_open, aead_seal, derive_key};
 use crate::{Error, Identity, Recipient, Result, UserSecret};
 
 const FILE_MAGIC: &[u8; 16] = b"COFFRE-ROOTKEYS\x01";
@@ -70,15 +71,17 @@ impl RootKeyRing {
 
     fn push(&mut self, version: u32) -> Result<()> {
         let mut key = Box::new(Zeroizing::new([0u8; 32]));
-        crate::rng::fill(key.as_mut_slice())?;
+        crate::primitives::fill(key.as_mut_slice())?;
         self.keys.push(RootKey { version, key });
         Ok(())
     }
 
+    /// The version new seals use.
     pub fn current_version(&self) -> u32 {
         self.keys.last().map_or(0, |k| k.version)
     }
 
+    /// Every version held.
     pub fn versions(&self) -> Vec<u32> {
         self.keys.iter().map(|k| k.version).collect()
     }
@@ -260,6 +263,7 @@ impl RootKeyRing {
         self.encrypt_to(recipient.as_age())
     }
 
+    /// Opens a ring file with the age identity it is encrypted to.
     pub fn from_file_with_identity(file: &[u8], identity: &Identity) -> Result<Self> {
         Self::decrypt_with(file, identity.as_age())
     }
@@ -279,6 +283,7 @@ impl RootKeyRing {
         self.encrypt_to(&r)
     }
 
+    /// Opens a ring file with its passphrase.
     pub fn from_file_with_passphrase(file: &[u8], passphrase: &UserSecret) -> Result<Self> {
         let mut id = age::scrypt::Identity::new(SecretString::from(passphrase.expose().to_owned()));
         id.set_max_work_factor(ScryptWorkFactor::MAX);
@@ -305,9 +310,10 @@ pub struct BlindIndexKey(pub(crate) Zeroizing<[u8; 32]>);
 const BLIND_INDEX_NAME: &str = "blind-index-key";
 
 impl BlindIndexKey {
+    /// A new random key.
     pub fn generate() -> Result<Self> {
         let mut k = Zeroizing::new([0u8; 32]);
-        crate::rng::fill(k.as_mut_slice())?;
+        crate::primitives::fill(k.as_mut_slice())?;
         Ok(Self(k))
     }
 
@@ -323,6 +329,7 @@ impl BlindIndexKey {
         out
     }
 
+    /// The key sealed under the root ring.
     pub fn seal(&self, root: &RootKeyRing) -> Result<Vec<u8>> {
         root.seal(self.0.as_slice(), &Binding::server_secret(BLIND_INDEX_NAME))
     }
@@ -332,6 +339,7 @@ impl BlindIndexKey {
         root.reseal(sealed, &Binding::server_secret(BLIND_INDEX_NAME))
     }
 
+    /// Opens a key sealed by [`BlindIndexKey::seal`].
     pub fn unseal(sealed: &[u8], root: &RootKeyRing) -> Result<Self> {
         let bytes = root.open(sealed, &Binding::server_secret(BLIND_INDEX_NAME))?;
         let mut k = Zeroizing::new([0u8; 32]);

@@ -14,66 +14,15 @@
 use std::io::{Read, Write};
 
 use argon2::{Algorithm, Argon2, Params, Version};
-use ring::aead::{self, Aad, LessSafeKey, Nonce, UnboundKey};
 use ring::digest::{SHA256, digest};
-use ring::hkdf;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
+use crate::primitives::{aead_open, aead_seal, derive_key};
 use crate::root::RootKeyRing;
-use crate::{Dek, DocumentId, Error, Identity, PrincipalId, Recipient, Result, UserSecret};
+use crate::{Dek, Error, Identity, Recipient, Result, UserSecret};
 
-/// What a wrap or seal belongs to, in a canonical, domain-separated byte
-/// form. Two different records never share a binding.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Binding(Vec<u8>);
-
-impl Binding {
-    fn new(kind: u8) -> Self {
-        let mut b = b"coffre.org/binding@v1\x00".to_vec();
-        b.push(kind);
-        Self(b)
-    }
-
-    fn with(mut self, bytes: &[u8]) -> Self {
-        // Length-prefixed, so no two field lists encode alike.
-        self.0
-            .extend_from_slice(&(bytes.len() as u64).to_be_bytes());
-        self.0.extend_from_slice(bytes);
-        self
-    }
-
-    /// The DEK of one document version (scope, owner and share-link wraps).
-    pub fn document_key(document: DocumentId, version: u32) -> Self {
-        Self::new(1)
-            .with(document.as_bytes())
-            .with(&version.to_be_bytes())
-    }
-
-    /// A principal's own identity (its double seal, its recovery seals, a
-    /// structure identity's wraps to caseworkers).
-    pub fn principal_identity(principal: PrincipalId) -> Self {
-        Self::new(2).with(principal.as_bytes())
-    }
-
-    /// The scope identity of (beneficiary, category, epoch).
-    pub fn scope_identity(beneficiary: PrincipalId, category: &str, epoch: u32) -> Self {
-        Self::new(3)
-            .with(beneficiary.as_bytes())
-            .with(category.as_bytes())
-            .with(&epoch.to_be_bytes())
-    }
-
-    /// A server-held secret sealed under the root key (audit signing key,
-    /// blind-index key), by name.
-    pub fn server_secret(name: &str) -> Self {
-        Self::new(4).with(name.as_bytes())
-    }
-
-    pub(crate) fn as_bytes(&self) -> &[u8] {
-        &self.0
-    }
-}
+pub use crate::binding::Binding;
 
 const KIND_DEK: u8 = 1;
 const KIND_IDENTITY: u8 = 2;
@@ -124,6 +73,7 @@ pub fn wrap_dek(dek: &Dek, to: &Recipient, binding: &Binding) -> Result<Vec<u8>>
     age_wrap(dek.expose(), KIND_DEK, to, binding)
 }
 
+/// Opens a DEK wrapped by [`wrap_dek`].
 pub fn unwrap_dek(wrapped: &[u8], with: &Identity, binding: &Binding) -> Result<Dek> {
     Dek::from_slice(&age_unwrap(wrapped, KIND_DEK, with, binding)?)
 }
@@ -139,60 +89,9 @@ pub fn wrap_identity(identity: &Identity, to: &Recipient, binding: &Binding) -> 
     )
 }
 
+/// Opens an identity wrapped by [`wrap_identity`].
 pub fn unwrap_identity(wrapped: &[u8], with: &Identity, binding: &Binding) -> Result<Identity> {
     Identity::from_secret_text(&age_unwrap(wrapped, KIND_IDENTITY, with, binding)?)
-}
-
-/// AES-256-GCM with a random nonce: `0x01 ‖ nonce(12) ‖ ciphertext ‖ tag`.
-pub(crate) fn aead_seal(key: &[u8; 32], aad: &[&[u8]], plaintext: &[u8]) -> Result<Vec<u8>> {
-    let key = LessSafeKey::new(UnboundKey::new(&aead::AES_256_GCM, key)?);
-    let nonce: [u8; 12] = crate::rng::array()?;
-    let aad = aad.concat();
-    let mut out = Vec::with_capacity(13 + plaintext.len() + 16);
-    out.push(1);
-    out.extend_from_slice(&nonce);
-    out.extend_from_slice(plaintext);
-    let tag = key
-        .seal_in_place_separate_tag(
-            Nonce::assume_unique_for_key(nonce),
-            Aad::from(&aad),
-            &mut out[13..],
-        )
-        .map_err(|_| Error::InvalidParameter("sealed value too large"))?;
-    out.extend_from_slice(tag.as_ref());
-    Ok(out)
-}
-
-pub(crate) fn aead_open(
-    key: &[u8; 32],
-    aad: &[&[u8]],
-    sealed: &[u8],
-) -> Result<Zeroizing<Vec<u8>>> {
-    if sealed.len() < 13 + 16 || sealed[0] != 1 {
-        return Err(Error::Decryption);
-    }
-    let key = LessSafeKey::new(UnboundKey::new(&aead::AES_256_GCM, key)?);
-    let nonce = Nonce::try_assume_unique_for_key(&sealed[1..13])?;
-    let aad = aad.concat();
-    let mut buf = Zeroizing::new(sealed[13..].to_vec());
-    let n = key.open_in_place(nonce, Aad::from(&aad), &mut buf)?.len();
-    buf.truncate(n);
-    Ok(buf)
-}
-
-struct Len32;
-impl hkdf::KeyType for Len32 {
-    fn len(&self) -> usize {
-        32
-    }
-}
-
-/// HKDF-SHA-256 of a 32-byte secret, for subkeys with distinct labels.
-pub(crate) fn derive_key(secret: &[u8], salt: &[u8], label: &[u8]) -> Result<Zeroizing<[u8; 32]>> {
-    let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, salt).extract(secret);
-    let mut out = Zeroizing::new([0u8; 32]);
-    prk.expand(&[label], Len32)?.fill(out.as_mut_slice())?;
-    Ok(out)
 }
 
 /// A 256-bit bearer secret: a share link's, or a one-time enrolment code's.
@@ -205,9 +104,10 @@ pub struct ShareSecret(pub(crate) Zeroizing<[u8; 32]>);
 const SHARE_SALT: &[u8] = b"coffre.org/share-link@v1";
 
 impl ShareSecret {
+    /// A fresh random secret.
     pub fn generate() -> Result<Self> {
         let mut s = Zeroizing::new([0u8; 32]);
-        crate::rng::fill(s.as_mut_slice())?;
+        crate::primitives::fill(s.as_mut_slice())?;
         Ok(Self(s))
     }
 
@@ -217,6 +117,7 @@ impl ShareSecret {
         Zeroizing::new(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(self.0.as_slice()))
     }
 
+    /// Parses a token made by [`ShareSecret::to_token`].
     pub fn from_token(token: &str) -> Result<Self> {
         use base64::Engine;
         let mut s = Zeroizing::new([0u8; 32]);
@@ -238,6 +139,7 @@ impl ShareSecret {
         Ok(*derive_key(self.0.as_slice(), SHARE_SALT, b"lookup")?)
     }
 
+    /// Wraps a DEK under a key derived from this secret.
     pub fn wrap_dek(&self, dek: &Dek, binding: &Binding) -> Result<Vec<u8>> {
         let key = derive_key(self.0.as_slice(), SHARE_SALT, b"wrap")?;
         aead_seal(
@@ -247,6 +149,7 @@ impl ShareSecret {
         )
     }
 
+    /// Opens a DEK wrapped by [`ShareSecret::wrap_dek`].
     pub fn unwrap_dek(&self, wrapped: &[u8], binding: &Binding) -> Result<Dek> {
         let key = derive_key(self.0.as_slice(), SHARE_SALT, b"wrap")?;
         Dek::from_slice(&aead_open(
@@ -267,6 +170,7 @@ impl ShareSecret {
         )
     }
 
+    /// Opens an identity wrapped by [`ShareSecret::wrap_identity`].
     pub fn unwrap_identity(&self, wrapped: &[u8], binding: &Binding) -> Result<Identity> {
         let key = derive_key(self.0.as_slice(), SHARE_SALT, b"wrap-identity")?;
         Identity::from_secret_text(&aead_open(
@@ -287,8 +191,11 @@ impl std::fmt::Debug for ShareSecret {
 /// raised later without breaking older seals.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KdfParams {
+    /// Memory, KiB.
     pub memory_kib: u32,
+    /// Passes.
     pub iterations: u32,
+    /// Lanes.
     pub parallelism: u32,
 }
 
@@ -345,7 +252,7 @@ pub fn seal_identity(
     binding: &Binding,
     root: &RootKeyRing,
 ) -> Result<Vec<u8>> {
-    let salt: [u8; 16] = crate::rng::array()?;
+    let salt: [u8; 16] = crate::primitives::array()?;
     let key = params.derive(secret, &salt)?;
     let mut inner = Vec::with_capacity(INNER_HEADER_LEN + 128);
     inner.push(INNER_FORMAT);

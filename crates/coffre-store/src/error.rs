@@ -7,16 +7,22 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
+    /// No object under this key.
     #[error("object {key} not found")]
-    NotFound { key: String },
+    NotFound {
+        /// The key asked for.
+        key: String,
+    },
 
     /// Network trouble, timeouts, throttling, 5xx: retrying later may work.
     #[error("object store unavailable, retry later: {0}")]
     Unavailable(String),
 
+    /// Credentials or bucket policy refuse the call.
     #[error("object store refused access (check credentials and bucket policy): {0}")]
     Permission(String),
 
+    /// The configuration cannot work (no such bucket, bad endpoint).
     #[error("object store misconfigured: {0}")]
     Config(String),
 
@@ -25,14 +31,20 @@ pub enum StoreError {
     #[error("object store integrity error: {0}")]
     Integrity(String),
 
+    /// A key outside the grammar of [`crate::ObjectKey`].
     #[error("invalid object key {0:?}")]
     InvalidKey(String),
 
+    /// A range that does not fit in the object.
     #[error("range {start}..{end} is outside object {key} ({size} bytes)")]
     InvalidRange {
+        /// The object.
         key: String,
+        /// First byte asked.
         start: u64,
+        /// Byte after the last one asked.
         end: u64,
+        /// The object's size.
         size: u64,
     },
 
@@ -40,13 +52,18 @@ pub enum StoreError {
     #[error("upload body failed: {0}")]
     Body(std::io::Error),
 
+    /// More than the store takes in one object.
     #[error("object too large: {0}")]
     TooLarge(String),
 
+    /// A file system call of the filesystem store failed.
     #[error("filesystem store: {action} {path}: {source}")]
     Io {
+        /// What was being done.
         action: &'static str,
+        /// On which path.
         path: PathBuf,
+        /// Why it failed.
         source: std::io::Error,
     },
 }
@@ -58,4 +75,5 @@ impl StoreError {
     }
 }
 
+/// The crate's result type.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -29,6 +29,7 @@ use crate::{
 const READ_CHUNK: usize = 1024 * 1024;
 
 #[derive(Debug)]
+/// Objects as files under a directory: the embedded default.
 pub struct FsStore {
     root: PathBuf,
     objects: PathBuf,

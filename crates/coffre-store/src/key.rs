@@ -55,6 +55,7 @@ impl ObjectKey {
         (self.document, self.version)
     }
 
+    /// The key as stored.
     pub fn as_str(&self) -> &str {
         &self.text
     }
@@ -82,14 +83,17 @@ impl fmt::Debug for ObjectKey {
 pub struct KeyPrefix(String);
 
 impl KeyPrefix {
+    /// Every document object.
     pub fn documents() -> Self {
         Self("doc/".into())
     }
 
+    /// The documents of one shard (first byte of the id).
     pub fn shard(first_byte: u8) -> Self {
         Self(format!("doc/{first_byte:02x}/"))
     }
 
+    /// The prefix as stored.
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -9,6 +9,8 @@
 //! The store only ever sees what `coffre-crypto` produced: ciphertext objects
 //! under [`ObjectKey`]s made of random ids. It knows nothing of people.
 
+#![deny(missing_docs)]
+
 mod error;
 mod fs;
 mod key;
@@ -38,6 +40,7 @@ pub type BodyStream = BoxStream<'static, std::io::Result<Bytes>>;
 pub struct ObjectBody {
     /// Length of what the stream yields.
     pub len: u64,
+    /// The bytes.
     pub stream: BoxStream<'static, Result<Bytes>>,
 }
 
@@ -65,21 +68,27 @@ impl ObjectBody {
 /// What `put` stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PutReceipt {
+    /// Bytes stored.
     pub size: u64,
 }
 
 /// One listed object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListEntry {
+    /// The key.
     pub key: ObjectKey,
+    /// Its size in bytes.
     pub size: u64,
+    /// When it was last written, if the store says.
     pub modified: Option<SystemTime>,
 }
 
 /// One page of a listing. Pass `next` back as `after` for the next page.
 #[derive(Debug, Clone, Default)]
 pub struct ListPage {
+    /// Keys in lexicographic order.
     pub entries: Vec<ListEntry>,
+    /// Where the next page starts, if any.
     pub next: Option<String>,
 }
 
@@ -99,12 +108,17 @@ pub const MAX_LIST_PAGE: usize = 1000;
 ///   (capped at [`MAX_LIST_PAGE`]) per page.
 #[async_trait::async_trait]
 pub trait ObjectStore: Send + Sync + fmt::Debug {
+    /// Stores a body of unknown length under `key`, atomically and durably.
     async fn put(&self, key: &ObjectKey, body: BodyStream) -> Result<PutReceipt>;
+    /// The whole object, streamed.
     async fn get(&self, key: &ObjectKey) -> Result<ObjectBody>;
+    /// Bytes `range` of the object, streamed.
     async fn get_range(&self, key: &ObjectKey, range: Range<u64>) -> Result<ObjectBody>;
     /// Size of the object.
     async fn head(&self, key: &ObjectKey) -> Result<u64>;
+    /// Removes the object; removing what is not there is no error.
     async fn delete(&self, key: &ObjectKey) -> Result<()>;
+    /// One page of keys under `prefix`, after the key `after`.
     async fn list(&self, prefix: &KeyPrefix, after: Option<&str>, limit: usize)
     -> Result<ListPage>;
     /// Removes what interrupted uploads left behind (temporary files,
@@ -121,8 +135,10 @@ pub trait ObjectStore: Send + Sync + fmt::Debug {
 pub enum StoreConfig {
     /// Objects under this directory (created if missing).
     Filesystem {
+        /// The directory.
         root: std::path::PathBuf,
     },
+    /// An S3-compatible bucket.
     S3(S3Config),
 }
 

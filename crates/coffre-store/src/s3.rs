@@ -52,7 +52,9 @@ pub const MIN_PART_SIZE: usize = 5 * 1024 * 1024;
 /// leaves out), web identity, ECS and instance metadata.
 #[derive(Clone)]
 pub struct S3Credentials {
+    /// Access key id.
     pub access_key_id: String,
+    /// Secret access key (never printed).
     pub secret_access_key: String,
 }
 
@@ -67,18 +69,24 @@ impl std::fmt::Debug for S3Credentials {
 }
 
 #[derive(Debug, Clone)]
+/// Where and how to reach an S3-compatible bucket.
 pub struct S3Config {
     /// e.g. `http://127.0.0.1:3900`; `None` for AWS's own endpoints.
     pub endpoint: Option<String>,
+    /// Region (any value for most S3-compatible servers).
     pub region: String,
+    /// Bucket name.
     pub bucket: String,
+    /// Path-style addressing (`endpoint/bucket/key`), as most self-hosted servers want.
     pub path_style: bool,
+    /// Static credentials; `None` uses the standard AWS chain.
     pub credentials: Option<S3Credentials>,
     /// Bytes per multipart part, at least 5 MiB. Bodies up to this size go
     /// in a single PutObject.
     pub part_size: usize,
     /// Parts uploaded at once. Memory per upload ≈ `part_size × (this + 1)`.
     pub upload_concurrency: usize,
+    /// Limit for connecting.
     pub connect_timeout: Duration,
     /// Limit for one HTTP attempt (one part, one GET header).
     pub attempt_timeout: Duration,
@@ -131,6 +139,7 @@ impl S3Config {
 }
 
 #[derive(Debug, Clone)]
+/// An S3-compatible bucket.
 pub struct S3Store {
     client: Client,
     config: Arc<S3Config>,
@@ -236,6 +245,7 @@ impl S3Store {
         &self.client
     }
 
+    /// The bucket.
     pub fn bucket(&self) -> &str {
         &self.config.bucket
     }

@@ -30,9 +30,13 @@ use tokio::sync::oneshot;
 
 use crate::{S3Config, S3Credentials};
 
+/// The server's access key.
 pub const ACCESS_KEY: &str = "coffre-test-access";
+/// The server's secret key.
 pub const SECRET_KEY: &str = "coffre-test-secret-0123456789";
+/// The bucket it serves.
 pub const BUCKET: &str = "coffre-test";
+/// Its region.
 pub const REGION: &str = "us-east-1";
 
 /// A running server. Stops when dropped.
@@ -81,6 +85,7 @@ impl S3TestServer {
         })
     }
 
+    /// Its address, `http://127.0.0.1:<port>`.
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
     }

@@ -4,13 +4,13 @@
 
 use std::io::Write;
 
+use coffre_crypto::PrincipalId;
 use coffre_crypto::audit::Entry;
-use coffre_crypto::{DocumentId, PrincipalId};
 use futures_util::StreamExt;
 use serde::Serialize;
 
+use crate::documents::DocumentInfo;
 use crate::journal::{self, Event, JournalSlice, NewEntry};
-use crate::model::{Category, Date};
 use crate::policy::Action;
 use crate::session::Session;
 use crate::{Result, Vault, VaultError};
@@ -26,16 +26,11 @@ pub struct Manifest {
 
 #[derive(Debug, Serialize)]
 pub struct ManifestEntry {
-    pub document_id: DocumentId,
+    /// Where the paper is in the ZIP.
     pub path: String,
-    pub title: String,
-    pub category: Category,
-    pub filename: String,
-    pub content_type: String,
-    pub size: u64,
-    pub sha256: String,
-    pub uploaded_at_ms: i64,
-    pub expires_on: Option<Date>,
+    /// Its description, as its owner sees it.
+    #[serde(flatten)]
+    pub document: DocumentInfo,
 }
 
 /// Keeps a ZIP entry name to safe characters (the title stays in the manifest).
@@ -154,16 +149,8 @@ impl Vault {
                 return Err(VaultError::Integrity);
             }
             manifest.documents.push(ManifestEntry {
-                document_id: d.id,
                 path,
-                title: info.title,
-                category: d.category,
-                filename: info.filename,
-                content_type: info.content_type,
-                size: d.size,
-                sha256: d.sha256.clone(),
-                uploaded_at_ms: d.uploaded_ms,
-                expires_on: d.expires_on,
+                document: info,
             });
         }
         zip.start_file("manifest.json", options).map_err(zip_err)?;

@@ -286,8 +286,8 @@ async fn altered_object_gives_an_error_not_bytes() {
     );
 }
 
-/// A root key file that only remembers it was saved.
-struct NoFile;
+/// A root key file that keeps nothing (rotation in tests).
+pub(crate) struct NoFile;
 
 impl crate::RootFile for NoFile {
     fn save(&self, _: &RootKeyRing) -> crate::Result<()> {
@@ -341,4 +341,114 @@ async fn unknown_identifiers_cost_a_secret_check() {
     assert!(matches!(decoy_opens().await, Ok(None)));
     v.rotate_root(&NoFile).await.unwrap();
     assert!(matches!(decoy_opens().await, Ok(None)));
+}
+
+/// Races a sequential model cannot see: grants, revocations, uploads,
+/// privacy changes and deletions on one person from many tasks at once.
+/// Every change is one transaction that checks what it was computed from,
+/// so afterwards: `used_bytes` is the sum of the sizes, every live view
+/// grant holds the current epoch's wrap and nothing else does, every
+/// shared paper is at its scope's current epoch and opens with it, and no
+/// record is without its indexes. Conflicts ("try again") are the only
+/// refusals allowed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_changes_keep_every_invariant() {
+    let (v, _, _dir) = vault().await;
+    let (_, a) = structure(&v, "a").await;
+    let (sb, _) = structure(&v, "b").await;
+    let (sc, _) = structure(&v, "c").await;
+    let all = NewGrant {
+        categories: Category::ALL.to_vec(),
+        permissions: vec![Permission::View, Permission::Upload],
+        days: 365,
+    };
+    let (ben, me) = person(&v, &a, Some(all)).await;
+    let tolerated = |r: &crate::Result<()>| match r {
+        Ok(()) | Err(VaultError::Conflict(_)) | Err(VaultError::NotFound) => Ok(()),
+        Err(e) => Err(format!("{e}")),
+    };
+    let mut tasks = tokio::task::JoinSet::new();
+    for t in 0..4u8 {
+        let (v, a, me) = (v.clone(), a.clone(), me.clone());
+        tasks.spawn(async move {
+            for i in 0..12u8 {
+                let category = Category::ALL[usize::from((t * 3 + i) % 9)];
+                let meta = NewDocument {
+                    category: Some(category),
+                    filename: format!("{t}-{i}.jpg"),
+                    // Caseworkers' papers are shared; the person's vary.
+                    private: (i % 2 == 1).then_some(i % 3 == 0),
+                    ..NewDocument::default()
+                };
+                let data: Vec<u8> = vec![t; 100 + usize::from(i) * 37];
+                let who = if i % 2 == 0 { &a } else { &me };
+                let body = futures_util::stream::once(async move { Ok(Bytes::from(data)) }).boxed();
+                let r = v.upload(who, ben, meta, body).await.map(|_| ());
+                tolerated(&r)?;
+            }
+            Ok::<(), String>(())
+        });
+    }
+    for t in 0..2u8 {
+        let (v, me) = (v.clone(), me.clone());
+        tasks.spawn(async move {
+            for i in 0..10u8 {
+                let structure = if (t + i) % 2 == 0 { sb } else { sc };
+                let g = NewGrant {
+                    categories: vec![
+                        Category::ALL[usize::from(i % 9)],
+                        Category::ALL[usize::from((i + 4) % 9)],
+                    ],
+                    permissions: vec![Permission::View],
+                    days: 31,
+                };
+                let r = v.create_grant(&me, ben, structure, g).await.map(|_| ());
+                tolerated(&r)?;
+                let grants = v.list_grants(&me, ben).await.map_err(|e| e.to_string())?;
+                if let Some(g) = grants
+                    .iter()
+                    .filter(|g| g.revoked_ms.is_none())
+                    .nth(usize::from(i % 3))
+                {
+                    tolerated(&v.revoke_grant(&me, g.id).await)?;
+                }
+            }
+            Ok(())
+        });
+    }
+    {
+        let (v, me) = (v.clone(), me.clone());
+        tasks.spawn(async move {
+            for i in 0..20usize {
+                let docs = v
+                    .list_documents(&me, ben)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let Some(d) = docs.get(i % docs.len().max(1)) else {
+                    tokio::task::yield_now().await;
+                    continue;
+                };
+                let r = if i % 2 == 0 {
+                    v.delete_document(&me, d.document_id).await
+                } else {
+                    v.update_document(&me, d.document_id, None, None, Some(!d.private))
+                        .await
+                        .map(|_| ())
+                };
+                tolerated(&r)?;
+            }
+            Ok(())
+        });
+    }
+    while let Some(r) = tasks.join_next().await {
+        r.unwrap().unwrap();
+    }
+    let problems = v.records().vault_problems(ben, v.now_ms()).unwrap();
+    assert!(problems.is_empty(), "{problems:#?}");
+    // Every paper opens for its owner through the current keys.
+    let docs = v.records().read().documents().of_vault(ben).unwrap();
+    assert!(docs.len() > 10, "{} papers survived", docs.len());
+    for d in &docs {
+        v.access().dek(&me, d).unwrap();
+    }
 }

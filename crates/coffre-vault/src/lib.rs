@@ -17,6 +17,8 @@
 //! attempt is journaled too. [`policy`] decides who may try what.
 
 mod access;
+#[cfg(test)]
+mod access_model;
 mod audit_export;
 mod clock;
 mod consent;
@@ -45,8 +47,8 @@ pub use error::{Result, VaultError};
 pub use export::{Manifest, ManifestEntry};
 pub use journal::{Event, NewEntry, Outcome, Who};
 pub use maintenance::{
-    BACKUP_FORMAT, BackupSummary, GcReport, RestoreSummary, RootFile, RotationReport, ScrubProblem,
-    ScrubReport, ScrubSummary, restore,
+    BACKUP_FORMAT, BackupSummary, GcReport, RecordProblem, RestoreSummary, RootFile,
+    RotationReport, ScrubProblem, ScrubReport, ScrubSummary, restore,
 };
 pub use model::{Category, Date, Permission};
 pub use principals::{

@@ -151,6 +151,13 @@ impl Sessions {
         Ok(s)
     }
 
+    /// Whether this session is still open (not ended, expired or removed).
+    pub fn contains(&self, session: &Session) -> bool {
+        self.lock()
+            .get(&session.key)
+            .is_some_and(|s| s.idle_for() < self.idle)
+    }
+
     pub fn remove(&self, session: &Session) {
         self.lock().remove(&session.key);
     }

@@ -202,6 +202,23 @@ impl Vault {
         };
         let lookup = secret.lookup_key()?;
         let now = self.now_ms();
+        // A link a structure made lives only while that structure may view
+        // the paper: between an expiry and the sweeper's pass, too.
+        if let Some(rec) = self.records().read().shares().by_lookup(&lookup)?
+            && let Some(structure) = rec.structure
+            && !self
+                .grant_state(rec.beneficiary, structure, rec.category)?
+                .can_view()
+        {
+            self.journal(
+                NewEntry::denied(Who::Share(rec.id), Event::ShareDownload)
+                    .vault(rec.beneficiary)
+                    .doc(rec.document)
+                    .detail("the structure's consent ended"),
+            )
+            .await?;
+            return Err(VaultError::Gone);
+        }
         // Counted in one transaction: concurrent redemptions of the last
         // download cannot both pass.
         let counted = self.records().write(|tx| {

@@ -334,6 +334,12 @@ impl Vault {
         self.inner.sessions.get(token)
     }
 
+    /// Whether a session is still open: a deactivation, an erasure or a
+    /// recovery ends sessions at once.
+    pub fn session_is_live(&self, session: &Session) -> bool {
+        self.inner.sessions.contains(session)
+    }
+
     pub fn logout(&self, session: &Session) {
         self.inner.sessions.remove(session);
     }

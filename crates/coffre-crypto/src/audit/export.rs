@@ -17,20 +17,26 @@ use super::{
 };
 use crate::{Error, PrincipalId, Result};
 
+/// The format name in every export's header.
 pub const FORMAT: &str = "coffre-audit-export/1";
 
 /// Sequence number and chain hash of one journal position.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Position {
+    /// The sequence number.
     pub seq: u64,
+    /// The chain hash after it.
     pub hash: ChainHash,
 }
 
 /// What the export covers and how to start verifying it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Header {
+    /// [`FORMAT`].
     pub format: String,
+    /// When the export was written (ms since the epoch).
     pub exported_at_ms: i64,
+    /// The server's version.
     pub server_version: String,
     /// The key checkpoints are signed with. Taken from the file it proves
     /// little: compare it with the one the operator publishes.
@@ -43,11 +49,14 @@ pub struct Header {
     pub anchor_checkpoint: Option<Checkpoint>,
     /// Sequence numbers covered, inclusive.
     pub from_seq: u64,
+    /// The last entry exported.
     pub to_seq: u64,
     /// The journal's head when the export was made (it may lie past
     /// `to_seq` when `until` was given).
     pub journal_head: Position,
+    /// The period asked (ms since the epoch), if any.
     pub since_ms: Option<i64>,
+    /// The end of the period asked, if any.
     pub until_ms: Option<i64>,
     /// When set, entries of other vaults are present as digests only.
     pub beneficiary: Option<String>,
@@ -55,32 +64,48 @@ pub struct Header {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
+/// One line of an export (JSON Lines).
 pub enum Line {
+    /// The first line.
     Header(Header),
+    /// An entry, whole.
     Entry(Record),
+    /// An entry about someone else, as its two hashes.
     Elided {
+        /// Its sequence number.
         seq: u64,
+        /// The tag of its vault.
         vault: VaultTag,
+        /// The hash of its content.
         content: ContentHash,
     },
+    /// A signed checkpoint over the line before it.
     Checkpoint(Checkpoint),
+    /// The last line: what the file holds.
     End(Counts),
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// How many lines of each kind an export holds.
 pub struct Counts {
+    /// Whole entries.
     pub entries: u64,
+    /// Elided entries.
     pub elided: u64,
+    /// Checkpoints.
     pub checkpoints: u64,
 }
 
 /// What a verified export proved.
 #[derive(Debug, Clone)]
 pub struct Report {
+    /// The export's header.
     pub header: Header,
+    /// What the chain check found.
     pub verified: Verified,
     /// Time of the first and last whole entry.
     pub first_time_ms: Option<i64>,
+    /// The time of the last entry, if any.
     pub last_time_ms: Option<i64>,
     /// Every entry journaled after this signed time (the anchor checkpoint's)
     /// is in the export, up to `signed_until_ms`; `None`: from the journal's
@@ -205,6 +230,7 @@ fn check_expectations(h: &Header, expect: &Expect) -> Result<()> {
 }
 
 impl Verifier {
+    /// A verifier that will check what `expect` pins.
     pub fn new(expect: Expect) -> Self {
         Self {
             expect,

@@ -5,7 +5,9 @@ use coffre_crypto::object::{HEADER_LEN, ObjectHeader};
 use coffre_store::{ObjectKey, StoreError};
 use futures_util::StreamExt;
 
-use super::{MAX_JOURNALED_PROBLEMS, ORPHAN_GRACE, ScrubProblem, ScrubReport, ScrubSummary};
+use super::{
+    MAX_JOURNALED_PROBLEMS, ORPHAN_GRACE, RecordProblem, ScrubProblem, ScrubReport, ScrubSummary,
+};
 use crate::journal::{Event, NewEntry, Outcome, Who};
 use crate::records::DocumentRecord;
 use crate::{Result, Vault};
@@ -43,6 +45,23 @@ impl Vault {
                 report.corrupt.push(p);
             }
         }
+        let now = self.now_ms();
+        for b in self.records().read().beneficiaries().ids()? {
+            for problem in self.records().vault_problems(b, now)? {
+                report.records.push(RecordProblem {
+                    beneficiary_id: b,
+                    problem,
+                });
+            }
+        }
+        for p in report.records.iter().take(MAX_JOURNALED_PROBLEMS) {
+            self.journal(
+                NewEntry::new(Who::Operator, Event::MaintenanceScrub, Outcome::Failed)
+                    .vault(p.beneficiary_id)
+                    .detail(format!("records: {}", p.problem)),
+            )
+            .await?;
+        }
         report.orphans = self
             .orphans(ORPHAN_GRACE)
             .await?
@@ -76,11 +95,12 @@ impl Vault {
                 },
             )
             .detail(format!(
-                "{} checked, {} missing, {} corrupt, {} orphans",
+                "{} checked, {} missing, {} corrupt, {} orphans, {} record problems",
                 report.checked,
                 report.missing.len(),
                 report.corrupt.len(),
-                report.orphans.len()
+                report.orphans.len(),
+                report.records.len()
             )),
         )
         .await?;

@@ -4,8 +4,8 @@
 use coffre_crypto::{Identity, PrincipalId, UserSecret};
 
 use super::{
-    EnrolledBeneficiary, LoginDomain, LoginOutcome, NewBeneficiary, check_beneficiary_secret,
-    check_grant, check_name, normalize_login,
+    EnrolledBeneficiary, LoginOutcome, NewBeneficiary, check_beneficiary_secret, check_grant,
+    check_name, normalize_login,
 };
 use crate::access::Access;
 use crate::journal::{Event, NewEntry, Who};
@@ -40,7 +40,7 @@ impl Vault {
         if let Some(g) = &new.grant {
             check_grant(g)?;
         }
-        let index = self.login_index(LoginDomain::Beneficiary, &login);
+        let index = self.login_index(LoginKind::Beneficiary, &login);
         if self.records().read().logins().get(&index)?.is_some() {
             return Err(VaultError::Conflict(
                 "this identifier is taken; choose another",
@@ -174,21 +174,13 @@ impl Vault {
         secret: UserSecret,
     ) -> Result<LoginOutcome> {
         let _writing = self.writing().await;
-        let login = normalize_login(identifier).map_err(|_| VaultError::Unauthenticated)?;
-        let index = self.login_index(LoginDomain::Beneficiary, &login);
-        let read = self.records().read();
-        let account = read.logins().get(&index)?;
+        let account = self.account(LoginKind::Beneficiary, identifier)?;
         let b = match account {
-            Some(a) if a.kind == LoginKind::Beneficiary => read.beneficiaries().get(a.id)?,
-            _ => None,
+            Some(a) => self.records().read().beneficiaries().get(a.id)?,
+            None => None,
         };
         let (Some(account), Some(b)) = (account, b) else {
-            self.decoy_check(secret).await?;
-            self.journal(
-                NewEntry::denied(Who::Anonymous, Event::SessionCreate).detail("unknown identifier"),
-            )
-            .await?;
-            return Err(VaultError::Unauthenticated);
+            return Err(self.unknown_account(secret, "unknown identifier").await);
         };
         let account_key = account.account_key();
         let identity = self

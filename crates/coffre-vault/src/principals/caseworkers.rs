@@ -3,7 +3,7 @@
 use coffre_crypto::wrap::ShareSecret;
 use coffre_crypto::{Identity, PrincipalId, UserSecret};
 
-use super::{LoginDomain, LoginOutcome, check_password, normalize_login};
+use super::{LoginOutcome, check_password};
 use crate::access::Access;
 use crate::journal::{Event, NewEntry, Who};
 use crate::lockout::Account;
@@ -124,22 +124,15 @@ impl Vault {
         password: UserSecret,
     ) -> Result<LoginOutcome> {
         let _writing = self.writing().await;
-        let login = normalize_login(login).map_err(|_| VaultError::Unauthenticated)?;
-        let index = self.login_index(LoginDomain::Caseworker, &login);
-        let read = self.records().read();
-        let account = read.logins().get(&index)?;
+        let account = self.account(LoginKind::Caseworker, login)?;
         let cw = match account {
-            Some(a) if a.kind == LoginKind::Caseworker => read.caseworkers().get(a.id)?,
-            _ => None,
+            Some(a) => self.records().read().caseworkers().get(a.id)?,
+            None => None,
         };
         let (Some(account), Some(cw)) = (account, cw.filter(|c| c.active)) else {
-            self.decoy_check(password).await?;
-            self.journal(
-                NewEntry::denied(Who::Anonymous, Event::SessionCreate)
-                    .detail("unknown caseworker login"),
-            )
-            .await?;
-            return Err(VaultError::Unauthenticated);
+            return Err(self
+                .unknown_account(password, "unknown caseworker login")
+                .await);
         };
         let account_key = account.account_key();
         let identity = self

@@ -13,9 +13,10 @@ use coffre_crypto::{Identity, PrincipalId, UserSecret};
 use serde::Serialize;
 use zeroize::Zeroizing;
 
-use crate::journal::{Event, NewEntry};
+use crate::journal::{Event, NewEntry, Who};
 use crate::model::{Category, GRANT_DAYS, Permission};
 use crate::policy::{self, Decision, StructureAction};
+use crate::records::{Login, LoginKind};
 use crate::session::{Principal, Session};
 use crate::{Result, Vault, VaultError};
 
@@ -138,20 +139,43 @@ fn new_token() -> Result<Zeroizing<String>> {
     Ok(ShareSecret::generate()?.to_token())
 }
 
-/// The blind-index domains of login identifiers.
-#[derive(Debug, Clone, Copy)]
-enum LoginDomain {
-    Beneficiary,
-    Caseworker,
-}
-
 impl Vault {
-    fn login_index(&self, domain: LoginDomain, login: &str) -> String {
-        let domain = match domain {
-            LoginDomain::Beneficiary => "beneficiary",
-            LoginDomain::Caseworker => "caseworker",
+    /// The blind index of a login identifier, by kind of account.
+    fn login_index(&self, kind: LoginKind, login: &str) -> String {
+        let domain = match kind {
+            LoginKind::Beneficiary => "beneficiary",
+            LoginKind::Caseworker => "caseworker",
         };
         hex::encode(self.inner.blind.index(domain, login))
+    }
+
+    /// The account of `kind` a typed identifier names, if any.
+    fn account(&self, kind: LoginKind, identifier: &str) -> Result<Option<Login>> {
+        let Ok(login) = normalize_login(identifier) else {
+            return Ok(None);
+        };
+        let index = self.login_index(kind, &login);
+        Ok(self
+            .records()
+            .read()
+            .logins()
+            .get(&index)?
+            .filter(|a| a.kind == kind))
+    }
+
+    /// A login that names no account: it costs what a wrong secret costs,
+    /// is journaled, and is refused like one.
+    async fn unknown_account(&self, secret: UserSecret, detail: &'static str) -> VaultError {
+        let res = async {
+            self.decoy_check(secret).await?;
+            self.journal(NewEntry::denied(Who::Anonymous, Event::SessionCreate).detail(detail))
+                .await
+        }
+        .await;
+        match res {
+            Ok(_) => VaultError::Unauthenticated,
+            Err(e) => e,
+        }
     }
 
     /// Asks the policy about a structure-level action; journals a refusal.

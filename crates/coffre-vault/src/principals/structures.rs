@@ -4,7 +4,7 @@ use coffre_crypto::wrap::ShareSecret;
 use coffre_crypto::{Identity, PrincipalId};
 use zeroize::Zeroizing;
 
-use super::{LoginDomain, StructureCreated, check_name, normalize_login};
+use super::{StructureCreated, check_name, normalize_login};
 use crate::access::Access;
 use crate::journal::{Event, NewEntry, Who};
 use crate::policy::StructureAction;
@@ -46,7 +46,7 @@ impl Vault {
         let _writing = self.writing().await;
         let name = check_name(name)?;
         let admin_login = normalize_login(admin_login)?;
-        let login_index = self.login_index(LoginDomain::Caseworker, &admin_login);
+        let login_index = self.login_index(LoginKind::Caseworker, &admin_login);
         let structure_id = PrincipalId::random()?;
         let identity = Identity::generate();
         let structure = StructureRecord {
@@ -134,7 +134,7 @@ impl Vault {
             return Err(VaultError::Forbidden("caseworkers only"));
         };
         let login = normalize_login(login)?;
-        let index = self.login_index(LoginDomain::Caseworker, &login);
+        let index = self.login_index(LoginKind::Caseworker, &login);
         let invitation = self.invitation(structure, structure_identity, index, admin)?;
         self.records().write(|tx| invitation.write(tx))?;
         let id = invitation.caseworker.id;

@@ -23,6 +23,7 @@ mod caseworkers;
 mod codec;
 mod documents;
 mod grants;
+mod integrity;
 mod journal;
 mod logins;
 mod meta;
