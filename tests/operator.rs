@@ -18,77 +18,11 @@ use std::process::{Command, Stdio};
 
 use coffre_crypto::audit::export::Line;
 use coffre_store::testing::S3TestServer;
-use common::{Api, Server, age_tool, run, s3_config, scan, start, start_in};
+use common::{
+    Server, age_tool, case, dir_arg, marie, object_path, run, s3_config, start, start_in,
+};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-
-/// A structure, its caseworker "julie", and "marie.d" with a 31-day
-/// identity consent and `docs` documents uploaded by julie.
-struct Case {
-    julie: String,
-    b: String,
-    docs: Vec<(String, Vec<u8>)>,
-}
-
-async fn case(api: &Api, data_dir: &Path, small: bool) -> Case {
-    let (s1, admin) = api.structure(data_dir, "CCAS de Lyon", "admin.lyon").await;
-    let (s, v) = api
-        .post(
-            &format!("/api/v1/structures/{s1}/caseworkers"),
-            Some(&admin),
-            json!({"login":"julie"}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{v}");
-    let (s, _) = api
-        .post(
-            "/api/v1/enrollments",
-            None,
-            json!({"code": v["enrollment_code"], "password": "mot-de-passe-julie"}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED);
-    let julie = api.login_caseworker("julie", "mot-de-passe-julie").await;
-    let (s, v) = api
-        .post(
-            "/api/v1/beneficiaries",
-            Some(&julie),
-            json!({"identifier":"marie.d","display_name":"Marie D.","secret":"482913","recovery_trustee":true,
-                   "grant":{"categories":["identity"],"permissions":["view","upload"],"days":31}}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{v}");
-    let b = v["beneficiary_id"].as_str().unwrap().to_owned();
-    let mut docs = Vec::new();
-    let mut contents = vec![scan()];
-    if small {
-        // One chunk (under 16 KiB): damage anywhere is seen before any byte goes out.
-        contents.push(b"attestation CAF, une page".repeat(100));
-    }
-    for bytes in contents {
-        let (s, up) = api.upload(&julie, &b, "identity", bytes.clone()).await;
-        assert_eq!(s, StatusCode::CREATED, "{up}");
-        docs.push((up["document_id"].as_str().unwrap().to_owned(), bytes));
-    }
-    Case { julie, b, docs }
-}
-
-async fn marie(api: &Api) -> String {
-    let (s, v) = api.login_beneficiary("marie.d", "482913").await;
-    assert_eq!(s, StatusCode::CREATED, "{v}");
-    v["token"].as_str().unwrap().to_owned()
-}
-
-fn object_path(data_dir: &Path, document: &str) -> PathBuf {
-    data_dir
-        .join("objects/doc")
-        .join(&document[..2])
-        .join(format!("{document}-v1"))
-}
-
-fn dir_arg(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
 
 /// An auditor's age key pair made with the reference `age-keygen`.
 fn auditor_key(dir: &Path) -> (PathBuf, String) {
@@ -532,13 +466,14 @@ async fn operator_commands_on_a_live_server() {
         "{}",
         lines[0]
     );
-    // The finding is in /metrics and in the owner's journal.
-    let metrics = reqwest::get(format!("{}/metrics", server.base))
-        .await
-        .unwrap()
-        .text()
+    // The finding is in the metrics (read by the operator; an anonymous
+    // client gets none) and in the owner's journal.
+    let anonymous = reqwest::get(format!("{}/metrics", server.base))
         .await
         .unwrap();
+    assert_eq!(anonymous.status(), StatusCode::NOT_FOUND);
+    let (ok, metrics, err) = run(&["admin", "metrics", "--data-dir", d]);
+    assert!(ok, "{err}");
     assert!(
         metrics.contains("coffre_scrub_corrupt_objects 1"),
         "{metrics}"

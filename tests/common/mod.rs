@@ -89,33 +89,60 @@ pub fn run(args: &[&str]) -> (bool, String, String) {
 /// The reference `age` tool (Debian package `age`), installed when missing.
 pub fn age_tool() -> &'static str {
     static READY: std::sync::OnceLock<()> = std::sync::OnceLock::new();
-    READY.get_or_init(|| {
-        let present = || {
-            Command::new("age")
-                .arg("--version")
-                .output()
-                .is_ok_and(|o| o.status.success())
-        };
-        if !present() {
-            let sudo = if Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0")) {
-                vec![]
-            } else {
-                vec!["sudo", "-n"]
-            };
-            for args in [vec!["apt-get", "update", "-qq"], vec!["apt-get", "install", "-y", "-qq", "age"]] {
-                let all: Vec<&str> = sudo.iter().copied().chain(args).collect();
-                let _ = Command::new(all[0])
-                    .args(&all[1..])
-                    .env("DEBIAN_FRONTEND", "noninteractive")
-                    .status();
-            }
-        }
-        assert!(
-            present(),
-            "these tests need the reference `age` tool and could not install it: apt-get install age"
-        );
-    });
+    READY.get_or_init(|| debian_tool("age", &["--version"], "age"));
     "age"
+}
+
+/// Makes sure `program` runs (`program check_args` succeeds), installing
+/// the Debian `package` that holds it when it does not; fails the test, with
+/// the command to run, when that is impossible. Never skips.
+pub fn debian_tool(program: &str, check_args: &[&str], package: &str) {
+    let present = || {
+        Command::new(program)
+            .args(check_args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if present() {
+        return;
+    }
+    // One install at a time (tests run in parallel; dpkg has one lock).
+    static APT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = APT
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if present() {
+        return;
+    }
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+    let sudo: Vec<&str> = if root { vec![] } else { vec!["sudo", "-n"] };
+    for args in [
+        vec!["apt-get", "update", "-qq"],
+        vec![
+            "apt-get",
+            "install",
+            "-y",
+            "-qq",
+            "--no-install-recommends",
+            package,
+        ],
+    ] {
+        let all: Vec<&str> = sudo.iter().copied().chain(args).collect();
+        let _ = Command::new(all[0])
+            .args(&all[1..])
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdout(Stdio::null())
+            .status();
+    }
+    assert!(
+        present(),
+        "this test needs `{program}` and could not install it: apt-get install {package}"
+    );
 }
 
 impl Drop for Server {
@@ -143,9 +170,59 @@ pub fn start_in(
     config: &str,
     env: &[(&str, String)],
 ) -> Server {
+    start_with(dir, data_dir, config, env, None)
+}
+
+/// The test's configuration, made acceptable for a test: a configured
+/// deployment refuses the root identity inside its data directory unless
+/// told otherwise, and takes a backup at start unless told otherwise (which
+/// would add an entry to every journal the tests read).
+pub fn test_config(config: &str) -> String {
+    let mut c = config.to_owned();
+    let protected = [
+        "root_passphrase",
+        "root_identity_file",
+        "allow_root_identity",
+    ]
+    .iter()
+    .any(|k| c.contains(k));
+    if !protected {
+        if c.contains("[server]\n") {
+            c = c.replacen(
+                "[server]\n",
+                "[server]\nallow_root_identity_in_data_dir = true\n",
+                1,
+            );
+        } else {
+            c.push_str("\n[server]\nallow_root_identity_in_data_dir = true\n");
+        }
+    }
+    if !c.contains("[backup]") {
+        c.push_str("\n[backup]\nevery_hours = 0\n");
+    }
+    c
+}
+
+/// Starts a server; `umask` (e.g. 0o000) is the one it is started with.
+pub fn start_with(
+    dir: tempfile::TempDir,
+    data_dir: PathBuf,
+    config: &str,
+    env: &[(&str, String)],
+    umask: Option<u32>,
+) -> Server {
     let config_path = dir.path().join("coffre.toml");
-    std::fs::write(&config_path, config).unwrap();
-    let mut cmd = coffre();
+    std::fs::write(&config_path, test_config(config)).unwrap();
+    let mut cmd = match umask {
+        None => coffre(),
+        Some(m) => {
+            let mut c = Command::new("sh");
+            c.arg("-c")
+                .arg(format!("umask {m:03o} && exec \"$0\" \"$@\""))
+                .arg(env!("CARGO_BIN_EXE_coffre"));
+            c
+        }
+    };
     cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(&data_dir)
         .arg("--config")
@@ -335,4 +412,72 @@ pub fn scan() -> Vec<u8> {
     let mut v: Vec<u8> = (0..150_000u32).map(|i| (i % 253) as u8).collect();
     v.extend_from_slice(MARKER.as_bytes());
     v
+}
+
+/// A structure, its caseworker "julie", and "marie.d" with a 31-day
+/// identity consent and `docs` documents uploaded by julie.
+pub struct Case {
+    pub julie: String,
+    pub b: String,
+    pub docs: Vec<(String, Vec<u8>)>,
+}
+
+pub async fn case(api: &Api, data_dir: &Path, small: bool) -> Case {
+    let (s1, admin) = api.structure(data_dir, "CCAS de Lyon", "admin.lyon").await;
+    let (s, v) = api
+        .post(
+            &format!("/api/v1/structures/{s1}/caseworkers"),
+            Some(&admin),
+            json!({"login":"julie"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (s, _) = api
+        .post(
+            "/api/v1/enrollments",
+            None,
+            json!({"code": v["enrollment_code"], "password": "mot-de-passe-julie"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let julie = api.login_caseworker("julie", "mot-de-passe-julie").await;
+    let (s, v) = api
+        .post(
+            "/api/v1/beneficiaries",
+            Some(&julie),
+            json!({"identifier":"marie.d","display_name":"Marie D.","secret":"482913","recovery_trustee":true,
+                   "grant":{"categories":["identity"],"permissions":["view","upload"],"days":31}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let b = v["beneficiary_id"].as_str().unwrap().to_owned();
+    let mut docs = Vec::new();
+    let mut contents = vec![scan()];
+    if small {
+        // One chunk (under 16 KiB): damage anywhere is seen before any byte goes out.
+        contents.push(b"attestation CAF, une page".repeat(100));
+    }
+    for bytes in contents {
+        let (s, up) = api.upload(&julie, &b, "identity", bytes.clone()).await;
+        assert_eq!(s, StatusCode::CREATED, "{up}");
+        docs.push((up["document_id"].as_str().unwrap().to_owned(), bytes));
+    }
+    Case { julie, b, docs }
+}
+
+pub async fn marie(api: &Api) -> String {
+    let (s, v) = api.login_beneficiary("marie.d", "482913").await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    v["token"].as_str().unwrap().to_owned()
+}
+
+pub fn object_path(data_dir: &Path, document: &str) -> PathBuf {
+    data_dir
+        .join("objects/doc")
+        .join(&document[..2])
+        .join(format!("{document}-v1"))
+}
+
+pub fn dir_arg(p: &Path) -> &str {
+    p.to_str().unwrap()
 }

@@ -17,9 +17,10 @@ use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult, ErrorBody, Refusals};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::schema::{
-    BeneficiaryEnrolled, BeneficiaryList, BeneficiaryView, DocumentList, DocumentUploaded,
-    DocumentView, EnrollBeneficiaryRequest, EraseRequest, GrantList, GrantRequest, GrantView,
-    JournalView, ListQuery, RecoverRequest, UploadForm,
+    AddTrusteeRequest, BeneficiaryEnrolled, BeneficiaryList, BeneficiaryView, DocumentList,
+    DocumentUploaded, DocumentView, EnrollBeneficiaryRequest, EraseRequest, GrantList,
+    GrantRequest, GrantView, JournalView, ListQuery, NoticeList, NoticeView, RecoveryStartedView,
+    TrusteeList, TrusteeView, UploadForm,
 };
 
 pub fn router(max_upload: usize) -> OpenApiRouter<AppState> {
@@ -35,7 +36,12 @@ pub fn router(max_upload: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(create_grant, grants))
         .routes(routes!(journal))
         .routes(routes!(export))
-        .routes(routes!(recover))
+        .routes(routes!(start_recovery))
+        .routes(routes!(trustees, add_trustee))
+        .routes(routes!(remove_trustee))
+        .routes(routes!(leave_structure))
+        .routes(routes!(notices))
+        .routes(routes!(acknowledge))
 }
 
 /// Enroll a person (caseworker, with the person present).
@@ -292,9 +298,10 @@ async fn journal(
     auth: Auth,
     ApiPath(b): ApiPath<PrincipalId>,
 ) -> ApiResult<Json<JournalView>> {
-    let entries = state.vault.vault_journal(&auth.session, b, 10_000).await?;
+    let journal = state.vault.vault_journal(&auth.session, b, 10_000).await?;
     Ok(Json(JournalView {
-        entries: entries.into_iter().map(Into::into).collect(),
+        kept_in_view: journal.kept_in_view.into_iter().map(Into::into).collect(),
+        entries: journal.entries.into_iter().map(Into::into).collect(),
     }))
 }
 
@@ -347,26 +354,149 @@ async fn export(
     Ok(r)
 }
 
-/// Set a new secret (trustee structure, person present).
-#[utoipa::path(post, path = "/api/v1/beneficiaries/{beneficiary_id}/recovery", tag = "beneficiaries",
+/// Start a recovery of the person's access (an admin of their trustee
+/// structure); a second member confirms it.
+#[utoipa::path(post, path = "/api/v1/beneficiaries/{beneficiary_id}/recoveries", tag = "recovery",
     params(("beneficiary_id" = String, Path, description = "32 hex digits")),
-    request_body = RecoverRequest,
     security(("bearer" = []), ("cookie" = [])),
     responses(
-        (status = 204, description = "The new secret is set"),
-        (status = 409, description = "No recovery possible", body = ErrorBody),
+        (status = 201, description = "Started; confirm within 15 minutes", body = RecoveryStartedView),
+        (status = 409, description = "This person chose no trustee, or not this structure", body = ErrorBody),
         Refusals,
     ))]
-async fn recover(
+async fn start_recovery(
     State(state): State<AppState>,
     auth: Auth,
     ApiPath(b): ApiPath<PrincipalId>,
-    ApiJson(r): ApiJson<RecoverRequest>,
+) -> ApiResult<(StatusCode, Json<RecoveryStartedView>)> {
+    let r = state.vault.start_recovery(&auth.session, b).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(RecoveryStartedView {
+            recovery_id: r.recovery_id,
+            expires_at_ms: r.expires_ms,
+        }),
+    ))
+}
+
+/// The person's trustee structures (the person).
+#[utoipa::path(get, path = "/api/v1/beneficiaries/{beneficiary_id}/trustees", tag = "recovery",
+    params(("beneficiary_id" = String, Path, description = "32 hex digits")),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "The trustees", body = TrusteeList),
+        Refusals,
+    ))]
+async fn trustees(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(b): ApiPath<PrincipalId>,
+) -> ApiResult<Json<TrusteeList>> {
+    let list = state.vault.trustees(&auth.session, b).await?;
+    Ok(Json(TrusteeList {
+        trustees: list
+            .into_iter()
+            .map(|t| TrusteeView {
+                structure_id: t.structure_id,
+                name: t.name,
+            })
+            .collect(),
+        what_it_means: coffre_vault::TRUSTEE_MEANS.to_owned(),
+    }))
+}
+
+/// Make a structure a trustee (the person, typing their secret again).
+#[utoipa::path(post, path = "/api/v1/beneficiaries/{beneficiary_id}/trustees", tag = "recovery",
+    params(("beneficiary_id" = String, Path, description = "32 hex digits")),
+    request_body = AddTrusteeRequest,
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 204, description = "The structure holds a copy of the person's key"),
+        (status = 429, description = "Locked after repeated wrong secrets", body = ErrorBody),
+        Refusals,
+    ))]
+async fn add_trustee(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(b): ApiPath<PrincipalId>,
+    ApiJson(t): ApiJson<AddTrusteeRequest>,
 ) -> ApiResult<StatusCode> {
     state
         .vault
-        .recover(&auth.session, b, UserSecret::new(r.new_secret))
+        .add_trustee(&auth.session, b, t.structure_id, UserSecret::new(t.secret))
         .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Stop a structure being a trustee (the person).
+#[utoipa::path(delete, path = "/api/v1/beneficiaries/{beneficiary_id}/trustees/{structure_id}", tag = "recovery",
+    params(
+        ("beneficiary_id" = String, Path, description = "32 hex digits"),
+        ("structure_id" = String, Path, description = "32 hex digits"),
+    ),
+    security(("bearer" = []), ("cookie" = [])),
+    responses((status = 204, description = "Its copy of the key is gone"), Refusals))]
+async fn remove_trustee(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath((b, s)): ApiPath<(PrincipalId, PrincipalId)>,
+) -> ApiResult<StatusCode> {
+    state.vault.remove_trustee(&auth.session, b, s).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Remove a structure from the vault (the person): its grants end, it is
+/// no longer a trustee, it no longer finds the person.
+#[utoipa::path(delete, path = "/api/v1/beneficiaries/{beneficiary_id}/structures/{structure_id}", tag = "consent",
+    params(
+        ("beneficiary_id" = String, Path, description = "32 hex digits"),
+        ("structure_id" = String, Path, description = "32 hex digits"),
+    ),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 204, description = "The structure is gone from the vault"),
+        (status = 409, description = "The vault changed meanwhile; try again", body = ErrorBody),
+        Refusals,
+    ))]
+async fn leave_structure(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath((b, s)): ApiPath<(PrincipalId, PrincipalId)>,
+) -> ApiResult<StatusCode> {
+    state.vault.leave_structure(&auth.session, b, s).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// What the person has not acknowledged yet (the person).
+#[utoipa::path(get, path = "/api/v1/beneficiaries/{beneficiary_id}/notices", tag = "beneficiaries",
+    params(("beneficiary_id" = String, Path, description = "32 hex digits")),
+    security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, description = "Open notices", body = NoticeList), Refusals))]
+async fn notices(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(b): ApiPath<PrincipalId>,
+) -> ApiResult<Json<NoticeList>> {
+    let list = state.vault.notices(&auth.session, b).await?;
+    Ok(Json(NoticeList {
+        notices: list.iter().map(NoticeView::from).collect(),
+    }))
+}
+
+/// The person has read a notice.
+#[utoipa::path(post, path = "/api/v1/beneficiaries/{beneficiary_id}/notices/{notice_id}/acknowledgement", tag = "beneficiaries",
+    params(
+        ("beneficiary_id" = String, Path, description = "32 hex digits"),
+        ("notice_id" = u32, Path, description = "The notice's number"),
+    ),
+    security(("bearer" = []), ("cookie" = [])),
+    responses((status = 204, description = "Not shown again"), Refusals))]
+async fn acknowledge(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath((b, n)): ApiPath<(PrincipalId, u32)>,
+) -> ApiResult<StatusCode> {
+    state.vault.acknowledge_notice(&auth.session, b, n).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

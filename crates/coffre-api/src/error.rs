@@ -101,6 +101,7 @@ impl From<VaultError> for ApiError {
                 ..Self::new(S::TOO_MANY_REQUESTS, "locked_out", message)
             },
             VaultError::Invalid(_) => Self::new(S::BAD_REQUEST, "invalid_input", message),
+            VaultError::WeakSecret(_) => Self::new(S::BAD_REQUEST, "weak_secret", message),
             VaultError::Conflict(_) => Self::new(S::CONFLICT, "conflict", message),
             VaultError::TooLarge { .. } => Self::new(S::PAYLOAD_TOO_LARGE, "too_large", message),
             VaultError::QuotaExceeded { .. } => {
@@ -112,6 +113,10 @@ impl From<VaultError> for ApiError {
             }
             VaultError::Integrity => Self {
                 kind: Some("integrity_error"),
+                ..Self::new(S::INTERNAL_SERVER_ERROR, "integrity_error", message)
+            },
+            VaultError::Tampered(_) => Self {
+                kind: Some("tampered"),
                 ..Self::new(S::INTERNAL_SERVER_ERROR, "integrity_error", message)
             },
             VaultError::Store(ref s) if s.is_retryable() => Self {

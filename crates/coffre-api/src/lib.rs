@@ -12,9 +12,11 @@ mod error;
 mod extract;
 mod metrics;
 mod ops;
+mod recovery;
 mod request_id;
 pub mod schema;
 mod sessions;
+mod structures;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -36,6 +38,7 @@ pub use auth::{COOKIE, CSRF_HEADER, csrf_token};
 pub use client::{ClientAddr, client_ip};
 pub use error::{ApiError, ApiResult, ErrorBody};
 pub use metrics::Metrics;
+pub use ops::metrics_text;
 pub use request_id::{REQUEST_ID_HEADER, RequestId};
 
 #[derive(Debug, Clone)]
@@ -48,6 +51,10 @@ pub struct ApiConfig {
     pub logins_per_minute: u32,
     /// Reverse proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<IpAddr>,
+    /// The bearer token `/metrics` asks for; without one, `/metrics` is not
+    /// served on the public listener (the operator reads it through the
+    /// admin socket: `coffre admin metrics`).
+    pub metrics_token: Option<String>,
 }
 
 impl Default for ApiConfig {
@@ -57,6 +64,7 @@ impl Default for ApiConfig {
             max_body_bytes: 101 << 20,
             logins_per_minute: 30,
             trusted_proxies: Vec::new(),
+            metrics_token: None,
         }
     }
 }
@@ -149,11 +157,16 @@ impl AppState {
     }
 
     pub fn new(vault: Vault, config: ApiConfig) -> Self {
+        Self::with_metrics(vault, config, Arc::new(Metrics::default()))
+    }
+
+    /// With metrics shared with another reader (the operator's socket).
+    pub fn with_metrics(vault: Vault, config: ApiConfig, metrics: Arc<Metrics>) -> Self {
         let limiter = Arc::new(RateLimiter::new(config.logins_per_minute));
         Self {
             vault,
             config: Arc::new(config),
-            metrics: Arc::new(Metrics::default()),
+            metrics,
             limiter,
         }
     }
@@ -191,6 +204,7 @@ async fn no_such_route() -> impl IntoResponse {
         (name = "beneficiaries", description = "People and their vaults"),
         (name = "documents", description = "Papers"),
         (name = "consent", description = "Grants given by the person"),
+        (name = "recovery", description = "Trustees, and recovery of a forgotten secret"),
         (name = "shares", description = "Links for third parties"),
         (name = "operations", description = "Health, readiness, metrics"),
     )
@@ -223,6 +237,8 @@ fn routes(max_body_bytes: usize) -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(ops::router().layer(short()))
         .merge(sessions::router().layer(short()))
+        .merge(structures::router().layer(short()))
+        .merge(recovery::router().layer(short()))
         .merge(beneficiaries::router(max_body_bytes).layer(long()))
         .merge(documents::router().layer(long()))
 }

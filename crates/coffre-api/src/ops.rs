@@ -38,12 +38,53 @@ async fn ready(State(state): State<AppState>) -> Response {
     }
 }
 
-/// Prometheus metrics.
+/// Prometheus metrics, for the bearer of the configured metrics token
+/// only (not served at all without one).
 #[utoipa::path(get, path = "/metrics", tag = "operations",
-    responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String)))]
-async fn metrics(State(state): State<AppState>) -> Response {
-    let mut text = state.metrics.render();
-    if let Some(s) = state.vault.last_scrub() {
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Prometheus text format", content_type = "text/plain", body = String),
+        (status = 401, description = "No or wrong metrics token", body = ErrorBody),
+        (status = 404, description = "No metrics token configured", body = ErrorBody),
+    ))]
+async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    let Some(token) = &state.config.metrics_token else {
+        return crate::ApiError::new(
+            StatusCode::NOT_FOUND,
+            "metrics_not_served",
+            "metrics are served only with a token (server.metrics_token_file); the operator reads them with `coffre admin metrics`",
+        )
+        .into_response();
+    };
+    let sent = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map_or("", |(_, t)| t.trim());
+    if !bool::from(subtle::ConstantTimeEq::ct_eq(
+        sent.as_bytes(),
+        token.as_bytes(),
+    )) {
+        return crate::ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "the metrics token is missing or wrong",
+        )
+        .into_response();
+    }
+    let mut r = metrics_text(&state.metrics, &state.vault).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
+    r
+}
+
+/// The Prometheus text of the server's metrics and the last scrub.
+pub fn metrics_text(metrics: &crate::Metrics, vault: &coffre_vault::Vault) -> String {
+    let mut text = metrics.render();
+    if let Some(s) = vault.last_scrub() {
         use std::fmt::Write;
         for (name, help, v) in [
             (
@@ -78,12 +119,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
             s.finished_ms / 1000
         );
     }
-    let mut r = text.into_response();
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; version=0.0.4"),
-    );
-    r
+    text
 }
 
 /// This document: the OpenAPI 3.1 description of every route.

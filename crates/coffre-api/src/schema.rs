@@ -49,6 +49,32 @@ impl From<&Principal> for PrincipalView {
     }
 }
 
+/// Something the person must be told until they acknowledge it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NoticeView {
+    pub notice_id: u32,
+    /// `recovery`: a trustee structure set a new secret.
+    pub kind: String,
+    pub created_at_ms: i64,
+}
+
+impl From<&coffre_vault::Notice> for NoticeView {
+    fn from(n: &coffre_vault::Notice) -> Self {
+        Self {
+            notice_id: n.id,
+            kind: match n.kind {
+                coffre_vault::NoticeKind::Recovery { .. } => "recovery".into(),
+            },
+            created_at_ms: n.created_ms,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NoticeList {
+    pub notices: Vec<NoticeView>,
+}
+
 /// A session opened.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SessionCreated {
@@ -61,6 +87,8 @@ pub struct SessionCreated {
     pub principal: PrincipalView,
     /// What the person must be told (failed attempts, a recovery).
     pub notices: Vec<String>,
+    /// Those kept until the person acknowledges them.
+    pub open_notices: Vec<NoticeView>,
 }
 
 /// A caseworker's one-time enrollment.
@@ -314,12 +342,83 @@ impl From<coffre_crypto::audit::Entry> for JournalEntry {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct JournalView {
+    /// Security events (recoveries, secret changes, trustees, grants,
+    /// shares, erasure attempts), newest first, kept in view whatever came
+    /// after them.
+    pub kept_in_view: Vec<JournalEntry>,
+    /// The newest entries, oldest first.
     pub entries: Vec<JournalEntry>,
 }
 
+/// A recovery started by an admin of the trustee structure.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecoveryStartedView {
+    #[schema(value_type = String)]
+    pub recovery_id: coffre_crypto::RecoveryId,
+    /// Until when it may be confirmed and completed.
+    pub expires_at_ms: i64,
+}
+
+/// The new secret, typed by the person at the desk.
 #[derive(Debug, Deserialize, ToSchema)]
-pub struct RecoverRequest {
+pub struct CompleteRecoveryRequest {
     pub new_secret: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TrusteeView {
+    #[schema(value_type = String)]
+    pub structure_id: PrincipalId,
+    pub name: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TrusteeList {
+    pub trustees: Vec<TrusteeView>,
+    /// What a trustee can do, in plain French, to show the person.
+    pub what_it_means: String,
+}
+
+/// A structure the person makes their trustee, with their secret.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct AddTrusteeRequest {
+    #[schema(value_type = String)]
+    pub structure_id: PrincipalId,
+    pub secret: String,
+}
+
+/// A caseworker as their structure's admins see them.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CaseworkerView {
+    #[schema(value_type = String)]
+    pub caseworker_id: PrincipalId,
+    pub login: String,
+    pub admin: bool,
+    pub active: bool,
+    /// Invited, code not used yet.
+    pub pending: bool,
+    pub created_at_ms: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CaseworkerList {
+    pub caseworkers: Vec<CaseworkerView>,
+}
+
+/// A new password (caseworker) or secret (person), with the current one.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SecretChangeRequest {
+    pub current: String,
+    pub new: String,
+}
+
+/// A passphrase of easy words, drawn at random, to propose to a person.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PassphraseSuggestion {
+    pub passphrase: String,
+    pub words: usize,
+    /// Its entropy.
+    pub bits: f64,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

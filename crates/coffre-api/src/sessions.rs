@@ -4,16 +4,17 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use coffre_crypto::{PrincipalId, UserSecret};
+use coffre_crypto::UserSecret;
 use coffre_vault::VaultError;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::{Auth, COOKIE, csrf_token};
-use crate::error::{ApiResult, ErrorBody, Refusals};
-use crate::extract::{ApiJson, ApiPath};
+use crate::error::{ApiResult, ErrorBody};
+use crate::extract::ApiJson;
 use crate::schema::{
-    CaseworkerEnrolled, EnrollRequest, Invitation, InviteRequest, LoginRequest, SessionCreated,
+    CaseworkerEnrolled, EnrollRequest, LoginRequest, NoticeView, PassphraseSuggestion,
+    SecretChangeRequest, SessionCreated,
 };
 use crate::{AppState, ClientAddr, now_secs};
 
@@ -22,7 +23,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(create_session))
         .routes(routes!(delete_session))
         .routes(routes!(enroll))
-        .routes(routes!(invite))
+        .routes(routes!(change_secret))
+        .routes(routes!(passphrase))
 }
 
 /// Log in (caseworker or beneficiary).
@@ -72,6 +74,7 @@ async fn create_session(
         expires_at: now_secs() + outcome.expires_in.as_secs(),
         principal: (&outcome.principal).into(),
         notices: outcome.notices,
+        open_notices: outcome.open_notices.iter().map(NoticeView::from).collect(),
     };
     let mut headers = HeaderMap::new();
     let cookie = format!("{COOKIE}={token}; HttpOnly; Secure; SameSite=Strict; Path=/");
@@ -126,31 +129,41 @@ async fn enroll(
     ))
 }
 
-/// Invite a caseworker (structure admin).
-#[utoipa::path(post, path = "/api/v1/structures/{structure_id}/caseworkers", tag = "structures",
-    params(("structure_id" = String, Path, description = "The structure (32 hex digits)")),
-    request_body = InviteRequest,
+/// Change one's own password (caseworker) or secret (person), typing the
+/// current one. Other sessions of the same account end.
+#[utoipa::path(put, path = "/api/v1/sessions/current/secret", tag = "sessions",
+    request_body = SecretChangeRequest,
     security(("bearer" = []), ("cookie" = [])),
     responses(
-        (status = 201, description = "Invited; the code is shown once", body = Invitation),
-        (status = 409, description = "Login taken", body = ErrorBody),
-        Refusals,
+        (status = 204, description = "Changed"),
+        (status = 400, description = "Malformed body, or the new secret is too easy to guess", body = ErrorBody),
+        (status = 401, description = "Not logged in, or the current secret is wrong", body = ErrorBody),
+        (status = 403, description = "A cookie without its CSRF token", body = ErrorBody),
+        (status = 429, description = "Locked after repeated wrong secrets", body = ErrorBody),
     ))]
-async fn invite(
+async fn change_secret(
     State(state): State<AppState>,
     auth: Auth,
-    ApiPath(structure): ApiPath<PrincipalId>,
-    ApiJson(i): ApiJson<InviteRequest>,
-) -> ApiResult<(StatusCode, Json<Invitation>)> {
-    let (caseworker_id, code) = state
+    ApiJson(c): ApiJson<SecretChangeRequest>,
+) -> ApiResult<StatusCode> {
+    state
         .vault
-        .invite_caseworker(&auth.session, structure, &i.login, i.admin)
+        .change_secret(
+            &auth.session,
+            UserSecret::new(c.current),
+            UserSecret::new(c.new),
+        )
         .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(Invitation {
-            caseworker_id,
-            enrollment_code: code.to_string(),
-        }),
-    ))
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A passphrase of easy words, to propose to a person choosing a secret.
+#[utoipa::path(get, path = "/api/v1/passphrase", tag = "sessions",
+    responses((status = 200, description = "Drawn at random, never stored", body = PassphraseSuggestion)))]
+async fn passphrase() -> ApiResult<Json<PassphraseSuggestion>> {
+    Ok(Json(PassphraseSuggestion {
+        passphrase: coffre_vault::suggest_passphrase()?,
+        words: coffre_vault::SUGGESTED_WORDS,
+        bits: coffre_vault::passphrase_bits(coffre_vault::SUGGESTED_WORDS),
+    }))
 }

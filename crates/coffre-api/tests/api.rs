@@ -24,6 +24,7 @@ async fn state_with(config: ApiConfig) -> (AppState, tempfile::TempDir) {
     let store = Arc::new(FsStore::open(dir.path()).await.unwrap());
     let vault = Vault::open(VaultConfig {
         clock: coffre_vault::Clock::system(),
+        person_keys: (dir.path().join("db")).with_file_name("person-keys"),
         db_path: dir.path().join("db"),
         store,
         root: RootKeyRing::generate().unwrap(),
@@ -362,5 +363,56 @@ async fn login_limits_follow_forwarded_for_from_a_trusted_proxy() {
             StatusCode::TOO_MANY_REQUESTS,
             StatusCode::TOO_MANY_REQUESTS
         ]
+    );
+}
+
+/// `/metrics` is nobody's without a token, and only its bearer's with one.
+#[tokio::test]
+async fn metrics_are_served_to_the_token_only() {
+    let get = |auth: Option<&'static str>| {
+        let mut r = Request::get("/metrics");
+        if let Some(a) = auth {
+            r = r.header("authorization", a);
+        }
+        r.body(Body::empty()).unwrap()
+    };
+    let (state, _dir) = state().await;
+    let (s, _, body) = send(&state, get(None)).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(body["error"]["code"], "metrics_not_served");
+    let (s, _, _) = send(&state, get(Some("Bearer anything"))).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+
+    let token = "0123456789abcdef0123456789abcdef";
+    let (state, _dir) = state_with(ApiConfig {
+        metrics_token: Some(token.into()),
+        ..ApiConfig::default()
+    })
+    .await;
+    for wrong in [
+        None,
+        Some("Bearer 0123456789abcdef0123456789abcdee"),
+        Some("Bearer 0123456789abcdef"),
+        Some("Basic 0123456789abcdef0123456789abcdef"),
+    ] {
+        let (s, _, body) = send(&state, get(wrong)).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "{wrong:?}");
+        assert_eq!(body["error"]["code"], "unauthenticated");
+    }
+    let req = get(Some("Bearer 0123456789abcdef0123456789abcdef"));
+    let mut req = req;
+    req.extensions_mut()
+        .insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 9))));
+    let res = app(state.clone()).oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let text = axum::body::to_bytes(res.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    let text = String::from_utf8(text.to_vec()).unwrap();
+    assert!(
+        text.contains(
+            "coffre_http_requests_total{route=\"/metrics\",method=\"GET\",status=\"401\"} 4"
+        ),
+        "{text}"
     );
 }

@@ -18,6 +18,24 @@ pub struct Config {
     pub limits: Limits,
     #[serde(default)]
     pub maintenance: Maintenance,
+    #[serde(default)]
+    pub backup: Backup,
+}
+
+/// Backups `serve` takes by itself (the metadata holds every document key:
+/// losing it loses every paper).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Backup {
+    /// Hours between backups (0 turns them off); default 24.
+    pub every_hours: Option<u64>,
+    /// How many are kept (the oldest go); default 7.
+    pub keep: Option<usize>,
+    /// Where they go; default `<data_dir>-backups` beside the data directory.
+    pub dir: Option<PathBuf>,
+    /// age recipients they are encrypted to; default the root identity's.
+    #[serde(default)]
+    pub recipients: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -51,6 +69,17 @@ pub struct Server {
     /// holding a passphrase that protects the root key ring (scrypt, work
     /// factor 2^18). Nothing that opens the ring then sits on any disk.
     pub root_passphrase_env: Option<String>,
+    /// Instead: a file holding that passphrase (systemd's credentials
+    /// directory, for instance), read once at start.
+    pub root_passphrase_file: Option<PathBuf>,
+    /// A configured deployment refuses to keep the root identity inside the
+    /// data directory (a copy of the disk would hold the lock and its key)
+    /// unless this says the risk is accepted.
+    #[serde(default)]
+    pub allow_root_identity_in_data_dir: bool,
+    /// A file holding the bearer token `/metrics` asks for; without it,
+    /// `/metrics` is not served (`coffre admin metrics` reads them).
+    pub metrics_token_file: Option<PathBuf>,
     /// Reverse proxies whose `X-Forwarded-For` is believed (their own
     /// addresses, as Coffre sees them). Empty: the peer is the client.
     #[serde(default)]
@@ -138,43 +167,6 @@ impl Config {
     }
 }
 
-impl Config {
-    /// How the root key ring is protected, from the configuration and the
-    /// environment.
-    pub fn root_protection(
-        &self,
-        data_dir: &Path,
-    ) -> anyhow::Result<coffre_vault::datadir::RootProtection> {
-        use coffre_vault::datadir::{ROOT_IDENTITY_FILE, RootProtection};
-        match (
-            &self.server.root_passphrase_env,
-            &self.server.root_identity_file,
-        ) {
-            (Some(_), Some(_)) => anyhow::bail!(
-                "server.root_passphrase_env and server.root_identity_file exclude each other: keep one"
-            ),
-            (Some(var), None) => {
-                let pass = std::env::var(var).map_err(|_| {
-                    anyhow::anyhow!(
-                        "server.root_passphrase_env names {var}, but that environment variable is not set"
-                    )
-                })?;
-                anyhow::ensure!(
-                    pass.chars().count() >= 12,
-                    "the root passphrase in {var} is shorter than 12 characters"
-                );
-                Ok(RootProtection::Passphrase(coffre_crypto::UserSecret::new(
-                    pass,
-                )))
-            }
-            (None, file) => Ok(RootProtection::IdentityFile(
-                file.clone()
-                    .unwrap_or_else(|| data_dir.join(ROOT_IDENTITY_FILE)),
-            )),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,6 +187,10 @@ mod tests {
             c.maintenance.scrub_interval().unwrap(),
             Some(Duration::from_secs(24 * 3600))
         );
+        assert_eq!((c.backup.every_hours, c.backup.keep), (Some(24), Some(7)));
+        for r in &c.backup.recipients {
+            assert!(r.parse::<coffre_crypto::Recipient>().is_ok(), "{r}");
+        }
     }
 
     #[test]

@@ -2,10 +2,12 @@
 
 mod admin;
 mod audit;
+mod backups;
 mod config;
 mod inspect;
 mod maintenance;
 mod serve;
+mod settings;
 mod target;
 
 use std::io::Write;
@@ -13,7 +15,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use coffre_api::admin::protocol::{Request, StatusReply, StructureCreated, StructureList};
+use coffre_api::admin::protocol::{
+    CaseworkerListReply, Deactivated, MetricsReply, Request, StatusReply, StructureCreated,
+    StructureList,
+};
+use coffre_crypto::PrincipalId;
 
 use crate::target::Target;
 
@@ -37,7 +43,7 @@ enum Command {
     ///
     /// With no options: data directory ./coffre-data (created with its root
     /// key ring on first start), objects on the local disk, listening on
-    /// 127.0.0.1:8080.
+    /// 127.0.0.1:8080, a backup a day kept seven days in ./coffre-data-backups.
     ///
     /// Example: coffre serve --data-dir /var/lib/coffre --listen 127.0.0.1:8080
     Serve {
@@ -97,6 +103,17 @@ enum AdminCommand {
     /// Structures (CCAS, associations).
     #[command(subcommand)]
     Structure(StructureCommand),
+    /// Caseworkers: list a structure's, deactivate one who left.
+    #[command(subcommand)]
+    Caseworker(CaseworkerCommand),
+    /// The server's metrics (Prometheus text), as `/metrics` serves them
+    /// to its token.
+    ///
+    /// Example: coffre admin metrics --data-dir /var/lib/coffre
+    Metrics {
+        #[command(flatten)]
+        target: Target,
+    },
     /// Version, store, counts, journal head and key, root key version, last scrub.
     ///
     /// Example: coffre admin status --data-dir ./coffre-data
@@ -107,9 +124,32 @@ enum AdminCommand {
 }
 
 #[derive(Subcommand)]
+enum CaseworkerCommand {
+    /// A structure's caseworkers: id, login, role, active or not.
+    ///
+    /// Example: coffre admin caseworker list --structure 0b5e…
+    List {
+        #[arg(long)]
+        structure: PrincipalId,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Deactivate a caseworker at once: their sessions end, they can no
+    /// longer log in, and their structure's key is replaced when one of its
+    /// members next logs in (so what they held opens nothing wrapped after).
+    ///
+    /// Example: coffre admin caseworker deactivate 7c1d…
+    Deactivate {
+        caseworker: PrincipalId,
+        #[command(flatten)]
+        target: Target,
+    },
+}
+
+#[derive(Subcommand)]
 enum StructureCommand {
     /// Create a structure and its first admin; prints the admin's one-time
-    /// enrolment code (give it to them; it is shown once).
+    /// enrollment code (give it to them; it is shown once).
     ///
     /// Example: coffre admin structure create --name "CCAS de Lyon" --admin-login admin.lyon
     Create {
@@ -266,7 +306,11 @@ fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             let _ = writeln!(std::io::stderr(), "error: {e:#}");
-            std::process::ExitCode::FAILURE
+            if e.downcast_ref::<serve::DatabaseUnreadable>().is_some() {
+                std::process::ExitCode::from(serve::EXIT_DATABASE_UNREADABLE)
+            } else {
+                std::process::ExitCode::FAILURE
+            }
         }
     }
 }
@@ -278,6 +322,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             data_dir,
             listen,
         } => {
+            // Before anything is read or created.
+            serve::private_umask();
+            let settings = settings::Settings::resolve(settings::ServeArgs {
+                config,
+                data_dir,
+                listen,
+            })?;
             tracing_subscriber::fmt()
                 .with_env_filter(
                     tracing_subscriber::EnvFilter::try_from_default_env()
@@ -290,11 +341,51 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;
-            rt.block_on(serve::run(serve::ServeArgs {
-                config,
-                data_dir,
-                listen,
-            }))
+            rt.block_on(serve::run(settings))
+        }
+        Command::Admin(AdminCommand::Caseworker(CaseworkerCommand::List { structure, target })) => {
+            let a: CaseworkerListReply =
+                admin::request(&target.data_dir()?, &Request::CaseworkerList { structure })?;
+            print(&a, target.json, |o| {
+                for c in &a.caseworkers {
+                    writeln!(
+                        o,
+                        "{}  {}  {}{}",
+                        c.caseworker_id,
+                        c.login,
+                        if c.admin { "admin" } else { "member" },
+                        if c.active { "" } else { "  (deactivated)" }
+                    )?;
+                }
+                Ok(())
+            })
+        }
+        Command::Admin(AdminCommand::Caseworker(CaseworkerCommand::Deactivate {
+            caseworker,
+            target,
+        })) => {
+            let a: Deactivated = admin::request(
+                &target.data_dir()?,
+                &Request::CaseworkerDeactivate { caseworker },
+            )?;
+            print(&a, target.json, |o| {
+                writeln!(
+                    o,
+                    "caseworker {} deactivated: their sessions ended",
+                    a.caseworker_id
+                )?;
+                if a.rotation_due {
+                    writeln!(
+                        o,
+                        "their structure's key is replaced when one of its members next logs in"
+                    )?;
+                }
+                Ok(())
+            })
+        }
+        Command::Admin(AdminCommand::Metrics { target }) => {
+            let a: MetricsReply = admin::request(&target.data_dir()?, &Request::Metrics)?;
+            print(&a, target.json, |o| write!(o, "{}", a.text))
         }
         Command::Admin(AdminCommand::Structure(StructureCommand::Create {
             name,
@@ -318,7 +409,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let a: StructureList = admin::request(&target.data_dir()?, &Request::StructureList)?;
             print(&a, target.json, |o| {
                 for s in &a.structures {
-                    writeln!(o, "{}  {}", s.structure_id, s.name)?;
+                    writeln!(
+                        o,
+                        "{}  {}  (key {}{})",
+                        s.structure_id,
+                        s.name,
+                        s.key_version,
+                        if s.rotation_due {
+                            ", replaced at the next member's login"
+                        } else {
+                            ""
+                        }
+                    )?;
                 }
                 Ok(())
             })

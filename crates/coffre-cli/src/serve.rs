@@ -1,97 +1,136 @@
 //! `coffre serve`: the data directory, the store, the vault, the API, the
-//! operator's socket; graceful shutdown with a final journal checkpoint.
+//! operator's socket, scheduled backups; graceful shutdown with a final
+//! journal checkpoint.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use coffre_api::{ApiConfig, AppState};
-use coffre_store::{ObjectStore, S3Config, StoreConfig};
-use coffre_vault::datadir::{self, ROOT_IDENTITY_FILE, RootProtection};
-use coffre_vault::{Vault, VaultConfig};
+use coffre_store::ObjectStore;
+use coffre_vault::datadir::{self, RootProtection};
+use coffre_vault::{Vault, VaultConfig, VaultError};
 
-use crate::config::{Config, Store};
+use crate::backups;
+use crate::settings::Settings;
 
 pub const ADMIN_SOCKET: &str = "admin.sock";
-const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// The exit status of a start refused because the database cannot be
+/// read: the systemd unit does not restart on it
+/// (`RestartPreventExitStatus=3`); a restart would find it the same.
+pub const EXIT_DATABASE_UNREADABLE: u8 = 3;
+
+/// The database of a vault in service cannot be used (the message says
+/// how to restore it).
+#[derive(Debug)]
+pub struct DatabaseUnreadable(String);
+
+impl std::fmt::Display for DatabaseUnreadable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for DatabaseUnreadable {}
 /// How long requests in flight may run on after a shutdown signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
-pub struct ServeArgs {
-    pub config: Option<PathBuf>,
-    pub data_dir: Option<PathBuf>,
-    pub listen: Option<SocketAddr>,
+/// Files and directories `serve` creates are its own only, whatever the
+/// umask it was started with (the database, the key files, the objects).
+pub fn private_umask() {
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
 }
 
-pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let config = Config::load(args.config.as_deref())?;
-    let data_dir = args
-        .data_dir
-        .or(config.server.data_dir.clone())
-        .unwrap_or_else(|| PathBuf::from("coffre-data"));
-    let listen: SocketAddr = match args.listen.or(config.server.listen) {
-        Some(a) => a,
-        None => DEFAULT_LISTEN.parse()?,
-    };
-    let protection = config.root_protection(&data_dir)?;
+pub async fn run(settings: Settings) -> anyhow::Result<()> {
+    let Settings {
+        data_dir,
+        listen,
+        protection,
+        identity,
+        identity_in_data_dir,
+        store: store_config,
+        limits,
+        scrub_every,
+        backups: backup_schedule,
+        public_url,
+        logins_per_minute,
+        trusted_proxies,
+        metrics_token,
+    } = settings;
     let opened = datadir::open_or_init(&data_dir, &protection)
         .with_context(|| format!("cannot open the data directory {}", data_dir.display()))?;
-    // The identity file, when that is what protects the ring.
-    let identity = match &protection {
-        RootProtection::IdentityFile(p) => Some(p.clone()),
-        RootProtection::Passphrase(_) => None,
-    };
-    if opened.created
-        && let Some(identity) = &identity
-    {
+    tighten(&data_dir);
+    if identity_in_data_dir && let Some(identity) = &identity {
         tracing::warn!(
             identity = %identity.display(),
-            "NEW DATA DIRECTORY: its root key ring is protected by an age identity file kept beside it. \
-             Anyone who copies both can start the offline attack SECURITY.md describes. In production, \
-             keep the identity file elsewhere (server.root_identity_file) or use a passphrase \
-             (server.root_passphrase_env), and back it up."
+            "the root key ring is protected by an age identity file kept INSIDE the data directory. \
+             Anyone who copies the directory gets the database and the key that opens it \
+             (SECURITY.md, \"a thief with the disks\"). In production, keep the identity file elsewhere \
+             (server.root_identity_file) or use a passphrase (server.root_passphrase_file), and back it up."
         );
     }
-    let store_config = match &config.store {
-        Store::Filesystem => StoreConfig::Filesystem {
-            root: data_dir.clone(),
-        },
-        Store::S3 {
-            endpoint,
-            region,
-            bucket,
-            path_style,
-            part_size_mib,
-        } => {
-            let mut c = S3Config::new(endpoint.clone(), region.clone(), bucket.clone());
-            c.path_style = *path_style;
-            if let Some(p) = part_size_mib {
-                c.part_size = p << 20;
-            }
-            StoreConfig::S3(c)
-        }
-    };
+    let objects_on_disk = matches!(store_config, coffre_store::StoreConfig::Filesystem { .. });
     let store: Arc<dyn ObjectStore> = coffre_store::open(&store_config).await?;
     if let Err(e) = store.check().await {
         tracing::warn!(error = %e, "the object store does not answer yet; /readyz will say so");
     }
     let describe = store.describe();
-    let limits = config.vault_limits()?;
-    let scrub_every = config.maintenance.scrub_interval()?;
     let max_doc = limits.max_document_bytes;
-    let vault = Vault::open(VaultConfig {
+    let config = VaultConfig {
         clock: coffre_vault::Clock::system(),
         db_path: data_dir.join(datadir::DB_DIR),
+        person_keys: data_dir.join(datadir::PERSON_KEYS_DIR),
         store,
         root: opened.root,
         limits,
-    })
-    .await
-    .context(
-        "cannot open the vault database (is another `coffre serve` using this data directory?)",
-    )?;
+    };
+    // A data directory whose keys existed holds a vault in service: its
+    // database must be there and readable, never started afresh.
+    let vault = if opened.created {
+        Vault::open(config).await
+    } else {
+        Vault::open_existing(config).await
+    };
+    let vault = match vault {
+        Ok(v) => v,
+        Err(VaultError::Unreadable(why)) => {
+            return Err(anyhow::Error::new(DatabaseUnreadable(unreadable_message(
+                &why,
+                &data_dir,
+                backup_schedule.as_ref().map(|b| b.dir.as_path()),
+                identity.as_deref(),
+                objects_on_disk,
+            ))));
+        }
+        Err(e) => {
+            return Err(anyhow::Error::new(e).context(
+                "cannot open the vault database (is another `coffre serve` using this data directory?)",
+            ));
+        }
+    };
+    let root_file: Arc<dyn coffre_vault::RootFile> = Arc::new(RootKeyFile {
+        identity_in_data_dir,
+        dir: data_dir.clone(),
+        protection,
+    });
+    if let Some(schedule) = backup_schedule {
+        let to = backups::recipients(&schedule.to)?;
+        tracing::info!(
+            dir = %schedule.dir.display(),
+            every_hours = schedule.every.as_secs() / 3600,
+            keep = schedule.keep,
+            "scheduled backups"
+        );
+        tokio::spawn(backups::run(vault.clone(), root_file.clone(), schedule, to));
+    } else {
+        tracing::warn!(
+            "scheduled backups are off (backup.every_hours = 0): every document key lives in the \
+             metadata database; back it up some other way (`coffre backup create`)"
+        );
+    }
+    let metrics = Arc::new(coffre_api::Metrics::default());
 
     let socket_path = data_dir.join(ADMIN_SOCKET);
     let admin = coffre_api::admin::bind(&socket_path)
@@ -107,12 +146,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             vault: vault.clone(),
             store: describe.clone(),
             data_dir: data_dir.clone(),
-            root_file: Arc::new(RootKeyFile {
-                identity_in_data_dir: identity.as_ref() == Some(&data_dir.join(ROOT_IDENTITY_FILE)),
-                dir: data_dir.clone(),
-                protection,
-            }),
+            root_file,
             default_backup_recipient,
+            metrics: metrics.clone(),
         },
     ));
 
@@ -166,16 +202,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {listen}"))?;
     let bound = listener.local_addr()?;
     let api = ApiConfig {
-        public_url: config
-            .server
-            .public_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{bound}")),
+        public_url: public_url.unwrap_or_else(|| format!("http://{bound}")),
         max_body_bytes: usize::try_from(max_doc + (1 << 20)).unwrap_or(usize::MAX),
-        logins_per_minute: config.limits.logins_per_minute.unwrap_or(30),
-        trusted_proxies: config.server.trusted_proxies.clone(),
+        logins_per_minute,
+        trusted_proxies,
+        metrics_token,
     };
-    let app = coffre_api::app(AppState::new(vault.clone(), api));
+    let app = coffre_api::app(AppState::with_metrics(vault.clone(), api, metrics));
     tracing::info!(%bound, store = %describe, data_dir = %data_dir.display(), "coffre is serving");
     // A line for scripts and tests that asked for port 0.
     {
@@ -247,6 +280,82 @@ impl coffre_vault::RootFile for RootKeyFile {
 
     fn identity_in_data_dir(&self) -> bool {
         self.identity_in_data_dir
+    }
+}
+
+/// A data directory others may enter is made private (an older version, or
+/// a directory made by hand, may have left it open).
+fn tighten(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(m) = std::fs::metadata(dir)
+        && m.permissions().mode() & 0o077 != 0
+    {
+        match std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)) {
+            Ok(()) => {
+                tracing::warn!(dir = %dir.display(), "the data directory was open to other users: now 0700")
+            }
+            Err(e) => {
+                tracing::warn!(dir = %dir.display(), error = %e, "the data directory is open to other users and could not be made private")
+            }
+        }
+    }
+}
+
+/// What the operator reads when the database cannot be used: what is
+/// wrong, that nothing was started in its place, and how to restore.
+fn unreadable_message(
+    why: &str,
+    data_dir: &Path,
+    backup_dir: Option<&Path>,
+    identity: Option<&Path>,
+    objects_on_disk: bool,
+) -> String {
+    let mut m = format!(
+        "{why}.\nCoffre did not start, and will not start on an empty database in its place: \
+         every document key is in that database.\n"
+    );
+    let restored = data_dir.with_file_name(format!(
+        "{}-restored",
+        data_dir.file_name().unwrap_or_default().to_string_lossy()
+    ));
+    let identity = identity.map_or_else(
+        || "<the identity the backups are encrypted to>".to_owned(),
+        |p| p.display().to_string(),
+    );
+    match backup_dir.and_then(backups::newest) {
+        Some(b) => m.push_str(&format!(
+            "Newest backup: {} (taken {}).\nRestore it into a new directory, then serve from there:\n  \
+             coffre backup restore {} --data-dir {} --identity {identity}\n{}  \
+             coffre serve --data-dir {} [--config FILE]",
+            b.path.display(),
+            humantime::format_rfc3339_seconds(b.taken),
+            b.path.display(),
+            restored.display(),
+            move_objects(data_dir, &restored, objects_on_disk),
+            restored.display(),
+        )),
+        None => m.push_str(&format!(
+            "No scheduled backup was found{}. Restore your newest backup into a new directory:\n  \
+             coffre backup restore BACKUP.age --data-dir {} --identity {identity}\n{}",
+            backup_dir.map_or_else(String::new, |d| format!(" in {}", d.display())),
+            restored.display(),
+            move_objects(data_dir, &restored, objects_on_disk),
+        )),
+    }
+    m
+}
+
+/// On the filesystem store the papers themselves are under the data
+/// directory: they go along (the metadata backup does not hold them).
+fn move_objects(data_dir: &Path, restored: &Path, objects_on_disk: bool) -> String {
+    if objects_on_disk {
+        format!(
+            "  mv {} {}\n",
+            data_dir.join("objects").display(),
+            restored.join("objects").display()
+        )
+    } else {
+        String::new()
     }
 }
 

@@ -82,6 +82,10 @@ random_id!(
     /// Identifies a share link (not its secret: the secret is never stored).
     ShareId
 );
+random_id!(
+    /// Identifies a recovery of a person's access, while it is under way.
+    RecoveryId
+);
 
 #[cfg(test)]
 mod tests {

@@ -13,6 +13,8 @@
 //! - [`wrap`]: wrapping keys to recipients, to share-link secrets, and the
 //!   double seal of a principal's identity (argon2id inside, root key outside).
 //! - [`root`]: the versioned root key ring and its age-encrypted file.
+//! - [`metadata`]: the keys that protect the metadata store: a per-person
+//!   key sealing one vault's records, a key authenticating the others.
 //! - [`audit`]: canonical journal entries, the hash chain, signed checkpoints,
 //!   and the audit export format ([`audit::export`]).
 //! - [`archive`]: age-encrypted archives (audit exports, metadata backups)
@@ -36,10 +38,11 @@ mod redaction;
 pub mod archive;
 pub mod audit;
 mod keys;
+pub mod metadata;
 pub mod object;
 pub mod root;
 pub mod wrap;
 
 pub use error::{Error, Result};
-pub use ids::{DocumentId, GrantId, PrincipalId, ShareId};
+pub use ids::{DocumentId, GrantId, PrincipalId, RecoveryId, ShareId};
 pub use keys::{Dek, Identity, Recipient, UserSecret};

@@ -58,14 +58,33 @@ async fn sync_dir(dir: &Path) -> Result<()> {
         .map_err(io_err("sync directory", dir))
 }
 
+/// Creates a directory (and its parents) only its owner may enter,
+/// whatever the umask.
+async fn private_dir(dir: &Path) -> io::Result<()> {
+    let mut b = tokio::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    b.mode(0o700);
+    b.create(dir).await
+}
+
+/// Creates a file only its owner may read, whatever the umask.
+fn private_file(path: &Path) -> io::Result<std::fs::File> {
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    o.open(path)
+}
+
 impl FsStore {
     /// Opens (creating if needed) a store rooted at `root`.
     pub async fn open(root: impl AsRef<Path>) -> Result<Self> {
         let root = root.as_ref().to_path_buf();
         let objects = root.join("objects");
         let tmp = root.join("tmp");
-        for dir in [&objects, &tmp] {
-            tokio::fs::create_dir_all(dir)
+        for dir in [&root, &objects, &tmp] {
+            private_dir(dir)
                 .await
                 .map_err(io_err("create directory", dir))?;
         }
@@ -74,7 +93,7 @@ impl FsStore {
         let docs = objects.join("doc");
         for shard in 0..=255u8 {
             let d = docs.join(format!("{shard:02x}"));
-            tokio::fs::create_dir_all(&d)
+            private_dir(&d)
                 .await
                 .map_err(io_err("create directory", &d))?;
         }
@@ -111,7 +130,7 @@ impl FsStore {
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(16);
         let path = tmp.to_path_buf();
         let writer = tokio::task::spawn_blocking(move || -> io::Result<()> {
-            let mut f = std::fs::File::create(&path)?;
+            let mut f = private_file(&path)?;
             while let Some(b) = rx.blocking_recv() {
                 f.write_all(&b)?;
             }

@@ -154,7 +154,26 @@ enum Op {
     },
     Recover {
         by: u8,
+        second: u8,
         person: u8,
+    },
+    AddTrustee {
+        person: u8,
+        structure: u8,
+    },
+    RemoveTrustee {
+        person: u8,
+        structure: u8,
+    },
+    Leave {
+        person: u8,
+        structure: u8,
+    },
+    OperatorDeactivate {
+        target: u8,
+    },
+    Relogin {
+        cw: u8,
     },
     RotateRoot,
     Erase {
@@ -198,7 +217,13 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(by, doc, max, days)| Op::Share { by, doc, max, days }),
         3 => any::<u8>().prop_map(|share| Op::Redeem { share }),
         1 => any::<u8>().prop_map(|share| Op::Unshare { share }),
-        1 => (any::<u8>(), any::<u8>()).prop_map(|(by, person)| Op::Recover { by, person }),
+        1 => (any::<u8>(), any::<u8>(), any::<u8>())
+            .prop_map(|(by, second, person)| Op::Recover { by, second, person }),
+        1 => (any::<u8>(), any::<u8>()).prop_map(|(person, structure)| Op::AddTrustee { person, structure }),
+        1 => (any::<u8>(), any::<u8>()).prop_map(|(person, structure)| Op::RemoveTrustee { person, structure }),
+        1 => (any::<u8>(), any::<u8>()).prop_map(|(person, structure)| Op::Leave { person, structure }),
+        1 => any::<u8>().prop_map(|target| Op::OperatorDeactivate { target }),
+        1 => any::<u8>().prop_map(|cw| Op::Relogin { cw }),
         1 => Just(Op::RotateRoot),
         1 => any::<u8>().prop_map(|person| Op::Erase { person }),
     ]
@@ -317,6 +342,18 @@ impl Model {
 
     fn caseworker_active(&self, cw: usize) -> bool {
         self.caseworkers[cw].active
+    }
+
+    /// A structure with no live grant left, and not the person's trustee,
+    /// no longer finds them.
+    fn unlink_if_idle(&mut self, p: usize, s: usize) {
+        let live = self
+            .grants
+            .iter()
+            .any(|g| g.person == p && g.structure == s && g.live(self.now));
+        if !live && !self.persons[p].trustees.contains(&s) {
+            self.persons[p].linked.remove(&s);
+        }
     }
 
     /// A structure loses the scope keys and links of the categories of
@@ -754,6 +791,7 @@ impl Harness {
                 if res.is_ok() && !self.m.grants[g].revoked {
                     self.m.grants[g].revoked = true;
                     self.m.cut(g);
+                    self.m.unlink_if_idle(p, self.m.grants[g].structure);
                 }
             }
             Op::Advance { days } => {
@@ -776,6 +814,8 @@ impl Harness {
                     {
                         self.m.grants[g].swept = true;
                         self.m.cut(g);
+                        let (p, st) = (self.m.grants[g].person, self.m.grants[g].structure);
+                        self.m.unlink_if_idle(p, st);
                         expected += 1;
                     }
                 }
@@ -850,29 +890,43 @@ impl Harness {
                     self.m.shares[i].gone = true;
                 }
             }
-            Op::Recover { by, person } => {
-                let (Some(cw), Some(p)) = (
+            Op::Recover { by, second, person } => {
+                let (Some(cw), Some(cw2), Some(p)) = (
                     pick(by, self.m.caseworkers.len()),
+                    pick(second, self.m.caseworkers.len()),
                     pick(person, self.m.persons.len()),
                 ) else {
                     return Ok(());
                 };
-                let Some(session) = self.m.caseworkers[cw].session.clone() else {
+                let (Some(starter), Some(confirmer)) = (
+                    self.m.caseworkers[cw].session.clone(),
+                    self.m.caseworkers[cw2].session.clone(),
+                ) else {
                     return Ok(());
                 };
                 let s = self.m.caseworkers[cw].structure;
+                let person = &self.m.persons[p];
+                let may =
+                    !person.erased && person.linked.contains(&s) && person.trustees.contains(&s);
+                let started = v.start_recovery(&starter, self.m.persons[p].id).await;
+                expect(
+                    "recovery start",
+                    &started,
+                    may && self.m.caseworkers[cw].admin,
+                )?;
+                let Ok(started) = started else { return Ok(()) };
+                let confirmed = v.confirm_recovery(&confirmer, started.recovery_id).await;
+                let second_ok = cw2 != cw && self.m.caseworkers[cw2].structure == s;
+                expect("recovery confirmation", &confirmed, second_ok)?;
                 let secret = format!("nouveau secret {}", self.steps);
                 let res = v
-                    .recover(
-                        &session,
-                        self.m.persons[p].id,
+                    .complete_recovery(
+                        &starter,
+                        started.recovery_id,
                         UserSecret::new(secret.clone()),
                     )
                     .await;
-                let person = &self.m.persons[p];
-                let ok =
-                    !person.erased && person.linked.contains(&s) && person.trustees.contains(&s);
-                expect("recover", &res, ok)?;
+                expect("recovery completion", &res, second_ok)?;
                 if res.is_ok() {
                     self.m.persons[p].secret = secret;
                     if self.m.persons[p]
@@ -884,6 +938,106 @@ impl Harness {
                     }
                     self.m.persons[p].session = Some(self.login_person(p).await?);
                 }
+            }
+            Op::AddTrustee { person, structure } => {
+                let (Some(p), Some(s)) = (
+                    pick(person, self.m.persons.len()),
+                    pick(structure, self.m.structures.len()),
+                ) else {
+                    return Ok(());
+                };
+                let Some(session) = self.m.persons[p].session.clone() else {
+                    return Ok(());
+                };
+                let res = v
+                    .add_trustee(
+                        &session,
+                        self.m.persons[p].id,
+                        self.m.structures[s].id,
+                        UserSecret::new(self.m.persons[p].secret.clone()),
+                    )
+                    .await;
+                expect("add trustee", &res, !self.m.persons[p].erased)?;
+                if res.is_ok() {
+                    self.m.persons[p].trustees.insert(s);
+                    self.m.persons[p].linked.insert(s);
+                }
+            }
+            Op::RemoveTrustee { person, structure } => {
+                let (Some(p), Some(s)) = (
+                    pick(person, self.m.persons.len()),
+                    pick(structure, self.m.structures.len()),
+                ) else {
+                    return Ok(());
+                };
+                let Some(session) = self.m.persons[p].session.clone() else {
+                    return Ok(());
+                };
+                let res = v
+                    .remove_trustee(&session, self.m.persons[p].id, self.m.structures[s].id)
+                    .await;
+                let ok = !self.m.persons[p].erased && self.m.persons[p].trustees.contains(&s);
+                expect("remove trustee", &res, ok)?;
+                if res.is_ok() {
+                    self.m.persons[p].trustees.remove(&s);
+                    self.m.unlink_if_idle(p, s);
+                }
+            }
+            Op::Leave { person, structure } => {
+                let (Some(p), Some(s)) = (
+                    pick(person, self.m.persons.len()),
+                    pick(structure, self.m.structures.len()),
+                ) else {
+                    return Ok(());
+                };
+                let Some(session) = self.m.persons[p].session.clone() else {
+                    return Ok(());
+                };
+                let res = v
+                    .leave_structure(&session, self.m.persons[p].id, self.m.structures[s].id)
+                    .await;
+                let person = &self.m.persons[p];
+                let ok =
+                    !person.erased && (person.linked.contains(&s) || person.trustees.contains(&s));
+                expect("leave structure", &res, ok)?;
+                if res.is_ok() {
+                    self.m.persons[p].trustees.remove(&s);
+                    for g in 0..self.m.grants.len() {
+                        if self.m.grants[g].person == p
+                            && self.m.grants[g].structure == s
+                            && !self.m.grants[g].revoked
+                        {
+                            self.m.grants[g].revoked = true;
+                            self.m.cut(g);
+                        }
+                    }
+                    self.m.persons[p].linked.remove(&s);
+                }
+            }
+            Op::OperatorDeactivate { target } => {
+                let Some(t) = pick(target, self.m.caseworkers.len()) else {
+                    return Ok(());
+                };
+                v.deactivate_caseworker_as_operator(self.m.caseworkers[t].id)
+                    .await
+                    .map_err(|e| format!("operator deactivation: {e}"))?;
+                self.m.caseworkers[t].active = false;
+                self.m.caseworkers[t].session = None;
+            }
+            Op::Relogin { cw } => {
+                let Some(c) = pick(cw, self.m.caseworkers.len()) else {
+                    return Ok(());
+                };
+                if !self.m.caseworkers[c].active {
+                    let res = v
+                        .login_caseworker(&format!("cw{c}"), UserSecret::from(PASSWORD))
+                        .await
+                        .map(|_| ());
+                    return expect("login of a deactivated caseworker", &res, false);
+                }
+                // Rotates the structure's key when an operator's
+                // deactivation left it due.
+                self.m.caseworkers[c].session = Some(self.login_caseworker(c).await?);
             }
             Op::RotateRoot => {
                 v.rotate_root(&NoFile)
@@ -1100,7 +1254,7 @@ impl Harness {
         else {
             return Ok(out);
         };
-        let Some(sid) = session.structure_identity.as_ref() else {
+        let Some(sid) = session.structure_key() else {
             return Ok(out);
         };
         let read = self.vault.records().read();
@@ -1117,7 +1271,7 @@ impl Harness {
                     continue;
                 };
                 if let Ok(scope) =
-                    wrap::unwrap_identity(&w, sid, &Binding::scope_identity(b, c.as_str(), epoch))
+                    wrap::unwrap_identity(&w, &sid, &Binding::scope_identity(b, c.as_str(), epoch))
                 {
                     out.insert((c, epoch), scope);
                 }

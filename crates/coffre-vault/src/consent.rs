@@ -1,7 +1,9 @@
 //! Consent: grants are made by wrapping scope keys, which needs the
 //! beneficiary's unlocked identity; revocation deletes the structure's
-//! wraps and rotates the scope key; expiry is checked on every access and
-//! swept.
+//! wraps and rotates the scope key (re-wrapping the category's papers);
+//! expiry is checked on every access, and the sweeper deletes the wraps and
+//! starts a new epoch too. A structure with no live grant left, and not the
+//! person's trustee, is unlinked: it no longer finds the person.
 //!
 //! Every change here is computed from a read of the vault, then written in
 //! one transaction that first checks the vault's stamp is still the one
@@ -27,20 +29,30 @@ use crate::{Result, Vault, VaultError};
 const RETRIES: usize = 8;
 
 /// A grant ready to write: the record and the scope keys wrapped to the
-/// structure (for a view grant).
+/// structure (for a view grant), every epoch of each category.
 pub(crate) struct GrantPlan {
     grant: GrantRecord,
     wraps: Vec<(Category, u32, Vec<u8>)>,
     days: u32,
+    /// The structure's key the wraps were made for.
+    structure_recipient: String,
+    /// The vault's stamp the plan was computed from (none for a vault being
+    /// enrolled).
+    stamp: Option<u64>,
 }
 
 impl GrantPlan {
-    /// Writes the grant, its wraps (each checked against the scope's
-    /// current epoch) and the link to the structure.
+    /// Writes the grant, its wraps and the link to the structure, after
+    /// checking the vault and the structure's key are what it was computed
+    /// from.
     pub fn write(&self, tx: &Tx<'_>) -> TxResult<()> {
         let g = &self.grant;
+        if let Some(stamp) = self.stamp {
+            tx.beneficiaries().expect_stamp(g.beneficiary, stamp)?;
+        }
+        tx.structures()
+            .expect_recipient(g.structure, &self.structure_recipient)?;
         for (c, epoch, w) in &self.wraps {
-            tx.scopes().expect_epoch(g.beneficiary, *c, *epoch)?;
             tx.scopes()
                 .put_wrap(g.beneficiary, *c, *epoch, g.structure, w)?;
         }
@@ -54,13 +66,19 @@ impl GrantPlan {
         tx.links().insert(g.structure, g.beneficiary)
     }
 
-    pub fn entry(&self, actor: Who) -> NewEntry {
+    /// The journal entry; `presence` says who else was there.
+    pub fn entry(&self, actor: Who, presence: Option<&str>) -> NewEntry {
+        let mut detail = format!(
+            "grant:{} structure:{} days:{}",
+            self.grant.id, self.grant.structure, self.days
+        );
+        if let Some(p) = presence {
+            detail.push_str("; ");
+            detail.push_str(p);
+        }
         NewEntry::ok(actor, Event::GrantCreate)
             .vault(self.grant.beneficiary)
-            .detail(format!(
-                "grant:{} structure:{} days:{}",
-                self.grant.id, self.grant.structure, self.days
-            ))
+            .detail(detail)
     }
 }
 
@@ -86,9 +104,36 @@ fn categories_lost(g: &GrantRecord, others: &[GrantRecord], now: i64) -> Vec<Cat
         .collect()
 }
 
+/// Inside a transaction: a structure that holds no live grant any more and
+/// is not the person's trustee no longer finds them. `grants` is the vault's
+/// grants as this transaction leaves them.
+pub(crate) fn unlink_if_idle(
+    tx: &Tx<'_>,
+    b: PrincipalId,
+    structure: PrincipalId,
+    grants: &[GrantRecord],
+    now: i64,
+) -> TxResult<()> {
+    let live = grants
+        .iter()
+        .any(|g| g.structure == structure && g.live(now));
+    let rec = tx.beneficiaries().find(b)?;
+    if live || rec.recovery.iter().any(|r| r.structure == structure) {
+        return Ok(());
+    }
+    if rec.linked.contains(&structure) {
+        tx.beneficiaries().update(b, |rec| {
+            rec.linked.retain(|s| *s != structure);
+            Ok(())
+        })?;
+        tx.links().remove(structure, b)?;
+    }
+    Ok(())
+}
+
 impl Vault {
-    /// Plans a grant: the scope keys of its categories (their `scopes`
-    /// records, current) wrapped to the structure when it may view.
+    /// Plans a grant: every epoch of its categories (`scopes`, all the
+    /// records still kept) wrapped to the structure when it may view.
     pub(crate) fn grant_plan(
         &self,
         owner: &Identity,
@@ -128,6 +173,8 @@ impl Vault {
             },
             wraps,
             days: grant.days,
+            structure_recipient: structure.recipient.clone(),
+            stamp: None,
         })
     }
 
@@ -139,6 +186,20 @@ impl Vault {
         structure: PrincipalId,
         grant: NewGrant,
     ) -> Result<GrantRecord> {
+        self.create_grant_with_presence(session, beneficiary, structure, grant, None)
+            .await
+    }
+
+    /// The same, at a caseworker's desk: the journal names the person as
+    /// the actor and `present` as the caseworker who was there.
+    pub async fn create_grant_with_presence(
+        &self,
+        session: &Session,
+        beneficiary: PrincipalId,
+        structure: PrincipalId,
+        grant: NewGrant,
+        present: Option<PrincipalId>,
+    ) -> Result<GrantRecord> {
         let _writing = self.writing().await;
         self.authorize(session, Action::CreateGrant, beneficiary, None, None)
             .await?;
@@ -147,24 +208,25 @@ impl Vault {
         };
         check_grant(&grant)?;
         let s = self
-            .records()
-            .read()
-            .structures()
-            .get(structure)?
-            .ok_or(VaultError::NotFound)?;
+            .alarm(self.records().read().structures().find(structure))
+            .await?;
         let plan = self.retrying(|| {
             let read = self.records().read();
             let b = read.beneficiaries().find(beneficiary)?;
-            let scopes = grant
-                .categories
-                .iter()
-                .map(|c| Ok((*c, read.scopes().get(beneficiary, *c)?)))
-                .collect::<Result<Vec<_>>>()?;
-            let plan = self.grant_plan(&session.identity, &b, &s, &grant, &scopes)?;
+            let mut scopes = Vec::new();
+            for c in &grant.categories {
+                for rec in read.scopes().epochs(beneficiary, *c)? {
+                    scopes.push((*c, rec));
+                }
+            }
+            let mut plan = self.grant_plan(&session.identity, &b, &s, &grant, &scopes)?;
+            plan.stamp = Some(b.stamp);
             self.records().write(|tx| plan.write(tx))?;
             Ok(plan)
         })?;
-        self.journal(plan.entry(session.principal.who())).await?;
+        let presence = present.map(|c| format!("at the desk of caseworker:{c}"));
+        self.journal(plan.entry(session.principal.who(), presence.as_deref()))
+            .await?;
         Ok(plan.grant)
     }
 
@@ -216,86 +278,159 @@ impl Vault {
         if g.revoked_ms.is_some() {
             return Ok(());
         }
-        let b = g.beneficiary;
         let revoked = GrantRecord {
             revoked_ms: Some(self.now_ms()),
             ..g.clone()
         };
-        self.retrying(|| {
-            let read = self.records().read();
-            let stamp = read.beneficiaries().find(b)?.stamp;
-            let grants = read.grants().of_vault(b)?;
-            let lost = categories_lost(&g, &grants, self.now_ms());
-            let cut = self.cut_plan(b, g.structure, &lost)?;
-            let documents = read.documents().of_vault(b)?;
-            let mut rotations = Vec::new();
-            for c in &lost {
-                let holders = self.view_holders(&grants, Some(g.id), *c)?;
-                rotations.push(self.access().rotation(
-                    &session.identity,
-                    b,
-                    *c,
-                    &holders,
-                    &documents,
-                )?);
-            }
-            let old_wraps = rotations
-                .iter()
-                .map(|r| {
-                    Ok(read
-                        .scopes()
-                        .wraps_of(b, r.category)?
-                        .into_iter()
-                        .filter(|(e, _)| *e == r.from)
-                        .map(|(_, s)| (r.category, r.from, s))
-                        .collect::<Vec<_>>())
-                })
-                .collect::<Result<Vec<_>>>()?;
-            self.records().write(|tx| {
-                tx.beneficiaries().expect_stamp(b, stamp)?;
-                tx.grants().put(&revoked)?;
-                cut.write(tx)?;
-                for (r, old) in rotations.iter().zip(&old_wraps) {
-                    write_rotation(tx, b, r, old)?;
-                }
-                tx.beneficiaries().update(b, |_| Ok(()))
-            })
-        })?;
+        self.end_grants(&session.identity, g.beneficiary, &[revoked])?;
         self.journal(
             NewEntry::ok(who, Event::GrantRevoke)
-                .vault(b)
+                .vault(g.beneficiary)
                 .detail(format!("grant:{} structure:{}", g.id, g.structure)),
         )
         .await?;
         Ok(())
     }
 
+    /// The person removes a structure from their vault: its grants end
+    /// (with the rotations a revocation makes), it stops being a trustee,
+    /// and it no longer finds them; it sees neither their name nor their
+    /// grants any more.
+    pub async fn leave_structure(
+        &self,
+        session: &Session,
+        beneficiary: PrincipalId,
+        structure: PrincipalId,
+    ) -> Result<()> {
+        let _writing = self.writing().await;
+        let b = self
+            .authorize(session, Action::RevokeGrant, beneficiary, None, None)
+            .await?;
+        if !b.linked.contains(&structure) && !b.recovery.iter().any(|r| r.structure == structure) {
+            return Err(VaultError::NotFound);
+        }
+        let now = self.now_ms();
+        let ended: Vec<GrantRecord> = self
+            .records()
+            .read()
+            .grants()
+            .of_vault(beneficiary)?
+            .into_iter()
+            .filter(|g| g.structure == structure && g.revoked_ms.is_none())
+            .map(|g| GrantRecord {
+                revoked_ms: Some(now),
+                ..g
+            })
+            .collect();
+        self.records().write(|tx| {
+            tx.beneficiaries().update(beneficiary, |rec| {
+                rec.recovery.retain(|r| r.structure != structure);
+                Ok(())
+            })
+        })?;
+        self.end_grants(&session.identity, beneficiary, &ended)?;
+        // No grant was live any more: unlink it all the same.
+        self.retrying(|| {
+            let grants = self.records().read().grants().of_vault(beneficiary)?;
+            self.records()
+                .write(|tx| unlink_if_idle(tx, beneficiary, structure, &grants, now))
+        })?;
+        self.journal(
+            NewEntry::ok(session.principal.who(), Event::StructureLeave)
+                .vault(beneficiary)
+                .detail(format!("structure:{structure}")),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Ends grants (`ended`: their records as they will be stored, revoked)
+    /// with the owner's key at hand: cuts, rotations with re-wrapping,
+    /// unlinks, in one transaction.
+    fn end_grants(&self, owner: &Identity, b: PrincipalId, ended: &[GrantRecord]) -> Result<()> {
+        self.retrying(|| {
+            let read = self.records().read();
+            let stamp = read.beneficiaries().find(b)?.stamp;
+            let now = self.now_ms();
+            let mut grants = read.grants().of_vault(b)?;
+            for e in ended {
+                if let Some(g) = grants.iter_mut().find(|g| g.id == e.id) {
+                    *g = e.clone();
+                }
+            }
+            let documents = read.documents().of_vault(b)?;
+            let mut cuts = Vec::new();
+            let mut rotations = Vec::new();
+            for e in ended {
+                let lost = categories_lost(e, &grants, now);
+                cuts.push(self.cut_plan(b, e.structure, &lost)?);
+                for c in lost {
+                    if rotations.iter().any(|r: &Rotation| r.category == c) {
+                        continue;
+                    }
+                    let holders = self.view_holders(&grants, c)?;
+                    rotations.push(self.access().rotation(owner, b, c, &holders, &documents)?);
+                }
+            }
+            let retired = self.retired_wraps(b, &rotations)?;
+            self.records().write(|tx| {
+                tx.beneficiaries().expect_stamp(b, stamp)?;
+                for e in ended {
+                    tx.grants().put(e)?;
+                }
+                for cut in &cuts {
+                    cut.write(tx)?;
+                }
+                for (r, old) in rotations.iter().zip(&retired) {
+                    write_rotation(tx, b, r, old)?;
+                }
+                for e in ended {
+                    unlink_if_idle(tx, b, e.structure, &grants, now)?;
+                }
+                tx.beneficiaries().touch(b)
+            })
+        })
+    }
+
     /// The structures (and their recipients) holding a live view grant on
-    /// `c` among `grants`, leaving out `except`.
+    /// `c` among `grants`.
     fn view_holders(
         &self,
         grants: &[GrantRecord],
-        except: Option<GrantId>,
         c: Category,
     ) -> Result<Vec<(PrincipalId, String)>> {
         let now = self.now_ms();
         let mut holders: Vec<(PrincipalId, String)> = Vec::new();
         for g in grants {
-            if Some(g.id) == except
-                || !g.gives(now, c, Permission::View)
-                || holders.iter().any(|(s, _)| *s == g.structure)
+            if !g.gives(now, c, Permission::View) || holders.iter().any(|(s, _)| *s == g.structure)
             {
                 continue;
             }
-            let s = self
-                .records()
-                .read()
-                .structures()
-                .get(g.structure)?
-                .ok_or(VaultError::Integrity)?;
+            let s = self.records().read().structures().find(g.structure)?;
             holders.push((g.structure, s.recipient));
         }
         Ok(holders)
+    }
+
+    /// For each rotation, the (structure) wraps held at the epochs it
+    /// retires: they go with their epoch.
+    fn retired_wraps(
+        &self,
+        b: PrincipalId,
+        rotations: &[Rotation],
+    ) -> Result<Vec<Vec<(u32, PrincipalId)>>> {
+        let read = self.records().read();
+        rotations
+            .iter()
+            .map(|r| {
+                Ok(read
+                    .scopes()
+                    .wraps_of(b, r.category)?
+                    .into_iter()
+                    .filter(|(e, _)| r.retired.contains(e))
+                    .collect())
+            })
+            .collect()
     }
 
     /// What a structure loses in a vault when its view consent on
@@ -331,7 +466,9 @@ impl Vault {
     }
 
     /// Deletes the wraps of expired grants (every access checks expiry
-    /// anyway; this removes the keys themselves). Returns how many grants.
+    /// anyway; this removes the keys themselves) and starts a new epoch of
+    /// each scope concerned for what is uploaded next; unlinks structures
+    /// left without a live grant. Returns how many grants.
     pub async fn sweep_expired_grants(&self) -> Result<usize> {
         let _writing = self.writing().await;
         let now = self.now_ms();
@@ -347,14 +484,33 @@ impl Vault {
             };
             self.retrying(|| {
                 let read = self.records().read();
-                let stamp = read.beneficiaries().find(b)?.stamp;
-                let grants = read.grants().of_vault(b)?;
-                let cut = self.cut_plan(b, g.structure, &categories_lost(&g, &grants, now))?;
+                let ben = read.beneficiaries().find(b)?;
+                let owner: Recipient = ben.recipient.parse().map_err(|_| VaultError::Integrity)?;
+                let mut grants = read.grants().of_vault(b)?;
+                for o in grants.iter_mut().filter(|o| o.id == g.id) {
+                    *o = done.clone();
+                }
+                let lost = categories_lost(&g, &grants, now);
+                let cut = self.cut_plan(b, g.structure, &lost)?;
+                let documents = read.documents().of_vault(b)?;
+                let mut rotations = Vec::new();
+                for c in &lost {
+                    let holders = self.view_holders(&grants, *c)?;
+                    rotations.push(
+                        self.access()
+                            .forward_rotation(&owner, b, *c, &holders, &documents)?,
+                    );
+                }
+                let retired = self.retired_wraps(b, &rotations)?;
                 self.records().write(|tx| {
-                    tx.beneficiaries().expect_stamp(b, stamp)?;
+                    tx.beneficiaries().expect_stamp(b, ben.stamp)?;
                     cut.write(tx)?;
+                    for (r, old) in rotations.iter().zip(&retired) {
+                        write_rotation(tx, b, r, old)?;
+                    }
                     tx.grants().put(&done)?;
-                    tx.beneficiaries().update(b, |_| Ok(()))
+                    unlink_if_idle(tx, b, g.structure, &grants, now)?;
+                    tx.beneficiaries().touch(b)
                 })
             })?;
             self.journal(
@@ -384,30 +540,34 @@ impl Cut {
                 .remove_wrap(self.beneficiary, *c, *epoch, self.structure)?;
         }
         for (lookup, r) in &self.shares {
-            tx.shares().remove(lookup, r)?;
+            tx.drop_share(lookup, r)?;
         }
         Ok(())
     }
 }
 
-/// Writes a rotation: the scope's new record and wraps, the old epoch's
-/// wraps gone, the category's documents re-wrapped.
+/// Writes a rotation: the scope's new epoch (made current) and its wraps,
+/// the category's re-wrapped documents, and the retired epochs gone with
+/// the wraps held at them.
 fn write_rotation(
     tx: &Tx<'_>,
     b: PrincipalId,
     r: &Rotation,
-    old_wraps: &[(Category, u32, PrincipalId)],
+    retired_wraps: &[(u32, PrincipalId)],
 ) -> TxResult<()> {
     tx.scopes().expect_epoch(b, r.category, r.from)?;
-    tx.scopes().put(b, r.category, &r.record)?;
-    for (c, epoch, s) in old_wraps {
-        tx.scopes().remove_wrap(b, *c, *epoch, *s)?;
-    }
+    tx.scopes().put(b, r.category, &r.record, true)?;
     for (s, w) in &r.wraps {
         tx.scopes().put_wrap(b, r.category, r.record.epoch, *s, w)?;
     }
     for d in &r.documents {
         tx.documents().put(d)?;
+    }
+    for e in &r.retired {
+        tx.scopes().remove(b, r.category, *e)?;
+    }
+    for (e, s) in retired_wraps {
+        tx.scopes().remove_wrap(b, r.category, *e, *s)?;
     }
     Ok(())
 }

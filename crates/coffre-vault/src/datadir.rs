@@ -20,6 +20,8 @@ use crate::{Result, VaultError};
 pub const ROOT_KEYS_FILE: &str = "root-keys.age";
 pub const ROOT_IDENTITY_FILE: &str = "root-identity.txt";
 pub const DB_DIR: &str = "db";
+/// The per-person key files (beside the database).
+pub const PERSON_KEYS_DIR: &str = "person-keys";
 /// Where a restore stages its work, in the target data directory.
 pub const RESTORE_STAGING: &str = "restore.partial";
 
@@ -67,7 +69,11 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// Opens the data directory, creating it and its root key ring on first use.
 pub fn open_or_init(dir: &Path, protection: &RootProtection) -> Result<Opened> {
-    std::fs::create_dir_all(dir).map_err(io("create", dir))?;
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+    b.create(dir).map_err(io("create", dir))?;
     if dir.join(RESTORE_STAGING).exists() {
         return Err(VaultError::Db(format!(
             "{} holds an unfinished restore ({}): run `coffre backup restore` again before starting",

@@ -1,4 +1,13 @@
 //! Erasure of a whole vault, by its owner re-typing their secret.
+//!
+//! What makes it hold: every record of the vault is sealed under the
+//! person's own key, which lives in a file of its own. The records are
+//! removed in one transaction (made durable), then the key file is
+//! overwritten and removed: from then on, whatever the database still keeps
+//! of removed values, and whatever copies of the objects a bucket keeps,
+//! nothing of the vault can be opened — not with the root key, not with the
+//! person's secret. Then the objects are deleted. The journal keeps the
+//! fact (ids and codes only).
 
 use coffre_crypto::{PrincipalId, UserSecret};
 use coffre_store::ObjectKey;
@@ -12,11 +21,7 @@ use crate::session::Session;
 use crate::{Result, Vault};
 
 impl Vault {
-    /// Erases a whole vault. Every record of it goes in one transaction —
-    /// its keys first among them (identity seal, scope keys, document
-    /// wraps, share links) — made durable before anything else: from that
-    /// moment every document is unreadable wherever its object lies. Then
-    /// the objects. The journal keeps the fact.
+    /// Erases a whole vault (see the module's documentation).
     pub async fn erase_vault(
         &self,
         session: &Session,
@@ -55,16 +60,34 @@ impl Vault {
         let docs = read.documents().of_vault(beneficiary)?;
         let grants = read.grants().of_vault(beneficiary)?;
         let shares = read.shares().of_vault(beneficiary)?;
+        let mut scopes = Vec::new();
         let mut wraps = Vec::new();
         for c in Category::ALL {
+            for rec in read.scopes().epochs(beneficiary, c)? {
+                scopes.push((c, rec.epoch));
+            }
             for (epoch, s) in read.scopes().wraps_of(beneficiary, c)? {
                 wraps.push((c, epoch, s));
             }
         }
+        let recoveries: Vec<_> = read
+            .recoveries()
+            .all()?
+            .into_iter()
+            .filter(|r| r.beneficiary == beneficiary)
+            .map(|r| r.id)
+            .collect();
         self.records().write(|tx| {
+            // (Links first: each counts itself out of the vault's record.)
+            for (lookup, r) in &shares {
+                tx.drop_share(lookup, r)?;
+            }
             tx.beneficiaries().remove(beneficiary)?;
             for c in Category::ALL {
-                tx.scopes().remove(beneficiary, c)?;
+                tx.scopes().remove_head(beneficiary, c)?;
+            }
+            for (c, epoch) in &scopes {
+                tx.scopes().remove(beneficiary, *c, *epoch)?;
             }
             for (c, epoch, s) in &wraps {
                 tx.scopes().remove_wrap(beneficiary, *c, *epoch, *s)?;
@@ -72,11 +95,11 @@ impl Vault {
             for d in &docs {
                 tx.documents().remove(d)?;
             }
-            for (lookup, r) in &shares {
-                tx.shares().remove(lookup, r)?;
-            }
             for g in &grants {
                 tx.grants().remove(g)?;
+            }
+            for r in &recoveries {
+                tx.recoveries().remove(*r)?;
             }
             for s in &b.linked {
                 tx.links().remove(*s, beneficiary)?;
@@ -86,7 +109,10 @@ impl Vault {
         })?;
         self.inner.journal.sync().await?;
         self.inner.sessions.remove_principal(beneficiary);
-        // Objects last: a failure leaves orphans for `gc`, already unreadable.
+        // The key last: where the database may still hold removed values,
+        // they are sealed under it.
+        self.records().persons().destroy(beneficiary)?;
+        // Objects: a failure leaves orphans for `gc`, already unreadable.
         for d in &docs {
             if let Err(e) = self
                 .inner

@@ -19,6 +19,9 @@ pub enum VaultError {
     LockedOut { retry_after: Duration },
     #[error("invalid input: {0}")]
     Invalid(String),
+    /// A person's secret too easy to guess (or too short, too long).
+    #[error("secret refused: {}", .0.describe())]
+    WeakSecret(crate::principals::SecretProblem),
     #[error("conflict: {0}")]
     Conflict(&'static str),
     #[error("document larger than the limit of {limit} bytes")]
@@ -34,10 +37,18 @@ pub enum VaultError {
     /// Stored data failed authentication: never returned as plaintext.
     #[error("integrity error: stored data was altered or is missing")]
     Integrity,
+    /// A metadata record failed authentication: someone altered the
+    /// database files (or a backup). Its table is named, never its content.
+    #[error("integrity error: a stored record of {0} was altered")]
+    Tampered(&'static str),
     #[error("storage: {0}")]
     Store(#[from] coffre_store::StoreError),
     #[error("metadata database: {0}")]
     Db(String),
+    /// The database of a vault in service cannot be read, or is empty: it
+    /// must be restored from a backup, never replaced by a new one.
+    #[error("metadata database unreadable: {0}")]
+    Unreadable(String),
     /// Wrong identity or passphrase for the root key file, or a damaged one.
     #[error("the root key file could not be opened: {0}")]
     RootKey(&'static str),
@@ -55,14 +66,17 @@ impl VaultError {
             VaultError::Unauthenticated => "unauthenticated",
             VaultError::LockedOut { .. } => "locked_out",
             VaultError::Invalid(_) => "invalid_input",
+            VaultError::WeakSecret(_) => "weak_secret",
             VaultError::Conflict(_) => "conflict",
             VaultError::TooLarge { .. } => "too_large",
             VaultError::QuotaExceeded { .. } => "quota_exceeded",
             VaultError::Gone => "gone",
             VaultError::RecoveryImpossible => "recovery_impossible",
             VaultError::Integrity => "integrity_error",
+            VaultError::Tampered(_) => "tampered",
             VaultError::Store(_) => "store",
             VaultError::Db(_) => "database",
+            VaultError::Unreadable(_) => "database_unreadable",
             VaultError::RootKey(_) => "root_key",
             VaultError::Internal(_) => "internal",
         }

@@ -56,24 +56,40 @@ fn safe_name(s: &str) -> String {
     }
 }
 
+/// How many entries kept in view are shown at most.
+pub const PINNED_SHOWN: usize = 200;
+
+/// A person's journal as they read it.
+#[derive(Debug, Clone)]
+pub struct VaultJournal {
+    /// What changed who can open their papers (recoveries, secret changes,
+    /// trustees, grants, shares, erasure attempts), newest first: kept in
+    /// view whatever came after.
+    pub kept_in_view: Vec<Entry>,
+    /// The newest entries, oldest first.
+    pub entries: Vec<Entry>,
+}
+
 impl Vault {
     /// "Who looked at my papers": the journal entries of a vault (newest
-    /// last), refused attempts included. For the person only.
+    /// last), refused attempts included, and the security events kept in
+    /// view. For the person only.
     pub async fn vault_journal(
         &self,
         session: &Session,
         beneficiary: PrincipalId,
         limit: usize,
-    ) -> Result<Vec<Entry>> {
+    ) -> Result<VaultJournal> {
         self.authorize(session, Action::ReadJournal, beneficiary, None, None)
             .await?;
-        Ok(self
-            .records()
-            .journal()
-            .of_vault(beneficiary, limit.clamp(1, 10_000))?
-            .into_iter()
-            .map(|r| r.entry)
-            .collect())
+        let journal = self.records().journal();
+        let entries = |records: Vec<coffre_crypto::audit::Record>| {
+            records.into_iter().map(|r| r.entry).collect::<Vec<_>>()
+        };
+        Ok(VaultJournal {
+            kept_in_view: entries(journal.pinned_of_vault(beneficiary, PINNED_SHOWN)?),
+            entries: entries(journal.of_vault(beneficiary, limit.clamp(1, 10_000))?),
+        })
     }
 
     /// Operator: journal entries `from..=to` with checkpoints and anchor,
@@ -133,7 +149,10 @@ impl Vault {
         let access = self.access();
         let mut keys = access.reader(session, read.grants().of_vault(beneficiary)?);
         for d in read.documents().of_vault(beneficiary)? {
-            let dek = keys.dek(&d)?.ok_or(VaultError::Integrity)?;
+            let Some((d, dek)) = self.fresh_listed_dek(&mut keys, d)? else {
+                // Deleted while the export ran.
+                continue;
+            };
             let info = self.info(&d, &dek)?;
             let path = format!("documents/{}_{}", d.id, safe_name(&info.filename));
             zip.start_file(path.as_str(), options).map_err(zip_err)?;

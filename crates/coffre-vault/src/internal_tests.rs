@@ -152,7 +152,7 @@ async fn no_grant_no_plaintext_even_without_policy() {
     };
     let bind = Binding::document_key(d.id, d.version);
     assert!(wrap::unwrap_dek(w, &b_admin.identity, &bind).is_err());
-    assert!(wrap::unwrap_dek(w, b_admin.structure_identity.as_ref().unwrap(), &bind).is_err());
+    assert!(wrap::unwrap_dek(w, &b_admin.structure_key().unwrap(), &bind).is_err());
     // Structure A, with real consent, does read it.
     assert!(v.access().dek(&a, &d).is_ok());
     let _ = sa;
@@ -182,7 +182,7 @@ async fn cached_scope_key_opens_nothing_after_revocation() {
     v.revoke_grant(&me, g.id).await.unwrap();
 
     let scopes = v.records().read().scopes();
-    assert_eq!(scopes.get(ben, Category::Identity).unwrap().epoch, 2);
+    assert_eq!(scopes.current(ben, Category::Identity).unwrap(), 2);
     assert!(
         scopes
             .wrap(ben, Category::Identity, 1, sa)
@@ -241,6 +241,55 @@ async fn expired_grants_are_refused_then_swept() {
     assert_eq!(v.sweep_expired_grants().await.unwrap(), 1);
     assert!(wrap_of_a().is_none());
     assert_eq!(v.sweep_expired_grants().await.unwrap(), 0);
+    // Expiry rotates the scope key as revocation does: the next paper is
+    // under a new epoch the structure never held.
+    let scopes = v.records().read().scopes();
+    assert_eq!(scopes.current(ben, Category::Identity).unwrap(), 2);
+    let mut meta = identity_doc();
+    meta.private = Some(false);
+    let after = v.upload(&me, ben, meta, body(b"apres")).await.unwrap();
+    let d = v.document(after.document_id).unwrap();
+    let KeyWrap::Scope { epoch, .. } = &d.key else {
+        panic!("shared document expected")
+    };
+    assert_eq!(*epoch, 2);
+    assert!(
+        scopes
+            .wrap(ben, Category::Identity, 2, sa)
+            .unwrap()
+            .is_none()
+    );
+}
+
+/// The scope key a caseworker held while a grant lived opens nothing the
+/// person adds after it expired.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scope_key_kept_from_an_expired_grant_opens_nothing_new() {
+    let (v, _, _dir) = vault().await;
+    let (_, a) = structure(&v, "a").await;
+    let grant = NewGrant {
+        categories: vec![Category::Identity],
+        permissions: vec![Permission::View],
+        days: 1,
+    };
+    let (ben, me) = person(&v, &a, Some(grant)).await;
+    let kept = v
+        .access()
+        .structure_scope(&a, ben, Category::Identity, 1)
+        .unwrap();
+    v.clock()
+        .advance(std::time::Duration::from_millis(86_400_001));
+    v.sweep_expired_grants().await.unwrap();
+    let mut meta = identity_doc();
+    meta.private = Some(false);
+    let after = v.upload(&me, ben, meta, body(b"apres")).await.unwrap();
+    let d = v.document(after.document_id).unwrap();
+    let KeyWrap::Scope { wrap: w, .. } = &d.key else {
+        panic!("shared document expected")
+    };
+    let bind = Binding::document_key(d.id, d.version);
+    assert!(wrap::unwrap_dek(w, &kept, &bind).is_err());
+    assert!(v.access().dek(&me, &d).is_ok());
 }
 
 /// Tampering with a stored object: the download fails, never other bytes.
@@ -363,9 +412,9 @@ async fn concurrent_changes_keep_every_invariant() {
         days: 365,
     };
     let (ben, me) = person(&v, &a, Some(all)).await;
-    let tolerated = |r: &crate::Result<()>| match r {
+    let tolerated = |what: &str, r: &crate::Result<()>| match r {
         Ok(()) | Err(VaultError::Conflict(_)) | Err(VaultError::NotFound) => Ok(()),
-        Err(e) => Err(format!("{e}")),
+        Err(e) => Err(format!("{what}: {e}")),
     };
     let mut tasks = tokio::task::JoinSet::new();
     for t in 0..4u8 {
@@ -384,7 +433,7 @@ async fn concurrent_changes_keep_every_invariant() {
                 let who = if i % 2 == 0 { &a } else { &me };
                 let body = futures_util::stream::once(async move { Ok(Bytes::from(data)) }).boxed();
                 let r = v.upload(who, ben, meta, body).await.map(|_| ());
-                tolerated(&r)?;
+                tolerated("upload", &r)?;
             }
             Ok::<(), String>(())
         });
@@ -403,14 +452,17 @@ async fn concurrent_changes_keep_every_invariant() {
                     days: 31,
                 };
                 let r = v.create_grant(&me, ben, structure, g).await.map(|_| ());
-                tolerated(&r)?;
-                let grants = v.list_grants(&me, ben).await.map_err(|e| e.to_string())?;
+                tolerated("grant", &r)?;
+                let grants = v
+                    .list_grants(&me, ben)
+                    .await
+                    .map_err(|e| format!("list grants: {e}"))?;
                 if let Some(g) = grants
                     .iter()
                     .filter(|g| g.revoked_ms.is_none())
                     .nth(usize::from(i % 3))
                 {
-                    tolerated(&v.revoke_grant(&me, g.id).await)?;
+                    tolerated("revoke", &v.revoke_grant(&me, g.id).await)?;
                 }
             }
             Ok(())
@@ -423,7 +475,7 @@ async fn concurrent_changes_keep_every_invariant() {
                 let docs = v
                     .list_documents(&me, ben)
                     .await
-                    .map_err(|e| e.to_string())?;
+                    .map_err(|e| format!("list documents: {e}"))?;
                 let Some(d) = docs.get(i % docs.len().max(1)) else {
                     tokio::task::yield_now().await;
                     continue;
@@ -435,7 +487,7 @@ async fn concurrent_changes_keep_every_invariant() {
                         .await
                         .map(|_| ())
                 };
-                tolerated(&r)?;
+                tolerated(if i % 2 == 0 { "delete" } else { "privacy" }, &r)?;
             }
             Ok(())
         });

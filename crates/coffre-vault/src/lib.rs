@@ -19,6 +19,8 @@
 mod access;
 #[cfg(test)]
 mod access_model;
+#[cfg(test)]
+mod attack_tests;
 mod audit_export;
 mod clock;
 mod consent;
@@ -44,7 +46,7 @@ pub use audit_export::AuditRange;
 pub use clock::Clock;
 pub use documents::{DocumentInfo, NewDocument, PlaintextStream};
 pub use error::{Result, VaultError};
-pub use export::{Manifest, ManifestEntry};
+pub use export::{Manifest, ManifestEntry, PINNED_SHOWN, VaultJournal};
 pub use journal::{Event, NewEntry, Outcome, Who};
 pub use maintenance::{
     BACKUP_FORMAT, BackupSummary, GcReport, RecordProblem, RestoreSummary, RootFile,
@@ -52,9 +54,11 @@ pub use maintenance::{
 };
 pub use model::{Category, Date, Permission};
 pub use principals::{
-    EnrolledBeneficiary, LoginOutcome, NewBeneficiary, NewGrant, StructureCreated,
+    CaseworkerInfo, EnrolledBeneficiary, LoginOutcome, NewBeneficiary, NewGrant, RecoveryStarted,
+    SUGGESTED_WORDS, SecretProblem, StructureCreated, TRUSTEE_MEANS, Trustee, passphrase_bits,
+    suggest_passphrase,
 };
-pub use records::{GrantRecord, StructureRecord};
+pub use records::{GrantRecord, Notice, NoticeKind, StructureRecord};
 pub use session::{Principal, Session};
 pub use shares::{ShareCreated, ShareInfo};
 pub use vault::{Limits, Status, Vault, VaultConfig};

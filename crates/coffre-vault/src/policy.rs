@@ -43,11 +43,16 @@ pub enum Action {
     ReadJournal,
     Export,
     Erase,
+    /// Start a recovery (an admin of a trustee structure).
     Recover,
+    /// Confirm or complete one (a member of that structure).
+    ConfirmRecovery,
+    /// See, add or remove trustee structures (the person).
+    ManageTrustees,
 }
 
 impl Action {
-    pub const ALL: [Action; 16] = [
+    pub const ALL: [Action; 18] = [
         Action::SeeBeneficiary,
         Action::ListDocuments,
         Action::ReadDocument,
@@ -64,6 +69,8 @@ impl Action {
         Action::Export,
         Action::Erase,
         Action::Recover,
+        Action::ConfirmRecovery,
+        Action::ManageTrustees,
     ];
 
     /// The journal event of an attempt at this action.
@@ -84,7 +91,9 @@ impl Action {
             Action::ReadJournal => Event::JournalRead,
             Action::Export => Event::VaultExport,
             Action::Erase => Event::VaultErase,
-            Action::Recover => Event::VaultRecover,
+            Action::Recover => Event::RecoveryStart,
+            Action::ConfirmRecovery => Event::RecoveryConfirm,
+            Action::ManageTrustees => Event::TrusteeAdd,
         }
     }
 }
@@ -177,13 +186,13 @@ pub fn decide(actor: &Actor, action: Action, r: &Resource) -> Decision {
         Actor::Anonymous => Unauthenticated,
         Actor::Beneficiary(id) if id != r.beneficiary => NotFound,
         Actor::Beneficiary(_) => match action {
-            Recover => {
+            Recover | ConfirmRecovery => {
                 Forbidden("recovery is done by a trustee structure, with the person present")
             }
             _ => Allow,
         },
         Actor::Caseworker { .. } if !r.linked => NotFound,
-        Actor::Caseworker { .. } => {
+        Actor::Caseworker { admin, .. } => {
             let live_view = r.grant.can_view();
             let live_upload = r.grant.can_upload();
             match action {
@@ -199,10 +208,17 @@ pub fn decide(actor: &Actor, action: Action, r: &Resource) -> Decision {
                 ReadDocument | CreateShare => Forbidden("no live consent to view this category"),
                 UploadDocument if live_upload => Allow,
                 UploadDocument => Forbidden("no live consent to upload in this category"),
-                Recover if r.trustee => Allow,
-                Recover => Forbidden("this structure is not the person's recovery trustee"),
+                Recover | ConfirmRecovery if !r.trustee => {
+                    Forbidden("this structure is not the person's recovery trustee")
+                }
+                Recover if !admin => {
+                    Forbidden("an admin of the trustee structure starts a recovery")
+                }
+                Recover | ConfirmRecovery => Allow,
                 EditDocument | SetPrivacy | DeleteDocument | ManageShares | CreateGrant
-                | RevokeGrant | Export | Erase => Forbidden("only the person can do this"),
+                | RevokeGrant | Export | Erase | ManageTrustees => {
+                    Forbidden("only the person can do this")
+                }
                 ReadJournal => Forbidden("the journal is the person's"),
             }
         }
@@ -269,16 +285,17 @@ mod tests {
     /// Expected decision letters for a caseworker of a linked structure, one
     /// per state: none, upload-only, view, view+upload, expired, revoked,
     /// other category, private document.
-    fn linked_caseworker(action: Action, trustee: bool) -> &'static str {
+    fn linked_caseworker(action: Action, trustee: bool, admin: bool) -> &'static str {
         use Action::*;
         match action {
             SeeBeneficiary | ListDocuments | ListGrants => "AAAAAAAA",
             ReadDocument | CreateShare => "FFAAFFFN",
             UploadDocument => "FAFAFFFF",
-            Recover if trustee => "AAAAAAAA",
-            Recover => "FFFFFFFF",
+            Recover if trustee && admin => "AAAAAAAA",
+            ConfirmRecovery if trustee => "AAAAAAAA",
+            Recover | ConfirmRecovery => "FFFFFFFF",
             EditDocument | SetPrivacy | DeleteDocument | ManageShares => "FFFFFFFN",
-            CreateGrant | RevokeGrant | ReadJournal | Export | Erase => "FFFFFFFF",
+            CreateGrant | RevokeGrant | ReadJournal | Export | Erase | ManageTrustees => "FFFFFFFF",
         }
     }
 
@@ -346,14 +363,18 @@ mod tests {
                         (
                             "owner",
                             Actor::Beneficiary(owner),
-                            if action == Action::Recover { 'F' } else { 'A' },
+                            if matches!(action, Action::Recover | Action::ConfirmRecovery) {
+                                'F'
+                            } else {
+                                'A'
+                            },
                         ),
                         ("other beneficiary", Actor::Beneficiary(other), 'N'),
                         (
                             "caseworker",
                             cw(false),
                             if linked {
-                                linked_caseworker(action, trustee).as_bytes()[i] as char
+                                linked_caseworker(action, trustee, false).as_bytes()[i] as char
                             } else {
                                 'N'
                             },
@@ -362,7 +383,7 @@ mod tests {
                             "structure admin",
                             cw(true),
                             if linked {
-                                linked_caseworker(action, trustee).as_bytes()[i] as char
+                                linked_caseworker(action, trustee, true).as_bytes()[i] as char
                             } else {
                                 'N'
                             },
@@ -380,6 +401,6 @@ mod tests {
                 }
             }
         }
-        assert_eq!(checked, 16 * 8 * 4 * 5);
+        assert_eq!(checked, 18 * 8 * 4 * 5);
     }
 }

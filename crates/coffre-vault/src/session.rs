@@ -1,8 +1,9 @@
 //! Sessions: the unlocked keys of a logged-in principal, in memory only,
-//! zeroized when the session ends, expired after an idle period.
+//! zeroized when the session ends, expired after an idle period and, however
+//! active, after an absolute lifetime.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use coffre_crypto::{Identity, PrincipalId};
@@ -71,7 +72,10 @@ impl Principal {
 pub struct Session {
     pub principal: Principal,
     pub(crate) identity: Identity,
-    pub(crate) structure_identity: Option<Identity>,
+    /// A caseworker's structure key; replaced when the structure's key is
+    /// rotated (a colleague left) so open sessions keep working.
+    structure_identity: RwLock<Option<Arc<Identity>>>,
+    started: Instant,
     last_used: Mutex<Instant>,
     key: [u8; 32],
 }
@@ -93,17 +97,24 @@ fn token_key(token: &str) -> [u8; 32] {
 pub(crate) struct Sessions {
     map: Mutex<HashMap<[u8; 32], Arc<Session>>>,
     idle: Duration,
+    /// However active, a session ends this long after it began.
+    lifetime: Duration,
 }
 
 /// Most sessions held at once; the oldest idle ones go first past it.
 const MAX_SESSIONS: usize = 100_000;
 
 impl Sessions {
-    pub fn new(idle: Duration) -> Self {
+    pub fn new(idle: Duration, lifetime: Duration) -> Self {
         Self {
             map: Mutex::new(HashMap::new()),
             idle,
+            lifetime,
         }
+    }
+
+    fn live(&self, s: &Session) -> bool {
+        s.idle_for() < self.idle && s.started.elapsed() < self.lifetime
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Arc<Session>>> {
@@ -121,17 +132,18 @@ impl Sessions {
         structure_identity: Option<Identity>,
     ) -> Arc<Session> {
         let key = token_key(token);
+        let now = Instant::now();
         let s = Arc::new(Session {
             principal,
             identity,
-            structure_identity,
-            last_used: Mutex::new(Instant::now()),
+            structure_identity: RwLock::new(structure_identity.map(Arc::new)),
+            started: now,
+            last_used: Mutex::new(now),
             key,
         });
         let mut map = self.lock();
         if map.len() >= MAX_SESSIONS {
-            let idle = self.idle;
-            map.retain(|_, s| s.idle_for() < idle);
+            map.retain(|_, s| self.live(s));
         }
         map.insert(key, s.clone());
         s
@@ -141,7 +153,7 @@ impl Sessions {
         let key = token_key(token);
         let mut map = self.lock();
         let s = map.get(&key).cloned().ok_or(VaultError::Unauthenticated)?;
-        if s.idle_for() >= self.idle {
+        if !self.live(&s) {
             map.remove(&key);
             return Err(VaultError::Unauthenticated);
         }
@@ -153,9 +165,7 @@ impl Sessions {
 
     /// Whether this session is still open (not ended, expired or removed).
     pub fn contains(&self, session: &Session) -> bool {
-        self.lock()
-            .get(&session.key)
-            .is_some_and(|s| s.idle_for() < self.idle)
+        self.lock().get(&session.key).is_some_and(|s| self.live(s))
     }
 
     pub fn remove(&self, session: &Session) {
@@ -167,13 +177,38 @@ impl Sessions {
         self.lock().retain(|_, s| s.principal.id() != id);
     }
 
+    /// Ends every session of this session's principal but this one.
+    pub fn remove_others(&self, session: &Session) {
+        let id = session.principal.id();
+        self.lock()
+            .retain(|k, s| s.principal.id() != id || *k == session.key);
+    }
+
     pub fn sweep(&self) {
-        let idle = self.idle;
-        self.lock().retain(|_, s| s.idle_for() < idle);
+        self.lock().retain(|_, s| self.live(s));
+    }
+
+    /// Gives every session of a structure's caseworkers its new key.
+    pub fn rekey_structure(&self, structure: PrincipalId, key: &Arc<Identity>) {
+        for s in self.lock().values() {
+            if s.principal.structure() == Some(structure) {
+                *s.structure_identity
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(key.clone());
+            }
+        }
     }
 }
 
 impl Session {
+    /// The structure's key, for a caseworker's session.
+    pub(crate) fn structure_key(&self) -> Option<Arc<Identity>> {
+        self.structure_identity
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
     fn idle_for(&self) -> Duration {
         self.last_used
             .lock()

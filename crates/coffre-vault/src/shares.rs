@@ -39,7 +39,7 @@ pub struct ShareInfo {
 }
 
 /// Most live links per vault.
-const MAX_SHARES_PER_VAULT: usize = 1000;
+const MAX_SHARES_PER_VAULT: u64 = 1000;
 
 impl Vault {
     pub async fn create_share(
@@ -67,11 +67,6 @@ impl Vault {
         let (d, dek) = self
             .readable(session, document, Action::CreateShare)
             .await?;
-        if self.records().read().shares().count_of_vault(d.beneficiary) >= MAX_SHARES_PER_VAULT {
-            return Err(VaultError::Conflict(
-                "too many share links in this vault; revoke some",
-            ));
-        }
         let secret = ShareSecret::generate()?;
         let now = self.now_ms();
         let rec = ShareRecord {
@@ -115,7 +110,18 @@ impl Vault {
                     return Err(VaultError::NotFound.into());
                 }
                 tx.shares().insert(&lookup, &rec)?;
-                tx.beneficiaries().update(d.beneficiary, |_| Ok(()))
+                // The cap, inside the transaction: concurrent links cannot
+                // pass it together.
+                tx.beneficiaries().update(d.beneficiary, |b| {
+                    if b.shares >= MAX_SHARES_PER_VAULT {
+                        return Err(VaultError::Conflict(
+                            "too many share links in this vault; revoke some",
+                        )
+                        .into());
+                    }
+                    b.shares += 1;
+                    Ok(())
+                })
             })
         })?;
         self.journal(
@@ -176,8 +182,9 @@ impl Vault {
             )
             .await?;
         }
-        self.records()
-            .write(|tx| tx.shares().remove(&lookup, &rec))?;
+        if !self.records().write(|tx| tx.drop_share(&lookup, &rec))? {
+            return Err(VaultError::NotFound);
+        }
         self.journal(
             NewEntry::ok(who, Event::ShareRevoke)
                 .vault(rec.beneficiary)

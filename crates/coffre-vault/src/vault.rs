@@ -14,11 +14,11 @@ use coffre_store::ObjectStore;
 
 use crate::access::Access;
 use crate::clock::Clock;
-use crate::journal::{Journal, NewEntry};
+use crate::journal::{Event, Journal, NewEntry, Outcome, Who};
 use crate::maintenance::ScrubSummary;
 use crate::model::Category;
 use crate::policy::{self, Action, Decision, GrantState, Resource};
-use crate::records::{BeneficiaryRecord, DocumentRecord, Records, Secret, Table};
+use crate::records::{BeneficiaryRecord, DocumentRecord, Expect, Records, Secret, Table};
 use crate::session::{Principal, Session, Sessions};
 use crate::{Result, VaultError};
 
@@ -28,6 +28,8 @@ pub struct Limits {
     pub quota_bytes: u64,
     pub max_document_bytes: u64,
     pub session_idle: Duration,
+    /// However active, a session ends this long after its login.
+    pub session_lifetime: Duration,
     /// Failed logins before the account locks.
     pub lockout_after: u32,
     /// First lock duration; doubles with every further failure.
@@ -48,6 +50,7 @@ impl Default for Limits {
             quota_bytes: 1 << 30,
             max_document_bytes: 100 << 20,
             session_idle: Duration::from_secs(20 * 60),
+            session_lifetime: Duration::from_secs(12 * 3600),
             lockout_after: 5,
             lockout_base: Duration::from_secs(60),
             lockout_max: Duration::from_secs(24 * 3600),
@@ -82,6 +85,9 @@ pub struct Status {
 pub struct VaultConfig {
     /// Directory of the metadata database.
     pub db_path: PathBuf,
+    /// Directory of the per-person key files (by default `person-keys`
+    /// beside the database).
+    pub person_keys: PathBuf,
     pub store: Arc<dyn ObjectStore>,
     pub root: RootKeyRing,
     pub limits: Limits,
@@ -98,6 +104,7 @@ impl VaultConfig {
         limits: Limits,
     ) -> Self {
         Self {
+            person_keys: db_path.with_file_name("person-keys"),
             db_path,
             store,
             root,
@@ -119,8 +126,6 @@ impl std::fmt::Debug for VaultConfig {
 pub(crate) struct Inner {
     pub records: Arc<Records>,
     pub store: Arc<dyn ObjectStore>,
-    /// Replaced as a whole by a root rotation; readers take a clone of the Arc.
-    root: std::sync::RwLock<Arc<RootKeyRing>>,
     /// Held shared by every operation that writes metadata, exclusively by a
     /// backup (so it copies a consistent state) and by a root rotation.
     pub gate: tokio::sync::RwLock<()>,
@@ -144,18 +149,13 @@ pub(crate) struct Inner {
 }
 
 impl Inner {
+    /// The root key ring (replaced as a whole by a rotation).
     pub fn root(&self) -> Arc<RootKeyRing> {
-        self.root
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+        self.records.root()
     }
 
     pub fn set_root(&self, ring: RootKeyRing) {
-        *self
-            .root
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(ring);
+        self.records.set_root(ring);
     }
 
     /// Marks an upload in flight until the guard drops (after its record is
@@ -225,42 +225,56 @@ fn server_secret<K>(
 }
 
 impl Vault {
-    /// Opens (initialising on first use) the vault. Must run inside a tokio
-    /// runtime: the journal writer is a task.
+    /// Opens the vault, initialising a new database on first use. Must run
+    /// inside a tokio runtime: the journal writer is a task.
     pub async fn open(config: VaultConfig) -> Result<Self> {
-        let records = Arc::new(Records::open(&config.db_path)?);
-        let root = &config.root;
+        Self::start(config, Expect::NewOrExisting).await
+    }
+
+    /// Opens a vault already in service: a missing, empty or unreadable
+    /// database is [`VaultError::Unreadable`], never replaced by a new one.
+    pub async fn open_existing(config: VaultConfig) -> Result<Self> {
+        Self::start(config, Expect::Existing).await
+    }
+
+    async fn start(config: VaultConfig, expect: Expect) -> Result<Self> {
+        let decoy_id = PrincipalId::random()?;
+        let decoy = Access::decoy(&config.root, config.limits.kdf, decoy_id)?;
+        let records = Arc::new(Records::open(
+            &config.db_path,
+            &config.person_keys,
+            config.root,
+            expect,
+        )?);
+        let root = records.root();
         let signing = server_secret(
             &records,
-            Secret::AuditSigningKey,
-            root,
+            Secret::AuditSigning,
+            &root,
             AuditSigningKey::unseal,
             || {
                 let k = AuditSigningKey::generate()?;
-                let sealed = k.seal(root)?;
+                let sealed = k.seal(&root)?;
                 Ok((k, sealed))
             },
         )?;
         let blind = server_secret(
             &records,
-            Secret::BlindIndexKey,
-            root,
+            Secret::BlindIndex,
+            &root,
             BlindIndexKey::unseal,
             || {
                 let k = BlindIndexKey::generate()?;
-                let sealed = k.seal(root)?;
+                let sealed = k.seal(&root)?;
                 Ok((k, sealed))
             },
         )?;
         records.flush().await?;
         let journal = Journal::start(records.clone(), signing, config.clock.clone())?;
-        let decoy_id = PrincipalId::random()?;
-        let decoy = Access::decoy(root, config.limits.kdf, decoy_id)?;
-        Ok(Self {
+        let vault = Self {
             inner: Arc::new(Inner {
                 records,
                 store: config.store,
-                root: std::sync::RwLock::new(Arc::new(config.root)),
                 gate: tokio::sync::RwLock::new(()),
                 scrubbed: std::sync::Mutex::new(None),
                 uploading: std::sync::Mutex::new(std::collections::HashSet::new()),
@@ -270,11 +284,39 @@ impl Vault {
                 decoy_runs: std::sync::atomic::AtomicU64::new(0),
                 blind,
                 journal,
-                sessions: Sessions::new(config.limits.session_idle),
+                sessions: Sessions::new(config.limits.session_idle, config.limits.session_lifetime),
                 limits: config.limits,
                 clock: config.clock,
             }),
-        })
+        };
+        vault.destroy_orphan_keys()?;
+        Ok(vault)
+    }
+
+    /// Destroys key files no person record names any more: left by an
+    /// erasure interrupted after its records went (the key is the last
+    /// thing it destroys), or by an enrollment that failed after its key was
+    /// written. Only files older than an hour: an enrollment under way
+    /// writes its key a moment before its record.
+    fn destroy_orphan_keys(&self) -> Result<u64> {
+        let read = self.records().read();
+        let hour_ago = std::time::SystemTime::now()
+            .checked_sub(Duration::from_secs(3600))
+            .unwrap_or(std::time::UNIX_EPOCH);
+        let mut n = 0;
+        for (id, written) in self.records().persons().list()? {
+            if written < hour_ago && !read.beneficiaries().exists(id)? {
+                self.records().persons().destroy(id)?;
+                n += 1;
+            }
+        }
+        if n > 0 {
+            tracing::warn!(
+                destroyed = n,
+                "destroyed the keys of vaults whose erasure was interrupted"
+            );
+        }
+        Ok(n)
     }
 
     pub fn limits(&self) -> &Limits {
@@ -450,6 +492,21 @@ impl Vault {
         }
     }
 
+    /// Passes a result through; when it is a record that failed
+    /// authentication (database files altered by someone without the root
+    /// key), journals the alarm first, for the operator and auditors.
+    pub(crate) async fn alarm<T>(&self, r: Result<T>) -> Result<T> {
+        if let Err(VaultError::Tampered(table)) = &r {
+            let _ = self
+                .journal(
+                    NewEntry::new(Who::System, Event::IntegrityAlarm, Outcome::Failed)
+                        .detail(format!("a stored record of {table} failed authentication")),
+                )
+                .await;
+        }
+        r
+    }
+
     /// Journals a refusal (with its reason when it has one) and returns the
     /// error to answer with.
     pub(crate) async fn refuse(&self, refusal: Decision, mut entry: NewEntry) -> VaultError {
@@ -464,10 +521,5 @@ impl Vault {
             Decision::Unauthenticated => VaultError::Unauthenticated,
             _ => VaultError::NotFound,
         }
-    }
-
-    /// A beneficiary's display name.
-    pub(crate) fn display_name(&self, b: &BeneficiaryRecord) -> Result<String> {
-        self.access().open_name(b.id, &b.sealed_name)
     }
 }

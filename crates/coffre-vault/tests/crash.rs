@@ -52,6 +52,7 @@ async fn open(dir: &Path) -> (Vault, Arc<dyn ObjectStore>) {
     let store: Arc<dyn ObjectStore> = Arc::new(FsStore::open(dir.join("objects")).await.unwrap());
     let vault = Vault::open(VaultConfig {
         clock: coffre_vault::Clock::system(),
+        person_keys: (dir.join("db")).with_file_name("person-keys"),
         db_path: dir.join("db"),
         store: store.clone(),
         root,

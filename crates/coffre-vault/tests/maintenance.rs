@@ -206,7 +206,7 @@ async fn scrub_reports_missing_corrupt_and_orphans() {
     let s = w.vault.last_scrub().unwrap();
     assert_eq!((s.missing, s.corrupt), (1, 1));
     // The person sees both findings in their journal.
-    let j = w.vault.vault_journal(&me, b, 100).await.unwrap();
+    let j = w.vault.vault_journal(&me, b, 100).await.unwrap().entries;
     let findings = j
         .iter()
         .filter(|e| e.action == "maintenance.scrub" && e.outcome == "failed")
@@ -284,6 +284,7 @@ async fn backup_during_writes_restores_a_consistent_vault() {
 
     let vault = Vault::open(VaultConfig {
         clock: coffre_vault::Clock::system(),
+        person_keys: (dir.path().join("db")).with_file_name("person-keys"),
         db_path: dir.path().join("db"),
         store: w.store.clone(),
         root: w.root_copy(),
@@ -396,6 +397,7 @@ async fn gc_and_scrub_leave_an_upload_in_flight_alone() {
     });
     let vault = Vault::open(VaultConfig {
         clock: coffre_vault::Clock::system(),
+        person_keys: (dir.path().join("db")).with_file_name("person-keys"),
         db_path: dir.path().join("db"),
         store: store.clone(),
         root: RootKeyRing::generate().unwrap(),

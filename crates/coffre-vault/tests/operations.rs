@@ -102,7 +102,7 @@ async fn beneficiaries_are_found_only_by_their_structures() {
     };
     assert!(matches!(
         w.vault.enroll_beneficiary(&a1, bad).await,
-        Err(VaultError::Invalid(_))
+        Err(VaultError::WeakSecret(_))
     ));
     let (b, _) = beneficiary(&w, &a1, "marie", "482913", &[], false).await;
     let dup = NewBeneficiary {
@@ -380,12 +380,21 @@ async fn grants_create_list_revoke() {
     assert_eq!(collect(stream).await.unwrap(), scan(1000, 3));
 
     // Revocation: access ends at once; others keep theirs; the person too.
+    // The structure had no other grant and is not a trustee: it no longer
+    // finds the person at all.
     w.vault.revoke_grant(&me, g2.id).await.unwrap();
     assert!(matches!(
         w.vault.download(&a2, d.document_id).await,
-        Err(VaultError::Forbidden(_))
+        Err(VaultError::NotFound)
     ));
-    assert!(w.vault.list_documents(&a2, b).await.unwrap().is_empty());
+    assert!(matches!(
+        w.vault.list_documents(&a2, b).await,
+        Err(VaultError::NotFound)
+    ));
+    assert!(matches!(
+        w.vault.list_grants(&a2, b).await,
+        Err(VaultError::NotFound)
+    ));
     let (_, stream) = w.vault.download(&a1, d.document_id).await.unwrap();
     assert_eq!(collect(stream).await.unwrap(), scan(1000, 3));
     let (_, stream) = w.vault.download(&me, d.document_id).await.unwrap();
@@ -559,7 +568,7 @@ async fn lockout_after_five_failures_and_notice() {
     assert_eq!(ok.notices.len(), 1, "{:?}", ok.notices);
     assert!(ok.notices[0].starts_with('5'), "{:?}", ok.notices);
     let me = w.vault.session(&ok.token).unwrap();
-    let journal = w.vault.vault_journal(&me, b, 100).await.unwrap();
+    let journal = w.vault.vault_journal(&me, b, 100).await.unwrap().entries;
     let denied = journal
         .iter()
         .filter(|e| e.action == "session.create" && e.outcome == "denied")
@@ -574,19 +583,25 @@ async fn lockout_after_five_failures_and_notice() {
     assert!(again.notices.is_empty());
 }
 
+/// The attack of the review, replayed: a caseworker of the trustee
+/// structure — admin or not — tried to set a person's secret alone, log in
+/// as them and read their private papers. Now a recovery needs an admin to
+/// start it and a second member to confirm it; the person is told at every
+/// login until they acknowledge it, and the journal keeps it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn recovery_by_trustee_only() {
-    let w = world().await;
-    let (_, a1) = structure(&w, "CCAS", "a1").await;
+async fn recovery_needs_two_members_of_the_trustee() {
+    let w = world_on_manual_clock().await;
+    let (s1, a1) = structure(&w, "CCAS", "a1").await;
     let (s2, a2) = structure(&w, "Relais", "a2").await;
+    let c1 = caseworker(&w, &a1, s1, "c1").await;
     let (b, me) = beneficiary(&w, &a1, "marie", "482913", &[Category::Identity], true).await;
-    let d = w
+    let private = w
         .vault
         .upload(
             &me,
             b,
             doc(Category::Identity, "CNI", "cni.jpg"),
-            body(b"papier", 2),
+            body(b"papier prive", 2),
         )
         .await
         .unwrap();
@@ -605,60 +620,163 @@ async fn recovery_by_trustee_only() {
         .await
         .unwrap();
     assert!(matches!(
-        w.vault.recover(&a2, b, UserSecret::from("777777")).await,
+        w.vault.start_recovery(&a2, b).await,
         Err(VaultError::Forbidden(_))
     ));
     assert!(matches!(
-        w.vault.recover(&me, b, UserSecret::from("777777")).await,
+        w.vault.start_recovery(&me, b).await,
         Err(VaultError::Forbidden(_))
     ));
+    // A caseworker of the trustee who is not an admin cannot start one.
+    assert!(matches!(
+        w.vault.start_recovery(&c1, b).await,
+        Err(VaultError::Forbidden(_))
+    ));
+    // The admin alone: cannot confirm their own, cannot complete it.
+    let r = w.vault.start_recovery(&a1, b).await.unwrap();
+    assert!(matches!(
+        w.vault.confirm_recovery(&a1, r.recovery_id).await,
+        Err(VaultError::Forbidden(_))
+    ));
+    assert!(matches!(
+        w.vault
+            .complete_recovery(&a1, r.recovery_id, UserSecret::from("secret du voleur 1"))
+            .await,
+        Err(VaultError::Forbidden(_))
+    ));
+    // Another structure cannot confirm it.
+    assert!(matches!(
+        w.vault.confirm_recovery(&a2, r.recovery_id).await,
+        Err(VaultError::NotFound)
+    ));
+    // The person's secret still works; nothing changed.
+    assert!(
+        w.vault
+            .login_beneficiary("marie", UserSecret::from("482913"))
+            .await
+            .is_ok()
+    );
+    // A second member confirms; the new secret (typed by the person at the
+    // desk) is refused when too easy, then accepted.
+    w.vault.confirm_recovery(&c1, r.recovery_id).await.unwrap();
+    assert!(matches!(
+        w.vault
+            .complete_recovery(&c1, r.recovery_id, UserSecret::from("777777"))
+            .await,
+        Err(VaultError::WeakSecret(_))
+    ));
     w.vault
-        .recover(&a1, b, UserSecret::from("nouvelle phrase secrète"))
+        .complete_recovery(
+            &c1,
+            r.recovery_id,
+            UserSecret::from("nouvelle phrase secrète"),
+        )
         .await
         .unwrap();
+    assert!(!w.vault.session_is_live(&me), "the old session ended");
     assert!(
         w.vault
             .login_beneficiary("marie", UserSecret::from("482913"))
             .await
             .is_err()
     );
+    // Told at every login until acknowledged.
+    for _ in 0..2 {
+        let ok = w
+            .vault
+            .login_beneficiary("marie", UserSecret::from("nouvelle phrase secrète"))
+            .await
+            .unwrap();
+        assert_eq!(ok.open_notices.len(), 1);
+        assert!(
+            ok.notices
+                .iter()
+                .any(|n| n.contains("structure de confiance")),
+            "{:?}",
+            ok.notices
+        );
+    }
     let ok = w
         .vault
         .login_beneficiary("marie", UserSecret::from("nouvelle phrase secrète"))
         .await
         .unwrap();
-    assert!(
-        ok.notices
-            .iter()
-            .any(|n| n.contains("structure de confiance")),
-        "{:?}",
-        ok.notices
-    );
     let me = w.vault.session(&ok.token).unwrap();
+    w.vault
+        .acknowledge_notice(&me, b, ok.open_notices[0].id)
+        .await
+        .unwrap();
+    let after = w
+        .vault
+        .login_beneficiary("marie", UserSecret::from("nouvelle phrase secrète"))
+        .await
+        .unwrap();
+    assert!(after.open_notices.is_empty());
+    let me = w.vault.session(&after.token).unwrap();
     assert_eq!(
-        collect(w.vault.download(&me, d.document_id).await.unwrap().1)
+        collect(w.vault.download(&me, private.document_id).await.unwrap().1)
             .await
             .unwrap(),
-        b"papier"
+        b"papier prive"
     );
+    // The recovery stays at the top of the journal, however much follows.
+    for _ in 0..120 {
+        w.vault.list_documents(&me, b).await.unwrap();
+    }
+    let j = w.vault.vault_journal(&me, b, 100).await.unwrap();
+    assert!(!j.entries.iter().any(|e| e.action == "vault.recover"));
+    let kept: Vec<(&str, &str)> = j
+        .kept_in_view
+        .iter()
+        .map(|e| (e.action.as_str(), e.outcome.as_str()))
+        .collect();
+    assert_eq!(kept[0], ("vault.recover", "ok"), "{kept:?}");
+    for event in [
+        "vault.recover_confirm",
+        "vault.recover_start",
+        "grant.create",
+    ] {
+        assert!(kept.iter().any(|(a, _)| *a == event), "{event}: {kept:?}");
+    }
+    // The refused attempts too (the admin confirming their own).
+    assert!(
+        kept.contains(&("vault.recover_confirm", "denied")),
+        "{kept:?}"
+    );
+    // A recovery does not outlive its window.
+    let r2 = w.vault.start_recovery(&a1, b).await.unwrap();
+    w.vault.clock().advance(Duration::from_secs(16 * 60));
+    assert!(matches!(
+        w.vault.confirm_recovery(&c1, r2.recovery_id).await,
+        Err(VaultError::Gone)
+    ));
+
+    // Trustees are the person's choice: seen, removed, added back with the
+    // secret.
+    let t = w.vault.trustees(&me, b).await.unwrap();
+    assert_eq!(t.len(), 1);
+    assert_eq!(t[0].structure_id, s1);
+    w.vault.remove_trustee(&me, b, s1).await.unwrap();
+    assert!(matches!(
+        w.vault.start_recovery(&a1, b).await,
+        Err(VaultError::Forbidden(_))
+    ));
     assert!(
         w.vault
-            .vault_journal(&me, b, 100)
+            .add_trustee(&me, b, s1, UserSecret::from("mauvais secret"))
             .await
-            .unwrap()
-            .iter()
-            .any(|e| e.action == "vault.recover" && e.outcome == "ok")
+            .is_err()
     );
+    w.vault
+        .add_trustee(&me, b, s1, UserSecret::from("nouvelle phrase secrète"))
+        .await
+        .unwrap();
+    assert!(w.vault.start_recovery(&a1, b).await.is_ok());
 
     // Without a trustee, recovery is impossible and the library says so.
     let (b2, _) = beneficiary(&w, &a1, "paul", "135790", &[], false).await;
     assert!(w.vault.recovery_status(b2).unwrap().contains("perdus"));
-    assert!(
-        w.vault
-            .recover(&a1, b2, UserSecret::from("777777"))
-            .await
-            .is_err()
-    );
+    assert!(w.vault.start_recovery(&a1, b2).await.is_err());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -821,7 +939,7 @@ async fn journal_for_the_person_and_for_auditors() {
         w.vault.vault_journal(&a1, b, 100).await,
         Err(VaultError::Forbidden(_))
     ));
-    let j = w.vault.vault_journal(&me, b, 100).await.unwrap();
+    let j = w.vault.vault_journal(&me, b, 100).await.unwrap().entries;
     let has =
         |action: &str, outcome: &str| j.iter().any(|e| e.action == action && e.outcome == outcome);
     assert!(has("beneficiary.enroll", "ok"));
@@ -1030,6 +1148,34 @@ async fn idle_sessions_and_old_codes_expire() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(matches!(
         w.vault.session(&out.token),
+        Err(VaultError::Unauthenticated)
+    ));
+    // However busy, a session ends after its absolute lifetime.
+    let lived = world_with(coffre_vault::Limits {
+        session_idle: Duration::from_millis(400),
+        session_lifetime: Duration::from_millis(1000),
+        ..test_limits()
+    })
+    .await;
+    let s2 = lived.vault.create_structure("CCAS", "admin").await.unwrap();
+    lived
+        .vault
+        .enroll_caseworker(&s2.enrollment_code, UserSecret::from(PASSWORD))
+        .await
+        .unwrap();
+    let busy = lived
+        .vault
+        .login_caseworker("admin", UserSecret::from(PASSWORD))
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    while started.elapsed() < Duration::from_millis(900) {
+        assert!(lived.vault.session(&busy.token).is_ok());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert!(matches!(
+        lived.vault.session(&busy.token),
         Err(VaultError::Unauthenticated)
     ));
     // The invitation code is past its time.

@@ -14,9 +14,9 @@ use coffre_crypto::Recipient;
 use coffre_crypto::archive::ArchiveWriter;
 use coffre_vault::{RootFile, Vault};
 use protocol::{
-    AuditPageReply, AuditRangeReply, BackupReply, GcReply, Progress, Request, RotationReply,
-    ScrubReply, StatusReply, StructureCreated, StructureInfo, StructureList, answer_line,
-    progress_line,
+    AuditPageReply, AuditRangeReply, BackupReply, CaseworkerListReply, Deactivated, GcReply,
+    MetricsReply, Progress, Request, RotationReply, ScrubReply, StatusReply, StructureCreated,
+    StructureInfo, StructureList, answer_line, progress_line,
 };
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixListener;
@@ -38,6 +38,8 @@ pub struct Operator {
     /// Where backups go when the command names no recipient (the root
     /// identity's recipient, when there is one).
     pub default_backup_recipient: Option<Recipient>,
+    /// The HTTP server's metrics.
+    pub metrics: Arc<crate::Metrics>,
 }
 
 impl std::fmt::Debug for Operator {
@@ -149,6 +151,8 @@ async fn handle(op: &Operator, line: &str, progress: mpsc::Sender<Progress>) -> 
                         structure_id: s.id,
                         name: s.name,
                         created_at_ms: s.created_ms,
+                        key_version: s.key_version,
+                        rotation_due: s.rotation_due,
                     })
                     .collect(),
             }),
@@ -220,6 +224,25 @@ async fn handle(op: &Operator, line: &str, progress: mpsc::Sender<Progress>) -> 
                 .map_err(|e| e.to_string()),
         ),
         Request::BackupCreate { recipients } => answer_line(&backup(op, &recipients).await),
+        Request::CaseworkerDeactivate { caseworker } => answer_line(
+            &vault
+                .deactivate_caseworker_as_operator(caseworker)
+                .await
+                .map(|()| Deactivated {
+                    caseworker_id: caseworker,
+                    rotation_due: true,
+                })
+                .map_err(|e| e.to_string()),
+        ),
+        Request::CaseworkerList { structure } => answer_line(
+            &vault
+                .caseworkers_of(structure)
+                .map(|caseworkers| CaseworkerListReply { caseworkers })
+                .map_err(|e| e.to_string()),
+        ),
+        Request::Metrics => answer_line(&Ok::<_, String>(MetricsReply {
+            text: crate::metrics_text(&op.metrics, vault),
+        })),
     }
 }
 
@@ -251,34 +274,55 @@ async fn backup(op: &Operator, recipients: &[String]) -> Result<BackupReply, Str
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis());
     let dir = op.data_dir.join(BACKUP_DIR);
-    private_dir(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
-    let partial = dir.join(format!("backup-{stamp}.age.partial"));
+    let done = dir.join(format!("backup-{stamp}.age"));
+    let summary = write_backup(&op.vault, op.root_file.as_ref(), &to, &done).await?;
+    Ok(BackupReply {
+        path: done.display().to_string(),
+        summary,
+    })
+}
+
+/// Writes an encrypted backup to `path` (mode 0600), durably: it is written
+/// beside it as `….partial`, synced, then renamed, so a file with the final
+/// name is always a whole backup. Creates the directory (0700) if needed.
+pub async fn write_backup(
+    vault: &Vault,
+    root_file: &dyn RootFile,
+    to: &[Recipient],
+    path: &Path,
+) -> Result<coffre_vault::BackupSummary, String> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    private_dir(dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = PathBuf::from(partial);
+    let _ = std::fs::remove_file(&partial);
     let file = private_file(&partial).map_err(|e| format!("create {}: {e}", partial.display()))?;
     let writer =
-        ArchiveWriter::new(&to, std::io::BufWriter::new(file)).map_err(|e| e.to_string())?;
-    let result = op.vault.backup(writer, op.root_file.as_ref()).await;
-    let (summary, writer) = match result {
+        ArchiveWriter::new(to, std::io::BufWriter::new(file)).map_err(|e| e.to_string())?;
+    let (summary, writer) = match vault.backup(writer, root_file).await {
         Ok(x) => x,
         Err(e) => {
             let _ = std::fs::remove_file(&partial);
             return Err(e.to_string());
         }
     };
-    let done = partial.with_extension("");
     let finished = writer
         .finish()
         .map_err(|e| e.to_string())
         .and_then(|w| w.into_inner().map_err(|e| e.error().to_string()))
         .and_then(|f| f.sync_all().map_err(|e| e.to_string()))
-        .and_then(|()| std::fs::rename(&partial, &done).map_err(|e| e.to_string()));
+        .and_then(|()| std::fs::rename(&partial, path).map_err(|e| e.to_string()))
+        .and_then(|()| {
+            std::fs::File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(|e| e.to_string())
+        });
     if let Err(e) = finished {
         let _ = std::fs::remove_file(&partial);
         return Err(format!("writing the backup: {e}"));
     }
-    Ok(BackupReply {
-        path: done.display().to_string(),
-        summary,
-    })
+    Ok(summary)
 }
 
 /// Where the server writes a backup before the command moves it out.

@@ -41,6 +41,16 @@ pub enum Request {
         #[serde(default)]
         recipients: Vec<String>,
     },
+    /// Deactivate a caseworker (the structure's key is rotated at the next
+    /// login of one of its members).
+    CaseworkerDeactivate {
+        caseworker: PrincipalId,
+    },
+    CaseworkerList {
+        structure: PrincipalId,
+    },
+    /// The Prometheus metrics, as `/metrics` serves them to its token.
+    Metrics,
 }
 
 /// How far long work has gone.
@@ -63,6 +73,10 @@ pub struct StructureInfo {
     pub structure_id: PrincipalId,
     pub name: String,
     pub created_at_ms: i64,
+    /// How many structure keys it has had (1, then one more per rotation).
+    pub key_version: u32,
+    /// A member left: the key is replaced at the next member's login.
+    pub rotation_due: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -111,6 +125,23 @@ pub struct BackupReply {
     /// Where the server wrote it (the command then moves it).
     pub path: String,
     pub summary: BackupSummary,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Deactivated {
+    pub caseworker_id: PrincipalId,
+    /// The structure's key is rotated when one of its members next logs in.
+    pub rotation_due: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CaseworkerListReply {
+    pub caseworkers: Vec<coffre_vault::CaseworkerInfo>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MetricsReply {
+    pub text: String,
 }
 
 /// The server's last line, as written.
@@ -188,6 +219,8 @@ mod tests {
                 structure_id: PrincipalId::from_bytes([1; 16]),
                 name: "CCAS".into(),
                 created_at_ms: 5,
+                key_version: 1,
+                rotation_due: false,
             }],
         };
         let line = answer_line(&Ok(reply));

@@ -38,7 +38,11 @@ impl Access<'_> {
                 wrap: wrap::wrap_dek(dek, &recipient(&b.recipient)?, document)?,
             })
         } else {
-            let scope = self.records().read().scopes().get(b.id, category)?;
+            let scope = self
+                .records()
+                .read()
+                .scopes()
+                .current_record(b.id, category)?;
             Ok(KeyWrap::Scope {
                 epoch: scope.epoch,
                 wrap: wrap::wrap_dek(dek, &recipient(&scope.recipient)?, document)?,
@@ -64,11 +68,8 @@ impl Access<'_> {
                 Ok(wrap::unwrap_dek(w, &session.identity, &binding(d))?)
             }
             (Principal::Beneficiary { .. }, KeyWrap::Scope { epoch, wrap: w }) => {
-                let (scope, current) =
-                    self.owner_scope(&session.identity, d.beneficiary, d.category)?;
-                if current != *epoch {
-                    return Err(VaultError::Integrity);
-                }
+                let scope =
+                    self.owner_scope(&session.identity, d.beneficiary, d.category, *epoch)?;
                 Ok(wrap::unwrap_dek(w, &scope, &binding(d))?)
             }
             (Principal::Caseworker { .. }, KeyWrap::Scope { epoch, wrap: w }) => {
@@ -160,14 +161,12 @@ impl KeyReader<'_> {
                         .access
                         .structure_scope(self.session, d.beneficiary, d.category, epoch)
                         .ok(),
-                    Principal::Beneficiary { .. } => {
-                        let (id, current) = self.access.owner_scope(
-                            &self.session.identity,
-                            d.beneficiary,
-                            d.category,
-                        )?;
-                        (current == epoch).then_some(id)
-                    }
+                    Principal::Beneficiary { .. } => Some(self.access.owner_scope(
+                        &self.session.identity,
+                        d.beneficiary,
+                        d.category,
+                        epoch,
+                    )?),
                 };
                 v.insert(found)
             }

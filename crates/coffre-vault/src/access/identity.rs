@@ -11,10 +11,6 @@ use coffre_crypto::{Identity, PrincipalId, Recipient, UserSecret};
 use super::Access;
 use crate::{Result, VaultError};
 
-fn name_binding(id: PrincipalId) -> Binding {
-    Binding::server_secret(&format!("display-name/{id}"))
-}
-
 impl Access<'_> {
     /// Seals an identity under a person's secret and the root ring, off the
     /// async threads (argon2id takes tens of milliseconds).
@@ -158,19 +154,18 @@ impl Access<'_> {
             &Binding::principal_identity(beneficiary),
         )?)
     }
+}
 
-    /// A person's display name, sealed under the root ring.
-    pub fn seal_name(&self, id: PrincipalId, name: &str) -> Result<Vec<u8>> {
-        Ok(self.inner.root().seal(name.as_bytes(), &name_binding(id))?)
-    }
-
-    pub fn open_name(&self, id: PrincipalId, sealed: &[u8]) -> Result<String> {
-        let bytes = self.inner.root().open(sealed, &name_binding(id))?;
-        String::from_utf8(bytes.to_vec()).map_err(|_| VaultError::Integrity)
-    }
-
-    /// A sealed display name under the ring's current root key.
-    pub fn reseal_name(id: PrincipalId, sealed: &[u8], root: &RootKeyRing) -> Result<Vec<u8>> {
-        Ok(root.reseal(sealed, &name_binding(id))?)
+/// Checks that an identity is the one a record names: someone without the
+/// root key who swapped a public key in the database is found out here.
+pub(crate) fn check_recipient(
+    identity: &Identity,
+    recorded: &str,
+    table: &'static str,
+) -> Result<()> {
+    if identity.recipient().to_string() == recorded {
+        Ok(())
+    } else {
+        Err(VaultError::Tampered(table))
     }
 }

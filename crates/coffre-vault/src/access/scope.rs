@@ -4,6 +4,11 @@
 //! which needs the person's unlocked identity; revoking is deleting those
 //! wraps and moving to a new epoch, so a key kept from before opens nothing
 //! uploaded after.
+//!
+//! New papers are wrapped to the current epoch. Older epochs live on while
+//! papers are wrapped to them: when consent ends by expiry, the sweeper (who
+//! holds no one's key) starts a new epoch for what comes next, and the
+//! person's next act of consent folds the older epochs into the current one.
 
 use coffre_crypto::wrap::{self, Binding};
 use coffre_crypto::{Identity, PrincipalId, Recipient};
@@ -11,7 +16,7 @@ use coffre_crypto::{Identity, PrincipalId, Recipient};
 use super::{Access, recipient};
 use crate::model::Category;
 use crate::policy::GrantState;
-use crate::records::{DocumentRecord, ScopeRecord};
+use crate::records::{DocumentRecord, KeyWrap, ScopeRecord};
 use crate::session::{Principal, Session};
 use crate::{Result, VaultError};
 
@@ -19,17 +24,21 @@ fn binding(b: PrincipalId, c: Category, epoch: u32) -> Binding {
     Binding::scope_identity(b, c.as_str(), epoch)
 }
 
-/// A scope moved to its next epoch: what the records layer writes in one
+/// A scope moved to a new epoch: what the records layer writes in one
 /// transaction.
 pub(crate) struct Rotation {
     pub category: Category,
-    /// The epoch being retired.
+    /// The epoch that was current.
     pub from: u32,
     pub record: ScopeRecord,
     /// The new key wrapped to each structure that keeps consent.
     pub wraps: Vec<(PrincipalId, Vec<u8>)>,
-    /// The category's shared documents, their key re-wrapped to the new epoch.
+    /// The category's shared documents re-wrapped to the new epoch (all of
+    /// them when the owner's key was at hand, none for the sweeper).
     pub documents: Vec<DocumentRecord>,
+    /// The epochs no document is wrapped to any more, to remove with their
+    /// wraps.
+    pub retired: Vec<u32>,
 }
 
 impl Access<'_> {
@@ -37,42 +46,58 @@ impl Access<'_> {
     pub fn new_scopes(b: PrincipalId, owner: &Recipient) -> Result<Vec<(Category, ScopeRecord)>> {
         Category::ALL
             .into_iter()
-            .map(|c| {
-                let scope = Identity::generate();
-                Ok((
-                    c,
-                    ScopeRecord {
-                        epoch: 1,
-                        recipient: scope.recipient().to_string(),
-                        owner_wrap: wrap::wrap_identity(&scope, owner, &binding(b, c, 1))?,
-                    },
-                ))
-            })
+            .map(|c| Ok((c, Self::new_epoch(b, c, 1, owner)?.0)))
             .collect()
     }
 
-    /// The owner's current scope identity of a category, and its epoch.
-    pub fn owner_scope(
-        &self,
-        owner: &Identity,
+    fn new_epoch(
         b: PrincipalId,
         c: Category,
-    ) -> Result<(Identity, u32)> {
-        let rec = self.records().read().scopes().get(b, c)?;
-        Ok((Self::open_owner_scope(owner, b, c, &rec)?, rec.epoch))
+        epoch: u32,
+        owner: &Recipient,
+    ) -> Result<(ScopeRecord, Identity)> {
+        let scope = Identity::generate();
+        Ok((
+            ScopeRecord {
+                epoch,
+                recipient: scope.recipient().to_string(),
+                owner_wrap: wrap::wrap_identity(&scope, owner, &binding(b, c, epoch))?,
+            },
+            scope,
+        ))
     }
 
-    fn open_owner_scope(
+    /// Opens an epoch's scope key with the owner's identity, and checks it
+    /// is the key the record names (a public key swapped in the record by
+    /// someone without the root key is refused, not wrapped to).
+    pub fn open_owner_scope(
         owner: &Identity,
         b: PrincipalId,
         c: Category,
         rec: &ScopeRecord,
     ) -> Result<Identity> {
-        Ok(wrap::unwrap_identity(
-            &rec.owner_wrap,
-            owner,
-            &binding(b, c, rec.epoch),
-        )?)
+        let scope = wrap::unwrap_identity(&rec.owner_wrap, owner, &binding(b, c, rec.epoch))?;
+        if scope.recipient().to_string() != rec.recipient {
+            return Err(VaultError::Tampered("scopes"));
+        }
+        Ok(scope)
+    }
+
+    /// The owner's scope identity of (b, c) at `epoch`.
+    pub fn owner_scope(
+        &self,
+        owner: &Identity,
+        b: PrincipalId,
+        c: Category,
+        epoch: u32,
+    ) -> Result<Identity> {
+        let rec = self
+            .records()
+            .read()
+            .scopes()
+            .get(b, c, epoch)?
+            .ok_or(VaultError::Integrity)?;
+        Self::open_owner_scope(owner, b, c, &rec)
     }
 
     /// The scope identity (b, c) at `epoch` that the session's structure
@@ -86,7 +111,7 @@ impl Access<'_> {
         epoch: u32,
     ) -> Result<Identity> {
         let (Principal::Caseworker { structure, .. }, Some(sid)) =
-            (session.principal, &session.structure_identity)
+            (session.principal, session.structure_key())
         else {
             return Err(VaultError::Forbidden("caseworkers only"));
         };
@@ -102,11 +127,11 @@ impl Access<'_> {
             .scopes()
             .wrap(b, c, epoch, structure)?
             .ok_or(VaultError::Forbidden("no consent key for this category"))?;
-        Ok(wrap::unwrap_identity(&w, sid, &binding(b, c, epoch))?)
+        Ok(wrap::unwrap_identity(&w, &sid, &binding(b, c, epoch))?)
     }
 
-    /// The act of consent: the scope keys of `scopes` (the current record
-    /// of each category), opened with the owner's identity, wrapped to the
+    /// The act of consent: every epoch in `scopes` of the categories
+    /// consented to, opened with the owner's identity, wrapped to the
     /// structure. Returns (category, epoch, wrap) for each.
     pub fn consent_wraps(
         owner: &Identity,
@@ -124,9 +149,10 @@ impl Access<'_> {
             .collect()
     }
 
-    /// A new epoch for (b, c): a new scope key wrapped to the owner and to
-    /// `holders` (the structures that keep view consent), and every shared
-    /// document of the category among `documents` re-wrapped to it.
+    /// A new epoch for (b, c) with the owner's key at hand: a new scope key
+    /// wrapped to the owner and to `holders` (the structures that keep view
+    /// consent), every shared document of the category re-wrapped to it,
+    /// and every older epoch retired.
     pub fn rotation(
         &self,
         owner: &Identity,
@@ -135,24 +161,20 @@ impl Access<'_> {
         holders: &[(PrincipalId, String)],
         documents: &[DocumentRecord],
     ) -> Result<Rotation> {
-        let (old, from) = self.owner_scope(owner, b, c)?;
-        let next = from + 1;
-        let new = Identity::generate();
+        let read = self.records().read();
+        let from = read.scopes().current(b, c)?;
+        let epochs = read.scopes().epochs(b, c)?;
+        let next = epochs.iter().map(|e| e.epoch).max().unwrap_or(from) + 1;
+        let (record, new) = Self::new_epoch(b, c, next, &owner.recipient())?;
+        let wraps = self.holder_wraps(&new, b, c, next, holders)?;
         let new_recipient = new.recipient();
-        let sb = binding(b, c, next);
-        let record = ScopeRecord {
-            epoch: next,
-            recipient: new_recipient.to_string(),
-            owner_wrap: wrap::wrap_identity(&new, &owner.recipient(), &sb)?,
-        };
-        let wraps = holders
-            .iter()
-            .map(|(s, r)| Ok((*s, wrap::wrap_identity(&new, &recipient(r)?, &sb)?)))
-            .collect::<Result<Vec<_>>>()?;
         let mut rewrapped = Vec::new();
-        for d in documents.iter().filter(|d| d.category == c) {
-            if let Some(key) = Self::rewrap_scope(d, &old, from, &new_recipient, next)? {
-                rewrapped.push(DocumentRecord { key, ..d.clone() });
+        for rec in &epochs {
+            let old = Self::open_owner_scope(owner, b, c, rec)?;
+            for d in documents.iter().filter(|d| d.category == c) {
+                if let Some(key) = Self::rewrap_scope(d, &old, rec.epoch, &new_recipient, next)? {
+                    rewrapped.push(DocumentRecord { key, ..d.clone() });
+                }
             }
         }
         Ok(Rotation {
@@ -161,6 +183,77 @@ impl Access<'_> {
             record,
             wraps,
             documents: rewrapped,
+            retired: epochs.iter().map(|e| e.epoch).collect(),
         })
+    }
+
+    /// A new epoch for (b, c) without anyone's key (the expiry sweeper):
+    /// the new scope key wrapped to the owner's public key and to `holders`;
+    /// papers stay under their epoch until the owner's next act of consent.
+    /// `documents` tells which older epochs still hold papers.
+    pub fn forward_rotation(
+        &self,
+        owner: &Recipient,
+        b: PrincipalId,
+        c: Category,
+        holders: &[(PrincipalId, String)],
+        documents: &[DocumentRecord],
+    ) -> Result<Rotation> {
+        let read = self.records().read();
+        let from = read.scopes().current(b, c)?;
+        let epochs = read.scopes().epochs(b, c)?;
+        let next = epochs.iter().map(|e| e.epoch).max().unwrap_or(from) + 1;
+        let (record, new) = Self::new_epoch(b, c, next, owner)?;
+        let wraps = self.holder_wraps(&new, b, c, next, holders)?;
+        let in_use = |e: u32| {
+            documents.iter().any(|d| {
+                d.category == c && matches!(d.key, KeyWrap::Scope { epoch, .. } if epoch == e)
+            })
+        };
+        Ok(Rotation {
+            category: c,
+            from,
+            record,
+            wraps,
+            documents: Vec::new(),
+            retired: epochs
+                .iter()
+                .map(|e| e.epoch)
+                .filter(|e| !in_use(*e))
+                .collect(),
+        })
+    }
+
+    fn holder_wraps(
+        &self,
+        scope: &Identity,
+        b: PrincipalId,
+        c: Category,
+        epoch: u32,
+        holders: &[(PrincipalId, String)],
+    ) -> Result<Vec<(PrincipalId, Vec<u8>)>> {
+        holders
+            .iter()
+            .map(|(s, r)| {
+                Ok((
+                    *s,
+                    wrap::wrap_identity(scope, &recipient(r)?, &binding(b, c, epoch))?,
+                ))
+            })
+            .collect()
+    }
+
+    /// A scope wrap a structure holds, re-wrapped from its old key to its
+    /// new one (the structure's key rotation).
+    pub fn rewrap_scope_for_structure(
+        wrapped: &[u8],
+        old: &Identity,
+        new: &Recipient,
+        b: PrincipalId,
+        c: Category,
+        epoch: u32,
+    ) -> Result<Vec<u8>> {
+        let scope = wrap::unwrap_identity(wrapped, old, &binding(b, c, epoch))?;
+        Ok(wrap::wrap_identity(&scope, new, &binding(b, c, epoch))?)
     }
 }

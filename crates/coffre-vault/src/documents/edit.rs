@@ -65,9 +65,11 @@ impl Vault {
                 }
                 tx.documents().put(&d)?;
                 for (lookup, r) in &structure_links {
-                    tx.shares().remove(lookup, r)?;
+                    tx.drop_share(lookup, r)?;
                 }
-                tx.beneficiaries().update(d.beneficiary, |_| Ok(()))
+                // Its key may have moved to a scope: a rotation planned
+                // without it must not commit.
+                tx.beneficiaries().touch(d.beneficiary)
             })?;
             Ok(d)
         })?;
@@ -136,10 +138,11 @@ pub(crate) fn forget(
     }
     tx.documents().remove(d)?;
     for (lookup, r) in links {
-        tx.shares().remove(lookup, r)?;
+        tx.drop_share(lookup, r)?;
     }
     tx.beneficiaries().update(d.beneficiary, |b| {
         b.used_bytes = b.used_bytes.saturating_sub(d.size);
+        b.documents = b.documents.saturating_sub(1);
         Ok(())
     })
 }

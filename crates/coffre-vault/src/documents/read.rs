@@ -33,7 +33,7 @@ impl Vault {
         let mut keys = access.reader(session, read.grants().of_vault(beneficiary)?);
         let mut out = Vec::new();
         for d in read.documents().of_vault(beneficiary)? {
-            if let Some(dek) = keys.dek(&d)? {
+            if let Some((d, dek)) = self.fresh_listed_dek(&mut keys, d)? {
                 out.push(self.info(&d, &dek)?);
             }
         }
@@ -92,8 +92,8 @@ impl Vault {
         };
         self.authorize(session, action, d.beneficiary, Some(d.category), Some(&d))
             .await?;
-        match self.access().dek(session, &d) {
-            Ok(dek) => Ok((d, dek)),
+        match self.fresh_dek(session, d.clone()) {
+            Ok(found) => Ok(found),
             Err(e) => {
                 // The policy said yes but no key opens: journal it too.
                 self.journal(
@@ -106,6 +106,50 @@ impl Vault {
                 Err(e)
             }
         }
+    }
+
+    /// A document's key, reading its record again when a rotation moved it
+    /// to another epoch between the read and the unwrap (reads take no
+    /// transaction; a revocation may re-wrap the paper meanwhile).
+    pub(crate) fn fresh_dek(
+        &self,
+        session: &Session,
+        mut d: DocumentRecord,
+    ) -> Result<(DocumentRecord, Dek)> {
+        for _ in 0..3 {
+            match self.access().dek(session, &d) {
+                Ok(dek) => return Ok((d, dek)),
+                Err(e) => match self.document(d.id) {
+                    Ok(again) if again.key != d.key => d = again,
+                    _ => return Err(e),
+                },
+            }
+        }
+        Err(VaultError::Conflict(
+            "consent changed during this operation; try again",
+        ))
+    }
+
+    /// The same for a listing's key reader: `None` when the session has no
+    /// path to the document (or it was deleted meanwhile).
+    pub(crate) fn fresh_listed_dek(
+        &self,
+        keys: &mut crate::access::dek::KeyReader<'_>,
+        mut d: DocumentRecord,
+    ) -> Result<Option<(DocumentRecord, Dek)>> {
+        for _ in 0..3 {
+            match keys.dek(&d) {
+                Ok(found) => return Ok(found.map(|dek| (d, dek))),
+                Err(e) => match self.records().read().documents().get(d.id)? {
+                    None => return Ok(None),
+                    Some(again) if again.key != d.key => d = again,
+                    Some(_) => return Err(e),
+                },
+            }
+        }
+        Err(VaultError::Conflict(
+            "consent changed during this operation; try again",
+        ))
     }
 
     pub async fn document_info(

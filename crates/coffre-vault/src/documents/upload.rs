@@ -68,13 +68,9 @@ impl Vault {
             }
             Principal::Caseworker { .. } => false,
         };
-        if self
-            .records()
-            .read()
-            .documents()
-            .count_of_vault(beneficiary)
-            >= self.limits().max_documents
-        {
+        // Checked again inside the commit's transaction (the count there
+        // is the truth); refused here before the bytes are stored.
+        if b.documents >= self.limits().max_documents as u64 {
             return Err(VaultError::Conflict(
                 "this vault holds the maximum number of documents",
             ));
@@ -195,6 +191,7 @@ impl Vault {
     /// leave it under a retired key).
     fn commit_upload(&self, record: &DocumentRecord) -> Result<()> {
         let quota = self.limits().quota_bytes;
+        let max = self.limits().max_documents as u64;
         self.records().write(|tx| {
             if let KeyWrap::Scope { epoch, .. } = record.key {
                 tx.scopes()
@@ -204,7 +201,14 @@ impl Vault {
                 if b.used_bytes + record.size > quota {
                     return Err(VaultError::QuotaExceeded { quota }.into());
                 }
+                if b.documents >= max {
+                    return Err(VaultError::Conflict(
+                        "this vault holds the maximum number of documents",
+                    )
+                    .into());
+                }
                 b.used_bytes += record.size;
+                b.documents += 1;
                 Ok(())
             })?;
             tx.documents().insert(record)

@@ -40,11 +40,22 @@ pub enum Event {
     MaintenanceRootRotation,
     MaintenanceBackup,
     MaintenanceAuditExport,
+    StructureUpdate,
+    StructureKeyRotation,
+    CaseworkerSecretChange,
+    SecretChange,
+    RecoveryStart,
+    RecoveryConfirm,
+    TrusteeAdd,
+    TrusteeRemove,
+    StructureLeave,
+    NoticeAcknowledge,
+    IntegrityAlarm,
 }
 
 impl Event {
     /// Every event, for exhaustive tests and documentation.
-    pub const ALL: [Event; 32] = [
+    pub const ALL: [Event; 43] = [
         Event::StructureCreate,
         Event::CaseworkerInvite,
         Event::CaseworkerEnroll,
@@ -77,7 +88,42 @@ impl Event {
         Event::MaintenanceRootRotation,
         Event::MaintenanceBackup,
         Event::MaintenanceAuditExport,
+        Event::StructureUpdate,
+        Event::StructureKeyRotation,
+        Event::CaseworkerSecretChange,
+        Event::SecretChange,
+        Event::RecoveryStart,
+        Event::RecoveryConfirm,
+        Event::TrusteeAdd,
+        Event::TrusteeRemove,
+        Event::StructureLeave,
+        Event::NoticeAcknowledge,
+        Event::IntegrityAlarm,
     ];
+
+    /// Whether an entry stays in view at the top of the person's journal,
+    /// whatever follows it: what changes who can open their papers, or
+    /// tried to take them (a flood of reads must not hide a recovery).
+    pub fn kept_in_view(self, outcome: Outcome) -> bool {
+        match self {
+            // Tried, even refused: the person must see them.
+            Event::RecoveryStart
+            | Event::RecoveryConfirm
+            | Event::VaultRecover
+            | Event::VaultErase
+            | Event::IntegrityAlarm => true,
+            Event::SecretChange
+            | Event::TrusteeAdd
+            | Event::TrusteeRemove
+            | Event::GrantCreate
+            | Event::GrantRevoke
+            | Event::GrantExpire
+            | Event::ShareCreate
+            | Event::ShareRevoke
+            | Event::StructureLeave => outcome == Outcome::Ok,
+            _ => false,
+        }
+    }
 
     /// The stable code written in the journal.
     pub fn code(self) -> &'static str {
@@ -114,6 +160,17 @@ impl Event {
             Event::MaintenanceRootRotation => "maintenance.root_rotation",
             Event::MaintenanceBackup => "maintenance.backup",
             Event::MaintenanceAuditExport => "maintenance.audit_export",
+            Event::StructureUpdate => "structure.update",
+            Event::StructureKeyRotation => "structure.rotate_key",
+            Event::CaseworkerSecretChange => "caseworker.password",
+            Event::SecretChange => "secret.change",
+            Event::RecoveryStart => "vault.recover_start",
+            Event::RecoveryConfirm => "vault.recover_confirm",
+            Event::TrusteeAdd => "trustee.add",
+            Event::TrusteeRemove => "trustee.remove",
+            Event::StructureLeave => "structure.leave",
+            Event::NoticeAcknowledge => "notice.acknowledge",
+            Event::IntegrityAlarm => "integrity.alarm",
         }
     }
 

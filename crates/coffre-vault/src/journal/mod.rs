@@ -222,9 +222,13 @@ impl Writer {
         };
         let hash = self.head.next(&entry);
         let seq = entry.seq;
-        self.records
-            .journal()
-            .append(&Record { entry, hash }, e.beneficiary)?;
+        let journal = self.records.journal();
+        journal.append(&Record { entry, hash }, e.beneficiary)?;
+        if let Some(b) = e.beneficiary
+            && e.event.kept_in_view(e.outcome)
+        {
+            journal.pin(b, seq)?;
+        }
         self.head = hash;
         self.next_seq += 1;
         self.unsigned += 1;

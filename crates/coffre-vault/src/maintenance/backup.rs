@@ -9,13 +9,16 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde::{Deserialize, Serialize};
 
+use coffre_crypto::PrincipalId;
+
 use super::{BackupSummary, RootFile};
 use crate::journal::{Event, NewEntry, Who};
-use crate::records::{Records, SCHEMA_VERSION, Table};
+use crate::records::keyfiles::restore_file;
+use crate::records::{RestoreDb, SCHEMA_VERSION, Table};
 use crate::{Result, Vault, VaultError};
 
 /// The first line of every backup names this format.
-pub const BACKUP_FORMAT: &str = "coffre-backup/1";
+pub const BACKUP_FORMAT: &str = "coffre-backup/2";
 
 #[derive(Serialize, Deserialize)]
 struct BackupHeader {
@@ -34,8 +37,20 @@ struct BackupHeader {
 #[serde(tag = "type", rename_all = "snake_case")]
 enum BackupLine {
     Header(BackupHeader),
-    Record { tree: String, k: String, v: String },
-    End { records: u64 },
+    Record {
+        tree: String,
+        k: String,
+        v: String,
+    },
+    /// A person's key file (sealed under the root ring, as on disk): the
+    /// backup keeps erased people's keys for as long as it is kept.
+    PersonKey {
+        id: PrincipalId,
+        sealed: String,
+    },
+    End {
+        records: u64,
+    },
 }
 
 impl Vault {
@@ -68,7 +83,7 @@ impl Vault {
                 out.write_all(b"\n").map_err(io)
             };
             line(&BackupLine::Header(header), &mut out)?;
-            let count = records.dump(|tree, k, v| {
+            let mut count = records.dump(|tree, k, v| {
                 line(
                     &BackupLine::Record {
                         tree: tree.to_owned(),
@@ -78,6 +93,16 @@ impl Vault {
                     &mut out,
                 )
             })?;
+            for (id, _) in records.persons().list()? {
+                line(
+                    &BackupLine::PersonKey {
+                        id,
+                        sealed: B64.encode(records.persons().sealed(id)?),
+                    },
+                    &mut out,
+                )?;
+                count += 1;
+            }
             line(&BackupLine::End { records: count }, &mut out)?;
             let out = out
                 .into_inner()
@@ -135,7 +160,7 @@ pub fn restore(input: impl BufRead, dir: &Path) -> Result<RestoreSummary> {
         let text = std::fs::read(&marker).map_err(io("read", &marker))?;
         serde_json::from_slice::<RestoreSummary>(&text)?
     } else {
-        if keys.exists() || db_dir.exists() {
+        if keys.exists() || db_dir.exists() || dir.join(crate::datadir::PERSON_KEYS_DIR).exists() {
             return Err(VaultError::Invalid(format!(
                 "{} already holds a Coffre database or root key file; restore into an empty directory",
                 dir.display()
@@ -160,6 +185,11 @@ pub fn restore(input: impl BufRead, dir: &Path) -> Result<RestoreSummary> {
     if staged_db.exists() {
         std::fs::rename(&staged_db, &db_dir).map_err(io("move", &db_dir))?;
     }
+    let staged_persons = staging.join(crate::datadir::PERSON_KEYS_DIR);
+    let persons = dir.join(crate::datadir::PERSON_KEYS_DIR);
+    if staged_persons.exists() {
+        std::fs::rename(&staged_persons, &persons).map_err(io("move", &persons))?;
+    }
     let staged_keys = staging.join(crate::datadir::ROOT_KEYS_FILE);
     if staged_keys.exists() {
         std::fs::rename(&staged_keys, &keys).map_err(io("move", &keys))?;
@@ -180,15 +210,19 @@ fn restore_into(input: impl BufRead, dir: &Path) -> Result<RestoreSummary> {
         .map_err(|_| bad("unreadable (wrong identity, or damaged)"))?;
     let header = match serde_json::from_str(&first) {
         Ok(BackupLine::Header(h)) if h.format == BACKUP_FORMAT => h,
-        _ => return Err(bad("no coffre-backup/1 header")),
+        _ => return Err(bad("no coffre-backup/2 header")),
     };
     if header.schema_version > SCHEMA_VERSION {
         return Err(bad("made by a newer Coffre; upgrade first"));
     }
+    if header.schema_version < SCHEMA_VERSION {
+        return Err(bad("made by a development build before any release"));
+    }
     let root_keys = B64
         .decode(header.root_keys.as_bytes())
         .map_err(|_| bad("root key file"))?;
-    let db = Records::open(&dir.join(crate::datadir::DB_DIR))?;
+    let db = RestoreDb::create(&dir.join(crate::datadir::DB_DIR))?;
+    let keys_dir = dir.join(crate::datadir::PERSON_KEYS_DIR);
     let mut records = 0u64;
     let mut ended = false;
     for line in lines {
@@ -200,7 +234,14 @@ fn restore_into(input: impl BufRead, dir: &Path) -> Result<RestoreSummary> {
             BackupLine::Record { tree, k, v } => {
                 let k = B64.decode(k).map_err(|_| bad("a key does not decode"))?;
                 let v = B64.decode(v).map_err(|_| bad("a value does not decode"))?;
-                db.restore_value(&tree, &k, &v)?;
+                db.put(&tree, &k, &v)?;
+                records += 1;
+            }
+            BackupLine::PersonKey { id, sealed } => {
+                let sealed = B64
+                    .decode(sealed)
+                    .map_err(|_| bad("a key does not decode"))?;
+                restore_file(&keys_dir, id, &sealed)?;
                 records += 1;
             }
             BackupLine::End { records: n } if n == records => ended = true,
@@ -211,7 +252,7 @@ fn restore_into(input: impl BufRead, dir: &Path) -> Result<RestoreSummary> {
     if !ended {
         return Err(bad("truncated (no end line)"));
     }
-    db.flush_blocking()?;
+    db.flush()?;
     drop(db);
     crate::datadir::write_private(&dir.join(crate::datadir::ROOT_KEYS_FILE), &root_keys)?;
     Ok(RestoreSummary {

@@ -2,6 +2,7 @@
 //! the old versions retired.
 
 use coffre_crypto::audit::AuditSigningKey;
+use coffre_crypto::metadata::RecordKey;
 use coffre_crypto::root::{BlindIndexKey, RootKeyRing};
 
 use super::{RootFile, RotationReport};
@@ -75,17 +76,22 @@ impl Vault {
             self.records().write(|tx| {
                 tx.beneficiaries().update(id, |b| {
                     b.sealed_identity = Access::reseal_identity(&b.sealed_identity, b.id, root)?;
-                    b.sealed_name = Access::reseal_name(b.id, &b.sealed_name, root)?;
                     Ok(())
                 })
             })?;
-            n += 2;
+            n += 1;
+        }
+        // The person keys' files: each rewritten whole, then renamed.
+        for (id, _) in self.records().persons().list()? {
+            self.records().persons().reseal(id, root)?;
+            n += 1;
         }
         for which in Secret::ALL {
             if let Some(s) = read.meta().secret(which)? {
                 let resealed = match which {
-                    Secret::AuditSigningKey => AuditSigningKey::reseal(&s, root)?,
-                    Secret::BlindIndexKey => BlindIndexKey::reseal(&s, root)?,
+                    Secret::AuditSigning => AuditSigningKey::reseal(&s, root)?,
+                    Secret::BlindIndex => BlindIndexKey::reseal(&s, root)?,
+                    Secret::Records => RecordKey::reseal(&s, root)?,
                 };
                 self.records()
                     .write(|tx| tx.meta().put_secret(which, &resealed))?;
@@ -111,8 +117,9 @@ impl Vault {
         }
         for id in read.beneficiaries().ids()? {
             let b = read.beneficiaries().find(id)?;
-            n += u64::from(stale(&b.sealed_identity)) + u64::from(stale(&b.sealed_name));
+            n += u64::from(stale(&b.sealed_identity));
         }
+        n += self.records().persons().stale(version)?;
         for which in Secret::ALL {
             if let Some(s) = read.meta().secret(which)? {
                 n += u64::from(stale(&s));

@@ -1,17 +1,18 @@
 //! Beneficiaries: enrollment at the desk (the person types their secret),
-//! the list a structure sees, login.
+//! the list a structure sees, login, the notices they are kept told of.
 
 use coffre_crypto::{Identity, PrincipalId, UserSecret};
 
 use super::{
-    EnrolledBeneficiary, LoginOutcome, NewBeneficiary, check_beneficiary_secret, check_grant,
-    check_name, normalize_login,
+    EnrolledBeneficiary, LoginOutcome, NewBeneficiary, check_grant, check_name,
+    check_person_secret, normalize_login,
 };
 use crate::access::Access;
+use crate::access::identity::check_recipient;
 use crate::journal::{Event, NewEntry, Who};
 use crate::lockout::Account;
-use crate::policy::StructureAction;
-use crate::records::{BeneficiaryRecord, Login, LoginKind, RecoverySeal};
+use crate::policy::{Action, StructureAction};
+use crate::records::{BeneficiaryRecord, Login, LoginKind, Notice, NoticeKind, RecoverySeal};
 use crate::session::{Principal, Session};
 use crate::{Result, Vault, VaultError};
 
@@ -36,7 +37,7 @@ impl Vault {
         .await?;
         let login = normalize_login(&new.identifier)?;
         let name = check_name(&new.display_name)?;
-        check_beneficiary_secret(&new.secret)?;
+        check_person_secret(&new.secret, Some(&login))?;
         if let Some(g) = &new.grant {
             check_grant(g)?;
         }
@@ -46,12 +47,14 @@ impl Vault {
                 "this identifier is taken; choose another",
             ));
         }
+        // The structure's public key, authenticated: a key swapped in the
+        // database files by someone without the root key is refused here,
+        // before anything is wrapped to it.
         let srec = self
-            .records()
-            .read()
-            .structures()
-            .get(structure)?
-            .ok_or(VaultError::NotFound)?;
+            .alarm(self.records().read().structures().find(structure))
+            .await?;
+        let s_recipient: coffre_crypto::Recipient =
+            srec.recipient.parse().map_err(|_| VaultError::Integrity)?;
         let id = PrincipalId::random()?;
         let (identity, sealed) = self
             .access()
@@ -63,24 +66,22 @@ impl Vault {
         if new.recovery_trustee {
             recovery.push(RecoverySeal {
                 structure,
-                wrap: Access::recovery_seal(
-                    &identity,
-                    &srec.recipient.parse().map_err(|_| VaultError::Integrity)?,
-                    id,
-                )?,
+                wrap: Access::recovery_seal(&identity, &s_recipient, id)?,
             });
         }
         let record = BeneficiaryRecord {
             id,
             login_index: index.clone(),
-            sealed_name: self.access().seal_name(id, &name)?,
+            display_name: name,
             recipient: recipient.to_string(),
             sealed_identity: sealed,
             recovery,
             linked: vec![structure],
             used_bytes: 0,
+            documents: 0,
+            shares: 0,
             created_ms: self.now_ms(),
-            pending_notices: Vec::new(),
+            notices: Vec::new(),
             stamp: 0,
         };
         // The first consent, given at the desk with the secret just typed.
@@ -88,9 +89,15 @@ impl Vault {
             Some(g) => Some(self.grant_plan(&identity, &record, &srec, g, &scopes)?),
             None => None,
         };
+        // The person's key first (a file, written durably): their records
+        // are sealed under it. An enrollment that fails after this leaves
+        // an orphan key file, destroyed at the next start.
+        self.records().persons().create(id)?;
         // One transaction: the identifier is claimed inside it, so two
         // enrollments of one identifier cannot both succeed.
         self.records().write(|tx| {
+            tx.structures()
+                .expect_recipient(structure, &srec.recipient)?;
             tx.logins().claim(
                 &index,
                 Login {
@@ -100,7 +107,7 @@ impl Vault {
             )?;
             tx.beneficiaries().put(&record)?;
             for (c, s) in &scopes {
-                tx.scopes().put(id, *c, s)?;
+                tx.scopes().put(id, *c, s, true)?;
             }
             tx.links().insert(structure, id)?;
             if let Some(g) = &grant {
@@ -108,8 +115,9 @@ impl Vault {
             }
             Ok(())
         })?;
+        let who = session.principal.who();
         self.journal(
-            NewEntry::ok(session.principal.who(), Event::BeneficiaryEnroll)
+            NewEntry::ok(who, Event::BeneficiaryEnroll)
                 .vault(id)
                 .detail(if new.recovery_trustee {
                     "with recovery trustee"
@@ -118,8 +126,11 @@ impl Vault {
                 }),
         )
         .await?;
+        // The caseworker entered it, with the person there who typed their
+        // secret for it.
         if let Some(g) = &grant {
-            self.journal(g.entry(Who::Beneficiary(id))).await?;
+            self.journal(g.entry(who, Some("the person present at the desk")))
+                .await?;
         }
         Ok(EnrolledBeneficiary {
             beneficiary_id: id,
@@ -145,9 +156,6 @@ impl Vault {
             Event::BeneficiaryList,
         )
         .await?;
-        // Display names are sealed under the root ring: not while a rotation
-        // re-seals them (a record read before would name a retired version).
-        let _stable_root = self.writing().await;
         let read = self.records().read();
         let mut out = Vec::new();
         for id in read.links().of_structure(structure)? {
@@ -155,7 +163,9 @@ impl Vault {
             let Some(b) = read.beneficiaries().get(id)? else {
                 continue;
             };
-            out.push((b.id, self.display_name(&b)?));
+            if b.linked.contains(&structure) {
+                out.push((b.id, b.display_name));
+            }
         }
         // Each person sees that this structure looked their name up.
         let who = session.principal.who();
@@ -165,6 +175,21 @@ impl Vault {
         )
         .await?;
         Ok(out)
+    }
+
+    /// A linked person's name, for a caseworker of a linked structure (the
+    /// person sees the look-up in their journal).
+    pub async fn beneficiary_name(
+        &self,
+        session: &Session,
+        beneficiary: PrincipalId,
+    ) -> Result<String> {
+        let b = self
+            .authorize(session, Action::SeeBeneficiary, beneficiary, None, None)
+            .await?;
+        self.journal(NewEntry::ok(session.principal.who(), Event::BeneficiarySee).vault(b.id))
+            .await?;
+        Ok(b.display_name)
     }
 
     /// Logs a beneficiary in with identifier and secret.
@@ -195,15 +220,67 @@ impl Vault {
                 b.id,
             )
             .await?;
+        self.alarm(check_recipient(&identity, &b.recipient, "beneficiaries"))
+            .await?;
         let mut notices = self.attempt_succeeded(&account_key)?;
-        if !b.pending_notices.is_empty() {
-            let told = self.records().write(|tx| {
-                tx.beneficiaries()
-                    .update(b.id, |rec| Ok(std::mem::take(&mut rec.pending_notices)))
-            })?;
-            notices.extend(told);
+        notices.extend(b.notices.iter().map(notice_text));
+        let mut out = self
+            .start_session(Principal::Beneficiary { id: b.id }, identity, None, notices)
+            .await?;
+        out.open_notices = b.notices;
+        Ok(out)
+    }
+
+    /// The notices a person has not acknowledged yet.
+    pub async fn notices(
+        &self,
+        session: &Session,
+        beneficiary: PrincipalId,
+    ) -> Result<Vec<Notice>> {
+        let b = self
+            .authorize(session, Action::ReadJournal, beneficiary, None, None)
+            .await?;
+        Ok(b.notices)
+    }
+
+    /// The person says they have read a notice: it is not shown again (the
+    /// journal keeps what happened).
+    pub async fn acknowledge_notice(
+        &self,
+        session: &Session,
+        beneficiary: PrincipalId,
+        notice: u32,
+    ) -> Result<()> {
+        let _writing = self.writing().await;
+        self.authorize(session, Action::ReadJournal, beneficiary, None, None)
+            .await?;
+        let found = self.records().write(|tx| {
+            tx.beneficiaries().update(beneficiary, |b| {
+                let before = b.notices.len();
+                b.notices.retain(|n| n.id != notice);
+                Ok(b.notices.len() != before)
+            })
+        })?;
+        if !found {
+            return Err(VaultError::NotFound);
         }
-        self.start_session(Principal::Beneficiary { id: b.id }, identity, None, notices)
-            .await
+        self.journal(
+            NewEntry::ok(session.principal.who(), Event::NoticeAcknowledge)
+                .vault(beneficiary)
+                .detail(format!("notice:{notice}")),
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+/// A notice in words, for the API's `notices` (the pages word their own).
+pub(crate) fn notice_text(n: &Notice) -> String {
+    match &n.kind {
+        NoticeKind::Recovery { .. } => {
+            "Votre secret a été changé par votre structure de confiance (deux de ses membres). \
+             Si ce n'était pas vous, allez voir une autre structure."
+                .to_owned()
+        }
     }
 }

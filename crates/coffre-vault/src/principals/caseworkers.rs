@@ -1,16 +1,32 @@
-//! Caseworkers: enrollment with a one-time code, login, deactivation.
+//! Caseworkers: enrollment with a one-time code, login, password change,
+//! deactivation, and the rotation of their structure's key when one leaves.
+
+use std::sync::Arc;
 
 use coffre_crypto::wrap::ShareSecret;
 use coffre_crypto::{Identity, PrincipalId, UserSecret};
 
 use super::{LoginOutcome, check_password};
 use crate::access::Access;
+use crate::access::identity::check_recipient;
 use crate::journal::{Event, NewEntry, Who};
 use crate::lockout::Account;
+use crate::model::Category;
 use crate::policy::StructureAction;
-use crate::records::{CaseworkerRecord, LoginKind};
+use crate::records::{CaseworkerRecord, Login, LoginKind};
 use crate::session::{Principal, Session};
 use crate::{Result, Vault, VaultError};
+
+/// Who deactivates a caseworker.
+#[derive(Debug, Clone, Copy)]
+enum Deactivator<'a> {
+    /// An admin of the structure: the structure's key is rotated at once,
+    /// with theirs.
+    Admin(&'a Session),
+    /// The operator, who holds no structure key: the next member to log in
+    /// rotates it.
+    Operator,
+}
 
 impl Vault {
     /// A caseworker activates their account with a one-time code.
@@ -41,6 +57,15 @@ impl Vault {
         }
         let structure_identity =
             Access::structure_from_code(&secret, &rec.structure_wrap, rec.structure)?;
+        let srec = self
+            .alarm(self.records().read().structures().find(rec.structure))
+            .await?;
+        self.alarm(check_recipient(
+            &structure_identity,
+            &srec.recipient,
+            "structures",
+        ))
+        .await?;
         let cw = self
             .records()
             .read()
@@ -62,7 +87,11 @@ impl Vault {
             active: true,
             ..cw
         };
-        self.records().write(|tx| tx.caseworkers().put(&enrolled))?;
+        self.records().write(|tx| {
+            tx.structures()
+                .expect_recipient(enrolled.structure, &srec.recipient)?;
+            tx.caseworkers().put(&enrolled)
+        })?;
         self.journal(NewEntry::ok(
             Who::Caseworker(enrolled.id),
             Event::CaseworkerEnroll,
@@ -71,91 +100,331 @@ impl Vault {
         Ok(enrolled.id)
     }
 
-    /// Structure admin: deactivate a caseworker. Their wraps go; the
-    /// structure's access never depended on them.
+    /// Structure admin: deactivates a caseworker. Their sessions end at
+    /// once, their login and wraps go, their pending invitation too; then
+    /// the structure's key is rotated, so the key material they held opens
+    /// nothing wrapped from now on.
     pub async fn deactivate_caseworker(
         &self,
         session: &Session,
         caseworker: PrincipalId,
     ) -> Result<()> {
-        let _writing = self.writing().await;
-        let who = session.principal.who();
-        let Some(cw) = self.records().read().caseworkers().get(caseworker)? else {
+        self.deactivate(Deactivator::Admin(session), caseworker)
+            .await
+    }
+
+    /// Operator (`coffre admin caseworker deactivate`): the same, but the
+    /// operator holds no structure key: the structure is marked, and the
+    /// next of its members to log in rotates the key.
+    pub async fn deactivate_caseworker_as_operator(&self, caseworker: PrincipalId) -> Result<()> {
+        self.deactivate(Deactivator::Operator, caseworker).await
+    }
+
+    async fn deactivate(&self, by: Deactivator<'_>, caseworker: PrincipalId) -> Result<()> {
+        let who = match by {
+            Deactivator::Admin(s) => s.principal.who(),
+            Deactivator::Operator => Who::Operator,
+        };
+        let structure = {
+            let _writing = self.writing().await;
+            let Some(cw) = self.records().read().caseworkers().get(caseworker)? else {
+                self.journal(
+                    NewEntry::denied(who, Event::CaseworkerDeactivate).detail("unknown caseworker"),
+                )
+                .await?;
+                return Err(VaultError::NotFound);
+            };
+            if let Deactivator::Admin(session) = by {
+                self.authorize_structure(
+                    session,
+                    StructureAction::ManageCaseworkers,
+                    cw.structure,
+                    Event::CaseworkerDeactivate,
+                )
+                .await?;
+            }
+            // A pending invitation goes too: its code holds the structure key.
+            let codes = self
+                .records()
+                .read()
+                .codes()
+                .pending(Some(cw.id), cw.structure)?;
+            let gone = CaseworkerRecord {
+                active: false,
+                sealed_identity: Vec::new(),
+                structure_wrap: Vec::new(),
+                ..cw.clone()
+            };
+            self.records().write(|tx| {
+                for lookup in &codes {
+                    tx.codes().remove(lookup)?;
+                }
+                tx.logins().release(&gone.login_index)?;
+                tx.caseworkers().put(&gone)?;
+                let mut s = tx.structures().find(gone.structure)?;
+                s.rotation_due = true;
+                tx.structures().put(&s)
+            })?;
+            self.inner.sessions.remove_principal(cw.id);
             self.journal(
-                NewEntry::denied(who, Event::CaseworkerDeactivate).detail("unknown caseworker"),
+                NewEntry::ok(who, Event::CaseworkerDeactivate)
+                    .detail(format!("caseworker:{} structure:{}", cw.id, cw.structure)),
             )
             .await?;
-            return Err(VaultError::NotFound);
+            cw.structure
         };
-        self.authorize_structure(
-            session,
-            StructureAction::ManageCaseworkers,
-            cw.structure,
-            Event::CaseworkerDeactivate,
-        )
-        .await?;
-        // A pending invitation goes too: its code holds the structure key.
-        let codes = self.records().read().codes().of_caseworker(cw.id)?;
-        let gone = CaseworkerRecord {
-            active: false,
-            sealed_identity: Vec::new(),
-            structure_wrap: Vec::new(),
-            ..cw.clone()
-        };
-        self.records().write(|tx| {
-            for lookup in &codes {
-                tx.codes().remove(lookup)?;
-            }
-            tx.logins().release(&gone.login_index)?;
-            tx.caseworkers().put(&gone)
-        })?;
-        self.inner.sessions.remove_principal(cw.id);
-        self.journal(
-            NewEntry::ok(who, Event::CaseworkerDeactivate).detail(format!("caseworker:{}", cw.id)),
-        )
-        .await?;
+        if let Deactivator::Admin(session) = by
+            && let Some(key) = session.structure_key()
+        {
+            self.rotate_structure_key(structure, &key, who).await?;
+        }
         Ok(())
     }
 
-    /// Logs a caseworker in with login and password.
+    /// Logs a caseworker in with login and password. When their structure's
+    /// key is due for rotation (a colleague was deactivated by the
+    /// operator), it is rotated now, with the key this login unlocks.
     pub async fn login_caseworker(
         &self,
         login: &str,
         password: UserSecret,
     ) -> Result<LoginOutcome> {
+        let (outcome, rotate) = {
+            let _writing = self.writing().await;
+            let account = self.account(LoginKind::Caseworker, login)?;
+            let cw = match account {
+                Some(a) => {
+                    self.alarm(self.records().read().caseworkers().get(a.id))
+                        .await?
+                }
+                None => None,
+            };
+            let (Some(account), Some(cw)) = (account, cw.filter(|c| c.active)) else {
+                return Err(self
+                    .unknown_account(password, "unknown caseworker login")
+                    .await);
+            };
+            let account_key = account.account_key();
+            let identity = self
+                .check_secret(
+                    &Account {
+                        key: &account_key,
+                        who: Who::Caseworker(cw.id),
+                        vault: None,
+                    },
+                    &cw.sealed_identity,
+                    password,
+                    cw.id,
+                )
+                .await?;
+            let srec = self
+                .alarm(self.records().read().structures().find(cw.structure))
+                .await?;
+            let structure_identity =
+                Access::structure_for_caseworker(&cw.structure_wrap, &identity, cw.structure)?;
+            self.alarm(check_recipient(
+                &structure_identity,
+                &srec.recipient,
+                "structures",
+            ))
+            .await?;
+            let notices = self.attempt_succeeded(&account_key)?;
+            let principal = Principal::Caseworker {
+                id: cw.id,
+                structure: cw.structure,
+                admin: cw.admin,
+            };
+            let outcome = self
+                .start_session(principal, identity, Some(structure_identity), notices)
+                .await?;
+            (outcome, srec.rotation_due.then_some(cw.structure))
+        };
+        if let Some(structure) = rotate
+            && let Ok(session) = self.session(&outcome.token)
+            && let Some(key) = session.structure_key()
+        {
+            self.rotate_structure_key(structure, &key, session.principal.who())
+                .await?;
+        }
+        Ok(outcome)
+    }
+
+    /// A caseworker changes their password, or a person their secret,
+    /// typing the current one (counted as a login attempt). The person's
+    /// other sessions end.
+    pub async fn change_secret(
+        &self,
+        session: &Session,
+        current: UserSecret,
+        new: UserSecret,
+    ) -> Result<()> {
         let _writing = self.writing().await;
-        let account = self.account(LoginKind::Caseworker, login)?;
-        let cw = match account {
-            Some(a) => self.records().read().caseworkers().get(a.id)?,
-            None => None,
+        let (kind, id) = match session.principal {
+            Principal::Caseworker { id, .. } => {
+                check_password(&new)?;
+                (LoginKind::Caseworker, id)
+            }
+            Principal::Beneficiary { id } => {
+                super::check_person_secret(&new, None)?;
+                (LoginKind::Beneficiary, id)
+            }
         };
-        let (Some(account), Some(cw)) = (account, cw.filter(|c| c.active)) else {
-            return Err(self
-                .unknown_account(password, "unknown caseworker login")
-                .await);
+        let sealed = match kind {
+            LoginKind::Caseworker => {
+                self.records()
+                    .read()
+                    .caseworkers()
+                    .get(id)?
+                    .filter(|c| c.active)
+                    .ok_or(VaultError::Unauthenticated)?
+                    .sealed_identity
+            }
+            LoginKind::Beneficiary => self.beneficiary(id)?.sealed_identity,
         };
-        let account_key = account.account_key();
+        let account_key = Login { kind, id }.account_key();
         let identity = self
             .check_secret(
                 &Account {
                     key: &account_key,
-                    who: Who::Caseworker(cw.id),
-                    vault: None,
+                    who: session.principal.who(),
+                    vault: (kind == LoginKind::Beneficiary).then_some(id),
                 },
-                &cw.sealed_identity,
-                password,
-                cw.id,
+                &sealed,
+                current,
+                id,
             )
             .await?;
-        let structure_identity =
-            Access::structure_for_caseworker(&cw.structure_wrap, &identity, cw.structure)?;
-        let notices = self.attempt_succeeded(&account_key)?;
-        let principal = Principal::Caseworker {
-            id: cw.id,
-            structure: cw.structure,
-            admin: cw.admin,
+        self.attempt_succeeded(&account_key)?;
+        let (_, resealed) = self.access().seal_identity(identity, new, id).await?;
+        self.records().write(|tx| match kind {
+            LoginKind::Caseworker => {
+                let mut c = tx
+                    .caseworkers()
+                    .get(id)?
+                    .filter(|c| c.active)
+                    .ok_or(VaultError::Unauthenticated)?;
+                c.sealed_identity = resealed.clone();
+                tx.caseworkers().put(&c)
+            }
+            LoginKind::Beneficiary => tx.beneficiaries().update(id, |b| {
+                b.sealed_identity = resealed.clone();
+                Ok(())
+            }),
+        })?;
+        // Whoever else was logged in with the old secret is logged out.
+        self.inner.sessions.remove_others(session);
+        let event = match kind {
+            LoginKind::Caseworker => Event::CaseworkerSecretChange,
+            LoginKind::Beneficiary => Event::SecretChange,
         };
-        self.start_session(principal, identity, Some(structure_identity), notices)
-            .await
+        let mut e = NewEntry::ok(session.principal.who(), event);
+        if kind == LoginKind::Beneficiary {
+            e = e.vault(id);
+        }
+        self.journal(e).await?;
+        Ok(())
+    }
+
+    /// Rotates a structure's key: a new structure identity; every scope key
+    /// and recovery seal wrapped to the old one re-wrapped to the new one;
+    /// the structure's remaining caseworkers given the new key; pending
+    /// invitations cancelled (their codes carry the old key: invite again).
+    /// All in one transaction, with every other write held back (the vault's
+    /// write gate, exclusively), then the open sessions of the structure's
+    /// caseworkers rekeyed.
+    pub(crate) async fn rotate_structure_key(
+        &self,
+        structure: PrincipalId,
+        old: &Arc<Identity>,
+        who: Who,
+    ) -> Result<()> {
+        let _exclusive = self.inner.gate.write().await;
+        let read = self.records().read();
+        let srec = self.alarm(read.structures().find(structure)).await?;
+        if old.recipient().to_string() != srec.recipient {
+            // Someone rotated it since this key was unlocked.
+            return Err(VaultError::Conflict(
+                "the structure's key changed meanwhile; log in again",
+            ));
+        }
+        let new = Identity::generate();
+        let new_recipient = new.recipient();
+        let mut scope_wraps = Vec::new();
+        let mut seals = Vec::new();
+        for b in read.links().of_structure(structure)? {
+            let Some(ben) = read.beneficiaries().get(b)? else {
+                continue;
+            };
+            for c in Category::ALL {
+                for (epoch, s) in read.scopes().wraps_of(b, c)? {
+                    if s != structure {
+                        continue;
+                    }
+                    let Some(w) = read.scopes().wrap(b, c, epoch, structure)? else {
+                        continue;
+                    };
+                    let rewrapped =
+                        Access::rewrap_scope_for_structure(&w, old, &new_recipient, b, c, epoch)?;
+                    scope_wraps.push((b, c, epoch, rewrapped));
+                }
+            }
+            for seal in ben.recovery.iter().filter(|r| r.structure == structure) {
+                let person = Access::open_recovery_seal(&seal.wrap, old, b)?;
+                seals.push((b, Access::recovery_seal(&person, &new_recipient, b)?));
+            }
+        }
+        let mut members = Vec::new();
+        for cw in read.caseworkers().of_structure(structure)? {
+            if !cw.active {
+                continue;
+            }
+            let Some(r) = cw.recipient.as_deref() else {
+                continue;
+            };
+            let r: coffre_crypto::Recipient = r.parse().map_err(|_| VaultError::Integrity)?;
+            members.push(CaseworkerRecord {
+                structure_wrap: Access::structure_to_caseworker(&new, &r, structure)?,
+                ..cw
+            });
+        }
+        let codes = read.codes().pending(None, structure)?;
+        self.records().write(|tx| {
+            let mut s = tx.structures().find(structure)?;
+            s.recipient = new_recipient.to_string();
+            s.key_version += 1;
+            s.rotation_due = false;
+            tx.structures().put(&s)?;
+            for (b, c, epoch, w) in &scope_wraps {
+                tx.scopes().put_wrap(*b, *c, *epoch, structure, w)?;
+            }
+            for (b, wrap) in &seals {
+                tx.beneficiaries().update(*b, |ben| {
+                    for r in ben.recovery.iter_mut().filter(|r| r.structure == structure) {
+                        r.wrap = wrap.clone();
+                    }
+                    Ok(())
+                })?;
+            }
+            for m in &members {
+                tx.caseworkers().put(m)?;
+            }
+            for lookup in &codes {
+                tx.codes().remove(lookup)?;
+            }
+            Ok(())
+        })?;
+        self.inner
+            .sessions
+            .rekey_structure(structure, &Arc::new(new));
+        drop(_exclusive);
+        self.journal(NewEntry::ok(who, Event::StructureKeyRotation).detail(format!(
+            "structure:{structure} {} scope keys, {} recovery seals, {} caseworkers, {} invitations cancelled",
+            scope_wraps.len(),
+            seals.len(),
+            members.len(),
+            codes.len()
+        )))
+        .await?;
+        Ok(())
     }
 }

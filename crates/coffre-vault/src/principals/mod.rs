@@ -4,7 +4,14 @@
 mod beneficiaries;
 mod caseworkers;
 mod recovery;
+mod secrets;
 mod structures;
+
+pub use recovery::{RecoveryStarted, TRUSTEE_MEANS, Trustee};
+pub use secrets::{
+    SUGGESTED_WORDS, SecretProblem, check_person_secret, passphrase_bits, suggest_passphrase,
+};
+pub use structures::CaseworkerInfo;
 
 use std::time::Duration;
 
@@ -21,7 +28,7 @@ use crate::session::{Principal, Session};
 use crate::{Result, Vault, VaultError};
 
 const MAX_NAME: usize = 200;
-const MAX_SECRET: usize = 256;
+const MAX_PASSWORD: usize = 256;
 
 /// A new structure and the one-time code its first admin enrolls with.
 #[derive(Debug, Serialize)]
@@ -39,8 +46,11 @@ pub struct LoginOutcome {
     pub token: Zeroizing<String>,
     pub principal: Principal,
     pub expires_in: Duration,
-    /// What the person must be told (failed attempts, a recovery).
+    /// What the person must be told (failed attempts, a recovery), in
+    /// words.
     pub notices: Vec<String>,
+    /// The notices kept until the person acknowledges them.
+    pub open_notices: Vec<crate::Notice>,
 }
 
 /// A consent grant, as asked.
@@ -71,8 +81,12 @@ pub struct EnrolledBeneficiary {
     pub warning: Option<&'static str>,
 }
 
+/// A login identifier as it is indexed: Unicode NFC (an "é" typed as one
+/// character or as "e" and an accent is one identifier), trimmed, lower
+/// case.
 pub(crate) fn normalize_login(s: &str) -> Result<String> {
-    let s = s.trim().to_lowercase();
+    use unicode_normalization::UnicodeNormalization;
+    let s: String = s.trim().nfc().collect::<String>().to_lowercase();
     if s.is_empty() || s.chars().count() > 100 || s.chars().any(char::is_control) {
         return Err(VaultError::Invalid(
             "identifiers are 1 to 100 printable characters".into(),
@@ -81,29 +95,9 @@ pub(crate) fn normalize_login(s: &str) -> Result<String> {
     Ok(s)
 }
 
-/// A beneficiary's secret: a PIN of at least 6 digits or a passphrase of at
-/// least 8 characters.
-pub(crate) fn check_beneficiary_secret(s: &UserSecret) -> Result<()> {
-    let t = s.expose();
-    let n = t.chars().count();
-    if n > MAX_SECRET {
-        return Err(VaultError::Invalid("secret too long".into()));
-    }
-    if t.chars().all(|c| c.is_ascii_digit()) {
-        if n < 6 {
-            return Err(VaultError::Invalid("a PIN has at least 6 digits".into()));
-        }
-    } else if n < 8 {
-        return Err(VaultError::Invalid(
-            "a passphrase has at least 8 characters".into(),
-        ));
-    }
-    Ok(())
-}
-
 fn check_password(s: &UserSecret) -> Result<()> {
     let n = s.expose().chars().count();
-    if !(10..=MAX_SECRET).contains(&n) {
+    if !(10..=MAX_PASSWORD).contains(&n) {
         return Err(VaultError::Invalid(
             "passwords have 10 to 256 characters".into(),
         ));
@@ -216,6 +210,24 @@ impl Vault {
             principal,
             expires_in: self.limits().session_idle,
             notices,
+            open_notices: Vec::new(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize_login;
+
+    #[test]
+    fn one_identifier_however_its_accents_are_typed() {
+        // "é" as one character (NFC, what most keyboards send) and as "e"
+        // followed by a combining accent (NFD, what some phones send).
+        let composed = normalize_login("José.Martin").unwrap();
+        let decomposed = normalize_login(" Jose\u{301}.martin ").unwrap();
+        assert_eq!(composed, decomposed);
+        assert_eq!(composed, "josé.martin");
+        assert!(normalize_login("   ").is_err());
+        assert!(normalize_login("a\u{7}b").is_err());
     }
 }

@@ -54,8 +54,13 @@ impl Vault {
             name,
             recipient: identity.recipient().to_string(),
             created_ms: self.now_ms(),
+            key_version: 1,
+            rotation_due: false,
+            phone: None,
+            address: None,
         };
-        let invitation = self.invitation(structure_id, &identity, login_index, true)?;
+        let invitation =
+            self.invitation(structure_id, &identity, admin_login, login_index, true)?;
         self.records().write(|tx| {
             invitation.write(tx)?;
             tx.structures().put(&structure)
@@ -83,6 +88,7 @@ impl Vault {
         &self,
         structure: PrincipalId,
         structure_identity: &Identity,
+        login: String,
         login_index: String,
         admin: bool,
     ) -> Result<Invitation> {
@@ -103,6 +109,7 @@ impl Vault {
                 structure,
                 admin,
                 active: false,
+                login,
                 login_index,
                 recipient: None,
                 sealed_identity: Vec::new(),
@@ -130,13 +137,18 @@ impl Vault {
             Event::CaseworkerInvite,
         )
         .await?;
-        let Some(structure_identity) = session.structure_identity.as_ref() else {
+        let Some(structure_identity) = session.structure_key() else {
             return Err(VaultError::Forbidden("caseworkers only"));
         };
         let login = normalize_login(login)?;
         let index = self.login_index(LoginKind::Caseworker, &login);
-        let invitation = self.invitation(structure, structure_identity, index, admin)?;
-        self.records().write(|tx| invitation.write(tx))?;
+        let invitation = self.invitation(structure, &structure_identity, login, index, admin)?;
+        let recipient = structure_identity.recipient().to_string();
+        self.records().write(|tx| {
+            // The code must carry the structure's current key.
+            tx.structures().expect_recipient(structure, &recipient)?;
+            invitation.write(tx)
+        })?;
         let id = invitation.caseworker.id;
         self.journal(
             NewEntry::ok(session.principal.who(), Event::CaseworkerInvite)
@@ -144,5 +156,105 @@ impl Vault {
         )
         .await?;
         Ok((id, invitation.code))
+    }
+}
+
+/// A caseworker as their structure's admins see them.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct CaseworkerInfo {
+    pub caseworker_id: PrincipalId,
+    pub login: String,
+    pub admin: bool,
+    /// Enrolled and not deactivated.
+    pub active: bool,
+    /// Invited, code not used yet.
+    pub pending: bool,
+    pub created_ms: i64,
+}
+
+impl Vault {
+    /// Structure admin: the structure's caseworkers.
+    pub async fn list_caseworkers(
+        &self,
+        session: &Session,
+        structure: PrincipalId,
+    ) -> Result<Vec<CaseworkerInfo>> {
+        self.authorize_structure(
+            session,
+            StructureAction::ManageCaseworkers,
+            structure,
+            Event::CaseworkerInvite,
+        )
+        .await?;
+        self.caseworkers_of(structure)
+    }
+
+    /// Operator: a structure's caseworkers (`coffre admin caseworker list`).
+    pub fn caseworkers_of(&self, structure: PrincipalId) -> Result<Vec<CaseworkerInfo>> {
+        self.records().read().structures().find(structure)?;
+        Ok(self
+            .records()
+            .read()
+            .caseworkers()
+            .of_structure(structure)?
+            .into_iter()
+            .map(|c| CaseworkerInfo {
+                caseworker_id: c.id,
+                login: c.login,
+                admin: c.admin,
+                active: c.active,
+                pending: !c.active && c.recipient.is_none(),
+                created_ms: c.created_ms,
+            })
+            .collect())
+    }
+
+    /// A structure as its own caseworkers (and its people's pages) see it.
+    pub fn structure(&self, id: PrincipalId) -> Result<StructureRecord> {
+        self.records().read().structures().find(id)
+    }
+
+    /// Structure admin: the phone and address shown on access cards and
+    /// pages (empty clears them).
+    pub async fn set_structure_contact(
+        &self,
+        session: &Session,
+        structure: PrincipalId,
+        phone: Option<String>,
+        address: Option<String>,
+    ) -> Result<StructureRecord> {
+        let _writing = self.writing().await;
+        self.authorize_structure(
+            session,
+            StructureAction::ManageCaseworkers,
+            structure,
+            Event::StructureUpdate,
+        )
+        .await?;
+        let clean = |v: Option<String>, max: usize| -> Result<Option<String>> {
+            match v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()) {
+                None => Ok(None),
+                Some(s) if s.chars().count() <= max && !s.chars().any(char::is_control) => {
+                    Ok(Some(s))
+                }
+                Some(_) => Err(VaultError::Invalid(format!(
+                    "at most {max} printable characters"
+                ))),
+            }
+        };
+        let (phone, address) = (clean(phone, 40)?, clean(address, 300)?);
+        let updated = self.records().write(|tx| {
+            let mut s = tx.structures().find(structure)?;
+            s.phone = phone.clone();
+            s.address = address.clone();
+            tx.structures().put(&s)?;
+            Ok(s)
+        })?;
+        self.journal(
+            NewEntry::ok(session.principal.who(), Event::StructureUpdate)
+                .detail(format!("structure:{structure}")),
+        )
+        .await?;
+        Ok(updated)
     }
 }

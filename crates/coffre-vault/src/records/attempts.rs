@@ -4,8 +4,8 @@
 use serde::{Deserialize, Serialize};
 use sled::transaction::TransactionalTree;
 
-use super::codec::{get, put};
-use super::{Lookup, TxResult};
+use super::codec::Codec;
+use super::{Lookup, Table, TxResult};
 
 /// Failed login attempts of one account.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -18,23 +18,27 @@ pub(crate) struct AttemptRecord {
 }
 
 pub(crate) struct Attempts<'a, T> {
+    codec: &'a Codec,
     t: &'a T,
 }
 
 impl<'a, T: Lookup> Attempts<'a, T> {
-    pub(super) fn new(t: &'a T) -> Self {
-        Self { t }
+    pub(super) fn new(codec: &'a Codec, t: &'a T) -> Self {
+        Self { codec, t }
     }
 
     /// The account's counter (a fresh one when there is none).
     pub fn get(&self, account: &[u8]) -> Result<AttemptRecord, T::Err> {
-        Ok(get(self.t, account)?.unwrap_or_default())
+        Ok(self
+            .codec
+            .get(self.t, Table::Attempts, account)?
+            .unwrap_or_default())
     }
 }
 
 impl Attempts<'_, TransactionalTree> {
     pub fn put(&self, account: &[u8], a: &AttemptRecord) -> TxResult<()> {
-        put(self.t, account, a)
+        self.codec.put(self.t, Table::Attempts, account, a, None)
     }
 
     pub fn remove(&self, account: &[u8]) -> TxResult<()> {

@@ -4,8 +4,8 @@ use coffre_crypto::PrincipalId;
 use serde::{Deserialize, Serialize};
 use sled::transaction::TransactionalTree;
 
-use super::codec::{self, b64, get, put};
-use super::{Lookup, TxResult};
+use super::codec::{Codec, b64};
+use super::{Lookup, Table, TxResult, db_error};
 use crate::Result;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -16,6 +16,10 @@ pub(crate) struct CaseworkerRecord {
     pub active: bool,
     /// Blind index of the login.
     pub login_index: String,
+    /// The login as the admin typed it (normalised): caseworkers are staff,
+    /// and their admins and the operator must tell them apart to remove
+    /// the right one. Authenticated like the rest of the record.
+    pub login: String,
     /// Set at enrollment.
     pub recipient: Option<String>,
     #[serde(with = "b64", default)]
@@ -38,52 +42,71 @@ pub(crate) struct EnrollmentRecord {
 }
 
 pub(crate) struct Caseworkers<'a, T> {
+    codec: &'a Codec,
     t: &'a T,
 }
 
 impl<'a, T: Lookup> Caseworkers<'a, T> {
-    pub(super) fn new(t: &'a T) -> Self {
-        Self { t }
+    pub(super) fn new(codec: &'a Codec, t: &'a T) -> Self {
+        Self { codec, t }
     }
 
     pub fn get(&self, id: PrincipalId) -> Result<Option<CaseworkerRecord>, T::Err> {
-        get(self.t, id.as_bytes())
+        self.codec.get(self.t, Table::Caseworkers, id.as_bytes())
     }
 }
 
 impl Caseworkers<'_, sled::Tree> {
     pub fn all(&self) -> Result<Vec<CaseworkerRecord>> {
         let mut out = Vec::new();
-        for v in self.t.iter().values() {
-            out.push(codec::decode(&v.map_err(super::db_error)?)?);
+        for kv in self.t.iter() {
+            let (k, v) = kv.map_err(db_error)?;
+            out.push(self.codec.decode(Table::Caseworkers, &k, &v)?);
         }
         Ok(out)
+    }
+
+    /// The caseworkers of one structure, active or not.
+    pub fn of_structure(&self, structure: PrincipalId) -> Result<Vec<CaseworkerRecord>> {
+        Ok(self
+            .all()?
+            .into_iter()
+            .filter(|c| c.structure == structure)
+            .collect())
     }
 }
 
 impl Caseworkers<'_, TransactionalTree> {
     pub fn put(&self, c: &CaseworkerRecord) -> TxResult<()> {
-        put(self.t, c.id.as_bytes(), c)
+        self.codec
+            .put(self.t, Table::Caseworkers, c.id.as_bytes(), c, None)
     }
 }
 
 pub(crate) struct Codes<'a, T> {
+    codec: &'a Codec,
     t: &'a T,
 }
 
 impl<'a, T: Lookup> Codes<'a, T> {
-    pub(super) fn new(t: &'a T) -> Self {
-        Self { t }
+    pub(super) fn new(codec: &'a Codec, t: &'a T) -> Self {
+        Self { codec, t }
     }
 }
 
 impl Codes<'_, sled::Tree> {
-    /// Lookup keys of the codes pending for a caseworker.
-    pub fn of_caseworker(&self, caseworker: PrincipalId) -> Result<Vec<Vec<u8>>> {
+    /// Lookup keys of the codes pending for a caseworker (or, with `None`,
+    /// for every caseworker of `structure`).
+    pub fn pending(
+        &self,
+        caseworker: Option<PrincipalId>,
+        structure: PrincipalId,
+    ) -> Result<Vec<Vec<u8>>> {
         let mut out = Vec::new();
         for kv in self.t.iter() {
-            let (k, v) = kv.map_err(super::db_error)?;
-            if codec::decode::<EnrollmentRecord>(&v).is_ok_and(|r| r.caseworker == caseworker) {
+            let (k, v) = kv.map_err(db_error)?;
+            let r: EnrollmentRecord = self.codec.decode(Table::Codes, &k, &v)?;
+            if r.structure == structure && caseworker.is_none_or(|c| c == r.caseworker) {
                 out.push(k.to_vec());
             }
         }
@@ -93,13 +116,13 @@ impl Codes<'_, sled::Tree> {
 
 impl Codes<'_, TransactionalTree> {
     pub fn insert(&self, lookup: &[u8], r: &EnrollmentRecord) -> TxResult<()> {
-        put(self.t, lookup, r)
+        self.codec.put(self.t, Table::Codes, lookup, r, None)
     }
 
     /// Takes a code out (it is used once): its record, if it existed.
     pub fn claim(&self, lookup: &[u8]) -> TxResult<Option<EnrollmentRecord>> {
         match self.t.remove(lookup)? {
-            Some(v) => Ok(Some(codec::decode(&v)?)),
+            Some(v) => Ok(Some(self.codec.decode(Table::Codes, lookup, &v)?)),
             None => Ok(None),
         }
     }

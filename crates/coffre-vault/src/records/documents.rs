@@ -5,8 +5,8 @@ use coffre_crypto::{DocumentId, PrincipalId};
 use serde::{Deserialize, Serialize};
 use sled::transaction::TransactionalTree;
 
-use super::codec::{self, b64, get, put};
-use super::{Lookup, TxResult, key};
+use super::codec::{Codec, b64};
+use super::{Lookup, Table, TxResult, db_error, key};
 use crate::Result;
 use crate::model::{Category, Date};
 
@@ -64,17 +64,22 @@ impl DocumentRecord {
 }
 
 pub(crate) struct Documents<'a, T> {
+    codec: &'a Codec,
     docs: &'a T,
     by_vault: &'a T,
 }
 
 impl<'a, T: Lookup> Documents<'a, T> {
-    pub(super) fn new(docs: &'a T, by_vault: &'a T) -> Self {
-        Self { docs, by_vault }
+    pub(super) fn new(codec: &'a Codec, docs: &'a T, by_vault: &'a T) -> Self {
+        Self {
+            codec,
+            docs,
+            by_vault,
+        }
     }
 
     pub fn get(&self, id: DocumentId) -> Result<Option<DocumentRecord>, T::Err> {
-        get(self.docs, id.as_bytes())
+        self.codec.get(self.docs, Table::Documents, id.as_bytes())
     }
 }
 
@@ -82,24 +87,26 @@ impl Documents<'_, sled::Tree> {
     /// Every document of a vault.
     pub fn of_vault(&self, b: PrincipalId) -> Result<Vec<DocumentRecord>> {
         let mut out = Vec::new();
-        for k in self.by_vault.scan_prefix(b.as_bytes()).keys() {
-            let k = k.map_err(super::db_error)?;
-            if let Some(d) = get(self.docs, &k[16..])? {
+        for kv in self.by_vault.scan_prefix(b.as_bytes()) {
+            let (k, v) = kv.map_err(db_error)?;
+            self.codec.open(Table::VaultDocuments, &k, &v)?;
+            if let Some(d) =
+                self.codec
+                    .get::<_, DocumentRecord>(self.docs, Table::Documents, &k[16..])?
+                && d.beneficiary == b
+            {
                 out.push(d);
             }
         }
         Ok(out)
     }
 
-    pub fn count_of_vault(&self, b: PrincipalId) -> usize {
-        self.by_vault.scan_prefix(b.as_bytes()).count()
-    }
-
     /// Every document of every vault (scrub, gc).
     pub fn all(&self) -> Result<Vec<DocumentRecord>> {
         let mut out = Vec::new();
-        for v in self.docs.iter().values() {
-            out.push(codec::decode(&v.map_err(super::db_error)?)?);
+        for kv in self.docs.iter() {
+            let (k, v) = kv.map_err(db_error)?;
+            out.push(self.codec.decode(Table::Documents, &k, &v)?);
         }
         Ok(out)
     }
@@ -108,15 +115,25 @@ impl Documents<'_, sled::Tree> {
 impl Documents<'_, TransactionalTree> {
     /// A new document and its index entry.
     pub fn insert(&self, d: &DocumentRecord) -> TxResult<()> {
-        put(self.docs, d.id.as_bytes(), d)?;
-        self.by_vault
-            .insert(key(&[d.beneficiary.as_bytes(), d.id.as_bytes()]), &[])?;
-        Ok(())
+        self.put(d)?;
+        self.codec.put_raw(
+            self.by_vault,
+            Table::VaultDocuments,
+            &key(&[d.beneficiary.as_bytes(), d.id.as_bytes()]),
+            &[],
+            None,
+        )
     }
 
     /// A changed document (title, date, key wrap).
     pub fn put(&self, d: &DocumentRecord) -> TxResult<()> {
-        put(self.docs, d.id.as_bytes(), d)
+        self.codec.put(
+            self.docs,
+            Table::Documents,
+            d.id.as_bytes(),
+            d,
+            Some(d.beneficiary),
+        )
     }
 
     pub fn remove(&self, d: &DocumentRecord) -> TxResult<()> {

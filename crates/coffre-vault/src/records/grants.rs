@@ -4,8 +4,8 @@ use coffre_crypto::{GrantId, PrincipalId};
 use serde::{Deserialize, Serialize};
 use sled::transaction::TransactionalTree;
 
-use super::codec::{self, get, put};
-use super::{Lookup, TxResult, key};
+use super::codec::Codec;
+use super::{Lookup, Table, TxResult, db_error, key};
 use crate::Result;
 use crate::model::{Category, Permission};
 
@@ -41,17 +41,22 @@ impl GrantRecord {
 }
 
 pub(crate) struct Grants<'a, T> {
+    codec: &'a Codec,
     grants: &'a T,
     by_vault: &'a T,
 }
 
 impl<'a, T: Lookup> Grants<'a, T> {
-    pub(super) fn new(grants: &'a T, by_vault: &'a T) -> Self {
-        Self { grants, by_vault }
+    pub(super) fn new(codec: &'a Codec, grants: &'a T, by_vault: &'a T) -> Self {
+        Self {
+            codec,
+            grants,
+            by_vault,
+        }
     }
 
     pub fn get(&self, id: GrantId) -> Result<Option<GrantRecord>, T::Err> {
-        get(self.grants, id.as_bytes())
+        self.codec.get(self.grants, Table::Grants, id.as_bytes())
     }
 }
 
@@ -59,9 +64,14 @@ impl Grants<'_, sled::Tree> {
     /// Every grant of a vault, live or not.
     pub fn of_vault(&self, b: PrincipalId) -> Result<Vec<GrantRecord>> {
         let mut out = Vec::new();
-        for k in self.by_vault.scan_prefix(b.as_bytes()).keys() {
-            let k = k.map_err(super::db_error)?;
-            if let Some(g) = get(self.grants, &k[16..])? {
+        for kv in self.by_vault.scan_prefix(b.as_bytes()) {
+            let (k, v) = kv.map_err(db_error)?;
+            self.codec.open(Table::VaultGrants, &k, &v)?;
+            if let Some(g) =
+                self.codec
+                    .get::<_, GrantRecord>(self.grants, Table::Grants, &k[16..])?
+                && g.beneficiary == b
+            {
                 out.push(g);
             }
         }
@@ -71,8 +81,9 @@ impl Grants<'_, sled::Tree> {
     /// Every grant of every vault (the expiry sweeper).
     pub fn all(&self) -> Result<Vec<GrantRecord>> {
         let mut out = Vec::new();
-        for v in self.grants.iter().values() {
-            out.push(codec::decode(&v.map_err(super::db_error)?)?);
+        for kv in self.grants.iter() {
+            let (k, v) = kv.map_err(db_error)?;
+            out.push(self.codec.decode(Table::Grants, &k, &v)?);
         }
         Ok(out)
     }
@@ -81,15 +92,25 @@ impl Grants<'_, sled::Tree> {
 impl Grants<'_, TransactionalTree> {
     /// A new grant and its index entry.
     pub fn insert(&self, g: &GrantRecord) -> TxResult<()> {
-        put(self.grants, g.id.as_bytes(), g)?;
-        self.by_vault
-            .insert(key(&[g.beneficiary.as_bytes(), g.id.as_bytes()]), &[])?;
-        Ok(())
+        self.put(g)?;
+        self.codec.put_raw(
+            self.by_vault,
+            Table::VaultGrants,
+            &key(&[g.beneficiary.as_bytes(), g.id.as_bytes()]),
+            &[],
+            None,
+        )
     }
 
     /// A changed grant (revoked, swept).
     pub fn put(&self, g: &GrantRecord) -> TxResult<()> {
-        put(self.grants, g.id.as_bytes(), g)
+        self.codec.put(
+            self.grants,
+            Table::Grants,
+            g.id.as_bytes(),
+            g,
+            Some(g.beneficiary),
+        )
     }
 
     pub fn remove(&self, g: &GrantRecord) -> TxResult<()> {

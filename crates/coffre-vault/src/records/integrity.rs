@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 
 use coffre_crypto::PrincipalId;
 
-use super::{DocumentRecord, KeyWrap, Records, Table, codec, db_error, id_at};
+use super::{DocumentRecord, KeyWrap, Records, ShareRecord, Table, db_error, id_at};
 use crate::Result;
 use crate::model::{Category, Permission};
 
@@ -32,8 +32,9 @@ impl Records {
             })
             .collect::<Result<_>>()?;
         let mut docs = Vec::new();
-        for v in self.tree(Table::Documents).iter().values() {
-            let d: DocumentRecord = codec::decode(&v.map_err(db_error)?)?;
+        for kv in self.tree(Table::Documents).iter() {
+            let (k, v) = kv.map_err(db_error)?;
+            let d: DocumentRecord = self.codec.decode(Table::Documents, &k, &v)?;
             if d.beneficiary == b {
                 if !indexed.contains(d.id.as_bytes()) {
                     problems.push(format!("document {} without its index entry", d.id));
@@ -55,16 +56,22 @@ impl Records {
                 ben.used_bytes
             ));
         }
-        // Shared papers at their scope's current epoch.
+        if ben.documents != docs.len() as u64 {
+            problems.push(format!(
+                "{} documents counted, {} stored",
+                ben.documents,
+                docs.len()
+            ));
+        }
+        // Shared papers at an epoch of their scope that exists.
         for d in &docs {
-            if let KeyWrap::Scope { epoch, .. } = d.key {
-                let current = read.scopes().get(b, d.category)?.epoch;
-                if epoch != current {
-                    problems.push(format!(
-                        "document {} wrapped at epoch {epoch}, its scope is at {current}",
-                        d.id
-                    ));
-                }
+            if let KeyWrap::Scope { epoch, .. } = d.key
+                && read.scopes().get(b, d.category, epoch)?.is_none()
+            {
+                problems.push(format!(
+                    "document {} wrapped at epoch {epoch}, which its scope no longer has",
+                    d.id
+                ));
             }
         }
         // Grants and their index, links.
@@ -78,8 +85,8 @@ impl Records {
             problems.push(format!("{orphan_grants} grants without their index entry"));
         }
         for g in &grants {
-            if !ben.linked.contains(&g.structure) {
-                problems.push(format!("grant {} to a structure not linked", g.id));
+            if g.live(now_ms) && !ben.linked.contains(&g.structure) {
+                problems.push(format!("live grant {} to a structure not linked", g.id));
             }
         }
         for s in &ben.linked {
@@ -87,11 +94,10 @@ impl Records {
                 problems.push(format!("structure {s} linked without its link entry"));
             }
         }
-        // Scope wraps at the current epoch: every structure with live view
-        // consent, and no other but one whose view grant expired and that
-        // the sweeper has not passed over yet.
+        // Scope wraps, at every epoch still kept: every structure with live
+        // view consent, and no other but one whose view grant expired and
+        // that the sweeper has not passed over yet.
         for c in Category::ALL {
-            let current = read.scopes().get(b, c)?.epoch;
             let viewing = |live: bool| -> BTreeSet<PrincipalId> {
                 grants
                     .iter()
@@ -108,24 +114,36 @@ impl Records {
                     .collect()
             };
             let (must, may) = (viewing(true), viewing(false));
-            let wraps = read.scopes().wraps_of(b, c)?;
-            let held: BTreeSet<PrincipalId> = wraps
-                .iter()
-                .filter(|(e, _)| *e == current)
-                .map(|(_, s)| *s)
+            let epochs: BTreeSet<u32> = read
+                .scopes()
+                .epochs(b, c)?
+                .into_iter()
+                .map(|r| r.epoch)
                 .collect();
-            if !must.is_subset(&held) {
-                problems.push(format!(
-                    "{c}: a structure with live view consent lacks the current scope key"
-                ));
+            let current = read.scopes().current(b, c)?;
+            if !epochs.contains(&current) {
+                problems.push(format!("{c}: the current epoch has no key"));
             }
-            if !held.is_subset(&may) {
-                problems.push(format!(
-                    "{c}: a structure without view consent holds the scope key"
-                ));
+            let wraps = read.scopes().wraps_of(b, c)?;
+            for e in &epochs {
+                let held: BTreeSet<PrincipalId> = wraps
+                    .iter()
+                    .filter(|(we, _)| we == e)
+                    .map(|(_, s)| *s)
+                    .collect();
+                if !must.is_subset(&held) {
+                    problems.push(format!(
+                        "{c}: a structure with live view consent lacks the key of epoch {e}"
+                    ));
+                }
+                if !held.is_subset(&may) {
+                    problems.push(format!(
+                        "{c}: a structure without view consent holds the key of epoch {e}"
+                    ));
+                }
             }
-            if wraps.iter().any(|(e, _)| *e != current) {
-                problems.push(format!("{c}: wraps left at a retired epoch"));
+            if wraps.iter().any(|(e, _)| !epochs.contains(e)) {
+                problems.push(format!("{c}: wraps left at an epoch that is gone"));
             }
         }
         // Share links and their two indexes.
@@ -138,18 +156,17 @@ impl Records {
                 problems.push(format!("share {} of a paper that is gone", r.id));
             }
         }
-        let shares_indexed = read.shares().count_of_vault(b);
-        let shares = self
-            .tree(Table::Shares)
-            .iter()
-            .values()
-            .filter_map(|v| v.ok())
-            .filter_map(|v| codec::decode::<super::ShareRecord>(&v).ok())
-            .filter(|r| r.beneficiary == b)
-            .count();
-        if shares != shares_indexed {
+        let indexed = read.shares().of_vault(b)?.len();
+        let mut stored = 0;
+        for kv in self.tree(Table::Shares).iter() {
+            let (k, v) = kv.map_err(db_error)?;
+            let r: ShareRecord = self.codec.decode(Table::Shares, &k, &v)?;
+            stored += usize::from(r.beneficiary == b);
+        }
+        if stored != indexed || ben.shares != stored as u64 {
             problems.push(format!(
-                "{shares} share records, {shares_indexed} in the vault's index"
+                "{stored} share records, {indexed} in the vault's index, {} counted",
+                ben.shares
             ));
         }
         Ok(problems)

@@ -1,16 +1,38 @@
 //! The journal's tables: entries by sequence number, their per-vault
-//! index, and signed checkpoints. Only the journal's writer task appends.
+//! index, the per-vault index of the entries kept in view (security events),
+//! and signed checkpoints. Only the journal's writer task appends.
 
 use coffre_crypto::PrincipalId;
 use coffre_crypto::audit::{Checkpoint, Record};
 
-use super::codec::{decode, encode, get};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
 use super::{db_error, key};
-use crate::Result;
+use crate::{Result, VaultError};
+
+// The journal's tables are in clear: its hash chain and signed checkpoints
+// are what protect them (and an auditor must read them without any key).
+fn decode<V: DeserializeOwned>(bytes: &[u8]) -> Result<V> {
+    serde_json::from_slice(bytes)
+        .map_err(|_| VaultError::Db("a journal record does not decode".into()))
+}
+
+fn encode<V: Serialize>(v: &V) -> Result<Vec<u8>> {
+    Ok(serde_json::to_vec(v)?)
+}
+
+fn get<V: DeserializeOwned>(tree: &sled::Tree, key: &[u8]) -> Result<Option<V>> {
+    match tree.get(key).map_err(db_error)? {
+        Some(v) => Ok(Some(decode(&v)?)),
+        None => Ok(None),
+    }
+}
 
 pub(crate) struct JournalStore<'a> {
     audit: &'a sled::Tree,
     by_vault: &'a sled::Tree,
+    pinned: &'a sled::Tree,
     checkpoints: &'a sled::Tree,
 }
 
@@ -18,13 +40,28 @@ impl<'a> JournalStore<'a> {
     pub(super) fn new(
         audit: &'a sled::Tree,
         by_vault: &'a sled::Tree,
+        pinned: &'a sled::Tree,
         checkpoints: &'a sled::Tree,
     ) -> Self {
         Self {
             audit,
             by_vault,
+            pinned,
             checkpoints,
         }
+    }
+
+    /// Keeps an entry of a vault in view whatever follows it.
+    pub fn pin(&self, b: PrincipalId, seq: u64) -> Result<()> {
+        self.pinned
+            .insert(key(&[b.as_bytes(), &seq.to_be_bytes()]), &[])
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    /// The newest `limit` pinned entries of a vault, newest first.
+    pub fn pinned_of_vault(&self, b: PrincipalId, limit: usize) -> Result<Vec<Record>> {
+        self.indexed(self.pinned, b, limit)
     }
 
     /// Appends an entry (and indexes it under its vault).
@@ -136,17 +173,23 @@ impl<'a> JournalStore<'a> {
 
     /// The newest `limit` entries of a vault, oldest first.
     pub fn of_vault(&self, b: PrincipalId, limit: usize) -> Result<Vec<Record>> {
+        let mut out = self.indexed(self.by_vault, b, limit)?;
+        out.reverse();
+        Ok(out)
+    }
+
+    /// The newest `limit` entries an index names under a vault, newest first.
+    fn indexed(&self, index: &sled::Tree, b: PrincipalId, limit: usize) -> Result<Vec<Record>> {
         let mut out = Vec::new();
-        for k in self.by_vault.scan_prefix(b.as_bytes()).keys().rev() {
-            let k = k.map_err(db_error)?;
-            if let Some(r) = get::<_, Record>(self.audit, &k[16..])? {
-                out.push(r);
-            }
+        for k in index.scan_prefix(b.as_bytes()).keys().rev() {
             if out.len() >= limit {
                 break;
             }
+            let k = k.map_err(db_error)?;
+            if let Some(r) = get::<Record>(self.audit, &k[16..])? {
+                out.push(r);
+            }
         }
-        out.reverse();
         Ok(out)
     }
 }

@@ -4,7 +4,8 @@
 use coffre_crypto::PrincipalId;
 use sled::transaction::TransactionalTree;
 
-use super::{Lookup, TxResult};
+use super::codec::Codec;
+use super::{Lookup, Table, TxResult};
 use crate::VaultError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,18 +53,19 @@ impl Login {
 }
 
 pub(crate) struct Logins<'a, T> {
+    codec: &'a Codec,
     t: &'a T,
 }
 
 impl<'a, T: Lookup> Logins<'a, T> {
-    pub(super) fn new(t: &'a T) -> Self {
-        Self { t }
+    pub(super) fn new(codec: &'a Codec, t: &'a T) -> Self {
+        Self { codec, t }
     }
 
     pub fn get(&self, index: &str) -> Result<Option<Login>, T::Err> {
         Ok(self
-            .t
-            .lookup(index.as_bytes())?
+            .codec
+            .get_raw(self.t, Table::Logins, index.as_bytes())?
             .and_then(|v| Login::decode(&v)))
     }
 }
@@ -75,9 +77,13 @@ impl Logins<'_, TransactionalTree> {
         if self.t.get(index.as_bytes())?.is_some() {
             return Err(VaultError::Conflict("this identifier is taken; choose another").into());
         }
-        self.t
-            .insert(index.as_bytes(), login.account_key().as_slice())?;
-        Ok(())
+        self.codec.put_raw(
+            self.t,
+            Table::Logins,
+            index.as_bytes(),
+            &login.account_key(),
+            None,
+        )
     }
 
     pub fn release(&self, index: &str) -> TxResult<()> {

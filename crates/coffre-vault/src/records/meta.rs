@@ -3,32 +3,46 @@
 
 use sled::transaction::TransactionalTree;
 
-use super::{Lookup, TxResult};
-use crate::VaultError;
+use super::{Lookup, TxResult, db_error};
+use crate::{Result, VaultError};
 
-/// Version of the stored format this build writes and reads.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Version of the stored format this build writes and reads. Version 2
+/// seals every record of a vault under its person's key and authenticates
+/// the others; version 1 (before any release) is not read.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// A server secret kept sealed in `meta`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Secret {
-    AuditSigningKey,
-    BlindIndexKey,
+    /// The journal's signing key.
+    AuditSigning,
+    /// The key of the logins' blind indexes.
+    BlindIndex,
+    /// The key that authenticates records (read by `Records::open`).
+    Records,
 }
 
 impl Secret {
-    pub const ALL: [Secret; 2] = [Secret::AuditSigningKey, Secret::BlindIndexKey];
+    pub const ALL: [Secret; 3] = [Secret::AuditSigning, Secret::BlindIndex, Secret::Records];
 
-    fn key(self) -> &'static [u8] {
+    pub(super) fn key(self) -> &'static [u8] {
         match self {
-            Secret::AuditSigningKey => b"audit_signing_key",
-            Secret::BlindIndexKey => b"blind_index_key",
+            Secret::AuditSigning => b"audit_signing_key",
+            Secret::BlindIndex => b"blind_index_key",
+            Secret::Records => b"record_key",
         }
     }
 }
 
 pub(crate) struct Meta<'a, T> {
     t: &'a T,
+}
+
+fn version(v: &[u8]) -> Result<u32> {
+    let v: [u8; 4] = v
+        .try_into()
+        .map_err(|_| VaultError::Db("bad schema version".into()))?;
+    Ok(u32::from_be_bytes(v))
 }
 
 impl<'a, T: Lookup> Meta<'a, T> {
@@ -44,13 +58,7 @@ impl<'a, T: Lookup> Meta<'a, T> {
     pub fn schema_version(&self) -> Result<Option<u32>, T::Err> {
         match self.t.lookup(b"schema_version")? {
             None => Ok(None),
-            Some(v) => {
-                let v: [u8; 4] = v
-                    .as_ref()
-                    .try_into()
-                    .map_err(|_| VaultError::Db("bad schema version".into()))?;
-                Ok(Some(u32::from_be_bytes(v)))
-            }
+            Some(v) => Ok(Some(version(&v)?)),
         }
     }
 }
@@ -60,20 +68,25 @@ impl Meta<'_, TransactionalTree> {
         self.t.insert(s.key(), sealed)?;
         Ok(())
     }
+}
 
-    /// Records this build's schema in a new database; refuses a newer one.
-    pub(super) fn check_schema(&self) -> TxResult<()> {
-        match self.schema_version()? {
-            None => {
-                self.t
-                    .insert(b"schema_version".as_slice(), &SCHEMA_VERSION.to_be_bytes())?;
-                Ok(())
-            }
-            Some(v) if v > SCHEMA_VERSION => Err(VaultError::Db(format!(
-                "metadata schema {v} is newer than this build supports ({SCHEMA_VERSION}); upgrade Coffre"
-            ))
-            .into()),
-            Some(_) => Ok(()),
+/// Records this build's schema in a new database; refuses another one.
+pub(super) fn check_schema(meta: &sled::Tree) -> Result<()> {
+    match meta.get(b"schema_version").map_err(db_error)? {
+        None => {
+            meta.insert(b"schema_version".as_slice(), &SCHEMA_VERSION.to_be_bytes())
+                .map_err(db_error)?;
+            Ok(())
         }
+        Some(v) => match version(&v)? {
+            SCHEMA_VERSION => Ok(()),
+            v if v > SCHEMA_VERSION => Err(VaultError::Db(format!(
+                "metadata schema {v} is newer than this build supports ({SCHEMA_VERSION}); upgrade Coffre"
+            ))),
+            v => Err(VaultError::Db(format!(
+                "metadata schema {v} was written by a development build of Coffre before any release; \
+                 this build reads schema {SCHEMA_VERSION} only: start from a new data directory"
+            ))),
+        },
     }
 }

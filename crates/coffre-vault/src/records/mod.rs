@@ -25,20 +25,26 @@ mod documents;
 mod grants;
 mod integrity;
 mod journal;
+pub(crate) mod keyfiles;
 mod logins;
 mod meta;
+mod recoveries;
 mod scopes;
 mod shares;
 mod structures;
 
 use std::path::Path;
+use std::sync::{Arc, RwLock};
 
+use coffre_crypto::metadata::RecordKey;
+use coffre_crypto::root::RootKeyRing;
 use sled::transaction::{
     ConflictableTransactionError, TransactionError, TransactionalTree, UnabortableTransactionError,
 };
 
 pub(crate) use attempts::{AttemptRecord, Attempts};
 pub(crate) use beneficiaries::{Beneficiaries, BeneficiaryRecord, Links, RecoverySeal};
+pub use beneficiaries::{Notice, NoticeKind};
 pub(crate) use caseworkers::{CaseworkerRecord, Caseworkers, Codes, EnrollmentRecord};
 pub(crate) use documents::{DocumentRecord, Documents, KeyWrap};
 pub use grants::GrantRecord;
@@ -46,12 +52,15 @@ pub(crate) use grants::Grants;
 pub(crate) use journal::JournalStore;
 pub(crate) use logins::{Login, LoginKind, Logins};
 pub(crate) use meta::{Meta, SCHEMA_VERSION, Secret};
+pub(crate) use recoveries::{PendingRecovery, Recoveries};
 pub(crate) use scopes::{ScopeRecord, Scopes};
 pub(crate) use shares::{ShareRecord, Shares};
 pub use structures::StructureRecord;
 pub(crate) use structures::Structures;
 
 use crate::{Result, VaultError};
+use codec::Codec;
+use keyfiles::PersonKeys;
 
 /// Every table, in a fixed order (a transaction's view is indexed by it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +72,7 @@ pub(crate) enum Table {
     Codes,
     Beneficiaries,
     Links,
+    ScopeHeads,
     Scopes,
     ScopeWraps,
     Grants,
@@ -73,13 +83,15 @@ pub(crate) enum Table {
     ShareIds,
     VaultShares,
     Attempts,
+    Recoveries,
     Audit,
     AuditByVault,
+    AuditPinned,
     Checkpoints,
 }
 
 impl Table {
-    pub const ALL: [Table; 20] = [
+    pub const ALL: [Table; 23] = [
         Table::Meta,
         Table::Structures,
         Table::Caseworkers,
@@ -87,6 +99,7 @@ impl Table {
         Table::Codes,
         Table::Beneficiaries,
         Table::Links,
+        Table::ScopeHeads,
         Table::Scopes,
         Table::ScopeWraps,
         Table::Grants,
@@ -97,8 +110,10 @@ impl Table {
         Table::ShareIds,
         Table::VaultShares,
         Table::Attempts,
+        Table::Recoveries,
         Table::Audit,
         Table::AuditByVault,
+        Table::AuditPinned,
         Table::Checkpoints,
     ];
 
@@ -112,6 +127,7 @@ impl Table {
             Table::Codes => "codes",
             Table::Beneficiaries => "beneficiaries",
             Table::Links => "links",
+            Table::ScopeHeads => "scope_heads",
             Table::Scopes => "scopes",
             Table::ScopeWraps => "scope_wraps",
             Table::Grants => "grants",
@@ -122,8 +138,10 @@ impl Table {
             Table::ShareIds => "share_ids",
             Table::VaultShares => "vault_shares",
             Table::Attempts => "attempts",
+            Table::Recoveries => "recoveries",
             Table::Audit => "audit",
             Table::AuditByVault => "audit_by_vault",
+            Table::AuditPinned => "audit_pinned",
             Table::Checkpoints => "checkpoints",
         }
     }
@@ -191,6 +209,7 @@ impl Lookup for TransactionalTree {
 /// transaction's trees (reads and writes).
 pub(crate) struct View<'a, T> {
     trees: &'a [T],
+    codec: &'a Codec,
 }
 
 impl<'a, T: Lookup> View<'a, T> {
@@ -201,69 +220,180 @@ impl<'a, T: Lookup> View<'a, T> {
         Meta::new(self.t(Table::Meta))
     }
     pub fn structures(&self) -> Structures<'a, T> {
-        Structures::new(self.t(Table::Structures))
+        Structures::new(self.codec, self.t(Table::Structures))
     }
     pub fn caseworkers(&self) -> Caseworkers<'a, T> {
-        Caseworkers::new(self.t(Table::Caseworkers))
+        Caseworkers::new(self.codec, self.t(Table::Caseworkers))
     }
     pub fn codes(&self) -> Codes<'a, T> {
-        Codes::new(self.t(Table::Codes))
+        Codes::new(self.codec, self.t(Table::Codes))
     }
     pub fn logins(&self) -> Logins<'a, T> {
-        Logins::new(self.t(Table::Logins))
+        Logins::new(self.codec, self.t(Table::Logins))
     }
     pub fn beneficiaries(&self) -> Beneficiaries<'a, T> {
-        Beneficiaries::new(self.t(Table::Beneficiaries))
+        Beneficiaries::new(self.codec, self.t(Table::Beneficiaries))
     }
     pub fn links(&self) -> Links<'a, T> {
-        Links::new(self.t(Table::Links))
+        Links::new(self.codec, self.t(Table::Links))
     }
     pub fn scopes(&self) -> Scopes<'a, T> {
-        Scopes::new(self.t(Table::Scopes), self.t(Table::ScopeWraps))
+        Scopes::new(
+            self.codec,
+            self.t(Table::ScopeHeads),
+            self.t(Table::Scopes),
+            self.t(Table::ScopeWraps),
+        )
     }
     pub fn grants(&self) -> Grants<'a, T> {
-        Grants::new(self.t(Table::Grants), self.t(Table::VaultGrants))
+        Grants::new(
+            self.codec,
+            self.t(Table::Grants),
+            self.t(Table::VaultGrants),
+        )
     }
     pub fn documents(&self) -> Documents<'a, T> {
-        Documents::new(self.t(Table::Documents), self.t(Table::VaultDocuments))
+        Documents::new(
+            self.codec,
+            self.t(Table::Documents),
+            self.t(Table::VaultDocuments),
+        )
     }
     pub fn shares(&self) -> Shares<'a, T> {
         Shares::new(
+            self.codec,
             self.t(Table::Shares),
             self.t(Table::ShareIds),
             self.t(Table::VaultShares),
         )
     }
     pub fn attempts(&self) -> Attempts<'a, T> {
-        Attempts::new(self.t(Table::Attempts))
+        Attempts::new(self.codec, self.t(Table::Attempts))
+    }
+    pub fn recoveries(&self) -> Recoveries<'a, T> {
+        Recoveries::new(self.codec, self.t(Table::Recoveries))
     }
 }
 
 /// A transaction's view: what a [`Records::write`] closure receives.
 pub(crate) type Tx<'a> = View<'a, TransactionalTree>;
 
-/// The metadata database.
+/// What opening the database may find.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Expect {
+    /// A database already in service: an empty one is an error.
+    Existing,
+    /// A new database may be created.
+    NewOrExisting,
+}
+
+/// The metadata database, and the keys that protect it.
 pub(crate) struct Records {
     db: sled::Db,
     trees: Vec<sled::Tree>,
+    codec: Codec,
+    root: Arc<RwLock<Arc<RootKeyRing>>>,
 }
 
 impl Records {
-    /// Opens (creating on first use) the database at `path`; refuses a
-    /// schema newer than this build's.
-    pub fn open(path: &Path) -> Result<Self> {
-        let db = sled::Config::new()
-            .path(path)
-            .mode(sled::Mode::HighThroughput)
-            .open()
-            .map_err(db_error)?;
+    /// Opens the database at `path`, with the per-person key files under
+    /// `keys`; refuses a schema other than this build's. An empty database
+    /// is initialised only when `expect` allows it, and never while person
+    /// key files exist (a lost or damaged database would otherwise be
+    /// replaced by an empty one, silently).
+    pub fn open(path: &Path, keys: &Path, root: RootKeyRing, expect: Expect) -> Result<Self> {
+        if expect == Expect::Existing && !path.exists() {
+            return Err(VaultError::Unreadable(format!(
+                "the database {} is missing",
+                path.display()
+            )));
+        }
+        // sled's recovery asserts on some damage instead of returning an
+        // error: a panic there is a damaged database, not a crash.
+        let opened = std::panic::catch_unwind(|| {
+            sled::Config::new()
+                .path(path)
+                .mode(sled::Mode::HighThroughput)
+                .open()
+        });
+        let db = match opened {
+            Ok(Ok(db)) => db,
+            Ok(Err(sled::Error::Io(e))) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                return Err(VaultError::Db(format!(
+                    "the database {} is in use by another process: {e}",
+                    path.display()
+                )));
+            }
+            Ok(Err(e)) => {
+                return Err(VaultError::Unreadable(format!(
+                    "the database {} cannot be read: {e}",
+                    path.display()
+                )));
+            }
+            Err(_) => {
+                return Err(VaultError::Unreadable(format!(
+                    "the database {} is damaged (its recovery stopped on an inconsistency)",
+                    path.display()
+                )));
+            }
+        };
         let trees = Table::ALL
             .iter()
             .map(|t| db.open_tree(t.name()).map_err(db_error))
             .collect::<Result<Vec<_>>>()?;
-        let this = Self { db, trees };
-        this.write(|tx| tx.meta().check_schema())?;
-        Ok(this)
+        let meta = &trees[Table::Meta as usize];
+        if meta.get(b"schema_version").map_err(db_error)?.is_none() {
+            let keys_left = PersonKeys::count_files(keys)?;
+            if expect == Expect::Existing || keys_left > 0 {
+                return Err(VaultError::Unreadable(format!(
+                    "the database {} is empty{}",
+                    path.display(),
+                    if keys_left > 0 {
+                        format!(" but {keys_left} person key files exist beside it")
+                    } else {
+                        String::new()
+                    }
+                )));
+            }
+        }
+        meta::check_schema(meta)?;
+        let record_key = match meta.get(Secret::Records.key()).map_err(db_error)? {
+            Some(sealed) => RecordKey::unseal(&sealed, &root)?,
+            None => {
+                let k = RecordKey::generate()?;
+                meta.insert(Secret::Records.key(), k.seal(&root)?)
+                    .map_err(db_error)?;
+                k
+            }
+        };
+        let root = Arc::new(RwLock::new(Arc::new(root)));
+        let persons = PersonKeys::open(keys.to_path_buf(), root.clone())?;
+        Ok(Self {
+            db,
+            trees,
+            codec: Codec::new(record_key, persons),
+            root,
+        })
+    }
+
+    /// The root key ring (replaced as a whole by a rotation).
+    pub fn root(&self) -> Arc<RootKeyRing> {
+        self.root
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    pub fn set_root(&self, ring: RootKeyRing) {
+        *self
+            .root
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(ring);
+    }
+
+    /// The per-person key files.
+    pub fn persons(&self) -> &PersonKeys {
+        &self.codec.persons
     }
 
     fn tree(&self, t: Table) -> &sled::Tree {
@@ -272,7 +402,10 @@ impl Records {
 
     /// Typed reads outside any transaction.
     pub fn read(&self) -> View<'_, sled::Tree> {
-        View { trees: &self.trees }
+        View {
+            trees: &self.trees,
+            codec: &self.codec,
+        }
     }
 
     /// Runs `f` as one transaction over every table: all its writes land
@@ -280,7 +413,11 @@ impl Records {
     pub fn write<R>(&self, f: impl Fn(&Tx<'_>) -> TxResult<R>) -> Result<R> {
         use sled::Transactional;
         let res = self.trees.as_slice().transaction(|trees| {
-            f(&View { trees }).map_err(|e| match e {
+            f(&View {
+                trees,
+                codec: &self.codec,
+            })
+            .map_err(|e| match e {
                 TxFail::Abort(e) => ConflictableTransactionError::Abort(e),
                 TxFail::Sled(UnabortableTransactionError::Conflict) => {
                     ConflictableTransactionError::Conflict
@@ -302,6 +439,7 @@ impl Records {
         JournalStore::new(
             self.tree(Table::Audit),
             self.tree(Table::AuditByVault),
+            self.tree(Table::AuditPinned),
             self.tree(Table::Checkpoints),
         )
     }
@@ -312,10 +450,29 @@ impl Records {
         Ok(())
     }
 
-    /// The same, blocking (for restore, outside any runtime).
-    pub fn flush_blocking(&self) -> Result<()> {
-        self.db.flush().map_err(db_error)?;
+    /// Changes stored bytes behind the records layer's back, as someone
+    /// with write access to the database files (and no root key) would.
+    #[cfg(test)]
+    pub fn tamper(&self, table: Table, key: &[u8], f: impl FnOnce(&mut Vec<u8>)) -> Result<()> {
+        let t = self.tree(table);
+        let mut v = t
+            .get(key)
+            .map_err(db_error)?
+            .map(|v| v.to_vec())
+            .unwrap_or_default();
+        f(&mut v);
+        t.insert(key, v).map_err(db_error)?;
         Ok(())
+    }
+
+    /// Every stored value of a table, raw (tests).
+    #[cfg(test)]
+    pub fn raw(&self, table: Table) -> Vec<(Vec<u8>, Vec<u8>)> {
+        self.tree(table)
+            .iter()
+            .filter_map(|kv| kv.ok())
+            .map(|(k, v)| (k.to_vec(), v.to_vec()))
+            .collect()
     }
 
     /// Counts of the principal and document tables, for `status`.
@@ -332,7 +489,7 @@ impl Records {
         order.sort_by_key(|t| match t {
             Table::Checkpoints => 1,
             Table::Audit => 2,
-            Table::AuditByVault => 3,
+            Table::AuditByVault | Table::AuditPinned => 3,
             _ => 0,
         });
         let mut n = 0;
@@ -345,14 +502,38 @@ impl Records {
         }
         Ok(n)
     }
+}
 
-    /// Puts back one value of a backup, as it was (restore only, into an
-    /// empty database).
-    pub fn restore_value(&self, table: &str, key: &[u8], value: &[u8]) -> Result<()> {
+/// A database being filled from a backup: values go back as they were
+/// (sealed, authenticated), with no key needed; the server opens it later.
+pub(crate) struct RestoreDb {
+    db: sled::Db,
+    trees: Vec<sled::Tree>,
+}
+
+impl RestoreDb {
+    pub fn create(path: &Path) -> Result<Self> {
+        let db = sled::Config::new().path(path).open().map_err(db_error)?;
+        let trees = Table::ALL
+            .iter()
+            .map(|t| db.open_tree(t.name()).map_err(db_error))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self { db, trees })
+    }
+
+    /// Puts back one value, as it was.
+    pub fn put(&self, table: &str, key: &[u8], value: &[u8]) -> Result<()> {
         let t = Table::by_name(table).ok_or_else(|| {
             VaultError::Invalid("not a usable Coffre backup: unknown table".into())
         })?;
-        self.tree(t).insert(key, value).map_err(db_error)?;
+        self.trees[t as usize]
+            .insert(key, value)
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    pub fn flush(&self) -> Result<()> {
+        self.db.flush().map_err(db_error)?;
         Ok(())
     }
 }

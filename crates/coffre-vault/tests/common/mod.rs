@@ -38,12 +38,23 @@ pub fn test_limits() -> Limits {
 }
 
 pub async fn world_with(limits: Limits) -> World {
+    world_on(limits, coffre_vault::Clock::system()).await
+}
+
+/// A world on a clock the test moves by hand.
+pub async fn world_on_manual_clock() -> World {
+    let now = coffre_vault::Clock::system().now_ms();
+    world_on(test_limits(), coffre_vault::Clock::manual(now)).await
+}
+
+pub async fn world_on(limits: Limits, clock: coffre_vault::Clock) -> World {
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn ObjectStore> =
         Arc::new(FsStore::open(dir.path().join("objects")).await.unwrap());
     let root = RootKeyRing::generate().unwrap();
     let vault = Vault::open(VaultConfig {
-        clock: coffre_vault::Clock::system(),
+        clock,
+        person_keys: (dir.path().join("db")).with_file_name("person-keys"),
         db_path: dir.path().join("db"),
         store: store.clone(),
         root: root.current_only(),
