@@ -17,11 +17,22 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 async fn invite(api: &Api, sid: &str, admin: &str, login: &str, password: &str) -> String {
+    invite_as(api, sid, admin, login, password, false).await
+}
+
+async fn invite_as(
+    api: &Api,
+    sid: &str,
+    admin: &str,
+    login: &str,
+    password: &str,
+    is_admin: bool,
+) -> String {
     let (s, v) = api
         .post(
             &format!("/api/v1/structures/{sid}/caseworkers"),
             Some(admin),
-            json!({"login": login}),
+            json!({"login": login, "admin": is_admin}),
         )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
@@ -36,8 +47,8 @@ async fn invite(api: &Api, sid: &str, admin: &str, login: &str, password: &str) 
     api.login_caseworker(login, password).await
 }
 
-async fn person(api: &Api, secret: &str) -> String {
-    let (s, v) = api.login_beneficiary("marie.d", secret).await;
+async fn person(api: &Api, identifier: &str, secret: &str) -> String {
+    let (s, v) = api.login_beneficiary(identifier, secret).await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
     v["token"].as_str().unwrap().to_owned()
 }
@@ -54,6 +65,9 @@ async fn no_single_caseworker_takes_over_an_account() {
         .structure(&server.data_dir, "CCAS de Lyon", "admin.lyon")
         .await;
     let julie = invite(&api, &sid, &admin, "julie", "mot-de-passe-julie").await;
+    // A second admin: a recovery needs two people who did not make each
+    // other's accounts.
+    let claire = invite_as(&api, &sid, &admin, "claire", "mot-de-passe-claire", true).await;
     // A trivial secret is refused at enrollment, in so many words.
     let enroll = |secret: &'static str| {
         json!({"identifier":"marie.d","display_name":"Marie D.","secret":secret,"recovery_trustee":true,
@@ -72,11 +86,14 @@ async fn no_single_caseworker_takes_over_an_account() {
         .await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
     let b = v["beneficiary_id"].as_str().unwrap().to_owned();
-    let marie = person(&api, "482913").await;
+    let id = v["identifier"].as_str().unwrap().to_owned();
+    let marie = person(&api, &id, "482913").await;
     // A private paper: no structure may see it.
     let (s, up) = api.upload(&marie, &b, "health", scan()).await;
     assert_eq!(s, StatusCode::CREATED, "{up}");
     let private = up["document_id"].as_str().unwrap().to_owned();
+    // An account claire makes after marie chose the structure.
+    let paul = invite(&api, &sid, &claire, "paul", "mot-de-passe-paul").await;
 
     // The review's attack: one caseworker of the trustee sets a secret of
     // their choosing. The old route is gone; the new one refuses a member.
@@ -91,28 +108,43 @@ async fn no_single_caseworker_takes_over_an_account() {
     let recoveries = format!("/api/v1/beneficiaries/{b}/recoveries");
     let (s, _) = api.post(&recoveries, Some(&julie), json!({})).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
-    // An admin alone starts one, but can neither confirm nor complete it.
-    let (s, r) = api.post(&recoveries, Some(&admin), json!({})).await;
+    // An admin alone starts one, but can neither confirm nor complete it,
+    // nor confirm it with an account of their own making.
+    let (s, r) = api.post(&recoveries, Some(&claire), json!({})).await;
     assert_eq!(s, StatusCode::CREATED, "{r}");
     let rid = r["recovery_id"].as_str().unwrap().to_owned();
     let confirm = format!("/api/v1/recoveries/{rid}/confirmation");
     let complete = format!("/api/v1/recoveries/{rid}/completion");
-    let (s, _) = api.post(&confirm, Some(&admin), json!({})).await;
-    assert_eq!(s, StatusCode::FORBIDDEN);
+    for who in [&claire, &paul] {
+        let (s, _) = api.post(&confirm, Some(who), json!({})).await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+    }
     let (s, _) = api
         .post(
             &complete,
-            Some(&admin),
+            Some(&claire),
             json!({"new_secret":"secret du voleur 1"}),
         )
         .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
+    // One at a time: it cannot be started over and over.
+    let (s, _) = api.post(&recoveries, Some(&admin), json!({})).await;
+    assert_eq!(s, StatusCode::CONFLICT);
     // Nothing changed for the person.
-    person(&api, "482913").await;
+    person(&api, &id, "482913").await;
 
-    // The second member confirms; the person types a new secret.
+    // The second member confirms, then completes it with the person, who
+    // types a new secret (the starter cannot complete it for them).
     let (s, _) = api.post(&confirm, Some(&julie), json!({})).await;
     assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _) = api
+        .post(
+            &complete,
+            Some(&claire),
+            json!({"new_secret":"secret du voleur 1"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
     let (s, v) = api
         .post(&complete, Some(&julie), json!({"new_secret":"777777"}))
         .await;
@@ -130,7 +162,7 @@ async fn no_single_caseworker_takes_over_an_account() {
         .get(&format!("/api/v1/beneficiaries/{b}/documents"), &marie)
         .await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
-    let (s, _) = api.login_beneficiary("marie.d", "482913").await;
+    let (s, _) = api.login_beneficiary(&id, "482913").await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     // The structure still cannot read the private paper.
     let (s, _) = api
@@ -146,14 +178,14 @@ async fn no_single_caseworker_takes_over_an_account() {
     let mut notice = Value::Null;
     for _ in 0..2 {
         let (s, v) = api
-            .login_beneficiary("marie.d", "tulipe marche violon sable")
+            .login_beneficiary(&id, "tulipe marche violon sable")
             .await;
         assert_eq!(s, StatusCode::CREATED, "{v}");
         assert_eq!(v["open_notices"].as_array().unwrap().len(), 1, "{v}");
         assert_eq!(v["open_notices"][0]["kind"], "recovery");
         notice = v["open_notices"][0]["notice_id"].clone();
     }
-    let marie = person(&api, "tulipe marche violon sable").await;
+    let marie = person(&api, &id, "tulipe marche violon sable").await;
     let (s, j) = api
         .get(&format!("/api/v1/beneficiaries/{b}/journal"), &marie)
         .await;
@@ -168,7 +200,7 @@ async fn no_single_caseworker_takes_over_an_account() {
         .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
     let (_, v) = api
-        .login_beneficiary("marie.d", "tulipe marche violon sable")
+        .login_beneficiary(&id, "tulipe marche violon sable")
         .await;
     assert_eq!(v["open_notices"], json!([]), "{v}");
     let (s, got) = api
@@ -216,6 +248,7 @@ async fn caseworkers_leave_and_people_remove_structures() {
         .await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
     let b = v["beneficiary_id"].as_str().unwrap().to_owned();
+    let id = v["identifier"].as_str().unwrap().to_owned();
     let (s, up) = api.upload(&julie, &b, "identity", scan()).await;
     assert_eq!(s, StatusCode::CREATED, "{up}");
     let doc = up["document_id"].as_str().unwrap().to_owned();
@@ -292,7 +325,7 @@ async fn caseworkers_leave_and_people_remove_structures() {
 
     // The person removes the structure: it no longer finds them, their
     // name or their grants.
-    let marie = person(&api, "482913").await;
+    let marie = person(&api, &id, "482913").await;
     assert_eq!(
         delete(
             &api,

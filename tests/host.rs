@@ -212,7 +212,7 @@ async fn a_damaged_database_is_never_replaced_by_an_empty_one() {
     let restored = dir.path().join("victim-restored");
     let server = start_in(kept, restored, &config, &[]);
     let api = server.api();
-    let marie = marie(&api).await;
+    let marie = marie(&api, &c.identifier).await;
     for (id, bytes) in &c.docs {
         let (s, got) = api
             .bytes(&format!("/api/v1/documents/{id}/content"), Some(&marie))

@@ -113,7 +113,7 @@ async fn operator_commands_on_a_live_server() {
     let data = server.data_dir.clone();
     let d = dir_arg(&data);
     let c = case(&api, &data, true).await;
-    let marie = marie(&api).await;
+    let marie = marie(&api, &c.identifier).await;
     let work = tempfile::tempdir().unwrap();
     let (key, recipient) = auditor_key(work.path());
 
@@ -553,7 +553,7 @@ async fn operator_commands_on_a_live_server() {
         assert!(ok, "{err}");
         let v: Value = serde_json::from_str(&out).unwrap();
         assert_eq!(v["report"]["version"], version);
-        let marie = self::marie(&api).await;
+        let marie = self::marie(&api, &c.identifier).await;
         let julie = api.login_caseworker("julie", "mot-de-passe-julie").await;
         api.login_caseworker("admin.lyon", "mot-de-passe-admin")
             .await;
@@ -634,7 +634,7 @@ async fn backup_then_restore_into_a_new_data_directory() {
     assert!(ok, "{err}");
     assert!(out.contains("backup written"), "{out}");
     // Taken while serving; the server goes on.
-    let marie_token = marie(&api).await;
+    let marie_token = marie(&api, &c.identifier).await;
     let (s, _) = api
         .get(
             &format!("/api/v1/beneficiaries/{}/documents", c.b),
@@ -693,7 +693,7 @@ async fn backup_then_restore_into_a_new_data_directory() {
     // The new data directory against the same bucket: every document reads.
     let server = start_in(tempfile::tempdir().unwrap(), fresh.clone(), &config, &env);
     let api = server.api();
-    let marie = marie(&api).await;
+    let marie = marie(&api, &c.identifier).await;
     for (id, bytes) in &c.docs {
         let (s, got) = api
             .bytes(&format!("/api/v1/documents/{id}/content"), Some(&marie))
@@ -793,7 +793,7 @@ async fn a_passphrase_protects_the_root_ring_instead_of_an_identity_file() {
     // The right one: the documents read after the rotation.
     let server = start_in(dir, data.clone(), config, std::slice::from_ref(&pass));
     let api = server.api();
-    let marie = marie(&api).await;
+    let marie = marie(&api, &c.identifier).await;
     for (id, bytes) in &c.docs {
         let (s, got) = api
             .bytes(&format!("/api/v1/documents/{id}/content"), Some(&marie))

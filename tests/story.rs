@@ -94,6 +94,9 @@ async fn story(server: &Server, searched: &[&Path]) {
         .await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
     let b = v["beneficiary_id"].as_str().unwrap().to_owned();
+    // What she logs in with: her choice and four digits (on her card).
+    let marie_id = v["identifier"].as_str().unwrap().to_owned();
+    assert!(marie_id.starts_with("marie.d-"), "{marie_id}");
 
     // The caseworker uploads a scan of an ID card.
     let scan = scan();
@@ -104,7 +107,7 @@ async fn story(server: &Server, searched: &[&Path]) {
     assert_eq!(up["sha256"], sha);
 
     // The person logs in, lists it, downloads it byte-exact.
-    let (s, v) = api.login_beneficiary("marie.d", "482913").await;
+    let (s, v) = api.login_beneficiary(&marie_id, "482913").await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
     let marie = v["token"].as_str().unwrap().to_owned();
     let (s, v) = api
@@ -275,7 +278,7 @@ async fn story(server: &Server, searched: &[&Path]) {
 
     // Five wrong secrets: locked (429 with Retry-After); the owner is told.
     for i in 0..5 {
-        let (s, _) = api.login_beneficiary("marie.d", "000000").await;
+        let (s, _) = api.login_beneficiary(&marie_id, "000000").await;
         assert_eq!(
             s,
             if i < 4 {
@@ -285,10 +288,10 @@ async fn story(server: &Server, searched: &[&Path]) {
             }
         );
     }
-    let (s, _) = api.login_beneficiary("marie.d", "482913").await;
+    let (s, _) = api.login_beneficiary(&marie_id, "482913").await;
     assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
     tokio::time::sleep(Duration::from_millis(1200)).await;
-    let (s, v) = api.login_beneficiary("marie.d", "482913").await;
+    let (s, v) = api.login_beneficiary(&marie_id, "482913").await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
     assert!(v["notices"][0].as_str().unwrap().starts_with('5'), "{v}");
     let marie = v["token"].as_str().unwrap().to_owned();
@@ -310,7 +313,7 @@ async fn story(server: &Server, searched: &[&Path]) {
         s == StatusCode::NOT_FOUND || s == StatusCode::UNAUTHORIZED,
         "{s}"
     );
-    let (s, _) = api.login_beneficiary("marie.d", "482913").await;
+    let (s, _) = api.login_beneficiary(&marie_id, "482913").await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
 }
 

@@ -418,6 +418,8 @@ pub fn scan() -> Vec<u8> {
 /// identity consent and `docs` documents uploaded by julie.
 pub struct Case {
     pub julie: String,
+    /// What marie logs in with (the server adds a number to "marie.d").
+    pub identifier: String,
     pub b: String,
     pub docs: Vec<(String, Vec<u8>)>,
 }
@@ -451,6 +453,8 @@ pub async fn case(api: &Api, data_dir: &Path, small: bool) -> Case {
         .await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
     let b = v["beneficiary_id"].as_str().unwrap().to_owned();
+    let identifier = v["identifier"].as_str().unwrap().to_owned();
+    assert!(identifier.starts_with("marie.d-"), "{identifier}");
     let mut docs = Vec::new();
     let mut contents = vec![scan()];
     if small {
@@ -462,11 +466,16 @@ pub async fn case(api: &Api, data_dir: &Path, small: bool) -> Case {
         assert_eq!(s, StatusCode::CREATED, "{up}");
         docs.push((up["document_id"].as_str().unwrap().to_owned(), bytes));
     }
-    Case { julie, b, docs }
+    Case {
+        julie,
+        identifier,
+        b,
+        docs,
+    }
 }
 
-pub async fn marie(api: &Api) -> String {
-    let (s, v) = api.login_beneficiary("marie.d", "482913").await;
+pub async fn marie(api: &Api, identifier: &str) -> String {
+    let (s, v) = api.login_beneficiary(identifier, "482913").await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
     v["token"].as_str().unwrap().to_owned()
 }

@@ -69,6 +69,7 @@ impl FromRequestParts<AppState> for Auth {
             .vault
             .session(&token)
             .map_err(|_| ApiError::unauthenticated())?;
+        state.per_account(session.principal.id())?;
         let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
         if from_cookie && !safe {
             let sent = parts

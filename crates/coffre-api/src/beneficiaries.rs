@@ -19,8 +19,8 @@ use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::schema::{
     AddTrusteeRequest, BeneficiaryEnrolled, BeneficiaryList, BeneficiaryView, DocumentList,
     DocumentUploaded, DocumentView, EnrollBeneficiaryRequest, EraseRequest, GrantList,
-    GrantRequest, GrantView, JournalView, ListQuery, NoticeList, NoticeView, RecoveryStartedView,
-    TrusteeList, TrusteeView, UploadForm,
+    GrantRequest, GrantView, JournalQuery, JournalView, ListQuery, NoticeList, NoticeView,
+    RecoveryStartedView, TrusteeList, TrusteeView, UploadForm,
 };
 
 pub fn router(max_upload: usize) -> OpenApiRouter<AppState> {
@@ -77,6 +77,7 @@ async fn enroll(
         StatusCode::CREATED,
         Json(BeneficiaryEnrolled {
             beneficiary_id: out.beneficiary_id,
+            identifier: out.identifier,
             warning: out.warning.map(str::to_owned),
         }),
     ))
@@ -287,21 +288,37 @@ async fn grants(
 
 /// Who did what in this vault (the person).
 #[utoipa::path(get, path = "/api/v1/beneficiaries/{beneficiary_id}/journal", tag = "beneficiaries",
-    params(("beneficiary_id" = String, Path, description = "32 hex digits")),
+    params(("beneficiary_id" = String, Path, description = "32 hex digits"), JournalQuery),
     security(("bearer" = []), ("cookie" = [])),
     responses(
-        (status = 200, description = "The newest entries, oldest first", body = JournalView),
+        (status = 200, description = "A page of entries, newest first, and the security events kept in view", body = JournalView),
         Refusals,
     ))]
 async fn journal(
     State(state): State<AppState>,
     auth: Auth,
     ApiPath(b): ApiPath<PrincipalId>,
+    ApiQuery(q): ApiQuery<JournalQuery>,
 ) -> ApiResult<Json<JournalView>> {
-    let journal = state.vault.vault_journal(&auth.session, b, 10_000).await?;
+    let limit = match q.limit {
+        None => 200,
+        Some(n @ 1..=1000) => n as usize,
+        Some(_) => {
+            return Err(crate::ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_input",
+                "limit is 1 to 1000",
+            ));
+        }
+    };
+    let journal = state
+        .vault
+        .vault_journal_page(&auth.session, b, q.before, limit)
+        .await?;
     Ok(Json(JournalView {
         kept_in_view: journal.kept_in_view.into_iter().map(Into::into).collect(),
         entries: journal.entries.into_iter().map(Into::into).collect(),
+        next_before: journal.next_before,
     }))
 }
 

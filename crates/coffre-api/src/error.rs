@@ -76,6 +76,17 @@ impl ApiError {
     pub fn not_found() -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", "not found")
     }
+    pub fn account_rate_limited() -> Self {
+        Self {
+            retry_after: Some(60),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "too many requests from this account; retry in a minute",
+            )
+        }
+    }
+
     pub fn rate_limited() -> Self {
         Self {
             retry_after: Some(60),
@@ -101,6 +112,10 @@ impl From<VaultError> for ApiError {
                 ..Self::new(S::TOO_MANY_REQUESTS, "locked_out", message)
             },
             VaultError::Invalid(_) => Self::new(S::BAD_REQUEST, "invalid_input", message),
+            VaultError::Busy { retry_after } => Self {
+                retry_after: Some(retry_after.as_secs().max(1)),
+                ..Self::new(S::SERVICE_UNAVAILABLE, "busy", message)
+            },
             VaultError::WeakSecret(_) => Self::new(S::BAD_REQUEST, "weak_secret", message),
             VaultError::Conflict(_) => Self::new(S::CONFLICT, "conflict", message),
             VaultError::TooLarge { .. } => Self::new(S::PAYLOAD_TOO_LARGE, "too_large", message),

@@ -10,6 +10,7 @@ mod client;
 mod documents;
 mod error;
 mod extract;
+pub mod limits;
 mod metrics;
 mod ops;
 mod recovery;
@@ -18,10 +19,9 @@ pub mod schema;
 mod sessions;
 mod structures;
 
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -37,6 +37,7 @@ use utoipa_axum::router::OpenApiRouter;
 pub use auth::{COOKIE, CSRF_HEADER, csrf_token};
 pub use client::{ClientAddr, client_ip};
 pub use error::{ApiError, ApiResult, ErrorBody};
+pub use limits::Limiters;
 pub use metrics::Metrics;
 pub use ops::metrics_text;
 pub use request_id::{REQUEST_ID_HEADER, RequestId};
@@ -55,6 +56,8 @@ pub struct ApiConfig {
     /// served on the public listener (the operator reads it through the
     /// admin socket: `coffre admin metrics`).
     pub metrics_token: Option<String>,
+    /// Authenticated requests per minute and per account.
+    pub requests_per_minute_per_account: u32,
 }
 
 impl Default for ApiConfig {
@@ -65,74 +68,8 @@ impl Default for ApiConfig {
             logins_per_minute: 30,
             trusted_proxies: Vec::new(),
             metrics_token: None,
+            requests_per_minute_per_account: 600,
         }
-    }
-}
-
-/// The unit a limit applies to: an IPv4 address, or the /64 an IPv6
-/// address belongs to (one host usually holds a whole /64, so counting each
-/// address apart would let it rotate through them).
-pub fn client_block(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V4(_) => ip,
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => {
-                let s = v6.segments();
-                IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
-            }
-        },
-    }
-}
-
-/// Fixed-window limiter per client address (IPv6: per /64), bounded in size.
-#[derive(Debug)]
-pub struct RateLimiter {
-    per_minute: u32,
-    windows: Mutex<HashMap<IpAddr, (Instant, u32)>>,
-}
-
-impl RateLimiter {
-    pub fn new(per_minute: u32) -> Self {
-        Self {
-            per_minute,
-            windows: Mutex::new(HashMap::new()),
-        }
-    }
-
-    pub fn allow(&self, ip: IpAddr) -> bool {
-        let mut w = self
-            .windows
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let now = Instant::now();
-        if w.len() > 100_000 {
-            w.retain(|_, (start, _)| now.duration_since(*start) < Duration::from_secs(60));
-        }
-        let e = w.entry(client_block(ip)).or_insert((now, 0));
-        if now.duration_since(e.0) >= Duration::from_secs(60) {
-            *e = (now, 0);
-        }
-        e.1 += 1;
-        e.1 <= self.per_minute
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ipv6_clients_are_limited_per_64() {
-        let l = RateLimiter::new(2);
-        let a: IpAddr = "2001:db8:1:2::10".parse().unwrap();
-        let b: IpAddr = "2001:db8:1:2:ffff::99".parse().unwrap();
-        let other: IpAddr = "2001:db8:1:3::10".parse().unwrap();
-        assert!(l.allow(a) && l.allow(b));
-        assert!(!l.allow(a), "a third request from the same /64");
-        assert!(l.allow(other));
-        let mapped: IpAddr = "::ffff:192.0.2.7".parse().unwrap();
-        assert_eq!(client_block(mapped), "192.0.2.7".parse::<IpAddr>().unwrap());
     }
 }
 
@@ -141,7 +78,7 @@ pub struct AppState {
     pub vault: Vault,
     pub config: Arc<ApiConfig>,
     pub metrics: Arc<Metrics>,
-    pub limiter: Arc<RateLimiter>,
+    pub limits: Arc<Limiters>,
 }
 
 impl AppState {
@@ -149,10 +86,19 @@ impl AppState {
     /// codes, share links: each costs a journal write or a key derivation);
     /// a 429 past it.
     pub(crate) fn per_address(&self, client: IpAddr) -> ApiResult<()> {
-        if self.limiter.allow(client) {
+        if self.limits.address(client) {
             Ok(())
         } else {
             Err(ApiError::rate_limited())
+        }
+    }
+
+    /// Counts an authenticated request against its account's budget.
+    pub(crate) fn per_account(&self, account: coffre_crypto::PrincipalId) -> ApiResult<()> {
+        if self.limits.account(account) {
+            Ok(())
+        } else {
+            Err(ApiError::account_rate_limited())
         }
     }
 
@@ -162,12 +108,15 @@ impl AppState {
 
     /// With metrics shared with another reader (the operator's socket).
     pub fn with_metrics(vault: Vault, config: ApiConfig, metrics: Arc<Metrics>) -> Self {
-        let limiter = Arc::new(RateLimiter::new(config.logins_per_minute));
+        let limits = Arc::new(Limiters::new(
+            config.logins_per_minute,
+            config.requests_per_minute_per_account,
+        ));
         Self {
             vault,
             config: Arc::new(config),
             metrics,
-            limiter,
+            limits,
         }
     }
 }

@@ -148,6 +148,8 @@ impl GrantRequest {
 /// A person enrolled at the desk.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct EnrollBeneficiaryRequest {
+    /// The part of the identifier the person chooses (e.g. their first
+    /// name); the server adds four digits.
     pub identifier: String,
     pub display_name: String,
     pub secret: String,
@@ -161,6 +163,9 @@ pub struct EnrollBeneficiaryRequest {
 pub struct BeneficiaryEnrolled {
     #[schema(value_type = String)]
     pub beneficiary_id: PrincipalId,
+    /// What the person logs in with: the part they chose, a dash and four
+    /// digits drawn by the server (print it on their access card).
+    pub identifier: String,
     /// Said to the person when no trustee was chosen.
     pub warning: Option<String>,
 }
@@ -346,8 +351,10 @@ pub struct JournalView {
     /// shares, erasure attempts), newest first, kept in view whatever came
     /// after them.
     pub kept_in_view: Vec<JournalEntry>,
-    /// The newest entries, oldest first.
+    /// The page's entries, newest first.
     pub entries: Vec<JournalEntry>,
+    /// Pass it as `before` for the next (older) page; absent on the last.
+    pub next_before: Option<u64>,
 }
 
 /// A recovery started by an admin of the trustee structure.
@@ -444,6 +451,16 @@ pub struct ShareCreatedView {
     /// Seconds since the epoch.
     pub expires_at: i64,
     pub expires_at_ms: i64,
+}
+
+/// A page of a person's journal.
+#[derive(Debug, Deserialize, ToSchema, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct JournalQuery {
+    /// Entries before this one (the `next_before` of the previous page).
+    pub before: Option<u64>,
+    /// How many (1 to 1000; 200 when absent).
+    pub limit: Option<u32>,
 }
 
 /// The list query of documents.

@@ -35,6 +35,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         (status = 400, description = "Malformed body", body = ErrorBody),
         (status = 401, description = "Wrong identifier or secret", body = ErrorBody),
         (status = 429, description = "Locked after repeated failures, or too many attempts from this address", body = ErrorBody),
+        (status = 503, description = "Too many logins under way; retry after the time given", body = ErrorBody),
     ))]
 async fn create_session(
     State(state): State<AppState>,
@@ -46,13 +47,13 @@ async fn create_session(
         LoginRequest::Caseworker { login, password } => {
             state
                 .vault
-                .login_caseworker(&login, UserSecret::new(password))
+                .login_caseworker_from(&login, UserSecret::new(password), client)
                 .await
         }
         LoginRequest::Beneficiary { identifier, secret } => {
             state
                 .vault
-                .login_beneficiary(&identifier, UserSecret::new(secret))
+                .login_beneficiary_from(&identifier, UserSecret::new(secret), client)
                 .await
         }
     };

@@ -116,6 +116,11 @@ pub struct Limits {
     /// First lockout duration; doubles with each further failure.
     pub lockout_seconds: Option<u64>,
     pub logins_per_minute: Option<u32>,
+    /// Authenticated requests per minute and per account.
+    pub requests_per_minute_per_account: Option<u32>,
+    /// Key derivations (argon2id, 19 MiB each) running at once; default
+    /// the number of cores.
+    pub key_derivations_at_once: Option<usize>,
 }
 
 impl Config {
@@ -162,6 +167,13 @@ impl Config {
         if let Some(n) = self.limits.lockout_after {
             anyhow::ensure!((3..=20).contains(&n), "limits.lockout_after must be 3..=20");
             l.lockout_after = n;
+        }
+        if let Some(n) = self.limits.key_derivations_at_once {
+            anyhow::ensure!(
+                (1..=64).contains(&n),
+                "limits.key_derivations_at_once must be 1..=64"
+            );
+            l.kdf_running = n;
         }
         Ok(l)
     }

@@ -56,6 +56,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         backups: backup_schedule,
         public_url,
         logins_per_minute,
+        requests_per_minute_per_account,
         trusted_proxies,
         metrics_token,
     } = settings;
@@ -186,6 +187,12 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         loop {
             tick.tick().await;
             sweeper.sweep_sessions();
+            if let Err(e) = sweeper.sweep_refusals().await {
+                tracing::warn!(error = %e, "writing the refusals' summaries failed");
+            }
+            if let Err(e) = sweeper.sweep_attempts().await {
+                tracing::warn!(error = %e, "sweeping old login counters failed");
+            }
             match coffre_api::admin::sweep_backups(&swept_dir) {
                 Ok(0) => {}
                 Ok(n) => tracing::warn!(removed = n, "removed backups no command came to fetch"),
@@ -205,6 +212,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         public_url: public_url.unwrap_or_else(|| format!("http://{bound}")),
         max_body_bytes: usize::try_from(max_doc + (1 << 20)).unwrap_or(usize::MAX),
         logins_per_minute,
+        requests_per_minute_per_account,
         trusted_proxies,
         metrics_token,
     };

@@ -47,6 +47,7 @@ pub struct Settings {
     pub backups: Option<BackupSchedule>,
     pub public_url: Option<String>,
     pub logins_per_minute: u32,
+    pub requests_per_minute_per_account: u32,
     pub trusted_proxies: Vec<IpAddr>,
     pub metrics_token: Option<String>,
 }
@@ -108,6 +109,13 @@ impl Settings {
             backups,
             public_url: config.server.public_url.clone(),
             logins_per_minute: config.limits.logins_per_minute.unwrap_or(30),
+            requests_per_minute_per_account: match config.limits.requests_per_minute_per_account {
+                None => 600,
+                Some(n @ 10..=100_000) => n,
+                Some(_) => {
+                    anyhow::bail!("limits.requests_per_minute_per_account must be 10..=100000")
+                }
+            },
             trusted_proxies: config.server.trusted_proxies.clone(),
             metrics_token: match &config.server.metrics_token_file {
                 Some(p) => Some(metrics_token(p)?),

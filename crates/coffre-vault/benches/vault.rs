@@ -84,7 +84,7 @@ async fn run() {
         .unwrap();
     let b = e.beneficiary_id;
     let t = v
-        .login_beneficiary("marie", UserSecret::from("482913"))
+        .login_beneficiary(&e.identifier, UserSecret::from("482913"))
         .await
         .unwrap();
     let me = v.session(&t.token).unwrap();

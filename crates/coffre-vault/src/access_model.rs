@@ -247,6 +247,9 @@ struct MCaseworker {
     id: PrincipalId,
     structure: usize,
     admin: bool,
+    /// Who invited them (none for a structure's first admin).
+    invited_by: Option<usize>,
+    created_ms: i64,
     active: bool,
     session: Option<Arc<Session>>,
 }
@@ -257,7 +260,10 @@ struct MPerson {
     identifier: String,
     secret: String,
     linked: BTreeSet<usize>,
-    trustees: BTreeSet<usize>,
+    /// Trustee structures, and when each was chosen.
+    trustees: BTreeMap<usize, i64>,
+    /// A recovery under way until then (one at a time).
+    recovery_until: i64,
     erased: bool,
     session: Option<Arc<Session>>,
 }
@@ -351,7 +357,7 @@ impl Model {
             .grants
             .iter()
             .any(|g| g.person == p && g.structure == s && g.live(self.now));
-        if !live && !self.persons[p].trustees.contains(&s) {
+        if !live && !self.persons[p].trustees.contains_key(&s) {
             self.persons[p].linked.remove(&s);
         }
     }
@@ -543,6 +549,8 @@ impl Harness {
                     id: s.admin_id,
                     structure: self.m.structures.len() - 1,
                     admin: true,
+                    invited_by: None,
+                    created_ms: v.now_ms(),
                     active: true,
                     session: None,
                 });
@@ -569,6 +577,8 @@ impl Harness {
                         id,
                         structure: s,
                         admin,
+                        invited_by: Some(cw),
+                        created_ms: v.now_ms(),
                         active: true,
                         session: None,
                     });
@@ -622,14 +632,15 @@ impl Harness {
                 let s = self.m.caseworkers[cw].structure;
                 self.m.persons.push(MPerson {
                     id: e.beneficiary_id,
-                    identifier: format!("personne{n}"),
+                    identifier: e.identifier.clone(),
                     secret,
                     linked: BTreeSet::from([s]),
                     trustees: if trustee {
-                        BTreeSet::from([s])
+                        BTreeMap::from([(s, v.now_ms())])
                     } else {
-                        BTreeSet::new()
+                        BTreeMap::new()
                     },
+                    recovery_until: 0,
                     erased: false,
                     session: None,
                 });
@@ -905,29 +916,56 @@ impl Harness {
                     return Ok(());
                 };
                 let s = self.m.caseworkers[cw].structure;
+                let now = v.now_ms();
                 let person = &self.m.persons[p];
-                let may =
-                    !person.erased && person.linked.contains(&s) && person.trustees.contains(&s);
+                let may = !person.erased
+                    && person.linked.contains(&s)
+                    && person.trustees.contains_key(&s)
+                    && self.m.caseworkers[cw].admin;
                 let started = v.start_recovery(&starter, self.m.persons[p].id).await;
-                expect(
-                    "recovery start",
-                    &started,
-                    may && self.m.caseworkers[cw].admin,
-                )?;
+                if may && person.recovery_until > now {
+                    // One at a time: refused as under way, nothing else.
+                    if !matches!(started, Err(VaultError::Conflict(_))) {
+                        return Err(format!(
+                            "recovery start: another is under way, yet {:?}",
+                            started.map(|_| ())
+                        ));
+                    }
+                    return Ok(());
+                }
+                expect("recovery start", &started, may)?;
                 let Ok(started) = started else { return Ok(()) };
+                self.m.persons[p].recovery_until = started.expires_ms;
+                let chosen = self.m.persons[p].trustees.get(&s).copied().unwrap_or(0);
+                let helper = &self.m.caseworkers[cw2];
+                // A second member, not invited by the starter, there since
+                // before the person chose the structure.
+                let second_ok = cw2 != cw
+                    && helper.structure == s
+                    && helper.invited_by != Some(cw)
+                    && helper.created_ms <= chosen;
                 let confirmed = v.confirm_recovery(&confirmer, started.recovery_id).await;
-                let second_ok = cw2 != cw && self.m.caseworkers[cw2].structure == s;
                 expect("recovery confirmation", &confirmed, second_ok)?;
                 let secret = format!("nouveau secret {}", self.steps);
-                let res = v
+                // The starter cannot complete it; the member who confirmed does.
+                let by_starter = v
                     .complete_recovery(
                         &starter,
                         started.recovery_id,
                         UserSecret::new(secret.clone()),
                     )
                     .await;
+                expect("recovery completion by its starter", &by_starter, false)?;
+                let res = v
+                    .complete_recovery(
+                        &confirmer,
+                        started.recovery_id,
+                        UserSecret::new(secret.clone()),
+                    )
+                    .await;
                 expect("recovery completion", &res, second_ok)?;
                 if res.is_ok() {
+                    self.m.persons[p].recovery_until = 0;
                     self.m.persons[p].secret = secret;
                     if self.m.persons[p]
                         .session
@@ -959,7 +997,7 @@ impl Harness {
                     .await;
                 expect("add trustee", &res, !self.m.persons[p].erased)?;
                 if res.is_ok() {
-                    self.m.persons[p].trustees.insert(s);
+                    self.m.persons[p].trustees.insert(s, v.now_ms());
                     self.m.persons[p].linked.insert(s);
                 }
             }
@@ -976,7 +1014,7 @@ impl Harness {
                 let res = v
                     .remove_trustee(&session, self.m.persons[p].id, self.m.structures[s].id)
                     .await;
-                let ok = !self.m.persons[p].erased && self.m.persons[p].trustees.contains(&s);
+                let ok = !self.m.persons[p].erased && self.m.persons[p].trustees.contains_key(&s);
                 expect("remove trustee", &res, ok)?;
                 if res.is_ok() {
                     self.m.persons[p].trustees.remove(&s);
@@ -997,8 +1035,8 @@ impl Harness {
                     .leave_structure(&session, self.m.persons[p].id, self.m.structures[s].id)
                     .await;
                 let person = &self.m.persons[p];
-                let ok =
-                    !person.erased && (person.linked.contains(&s) || person.trustees.contains(&s));
+                let ok = !person.erased
+                    && (person.linked.contains(&s) || person.trustees.contains_key(&s));
                 expect("leave structure", &res, ok)?;
                 if res.is_ok() {
                     self.m.persons[p].trustees.remove(&s);

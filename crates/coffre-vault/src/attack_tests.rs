@@ -23,6 +23,7 @@ use coffre_crypto::{Identity, PrincipalId, UserSecret};
 use coffre_store::{FsStore, ObjectKey, ObjectStore};
 use futures_util::StreamExt;
 
+use crate::journal::{Event, NewEntry, Who};
 use crate::model::{Category, Permission};
 use crate::records::{BeneficiaryRecord, DocumentRecord, KeyWrap, Table};
 use crate::{
@@ -97,7 +98,7 @@ async fn person(
         .await
         .unwrap();
     let t = v
-        .login_beneficiary(identifier, UserSecret::from(secret))
+        .login_beneficiary(&e.identifier, UserSecret::from(secret))
         .await
         .unwrap();
     (e.beneficiary_id, v.session(&t.token).unwrap())
@@ -165,10 +166,20 @@ async fn a_departed_caseworker_keeps_nothing() {
     );
     // A colleague invited but not yet enrolled: her code carries the key.
     let (_, pending_code) = v.invite_caseworker(&admin, s, "paul", false).await.unwrap();
+    // A link she made for a CAF agent, still unused.
+    let link = v
+        .create_share(&leaving, before.document_id, Some(31), 100)
+        .await
+        .unwrap();
 
     v.deactivate_caseworker(&admin, leaving.principal.id())
         .await
         .unwrap();
+    // Her links died with her access.
+    assert!(matches!(
+        v.redeem_share(&link.token).await,
+        Err(VaultError::Gone)
+    ));
     // Her session ends at once; she cannot log in again.
     assert!(!v.session_is_live(&leaving));
     assert!(
@@ -235,11 +246,19 @@ async fn an_operator_deactivation_rotates_at_the_next_login() {
     let leaving = member(&v, &admin, s, "julie").await;
     let (b, _me) = person(&v, &admin, "marie", "Marie", "482913").await;
     let old = leaving.structure_key().unwrap();
+    // Invitations made before she left: each code carries the old key.
+    let (_, code) = v.invite_caseworker(&admin, s, "paul", false).await.unwrap();
     v.deactivate_caseworker_as_operator(leaving.principal.id())
         .await
         .unwrap();
     assert!(!v.session_is_live(&leaving));
     assert!(v.structure(s).unwrap().rotation_due);
+    // They were all cancelled, whoever keeps a copy.
+    assert!(
+        v.enroll_caseworker(&code, UserSecret::from(PASSWORD))
+            .await
+            .is_err()
+    );
     // The operator holds no structure key: until a member logs in, the
     // wraps are still to the old key.
     assert!(opens_anything(&v, &old, s, b));
@@ -258,6 +277,114 @@ async fn an_operator_deactivation_rotates_at_the_next_login() {
         .unwrap();
     assert!(v.download(&admin2, d.document_id).await.is_ok());
     assert!(v.download(&admin, d.document_id).await.is_ok());
+}
+
+/// The review's race: a caseworker logging in again and again while an
+/// admin removes them. Whichever comes first, no session of theirs is left
+/// afterwards, and none holds the structure's new key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_login_racing_its_deactivation_keeps_nothing() {
+    let (v, _, _dir) = vault().await;
+    let (s, admin) = structure(&v, "admin").await;
+    for round in 0..6 {
+        let name = format!("julie{round}");
+        let leaving = member(&v, &admin, s, &name).await;
+        let mut logins = tokio::task::JoinSet::new();
+        for _ in 0..4 {
+            let (v, name) = (v.clone(), name.clone());
+            logins.spawn(async move {
+                v.login_caseworker(&name, UserSecret::from(PASSWORD))
+                    .await
+                    .ok()
+                    .map(|o| o.token)
+            });
+        }
+        let admin_now = login(&v, "admin").await;
+        v.deactivate_caseworker(&admin_now, leaving.principal.id())
+            .await
+            .unwrap();
+        while let Some(token) = logins.join_next().await {
+            if let Some(token) = token.unwrap() {
+                assert!(
+                    v.session(&token).is_err(),
+                    "round {round}: a session of the departed caseworker survived"
+                );
+            }
+        }
+        assert!(
+            v.login_caseworker(&name, UserSecret::from(PASSWORD))
+                .await
+                .is_err()
+        );
+    }
+}
+
+/// A person key with no record is destroyed only when the journal shows the
+/// person's erasure begun: records lost another way (a database that lost
+/// its last writes, a record deleted by someone with the files) must not
+/// make the papers unrecoverable from a backup.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orphan_keys_are_destroyed_only_after_an_erasure() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn coffre_store::ObjectStore> =
+        Arc::new(FsStore::open(dir.path().join("objects")).await.unwrap());
+    let root = RootKeyRing::generate().unwrap();
+    let config = |root: &RootKeyRing| VaultConfig {
+        clock: crate::Clock::system(),
+        person_keys: dir.path().join("person-keys"),
+        db_path: dir.path().join("db"),
+        store: store.clone(),
+        root: root.current_only(),
+        limits: Limits::default(),
+    };
+    let v = Vault::open(config(&root)).await.unwrap();
+    let (_, admin) = structure(&v, "admin").await;
+    let (lost, _) = person(&v, &admin, "paul", "Paul", "482913").await;
+    let (erased, _) = person(&v, &admin, "marie", "Marie", "482913").await;
+    // Paul's record disappears behind the vault's back; Marie's erasure is
+    // begun (journaled) and interrupted after her records went.
+    v.records()
+        .write(|tx| {
+            tx.beneficiaries().remove(lost)?;
+            tx.beneficiaries().remove(erased)
+        })
+        .unwrap();
+    v.journal(
+        NewEntry::new(
+            Who::Beneficiary(erased),
+            Event::VaultErase,
+            crate::journal::Outcome::Started,
+        )
+        .vault(erased),
+    )
+    .await
+    .unwrap();
+    v.checkpoint().await.unwrap();
+    drop(v);
+    // An hour later, the vault opens again.
+    let key_file = |id: PrincipalId| {
+        let hex = id.to_string();
+        dir.path()
+            .join("person-keys")
+            .join(&hex[..2])
+            .join(format!("{hex}.key"))
+    };
+    let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+    for id in [lost, erased] {
+        std::fs::File::options()
+            .write(true)
+            .open(key_file(id))
+            .unwrap()
+            .set_modified(two_hours_ago)
+            .unwrap();
+    }
+    let v = Vault::open(config(&root)).await.unwrap();
+    assert!(key_file(lost).exists(), "a key without an erasure is kept");
+    assert!(
+        !key_file(erased).exists(),
+        "an interrupted erasure is finished"
+    );
+    drop(v);
 }
 
 /// Where `needle` appears in any file under `dir`.

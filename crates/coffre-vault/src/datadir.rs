@@ -144,10 +144,23 @@ pub fn save_root(dir: &Path, root: &RootKeyRing, protection: &RootProtection) ->
     let _ = std::fs::remove_file(&tmp);
     write_private(&tmp, &file)?;
     let keys = dir.join(ROOT_KEYS_FILE);
+    // The old ring (with the versions just retired) is overwritten once
+    // the new one is in place, so that its blocks do not linger in free
+    // space (copy-on-write file systems and flash may still keep them).
+    let old = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&keys);
     std::fs::rename(&tmp, &keys).map_err(io("rename", &keys))?;
     std::fs::File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(io("sync", dir))?;
+    if let Ok(mut old) = old {
+        let len = old.metadata().map_or(0, |m| m.len());
+        old.write_all(&vec![0u8; usize::try_from(len).unwrap_or(0)])
+            .and_then(|()| old.sync_all())
+            .map_err(io("overwrite", &keys))?;
+    }
     Ok(())
 }
 

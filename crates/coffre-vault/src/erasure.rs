@@ -13,7 +13,7 @@ use coffre_crypto::{PrincipalId, UserSecret};
 use coffre_store::ObjectKey;
 
 use crate::journal::{Event, NewEntry, Outcome};
-use crate::lockout::Account;
+use crate::lockout::{Account, Source};
 use crate::model::Category;
 use crate::policy::Action;
 use crate::records::{Login, LoginKind};
@@ -40,18 +40,15 @@ impl Vault {
         }
         .account_key();
         let who = session.principal.who();
-        self.check_secret(
-            &Account {
-                key: &account,
-                who,
-                vault: Some(beneficiary),
-            },
-            &b.sealed_identity,
-            secret,
-            b.id,
-        )
-        .await?;
-        self.attempt_succeeded(&account)?;
+        let attempt = Account {
+            key: &account,
+            who,
+            vault: Some(beneficiary),
+            source: Source::Session,
+        };
+        self.check_secret(&attempt, &b.sealed_identity, secret, b.id)
+            .await?;
+        self.attempt_succeeded(&attempt)?;
         // Recorded before anything is deleted, so an interrupted erasure
         // still leaves its trace.
         self.journal(NewEntry::new(who, Event::VaultErase, Outcome::Started).vault(beneficiary))
@@ -77,6 +74,7 @@ impl Vault {
             .filter(|r| r.beneficiary == beneficiary)
             .map(|r| r.id)
             .collect();
+        let counters = read.attempts().of_account(&account)?;
         self.records().write(|tx| {
             // (Links first: each counts itself out of the vault's record.)
             for (lookup, r) in &shares {
@@ -105,7 +103,10 @@ impl Vault {
                 tx.links().remove(*s, beneficiary)?;
             }
             tx.logins().release(&b.login_index)?;
-            tx.attempts().remove(&account)
+            for k in &counters {
+                tx.attempts().remove(k)?;
+            }
+            Ok(())
         })?;
         self.inner.journal.sync().await?;
         self.inner.sessions.remove_principal(beneficiary);

@@ -19,6 +19,10 @@ pub enum VaultError {
     LockedOut { retry_after: Duration },
     #[error("invalid input: {0}")]
     Invalid(String),
+    /// Too many key derivations under way: retry shortly (the bound keeps
+    /// the memory argon2id takes in check).
+    #[error("the server is busy; retry shortly")]
+    Busy { retry_after: Duration },
     /// A person's secret too easy to guess (or too short, too long).
     #[error("secret refused: {}", .0.describe())]
     WeakSecret(crate::principals::SecretProblem),
@@ -66,6 +70,7 @@ impl VaultError {
             VaultError::Unauthenticated => "unauthenticated",
             VaultError::LockedOut { .. } => "locked_out",
             VaultError::Invalid(_) => "invalid_input",
+            VaultError::Busy { .. } => "busy",
             VaultError::WeakSecret(_) => "weak_secret",
             VaultError::Conflict(_) => "conflict",
             VaultError::TooLarge { .. } => "too_large",

@@ -56,8 +56,27 @@ fn safe_name(s: &str) -> String {
     }
 }
 
-/// How many entries kept in view are shown at most.
+/// How many entries kept in view are shown, besides the newest of each
+/// kind.
 pub const PINNED_SHOWN: usize = 200;
+/// How far back the newest of each kind is looked for.
+const PINNED_SCANNED: usize = 5_000;
+
+/// The entries kept in view, newest first: the newest [`PINNED_SHOWN`],
+/// and the newest of every kind (action and outcome) among the older ones —
+/// so that many entries of one kind (share links made again and again)
+/// never push the last recovery out of view.
+fn in_view(pinned: Vec<Entry>) -> Vec<Entry> {
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for (i, e) in pinned.into_iter().enumerate() {
+        let first_of_kind = seen.insert((e.action.clone(), e.outcome.clone()));
+        if i < PINNED_SHOWN || first_of_kind {
+            out.push(e);
+        }
+    }
+    out
+}
 
 /// A person's journal as they read it.
 #[derive(Debug, Clone)]
@@ -66,9 +85,15 @@ pub struct VaultJournal {
     /// trustees, grants, shares, erasure attempts), newest first: kept in
     /// view whatever came after.
     pub kept_in_view: Vec<Entry>,
-    /// The newest entries, oldest first.
+    /// The entries of the page (see the function that made it for their
+    /// order).
     pub entries: Vec<Entry>,
+    /// The cursor of the next (older) page, when there may be one.
+    pub next_before: Option<u64>,
 }
+
+/// Most entries one page of a person's journal holds.
+pub const JOURNAL_PAGE_MAX: usize = 10_000;
 
 impl Vault {
     /// "Who looked at my papers": the journal entries of a vault (newest
@@ -80,15 +105,40 @@ impl Vault {
         beneficiary: PrincipalId,
         limit: usize,
     ) -> Result<VaultJournal> {
+        let mut page = self
+            .vault_journal_page(session, beneficiary, None, limit)
+            .await?;
+        page.entries.reverse();
+        Ok(page)
+    }
+
+    /// A page of the person's journal, **newest first**: the `limit` entries
+    /// (at most [`JOURNAL_PAGE_MAX`]) before entry `before`, and the cursor of
+    /// the next page; the entries kept in view come with every page.
+    pub async fn vault_journal_page(
+        &self,
+        session: &Session,
+        beneficiary: PrincipalId,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<VaultJournal> {
         self.authorize(session, Action::ReadJournal, beneficiary, None, None)
             .await?;
         let journal = self.records().journal();
         let entries = |records: Vec<coffre_crypto::audit::Record>| {
             records.into_iter().map(|r| r.entry).collect::<Vec<_>>()
         };
+        let limit = limit.clamp(1, JOURNAL_PAGE_MAX);
+        let page = entries(journal.page_of_vault(beneficiary, before, limit)?);
+        let next_before = (page.len() == limit)
+            .then(|| page.last().map(|e| e.seq))
+            .flatten();
         Ok(VaultJournal {
-            kept_in_view: entries(journal.pinned_of_vault(beneficiary, PINNED_SHOWN)?),
-            entries: entries(journal.of_vault(beneficiary, limit.clamp(1, 10_000))?),
+            kept_in_view: in_view(entries(
+                journal.pinned_of_vault(beneficiary, PINNED_SCANNED)?,
+            )),
+            entries: page,
+            next_before,
         })
     }
 

@@ -50,6 +50,16 @@ async fn structure(v: &Vault, admin: &str) -> (PrincipalId, Arc<Session>) {
 }
 
 async fn person(v: &Vault, cw: &Session, grant: Option<NewGrant>) -> (PrincipalId, Arc<Session>) {
+    let (id, session, _) = person_named(v, cw, grant).await;
+    (id, session)
+}
+
+/// The same, with the identifier the person logs in with.
+async fn person_named(
+    v: &Vault,
+    cw: &Session,
+    grant: Option<NewGrant>,
+) -> (PrincipalId, Arc<Session>, String) {
     let e = v
         .enroll_beneficiary(
             cw,
@@ -64,10 +74,10 @@ async fn person(v: &Vault, cw: &Session, grant: Option<NewGrant>) -> (PrincipalI
         .await
         .unwrap();
     let t = v
-        .login_beneficiary("marie", UserSecret::from("482913"))
+        .login_beneficiary(&e.identifier, UserSecret::from("482913"))
         .await
         .unwrap();
-    (e.beneficiary_id, v.session(&t.token).unwrap())
+    (e.beneficiary_id, v.session(&t.token).unwrap(), e.identifier)
 }
 
 fn body(data: &'static [u8]) -> crate::PlaintextStream {
@@ -273,6 +283,9 @@ async fn a_scope_key_kept_from_an_expired_grant_opens_nothing_new() {
         days: 1,
     };
     let (ben, me) = person(&v, &a, Some(grant)).await;
+    let mut shared = identity_doc();
+    shared.private = Some(false);
+    let before = v.upload(&me, ben, shared, body(b"avant")).await.unwrap();
     let kept = v
         .access()
         .structure_scope(&a, ben, Category::Identity, 1)
@@ -280,6 +293,12 @@ async fn a_scope_key_kept_from_an_expired_grant_opens_nothing_new() {
     v.clock()
         .advance(std::time::Duration::from_millis(86_400_001));
     v.sweep_expired_grants().await.unwrap();
+    // A paper from before stays at the old epoch (an expiry rotates
+    // forward): it is still renamed, dated, read like any other.
+    v.update_document(&me, before.document_id, Some("Titre".into()), None, None)
+        .await
+        .unwrap();
+    assert!(v.download(&me, before.document_id).await.is_ok());
     let mut meta = identity_doc();
     meta.private = Some(false);
     let after = v.upload(&me, ben, meta, body(b"apres")).await.unwrap();
@@ -358,10 +377,10 @@ async fn unknown_identifiers_cost_a_secret_check() {
     use std::sync::atomic::Ordering;
     let (v, _store, _dir) = vault().await;
     let (_, a) = structure(&v, "a").await;
-    person(&v, &a, None).await;
+    let (_, _, marie) = person_named(&v, &a, None).await;
     let runs = || v.inner.decoy_runs.load(Ordering::Relaxed);
     assert_eq!(runs(), 0);
-    for who in ["personne", "marie.x"] {
+    for who in ["personne", "marie", "marie-0000x"] {
         assert!(matches!(
             v.login_beneficiary(who, UserSecret::from("482913")).await,
             Err(VaultError::Unauthenticated)
@@ -372,14 +391,14 @@ async fn unknown_identifiers_cost_a_secret_check() {
             .await,
         Err(VaultError::Unauthenticated)
     ));
-    assert_eq!(runs(), 3);
+    assert_eq!(runs(), 4);
     // Known account, wrong secret: the real check, not the decoy.
     assert!(
-        v.login_beneficiary("marie", UserSecret::from("000000"))
+        v.login_beneficiary(&marie, UserSecret::from("000000"))
             .await
             .is_err()
     );
-    assert_eq!(runs(), 3);
+    assert_eq!(runs(), 4);
     // The decoy's outer layer opens (so argon2id runs) after a rotation too.
     let decoy_opens = || async {
         let sealed = v.inner.decoy.read().unwrap().clone();

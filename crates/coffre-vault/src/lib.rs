@@ -46,8 +46,9 @@ pub use audit_export::AuditRange;
 pub use clock::Clock;
 pub use documents::{DocumentInfo, NewDocument, PlaintextStream};
 pub use error::{Result, VaultError};
-pub use export::{Manifest, ManifestEntry, PINNED_SHOWN, VaultJournal};
+pub use export::{JOURNAL_PAGE_MAX, Manifest, ManifestEntry, PINNED_SHOWN, VaultJournal};
 pub use journal::{Event, NewEntry, Outcome, Who};
+pub use lockout::{address_block, site_block};
 pub use maintenance::{
     BACKUP_FORMAT, BackupSummary, GcReport, RecordProblem, RestoreSummary, RootFile,
     RotationReport, ScrubProblem, ScrubReport, ScrubSummary, restore,

@@ -1,12 +1,26 @@
-//! Login attempts: counted per account, on disk, before the secret is even
-//! checked (Signal's order: killing the process mid-check buys no free
-//! guess); an account locks after `Limits::lockout_after` failures, for a
-//! duration that doubles with each further failure; the owner is told at
-//! their next login how many attempts failed.
+//! Login attempts: counted on disk before the secret is even checked
+//! (Signal's order: killing the process mid-check buys no free guess), with
+//! two counters per attempt:
 //!
-//! The account's state is one of two explicit states, and every rule is a
+//! - one per account **and client** (an IPv4 address, an IPv6 /64, or "in
+//!   a session" for a secret re-typed by someone logged in): it locks after
+//!   `Limits::lockout_after` failures, for a duration that doubles with each
+//!   further failure. A stranger who knows an identifier locks only
+//!   themselves out: the owner, from their own phone or the desk, still
+//!   logs in;
+//! - one per account, all clients together, with a much higher threshold
+//!   (`Limits::lockout_after_all`): many addresses together still get only
+//!   so many guesses a day.
+//!
+//! An identifier that names no account goes through the same counters
+//! (kept under its blind index, swept after a day), answers and costs: a
+//! caller cannot tell it from a real one. The owner is told at their next
+//! login how many attempts failed, from any client.
+//!
+//! Each counter is one of two explicit states, and every rule is a
 //! transition below; `AttemptRecord` is only how a state is stored.
 
+use std::net::{IpAddr, Ipv6Addr};
 use std::time::Duration;
 
 use coffre_crypto::{Identity, PrincipalId, UserSecret};
@@ -55,7 +69,8 @@ impl Lockout {
         }
     }
 
-    pub fn record(self) -> AttemptRecord {
+    /// The state as stored, with the time of the last attempt.
+    pub fn record(self, last_ms: i64) -> AttemptRecord {
         match self {
             Lockout::Open {
                 failures,
@@ -64,6 +79,7 @@ impl Lockout {
                 failures,
                 locked_until_ms: 0,
                 unreported,
+                last_ms,
             },
             Lockout::Locked {
                 failures,
@@ -73,6 +89,7 @@ impl Lockout {
                 failures,
                 locked_until_ms: until,
                 unreported,
+                last_ms,
             },
         }
     }
@@ -91,8 +108,8 @@ impl Lockout {
         }
     }
 
-    /// Before a secret is checked.
-    pub fn attempt(self, now: i64, l: &Limits) -> (Lockout, Verdict) {
+    /// Before a secret is checked, against a threshold of `after` failures.
+    pub fn attempt(self, now: i64, l: &Limits, after: u32) -> (Lockout, Verdict) {
         match self {
             Lockout::Locked { until, .. } if until > now => (self, Verdict::Refuse { until }),
             // At the limit with attempts still being checked (parallel
@@ -100,8 +117,8 @@ impl Lockout {
             Lockout::Open {
                 failures,
                 unreported,
-            } if failures >= l.lockout_after => {
-                let until = now + millis(lock_duration(l, failures));
+            } if failures >= after => {
+                let until = now + millis(lock_duration(l, after, failures));
                 (
                     Lockout::Locked {
                         failures,
@@ -126,13 +143,13 @@ impl Lockout {
     }
 
     /// After a wrong secret (already counted): locks at the limit.
-    pub fn failed(self, now: i64, l: &Limits) -> Lockout {
+    pub fn failed(self, now: i64, l: &Limits, after: u32) -> Lockout {
         let (failures, unreported) = self.counts();
-        if failures >= l.lockout_after {
+        if failures >= after {
             Lockout::Locked {
                 failures,
                 unreported,
-                until: now + millis(lock_duration(l, failures)),
+                until: now + millis(lock_duration(l, after, failures)),
             }
         } else {
             self
@@ -164,10 +181,11 @@ fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
-/// How long an account stays locked after `failures` failures: the base
-/// duration at the limit, doubling with each further failure, capped.
-fn lock_duration(l: &Limits, failures: u32) -> Duration {
-    let doublings = failures.saturating_sub(l.lockout_after).min(20);
+/// How long a counter stays locked after `failures` failures: the base
+/// duration at the limit `after`, doubling with each further failure,
+/// capped.
+fn lock_duration(l: &Limits, after: u32, failures: u32) -> Duration {
+    let doublings = failures.saturating_sub(after).min(20);
     l.lockout_base
         .saturating_mul(1 << doublings)
         .min(l.lockout_max)
@@ -179,16 +197,77 @@ fn locked_out(until: i64, now: i64) -> VaultError {
     }
 }
 
+/// The block of addresses one client is counted as: an IPv4 address, or
+/// the /64 an IPv6 address belongs to (one host usually holds a whole /64).
+pub fn address_block(ip: IpAddr) -> IpAddr {
+    address_prefix(ip, 4)
+}
+
+/// The wider block: an IPv4 address still, or an IPv6 /48 (one site).
+pub fn site_block(ip: IpAddr) -> IpAddr {
+    address_prefix(ip, 3)
+}
+
+/// IPv4 (or IPv4-mapped) addresses as they are; IPv6 cut to its first
+/// `segments` 16-bit groups.
+fn address_prefix(ip: IpAddr, segments: usize) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let mut s = v6.segments();
+                for x in s.iter_mut().skip(segments) {
+                    *x = 0;
+                }
+                IpAddr::V6(Ipv6Addr::from(s))
+            }
+        },
+    }
+}
+
+/// Where an attempt comes from: it has its own counter on the account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Source {
+    /// A login from this address (counted by its block).
+    Address(IpAddr),
+    /// A secret re-typed by someone logged in (erasure, trustees, a secret
+    /// change): one counter for all sessions.
+    Session,
+}
+
 /// The account a secret is checked for.
 pub(crate) struct Account<'a> {
-    /// The key of its attempt counter.
+    /// The account's key (its counters are kept under keys derived from it).
     pub key: &'a [u8],
     pub who: Who,
     /// The vault whose journal shows the attempt (a person's own).
     pub vault: Option<PrincipalId>,
+    pub source: Source,
 }
 
 impl Account<'_> {
+    /// The counter of this account and this client.
+    fn client_key(&self) -> Vec<u8> {
+        let mut k = self.key.to_vec();
+        k.push(0);
+        match self.source {
+            Source::Address(ip) => match address_block(ip) {
+                IpAddr::V4(v4) => k.extend_from_slice(&v4.octets()),
+                IpAddr::V6(v6) => k.extend_from_slice(&v6.octets()),
+            },
+            Source::Session => k.push(b's'),
+        }
+        k
+    }
+
+    /// The counter of this account, all clients together.
+    fn all_key(&self) -> Vec<u8> {
+        let mut k = self.key.to_vec();
+        k.push(1);
+        k
+    }
+
     fn entry(&self) -> NewEntry {
         let e = NewEntry::denied(self.who, Event::SessionCreate);
         match self.vault {
@@ -241,14 +320,38 @@ impl Vault {
     }
 
     /// Counts the attempt as a failure (durably) before the secret is
-    /// checked, or refuses it while the account is locked.
-    async fn count_attempt(&self, account: &Account<'_>) -> Result<()> {
+    /// checked, on both its counters, or refuses it while either is locked.
+    pub(crate) async fn count_attempt(&self, account: &Account<'_>) -> Result<()> {
         let l = self.limits().clone();
         let now = self.now_ms();
+        let (one, all) = (account.client_key(), account.all_key());
         let verdict = self.records().write(|tx| {
-            let state = Lockout::from_record(&tx.attempts().get(account.key)?);
-            let (next, verdict) = state.attempt(now, &l);
-            tx.attempts().put(account.key, &next.record())?;
+            let client = Lockout::from_record(&tx.attempts().get(&one)?);
+            let total = Lockout::from_record(&tx.attempts().get(&all)?);
+            let (client_next, client_verdict) = client.attempt(now, &l, l.lockout_after);
+            let (total_next, total_verdict) = total.attempt(now, &l, l.lockout_after_all);
+            let verdict = match (client_verdict, total_verdict) {
+                (Verdict::Check, Verdict::Check) => Verdict::Check,
+                (Verdict::Refuse { until: a }, Verdict::Refuse { until: b }) => {
+                    Verdict::Refuse { until: a.max(b) }
+                }
+                (Verdict::Refuse { until }, _) | (_, Verdict::Refuse { until }) => {
+                    Verdict::Refuse { until }
+                }
+            };
+            // A checked attempt is counted on both counters; a refused one
+            // changes only the counter that refused it (which locks).
+            if verdict == Verdict::Check {
+                tx.attempts().put(&one, &client_next.record(now))?;
+                tx.attempts().put(&all, &total_next.record(now))?;
+            } else {
+                if client_verdict != Verdict::Check {
+                    tx.attempts().put(&one, &client_next.record(now))?;
+                }
+                if total_verdict != Verdict::Check {
+                    tx.attempts().put(&all, &total_next.record(now))?;
+                }
+            }
             Ok(verdict)
         })?;
         self.inner.journal.sync().await?;
@@ -261,18 +364,29 @@ impl Vault {
         }
     }
 
-    /// After a wrong secret: locks at the limit, journals, and returns the
-    /// error to answer with.
-    async fn attempt_failed(&self, account: &Account<'_>) -> VaultError {
+    /// After a wrong secret: locks each counter at its limit, journals, and
+    /// returns the error to answer with.
+    pub(crate) async fn attempt_failed(&self, account: &Account<'_>) -> VaultError {
         let res: Result<VaultError> = async {
             let l = self.limits().clone();
             let now = self.now_ms();
-            let state = self.records().write(|tx| {
-                let next = Lockout::from_record(&tx.attempts().get(account.key)?).failed(now, &l);
-                tx.attempts().put(account.key, &next.record())?;
-                Ok(next)
+            let (one, all) = (account.client_key(), account.all_key());
+            let until = self.records().write(|tx| {
+                let client = Lockout::from_record(&tx.attempts().get(&one)?).failed(
+                    now,
+                    &l,
+                    l.lockout_after,
+                );
+                let total = Lockout::from_record(&tx.attempts().get(&all)?).failed(
+                    now,
+                    &l,
+                    l.lockout_after_all,
+                );
+                tx.attempts().put(&one, &client.record(now))?;
+                tx.attempts().put(&all, &total.record(now))?;
+                Ok(client.locked_until(now).max(total.locked_until(now)))
             })?;
-            let detail = match state.locked_until(now) {
+            let detail = match until {
                 Some(until) => format!(
                     "wrong secret; locked for {} s",
                     (until - now).div_euclid(1000)
@@ -280,7 +394,7 @@ impl Vault {
                 None => "wrong secret".to_owned(),
             };
             self.journal(account.entry().detail(detail)).await?;
-            Ok(match state.locked_until(now) {
+            Ok(match until {
                 Some(until) => locked_out(until, now),
                 None => VaultError::Unauthenticated,
             })
@@ -289,11 +403,16 @@ impl Vault {
         res.unwrap_or_else(|e| e)
     }
 
-    /// Resets the counter; returns the notice of failures since last time.
-    pub(crate) fn attempt_succeeded(&self, account_key: &[u8]) -> Result<Vec<String>> {
+    /// Resets both counters; returns the notice of the failures, from any
+    /// client, since the owner last logged in.
+    pub(crate) fn attempt_succeeded(&self, account: &Account<'_>) -> Result<Vec<String>> {
+        let now = self.now_ms();
+        let (one, all) = (account.client_key(), account.all_key());
         let failed = self.records().write(|tx| {
-            let (next, failed) = Lockout::from_record(&tx.attempts().get(account_key)?).succeeded();
-            tx.attempts().put(account_key, &next.record())?;
+            let (client, _) = Lockout::from_record(&tx.attempts().get(&one)?).succeeded();
+            let (total, failed) = Lockout::from_record(&tx.attempts().get(&all)?).succeeded();
+            tx.attempts().put(&one, &client.record(now))?;
+            tx.attempts().put(&all, &total.record(now))?;
             Ok(failed)
         })?;
         Ok(if failed > 0 {
@@ -304,7 +423,32 @@ impl Vault {
             Vec::new()
         })
     }
+
+    /// Deletes the counters nobody has touched for a day and that lock
+    /// nothing (those of identifiers that name no account, mostly). Returns
+    /// how many.
+    pub async fn sweep_attempts(&self) -> Result<usize> {
+        let now = self.now_ms();
+        let stale = self
+            .records()
+            .read()
+            .attempts()
+            .stale(now - STALE_ATTEMPTS_MS, now)?;
+        let n = stale.len();
+        for chunk in stale.chunks(1000) {
+            self.records().write(|tx| {
+                for k in chunk {
+                    tx.attempts().remove(k)?;
+                }
+                Ok(())
+            })?;
+        }
+        Ok(n)
+    }
 }
+
+/// Counters untouched this long (and unlocked) are deleted.
+const STALE_ATTEMPTS_MS: i64 = 24 * 3600 * 1000;
 
 #[cfg(test)]
 mod tests {
@@ -327,18 +471,18 @@ mod tests {
         };
         // Three wrong secrets: the third locks for the base duration.
         for i in 1..=3 {
-            let (next, v) = s.attempt(1000, &l);
+            let (next, v) = s.attempt(1000, &l, 3);
             assert_eq!(v, Verdict::Check, "attempt {i}");
-            s = next.failed(1000, &l);
+            s = next.failed(1000, &l, 3);
         }
         assert_eq!(s.locked_until(1000), Some(61_000));
         // Locked: refused, not counted.
-        let (same, v) = s.attempt(2000, &l);
+        let (same, v) = s.attempt(2000, &l, 3);
         assert_eq!((same, v), (s, Verdict::Refuse { until: 61_000 }));
         // Lock ran out: one attempt; wrong again doubles the lock.
-        let (next, v) = s.attempt(61_000, &l);
+        let (next, v) = s.attempt(61_000, &l, 3);
         assert_eq!(v, Verdict::Check);
-        let s2 = next.failed(61_000, &l);
+        let s2 = next.failed(61_000, &l, 3);
         assert_eq!(s2.locked_until(61_000), Some(61_000 + 120_000));
         // Parallel guesses at the limit lock before being checked.
         let at_limit = Lockout::Open {
@@ -346,7 +490,7 @@ mod tests {
             unreported: 3,
         };
         assert!(matches!(
-            at_limit.attempt(5, &l).1,
+            at_limit.attempt(5, &l, 3).1,
             Verdict::Refuse { until: 60_005 }
         ));
         // Success resets and reports the failures before it.
@@ -354,11 +498,11 @@ mod tests {
             failures: 2,
             unreported: 2,
         }
-        .attempt(9, &l);
+        .attempt(9, &l, 3);
         let (clean, told) = next.succeeded();
         assert_eq!(told, 2);
-        assert_eq!(clean.record(), AttemptRecord::default());
+        assert_eq!(clean.record(0), AttemptRecord::default());
         // Stored and read back alike.
-        assert_eq!(Lockout::from_record(&s2.record()), s2);
+        assert_eq!(Lockout::from_record(&s2.record(7)), s2);
     }
 }

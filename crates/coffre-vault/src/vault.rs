@@ -30,8 +30,12 @@ pub struct Limits {
     pub session_idle: Duration,
     /// However active, a session ends this long after its login.
     pub session_lifetime: Duration,
-    /// Failed logins before the account locks.
+    /// Failed logins from one client (an address, an IPv6 /64) before the
+    /// account locks for that client.
     pub lockout_after: u32,
+    /// Failed logins from all clients together before the account locks
+    /// for every client.
+    pub lockout_after_all: u32,
     /// First lock duration; doubles with every further failure.
     pub lockout_base: Duration,
     pub lockout_max: Duration,
@@ -42,6 +46,11 @@ pub struct Limits {
     /// Most documents in one vault.
     pub max_documents: usize,
     pub kdf: KdfParams,
+    /// Key derivations (argon2id, 19 MiB each) running at once, and how
+    /// many more may wait their turn (a few seconds at most) before
+    /// requests are answered "busy".
+    pub kdf_running: usize,
+    pub kdf_waiting: usize,
 }
 
 impl Default for Limits {
@@ -52,6 +61,7 @@ impl Default for Limits {
             session_idle: Duration::from_secs(20 * 60),
             session_lifetime: Duration::from_secs(12 * 3600),
             lockout_after: 5,
+            lockout_after_all: 100,
             lockout_base: Duration::from_secs(60),
             lockout_max: Duration::from_secs(24 * 3600),
             enrollment_code_ttl: Duration::from_secs(7 * 24 * 3600),
@@ -60,6 +70,8 @@ impl Default for Limits {
             share_max_downloads: 100,
             max_documents: 10_000,
             kdf: KdfParams::OWASP,
+            kdf_running: std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
+            kdf_waiting: 16,
         }
     }
 }
@@ -143,6 +155,10 @@ pub(crate) struct Inner {
     pub decoy_runs: std::sync::atomic::AtomicU64,
     pub blind: BlindIndexKey,
     pub journal: Journal,
+    /// Repeated refusals, counted rather than journaled one by one.
+    pub refusals: crate::journal::Coalescer,
+    /// The bound on key derivations running at once.
+    pub kdf: crate::access::kdf_gate::KdfGate,
     pub sessions: Sessions,
     pub limits: Limits,
     pub clock: Clock,
@@ -284,6 +300,11 @@ impl Vault {
                 decoy_runs: std::sync::atomic::AtomicU64::new(0),
                 blind,
                 journal,
+                refusals: crate::journal::Coalescer::default(),
+                kdf: crate::access::kdf_gate::KdfGate::new(
+                    config.limits.kdf_running,
+                    config.limits.kdf_waiting,
+                ),
                 sessions: Sessions::new(config.limits.session_idle, config.limits.session_lifetime),
                 limits: config.limits,
                 clock: config.clock,
@@ -304,16 +325,39 @@ impl Vault {
             .checked_sub(Duration::from_secs(3600))
             .unwrap_or(std::time::UNIX_EPOCH);
         let mut n = 0;
+        let mut kept = 0;
         for (id, written) in self.records().persons().list()? {
-            if written < hour_ago && !read.beneficiaries().exists(id)? {
+            if written >= hour_ago || read.beneficiaries().exists(id)? {
+                continue;
+            }
+            // Only a key whose erasure the journal shows begun: a record
+            // missing for another reason (a database that lost its last
+            // writes, records deleted by someone who can write the files)
+            // must not cost the person their papers for good.
+            let erasing = self
+                .records()
+                .journal()
+                .pinned_of_vault(id, 50)?
+                .iter()
+                .any(|r| r.entry.action == Event::VaultErase.code());
+            if erasing {
                 self.records().persons().destroy(id)?;
                 n += 1;
+            } else {
+                kept += 1;
             }
         }
         if n > 0 {
             tracing::warn!(
                 destroyed = n,
                 "destroyed the keys of vaults whose erasure was interrupted"
+            );
+        }
+        if kept > 0 {
+            tracing::warn!(
+                kept,
+                "person key files with no record and no erasure in the journal were kept \
+                 (an enrollment that failed, or records lost: compare with the newest backup)"
             );
         }
         Ok(n)
@@ -368,6 +412,10 @@ impl Vault {
 
     /// Signs a checkpoint over the journal head (call on shutdown).
     pub async fn checkpoint(&self) -> Result<()> {
+        // Every open refusal window is summed up first.
+        for summary in self.inner.refusals.close(self.now_ms(), true) {
+            self.inner.journal.append(summary).await?;
+        }
         self.inner.journal.checkpoint().await.map(|_| ())
     }
 
@@ -405,7 +453,19 @@ impl Vault {
         self.inner.gate.read().await
     }
 
+    /// Appends a journal entry, durably. A refusal repeated while its
+    /// window is open is only counted (`journal/coalesce.rs`): its answer
+    /// is `Ok(0)`, and a summary entry follows when the window closes.
     pub(crate) async fn journal(&self, e: NewEntry) -> Result<u64> {
+        if e.outcome == Outcome::Denied {
+            let (admit, due) = self.inner.refusals.admit(&e, self.now_ms());
+            for summary in due {
+                self.inner.journal.append(summary).await?;
+            }
+            if admit == crate::journal::Admit::Counted {
+                return Ok(0);
+            }
+        }
         self.inner.journal.append(e).await
     }
 
@@ -413,7 +473,18 @@ impl Vault {
     /// operations (refusals decided by the API layer). Returns once it is
     /// durable.
     pub async fn record(&self, e: NewEntry) -> Result<u64> {
-        self.inner.journal.append(e).await
+        self.journal(e).await
+    }
+
+    /// Writes the summaries of the refusal windows that are over (the
+    /// server calls it every minute). Returns how many.
+    pub async fn sweep_refusals(&self) -> Result<usize> {
+        let due = self.inner.refusals.close(self.now_ms(), false);
+        let n = due.len();
+        for summary in due {
+            self.inner.journal.append(summary).await?;
+        }
+        Ok(n)
     }
 
     pub(crate) fn beneficiary(&self, id: PrincipalId) -> Result<BeneficiaryRecord> {
@@ -482,10 +553,22 @@ impl Vault {
         match policy::decide(&session.principal.actor(), action, &resource) {
             Decision::Allow => Ok(record),
             refusal => {
-                // The refused attempt is shown to the person in their journal.
-                let mut e = NewEntry::denied(who, action.event()).vault(beneficiary);
-                if let Some(d) = document {
-                    e = e.doc(d.id);
+                // The refused attempt is shown to the person in their
+                // journal — when it comes from them or from a structure they
+                // are linked to. A structure with no link to them goes to the
+                // operator's journal: otherwise anyone who knows an id could
+                // flood the person's journal and hide what matters.
+                let stranger = matches!(session.principal, Principal::Caseworker { .. })
+                    && !linked
+                    && !trustee;
+                let mut e = NewEntry::denied(who, action.event());
+                if stranger {
+                    e = e.detail("a vault this structure is not linked to");
+                } else {
+                    e = e.vault(beneficiary);
+                    if let Some(d) = document {
+                        e = e.doc(d.id);
+                    }
                 }
                 Err(self.refuse(refusal, e).await)
             }

@@ -101,6 +101,8 @@ fn child_setup(dir: &Path) {
             )
             .await
             .unwrap();
+        // The identifier the children log in with.
+        std::fs::write(dir.join("identifier.txt"), &e.identifier).unwrap();
         println!("BENEFICIARY {}", e.beneficiary_id);
     });
 }
@@ -110,7 +112,10 @@ fn child_upload(dir: &Path, round: u64) {
     rt().block_on(async {
         let (v, _) = open(dir).await;
         let t = v
-            .login_beneficiary("marie", UserSecret::from("482913"))
+            .login_beneficiary(
+                &std::fs::read_to_string(dir.join("identifier.txt")).unwrap(),
+                UserSecret::from("482913"),
+            )
             .await
             .unwrap();
         let me = v.session(&t.token).unwrap();
@@ -231,7 +236,10 @@ fn main() {
     let (verified, orphans) = rt().block_on(async {
         let (v, _store) = open(dir).await;
         let t = v
-            .login_beneficiary("marie", UserSecret::from("482913"))
+            .login_beneficiary(
+                &std::fs::read_to_string(dir.join("identifier.txt")).unwrap(),
+                UserSecret::from("482913"),
+            )
             .await
             .unwrap();
         let me = v.session(&t.token).unwrap();

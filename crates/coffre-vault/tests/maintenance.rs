@@ -80,6 +80,7 @@ async fn rotation_interrupted_then_run_again() {
     assert_eq!(w.vault.status().unwrap().root_key_versions, vec![1, 2]);
     let everyone = |w: &World| {
         let v = w.vault.clone();
+        let marie = w.id("marie");
         async move {
             v.login_caseworker("julie", UserSecret::from(PASSWORD))
                 .await
@@ -88,7 +89,7 @@ async fn rotation_interrupted_then_run_again() {
                 .await
                 .unwrap();
             let out = v
-                .login_beneficiary("marie", UserSecret::from("482913"))
+                .login_beneficiary(&marie, UserSecret::from("482913"))
                 .await
                 .unwrap();
             v.session(&out.token).unwrap()
@@ -293,7 +294,7 @@ async fn backup_during_writes_restores_a_consistent_vault() {
     .await
     .unwrap();
     let out = vault
-        .login_beneficiary("marie", UserSecret::from("482913"))
+        .login_beneficiary(&w.id("marie"), UserSecret::from("482913"))
         .await
         .unwrap();
     let me = vault.session(&out.token).unwrap();
@@ -410,6 +411,7 @@ async fn gc_and_scrub_leave_an_upload_in_flight_alone() {
         store: fs.clone(),
         dir,
         root: RootKeyRing::generate().unwrap(),
+        identifiers: Default::default(),
     };
     let (_, admin) = structure(&w, "CCAS", "a1").await;
     let (b, me) = beneficiary(&w, &admin, "marie", "482913", &[], false).await;

@@ -21,7 +21,9 @@ impl Access<'_> {
         principal: PrincipalId,
     ) -> Result<(Identity, Vec<u8>)> {
         let inner = self.inner.clone();
+        let turn = inner.kdf.enter().await?;
         tokio::task::spawn_blocking(move || {
+            let _turn = turn;
             let sealed = wrap::seal_identity(
                 &identity,
                 &secret,
@@ -44,7 +46,9 @@ impl Access<'_> {
         principal: PrincipalId,
     ) -> Result<Option<Identity>> {
         let inner = self.inner.clone();
+        let turn = inner.kdf.enter().await?;
         tokio::task::spawn_blocking(move || {
+            let _turn = turn;
             match wrap::open_identity(
                 &sealed,
                 &secret,

@@ -17,6 +17,7 @@
 
 pub(crate) mod dek;
 pub(crate) mod identity;
+pub(crate) mod kdf_gate;
 pub(crate) mod scope;
 
 use std::sync::Arc;

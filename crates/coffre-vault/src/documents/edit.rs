@@ -60,7 +60,12 @@ impl Vault {
             structure_links.retain(|(_, r)| private == Some(true) && r.structure.is_some());
             self.records().write(|tx| {
                 tx.beneficiaries().expect_stamp(d.beneficiary, stamp)?;
-                if let KeyWrap::Scope { epoch, .. } = d.key {
+                // A key re-wrapped to the scope now must be to its current
+                // epoch. (A key left as it was may well be at an older one:
+                // an expiry rotates forward, without re-wrapping.)
+                if private.is_some()
+                    && let KeyWrap::Scope { epoch, .. } = d.key
+                {
                     tx.scopes().expect_epoch(d.beneficiary, d.category, epoch)?;
                 }
                 tx.documents().put(&d)?;

@@ -6,6 +6,7 @@
 //! caller. One fsync serves many operations; none is acknowledged before
 //! its entry (and every metadata write made before it) is on disk.
 
+mod coalesce;
 mod event;
 
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use coffre_crypto::audit::{
 use coffre_crypto::{DocumentId, PrincipalId};
 use tokio::sync::{mpsc, oneshot};
 
+pub(crate) use coalesce::{Admit, Coalescer};
 pub use event::{Event, Outcome, Who};
 
 use crate::clock::Clock;

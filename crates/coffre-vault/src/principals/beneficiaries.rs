@@ -10,11 +10,30 @@ use super::{
 use crate::access::Access;
 use crate::access::identity::check_recipient;
 use crate::journal::{Event, NewEntry, Who};
-use crate::lockout::Account;
+use crate::lockout::{Account, Source};
 use crate::policy::{Action, StructureAction};
 use crate::records::{BeneficiaryRecord, Login, LoginKind, Notice, NoticeKind, RecoverySeal};
 use crate::session::{Principal, Session};
 use crate::{Result, Vault, VaultError};
+
+/// Longest chosen part of an identifier (the number comes on top).
+const MAX_CHOSEN_IDENTIFIER: usize = 40;
+/// Numbers drawn for one enrollment before giving up (four digits, then
+/// six: a collision is rare, several in a row rarer still).
+const IDENTIFIER_DRAWS: u32 = 12;
+
+/// `chosen-NNNN`: four random digits for the first draws, six after.
+fn with_number(chosen: &str, draw: u32) -> Result<String> {
+    let mut b = [0u8; 4];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b)
+        .map_err(|_| VaultError::Internal("no randomness"))?;
+    let n = u32::from_be_bytes(b);
+    Ok(if draw <= 8 {
+        format!("{chosen}-{:04}", n % 10_000)
+    } else {
+        format!("{chosen}-{:06}", n % 1_000_000)
+    })
+}
 
 impl Vault {
     /// A caseworker enrolls a person, who types their identifier and secret.
@@ -35,17 +54,16 @@ impl Vault {
             Event::BeneficiaryEnroll,
         )
         .await?;
-        let login = normalize_login(&new.identifier)?;
+        let chosen = normalize_login(&new.identifier)?;
+        if chosen.chars().count() > MAX_CHOSEN_IDENTIFIER {
+            return Err(VaultError::Invalid(format!(
+                "the chosen part of an identifier has at most {MAX_CHOSEN_IDENTIFIER} characters"
+            )));
+        }
         let name = check_name(&new.display_name)?;
-        check_person_secret(&new.secret, Some(&login))?;
+        check_person_secret(&new.secret, Some(&chosen))?;
         if let Some(g) = &new.grant {
             check_grant(g)?;
-        }
-        let index = self.login_index(LoginKind::Beneficiary, &login);
-        if self.records().read().logins().get(&index)?.is_some() {
-            return Err(VaultError::Conflict(
-                "this identifier is taken; choose another",
-            ));
         }
         // The structure's public key, authenticated: a key swapped in the
         // database files by someone without the root key is refused here,
@@ -67,11 +85,12 @@ impl Vault {
             recovery.push(RecoverySeal {
                 structure,
                 wrap: Access::recovery_seal(&identity, &s_recipient, id)?,
+                chosen_ms: self.now_ms(),
             });
         }
-        let record = BeneficiaryRecord {
+        let mut record = BeneficiaryRecord {
             id,
-            login_index: index.clone(),
+            login_index: String::new(),
             display_name: name,
             recipient: recipient.to_string(),
             sealed_identity: sealed,
@@ -94,27 +113,39 @@ impl Vault {
         // an orphan key file, destroyed at the next start.
         self.records().persons().create(id)?;
         // One transaction: the identifier is claimed inside it, so two
-        // enrollments of one identifier cannot both succeed.
-        self.records().write(|tx| {
-            tx.structures()
-                .expect_recipient(structure, &srec.recipient)?;
-            tx.logins().claim(
-                &index,
-                Login {
-                    kind: LoginKind::Beneficiary,
-                    id,
-                },
-            )?;
-            tx.beneficiaries().put(&record)?;
-            for (c, s) in &scopes {
-                tx.scopes().put(id, *c, s, true)?;
+        // enrollments of one identifier cannot both succeed; a number drawn
+        // twice is drawn again.
+        let mut tries = 0;
+        let identifier = loop {
+            tries += 1;
+            let identifier = with_number(&chosen, tries)?;
+            record.login_index = self.login_index(LoginKind::Beneficiary, &identifier);
+            let index = record.login_index.clone();
+            match self.records().write(|tx| {
+                tx.structures()
+                    .expect_recipient(structure, &srec.recipient)?;
+                tx.logins().claim(
+                    &index,
+                    Login {
+                        kind: LoginKind::Beneficiary,
+                        id,
+                    },
+                )?;
+                tx.beneficiaries().put(&record)?;
+                for (c, s) in &scopes {
+                    tx.scopes().put(id, *c, s, true)?;
+                }
+                tx.links().insert(structure, id)?;
+                if let Some(g) = &grant {
+                    g.write(tx)?;
+                }
+                Ok(())
+            }) {
+                Ok(()) => break identifier,
+                Err(VaultError::Conflict(_)) if tries < IDENTIFIER_DRAWS => continue,
+                Err(e) => return Err(e),
             }
-            tx.links().insert(structure, id)?;
-            if let Some(g) = &grant {
-                g.write(tx)?;
-            }
-            Ok(())
-        })?;
+        };
         let who = session.principal.who();
         self.journal(
             NewEntry::ok(who, Event::BeneficiaryEnroll)
@@ -126,6 +157,17 @@ impl Vault {
                 }),
         )
         .await?;
+        // The trustee chosen at the desk is kept in view like any other.
+        if new.recovery_trustee {
+            self.journal(
+                NewEntry::ok(who, Event::TrusteeAdd)
+                    .vault(id)
+                    .detail(format!(
+                        "structure:{structure}, chosen by the person present at the desk"
+                    )),
+            )
+            .await?;
+        }
         // The caseworker entered it, with the person there who typed their
         // secret for it.
         if let Some(g) = &grant {
@@ -134,6 +176,7 @@ impl Vault {
         }
         Ok(EnrolledBeneficiary {
             beneficiary_id: id,
+            identifier,
             warning: (!new.recovery_trustee).then_some(
                 "Sans structure de confiance, un secret oublié rend les documents définitivement illisibles.",
             ),
@@ -198,31 +241,42 @@ impl Vault {
         identifier: &str,
         secret: UserSecret,
     ) -> Result<LoginOutcome> {
+        self.login_beneficiary_from(identifier, secret, std::net::Ipv4Addr::LOCALHOST.into())
+            .await
+    }
+
+    /// The same, counted under the client's address (what the API calls):
+    /// a stranger's failures lock that stranger's address out, not the
+    /// person (`lockout.rs`).
+    pub async fn login_beneficiary_from(
+        &self,
+        identifier: &str,
+        secret: UserSecret,
+        from: std::net::IpAddr,
+    ) -> Result<LoginOutcome> {
+        let source = Source::Address(from);
         let _writing = self.writing().await;
-        let account = self.account(LoginKind::Beneficiary, identifier)?;
+        let (index, account) = self.account(LoginKind::Beneficiary, identifier)?;
         let b = match account {
             Some(a) => self.records().read().beneficiaries().get(a.id)?,
             None => None,
         };
         let (Some(account), Some(b)) = (account, b) else {
-            return Err(self.unknown_account(secret, "unknown identifier").await);
+            return Err(self.unknown_account(&index, source, secret).await);
         };
         let account_key = account.account_key();
+        let attempt = Account {
+            key: &account_key,
+            who: Who::Beneficiary(b.id),
+            vault: Some(b.id),
+            source,
+        };
         let identity = self
-            .check_secret(
-                &Account {
-                    key: &account_key,
-                    who: Who::Beneficiary(b.id),
-                    vault: Some(b.id),
-                },
-                &b.sealed_identity,
-                secret,
-                b.id,
-            )
+            .check_secret(&attempt, &b.sealed_identity, secret, b.id)
             .await?;
         self.alarm(check_recipient(&identity, &b.recipient, "beneficiaries"))
             .await?;
-        let mut notices = self.attempt_succeeded(&account_key)?;
+        let mut notices = self.attempt_succeeded(&attempt)?;
         notices.extend(b.notices.iter().map(notice_text));
         let mut out = self
             .start_session(Principal::Beneficiary { id: b.id }, identity, None, notices)

@@ -10,7 +10,7 @@ use super::{LoginOutcome, check_password};
 use crate::access::Access;
 use crate::access::identity::check_recipient;
 use crate::journal::{Event, NewEntry, Who};
-use crate::lockout::Account;
+use crate::lockout::{Account, Source};
 use crate::model::Category;
 use crate::policy::StructureAction;
 use crate::records::{CaseworkerRecord, Login, LoginKind};
@@ -60,6 +60,13 @@ impl Vault {
         let srec = self
             .alarm(self.records().read().structures().find(rec.structure))
             .await?;
+        if srec.rotation_due {
+            // A member left and the key they held is still the structure's:
+            // nobody joins on it (their codes were cancelled anyway).
+            self.journal(refused("structure key being replaced"))
+                .await?;
+            return Err(VaultError::Gone);
+        }
         self.alarm(check_recipient(
             &structure_identity,
             &srec.recipient,
@@ -90,6 +97,11 @@ impl Vault {
         self.records().write(|tx| {
             tx.structures()
                 .expect_recipient(enrolled.structure, &srec.recipient)?;
+            // Still the pending invitation it was (not deactivated since).
+            match tx.caseworkers().get(enrolled.id)? {
+                Some(c) if !c.active && c.recipient.is_none() && c.login == enrolled.login => {}
+                _ => return Err(VaultError::Gone.into()),
+            }
             tx.caseworkers().put(&enrolled)
         })?;
         self.journal(NewEntry::ok(
@@ -126,7 +138,10 @@ impl Vault {
             Deactivator::Operator => Who::Operator,
         };
         let structure = {
-            let _writing = self.writing().await;
+            // Exclusive: no login or enrollment of this caseworker is half
+            // done while they are removed (a login that began would
+            // otherwise start a session after their sessions were ended).
+            let _exclusive = self.inner.gate.write().await;
             let Some(cw) = self.records().read().caseworkers().get(caseworker)? else {
                 self.journal(
                     NewEntry::denied(who, Event::CaseworkerDeactivate).detail("unknown caseworker"),
@@ -143,12 +158,21 @@ impl Vault {
                 )
                 .await?;
             }
-            // A pending invitation goes too: its code holds the structure key.
-            let codes = self
-                .records()
-                .read()
-                .codes()
-                .pending(Some(cw.id), cw.structure)?;
+            // Every pending invitation of the structure goes: each code
+            // holds the structure key the departed caseworker held too, and
+            // one they kept would let them back in.
+            let codes = self.records().read().codes().pending(None, cw.structure)?;
+            // Their share links go: made with their sight of a paper, they
+            // end with it.
+            let departed = Who::Caseworker(cw.id).to_string();
+            let mut links = Vec::new();
+            for b in self.records().read().links().of_structure(cw.structure)? {
+                for (lookup, r) in self.records().read().shares().of_vault(b)? {
+                    if r.created_by == departed {
+                        links.push((lookup, r));
+                    }
+                }
+            }
             let gone = CaseworkerRecord {
                 active: false,
                 sealed_identity: Vec::new(),
@@ -159,6 +183,9 @@ impl Vault {
                 for lookup in &codes {
                     tx.codes().remove(lookup)?;
                 }
+                for (lookup, r) in &links {
+                    tx.drop_share(lookup, r)?;
+                }
                 tx.logins().release(&gone.login_index)?;
                 tx.caseworkers().put(&gone)?;
                 let mut s = tx.structures().find(gone.structure)?;
@@ -167,8 +194,13 @@ impl Vault {
             })?;
             self.inner.sessions.remove_principal(cw.id);
             self.journal(
-                NewEntry::ok(who, Event::CaseworkerDeactivate)
-                    .detail(format!("caseworker:{} structure:{}", cw.id, cw.structure)),
+                NewEntry::ok(who, Event::CaseworkerDeactivate).detail(format!(
+                    "caseworker:{} structure:{} links:{} codes:{}",
+                    cw.id,
+                    cw.structure,
+                    links.len(),
+                    codes.len()
+                )),
             )
             .await?;
             cw.structure
@@ -176,7 +208,11 @@ impl Vault {
         if let Deactivator::Admin(session) = by
             && let Some(key) = session.structure_key()
         {
-            self.rotate_structure_key(structure, &key, who).await?;
+            match self.rotate_structure_key(structure, &key, who).await {
+                // A member who logged in meanwhile rotated it already.
+                Ok(()) | Err(VaultError::Conflict(_)) => {}
+                Err(e) => return Err(e),
+            }
         }
         Ok(())
     }
@@ -189,9 +225,21 @@ impl Vault {
         login: &str,
         password: UserSecret,
     ) -> Result<LoginOutcome> {
+        self.login_caseworker_from(login, password, std::net::Ipv4Addr::LOCALHOST.into())
+            .await
+    }
+
+    /// The same, counted under the client's address (what the API calls).
+    pub async fn login_caseworker_from(
+        &self,
+        login: &str,
+        password: UserSecret,
+        from: std::net::IpAddr,
+    ) -> Result<LoginOutcome> {
+        let source = Source::Address(from);
         let (outcome, rotate) = {
             let _writing = self.writing().await;
-            let account = self.account(LoginKind::Caseworker, login)?;
+            let (index, account) = self.account(LoginKind::Caseworker, login)?;
             let cw = match account {
                 Some(a) => {
                     self.alarm(self.records().read().caseworkers().get(a.id))
@@ -200,22 +248,17 @@ impl Vault {
                 None => None,
             };
             let (Some(account), Some(cw)) = (account, cw.filter(|c| c.active)) else {
-                return Err(self
-                    .unknown_account(password, "unknown caseworker login")
-                    .await);
+                return Err(self.unknown_account(&index, source, password).await);
             };
             let account_key = account.account_key();
+            let attempt = Account {
+                key: &account_key,
+                who: Who::Caseworker(cw.id),
+                vault: None,
+                source,
+            };
             let identity = self
-                .check_secret(
-                    &Account {
-                        key: &account_key,
-                        who: Who::Caseworker(cw.id),
-                        vault: None,
-                    },
-                    &cw.sealed_identity,
-                    password,
-                    cw.id,
-                )
+                .check_secret(&attempt, &cw.sealed_identity, password, cw.id)
                 .await?;
             let srec = self
                 .alarm(self.records().read().structures().find(cw.structure))
@@ -228,7 +271,7 @@ impl Vault {
                 "structures",
             ))
             .await?;
-            let notices = self.attempt_succeeded(&account_key)?;
+            let notices = self.attempt_succeeded(&attempt)?;
             let principal = Principal::Caseworker {
                 id: cw.id,
                 structure: cw.structure,
@@ -243,8 +286,18 @@ impl Vault {
             && let Ok(session) = self.session(&outcome.token)
             && let Some(key) = session.structure_key()
         {
-            self.rotate_structure_key(structure, &key, session.principal.who())
-                .await?;
+            // The login stands whatever happens here: the key stays marked
+            // for rotation, and the next member's login tries again.
+            match self
+                .rotate_structure_key(structure, &key, session.principal.who())
+                .await
+            {
+                Ok(()) | Err(VaultError::Conflict(_)) => {}
+                Err(e) => tracing::error!(
+                    error = %e,
+                    "rotating a structure's key at login failed; the next login will try again"
+                ),
+            }
         }
         Ok(outcome)
     }
@@ -266,6 +319,7 @@ impl Vault {
             }
             Principal::Beneficiary { id } => {
                 super::check_person_secret(&new, None)?;
+                self.not_the_identifier(&new, &self.beneficiary(id)?.login_index)?;
                 (LoginKind::Beneficiary, id)
             }
         };
@@ -282,19 +336,14 @@ impl Vault {
             LoginKind::Beneficiary => self.beneficiary(id)?.sealed_identity,
         };
         let account_key = Login { kind, id }.account_key();
-        let identity = self
-            .check_secret(
-                &Account {
-                    key: &account_key,
-                    who: session.principal.who(),
-                    vault: (kind == LoginKind::Beneficiary).then_some(id),
-                },
-                &sealed,
-                current,
-                id,
-            )
-            .await?;
-        self.attempt_succeeded(&account_key)?;
+        let attempt = Account {
+            key: &account_key,
+            who: session.principal.who(),
+            vault: (kind == LoginKind::Beneficiary).then_some(id),
+            source: Source::Session,
+        };
+        let identity = self.check_secret(&attempt, &sealed, current, id).await?;
+        self.attempt_succeeded(&attempt)?;
         let (_, resealed) = self.access().seal_identity(identity, new, id).await?;
         self.records().write(|tx| match kind {
             LoginKind::Caseworker => {

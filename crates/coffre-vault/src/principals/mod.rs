@@ -21,6 +21,7 @@ use serde::Serialize;
 use zeroize::Zeroizing;
 
 use crate::journal::{Event, NewEntry, Who};
+use crate::lockout::{Account, Source};
 use crate::model::{Category, GRANT_DAYS, Permission};
 use crate::policy::{self, Decision, StructureAction};
 use crate::records::{Login, LoginKind};
@@ -64,6 +65,9 @@ pub struct NewGrant {
 /// What the person types at the desk.
 #[derive(Debug)]
 pub struct NewBeneficiary {
+    /// The part of the identifier the person chooses (their first name, a
+    /// nickname); the server adds a number to it (see
+    /// [`EnrolledBeneficiary::identifier`]).
     pub identifier: String,
     pub display_name: String,
     pub secret: UserSecret,
@@ -77,6 +81,11 @@ pub struct NewBeneficiary {
 #[derive(Debug)]
 pub struct EnrolledBeneficiary {
     pub beneficiary_id: PrincipalId,
+    /// The identifier the person logs in with: what they chose, a dash and
+    /// four digits the server drew (`marie-4821`). Drawn, never checked
+    /// against what exists: a caseworker learns nothing about who else
+    /// has an account here.
+    pub identifier: String,
     /// Said to the person at enrollment when no trustee was chosen.
     pub warning: Option<&'static str>,
 }
@@ -143,31 +152,52 @@ impl Vault {
         hex::encode(self.inner.blind.index(domain, login))
     }
 
-    /// The account of `kind` a typed identifier names, if any.
-    fn account(&self, kind: LoginKind, identifier: &str) -> Result<Option<Login>> {
-        let Ok(login) = normalize_login(identifier) else {
-            return Ok(None);
-        };
+    /// Refuses a person's new secret that is their own identifier (the
+    /// identifier is not stored, only its blind index: compared through it).
+    fn not_the_identifier(&self, secret: &UserSecret, login_index: &str) -> Result<()> {
+        let same = normalize_login(secret.expose())
+            .is_ok_and(|l| self.login_index(LoginKind::Beneficiary, &l) == login_index);
+        if same {
+            return Err(VaultError::WeakSecret(SecretProblem::SameAsIdentifier));
+        }
+        Ok(())
+    }
+
+    /// The blind index of a typed identifier (of `kind`), and the account
+    /// it names, if any.
+    fn account(&self, kind: LoginKind, identifier: &str) -> Result<(String, Option<Login>)> {
+        // One that cannot be an identifier is still counted like one.
+        let login = normalize_login(identifier).unwrap_or_else(|_| identifier.to_owned());
         let index = self.login_index(kind, &login);
-        Ok(self
+        let account = self
             .records()
             .read()
             .logins()
             .get(&index)?
-            .filter(|a| a.kind == kind))
+            .filter(|a| a.kind == kind);
+        Ok((index, account))
     }
 
-    /// A login that names no account: it costs what a wrong secret costs,
-    /// is journaled, and is refused like one.
-    async fn unknown_account(&self, secret: UserSecret, detail: &'static str) -> VaultError {
+    /// A login that names no account goes through the same counters (kept
+    /// under the identifier's blind index), costs what a wrong secret
+    /// costs, is journaled, and is refused alike: 401, then 429 at the same
+    /// attempt as a real account.
+    async fn unknown_account(&self, index: &str, source: Source, secret: UserSecret) -> VaultError {
+        let mut key = b"?".to_vec();
+        key.extend_from_slice(index.as_bytes());
+        let attempt = Account {
+            key: &key,
+            who: Who::Anonymous,
+            vault: None,
+            source,
+        };
         let res = async {
-            self.decoy_check(secret).await?;
-            self.journal(NewEntry::denied(Who::Anonymous, Event::SessionCreate).detail(detail))
-                .await
+            self.count_attempt(&attempt).await?;
+            self.decoy_check(secret).await
         }
         .await;
         match res {
-            Ok(_) => VaultError::Unauthenticated,
+            Ok(()) => self.attempt_failed(&attempt).await,
             Err(e) => e,
         }
     }

@@ -20,11 +20,9 @@ use serde::Serialize;
 use super::check_person_secret;
 use crate::access::Access;
 use crate::journal::{Event, NewEntry, Outcome};
-use crate::lockout::Account;
+use crate::lockout::{Account, Source};
 use crate::policy::Action;
-use crate::records::{
-    AttemptRecord, Login, LoginKind, Notice, NoticeKind, PendingRecovery, RecoverySeal,
-};
+use crate::records::{Login, LoginKind, Notice, NoticeKind, PendingRecovery, RecoverySeal};
 use crate::session::{Principal, Session};
 use crate::{Result, Vault, VaultError};
 
@@ -69,6 +67,27 @@ impl Vault {
         };
         if !b.recovery.iter().any(|r| r.structure == structure) {
             return Err(VaultError::RecoveryImpossible);
+        }
+        // One at a time per person: a recovery cannot be started over and
+        // over to push the person's security events out of view.
+        let now = self.now_ms();
+        let under_way = self
+            .records()
+            .read()
+            .recoveries()
+            .all()?
+            .into_iter()
+            .any(|r| r.beneficiary == beneficiary && r.expires_ms > now);
+        if under_way {
+            self.journal(
+                NewEntry::denied(session.principal.who(), Event::RecoveryStart)
+                    .vault(beneficiary)
+                    .detail("a recovery is already under way"),
+            )
+            .await?;
+            return Err(VaultError::Conflict(
+                "a recovery of this person is already under way; finish it or let it expire (15 minutes)",
+            ));
         }
         let pending = PendingRecovery {
             id: RecoveryId::random()?,
@@ -128,6 +147,41 @@ impl Vault {
         Ok(r)
     }
 
+    /// Whether member `me` may confirm recovery `r`: not the one who
+    /// started it, not someone that person invited, and a member since
+    /// before the person chose this trustee — so that one admin cannot
+    /// invite a second account of their own and confirm with it.
+    fn may_confirm(&self, r: &PendingRecovery, me: PrincipalId) -> Result<(), &'static str> {
+        if me == r.started_by {
+            return Err("a second member of the structure confirms a recovery, not its starter");
+        }
+        let read = self.records().read();
+        let Ok(Some(cw)) = read.caseworkers().get(me) else {
+            return Err("unknown caseworker");
+        };
+        if cw.invited_by == Some(r.started_by) {
+            return Err("a member invited by the starter cannot confirm their recovery");
+        }
+        let chosen = read
+            .beneficiaries()
+            .get(r.beneficiary)
+            .ok()
+            .flatten()
+            .and_then(|b| {
+                b.recovery
+                    .iter()
+                    .find(|s| s.structure == r.structure)
+                    .map(|s| s.chosen_ms)
+            })
+            .unwrap_or(0);
+        if cw.created_ms > chosen {
+            return Err(
+                "only a member who was there when the person chose this structure can confirm",
+            );
+        }
+        Ok(())
+    }
+
     /// A second member of the trustee structure, not the one who started
     /// it, confirms a recovery.
     pub async fn confirm_recovery(&self, session: &Session, recovery: RecoveryId) -> Result<()> {
@@ -136,16 +190,14 @@ impl Vault {
             .pending_recovery(session, recovery, Event::RecoveryConfirm)
             .await?;
         let me = session.principal.id();
-        if me == r.started_by {
+        if let Err(why) = self.may_confirm(&r, me) {
             self.journal(
                 NewEntry::denied(session.principal.who(), Event::RecoveryConfirm)
                     .vault(r.beneficiary)
-                    .detail("the starter cannot confirm"),
+                    .detail(why),
             )
             .await?;
-            return Err(VaultError::Forbidden(
-                "a second member of the structure confirms a recovery",
-            ));
+            return Err(VaultError::Forbidden(why));
         }
         let confirmed = PendingRecovery {
             confirmed_by: Some(me),
@@ -176,22 +228,22 @@ impl Vault {
             .pending_recovery(session, recovery, Event::VaultRecover)
             .await?;
         let me = session.principal.id();
-        let Some(confirmed_by) = r
-            .confirmed_by
-            .filter(|_| me == r.started_by || Some(me) == r.confirmed_by)
-        else {
+        // The member who confirmed completes it, with the person at the
+        // desk: the second person does not just click "confirm" unseen.
+        let Some(confirmed_by) = r.confirmed_by.filter(|c| *c == me) else {
             self.journal(
                 NewEntry::denied(session.principal.who(), Event::VaultRecover)
                     .vault(r.beneficiary)
-                    .detail("not confirmed by a second member"),
+                    .detail("not the member who confirmed it"),
             )
             .await?;
             return Err(VaultError::Forbidden(
-                "a second member of the structure must confirm the recovery first",
+                "the member who confirmed the recovery completes it, with the person",
             ));
         };
         check_person_secret(&new_secret, None)?;
         let b = self.beneficiary(r.beneficiary)?;
+        self.not_the_identifier(&new_secret, &b.login_index)?;
         let Some(seal) = b.recovery.iter().find(|s| s.structure == r.structure) else {
             return Err(VaultError::RecoveryImpossible);
         };
@@ -209,6 +261,7 @@ impl Vault {
         }
         .account_key();
         let now = self.now_ms();
+        let counters = self.records().read().attempts().of_account(&account)?;
         self.records().write(|tx| {
             tx.beneficiaries().update(b.id, |rec| {
                 rec.sealed_identity = sealed.clone();
@@ -224,7 +277,10 @@ impl Vault {
                 });
                 Ok(())
             })?;
-            tx.attempts().put(&account, &AttemptRecord::default())?;
+            // A fresh start for the new secret, from every client.
+            for k in &counters {
+                tx.attempts().remove(k)?;
+            }
             tx.recoveries().remove(r.id)
         })?;
         // Whoever held the old secret is logged out.
@@ -290,19 +346,16 @@ impl Vault {
             id: b.id,
         }
         .account_key();
+        let attempt = Account {
+            key: &account,
+            who: session.principal.who(),
+            vault: Some(b.id),
+            source: Source::Session,
+        };
         let identity = self
-            .check_secret(
-                &Account {
-                    key: &account,
-                    who: session.principal.who(),
-                    vault: Some(b.id),
-                },
-                &b.sealed_identity,
-                secret,
-                b.id,
-            )
+            .check_secret(&attempt, &b.sealed_identity, secret, b.id)
             .await?;
-        self.attempt_succeeded(&account)?;
+        self.attempt_succeeded(&attempt)?;
         let srec = self
             .alarm(self.records().read().structures().find(structure))
             .await?;
@@ -317,6 +370,7 @@ impl Vault {
                 rec.recovery.push(RecoverySeal {
                     structure,
                     wrap: wrap.clone(),
+                    chosen_ms: self.now_ms(),
                 });
                 if !rec.linked.contains(&structure) {
                     rec.linked.push(structure);

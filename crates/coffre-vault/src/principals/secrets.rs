@@ -106,10 +106,13 @@ fn problem(t: &str, identifier: Option<&str>) -> Option<SecretProblem> {
     if n > MAX_SECRET {
         return Some(SecretProblem::TooLong);
     }
-    let digits: Vec<u8> = t.bytes().collect();
+    // Digits with spaces between them ("12 34 56") are a code all the same:
+    // judged without the spaces.
+    let digits: Vec<u8> = t.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
     let is_code = !digits.is_empty() && digits.iter().all(u8::is_ascii_digit);
     if is_code {
-        if n < 6 {
+        let code = std::str::from_utf8(&digits).unwrap_or_default();
+        if digits.len() < 6 {
             return Some(SecretProblem::CodeTooShort);
         }
         if repeated(&digits) {
@@ -121,7 +124,7 @@ fn problem(t: &str, identifier: Option<&str>) -> Option<SecretProblem> {
         if date(&digits) {
             return Some(SecretProblem::Date);
         }
-        if COMMON_CODES.contains(&t) {
+        if COMMON_CODES.contains(&code) {
             return Some(SecretProblem::Common);
         }
     } else {
@@ -236,6 +239,11 @@ mod tests {
         assert_eq!(p("Azerty UIOP"), Some(SecretProblem::Common));
         assert_eq!(p("aaaaaaaa"), Some(SecretProblem::Repeated));
         assert_eq!(p("court"), Some(SecretProblem::PassphraseTooShort));
+        // Spaces do not turn a weak code into a passphrase.
+        assert_eq!(p("123456  "), Some(SecretProblem::Sequence));
+        assert_eq!(p("12 34 56 78"), Some(SecretProblem::Sequence));
+        assert_eq!(p(" 1 1 1 1 1 1"), Some(SecretProblem::Repeated));
+        assert_eq!(p("1234 5"), Some(SecretProblem::CodeTooShort));
         assert_eq!(
             problem("marie.dupont", Some("Marie.Dupont")),
             Some(SecretProblem::SameAsIdentifier)

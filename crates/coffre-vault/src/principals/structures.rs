@@ -59,8 +59,14 @@ impl Vault {
             phone: None,
             address: None,
         };
-        let invitation =
-            self.invitation(structure_id, &identity, admin_login, login_index, true)?;
+        let invitation = self.invitation(
+            structure_id,
+            &identity,
+            admin_login,
+            login_index,
+            true,
+            None,
+        )?;
         self.records().write(|tx| {
             invitation.write(tx)?;
             tx.structures().put(&structure)
@@ -91,6 +97,7 @@ impl Vault {
         login: String,
         login_index: String,
         admin: bool,
+        invited_by: Option<PrincipalId>,
     ) -> Result<Invitation> {
         let id = PrincipalId::random()?;
         let code = ShareSecret::generate()?;
@@ -110,6 +117,7 @@ impl Vault {
                 admin,
                 active: false,
                 login,
+                invited_by,
                 login_index,
                 recipient: None,
                 sealed_identity: Vec::new(),
@@ -129,6 +137,25 @@ impl Vault {
         login: &str,
         admin: bool,
     ) -> Result<(PrincipalId, Zeroizing<String>)> {
+        // A member left and the key is still the one they held: this
+        // admin's key replaces it first, so the code carries the new one.
+        if session.principal.structure() == Some(structure)
+            && self
+                .records()
+                .read()
+                .structures()
+                .find(structure)?
+                .rotation_due
+            && let Some(key) = session.structure_key()
+        {
+            match self
+                .rotate_structure_key(structure, &key, session.principal.who())
+                .await
+            {
+                Ok(()) | Err(VaultError::Conflict(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
         let _writing = self.writing().await;
         self.authorize_structure(
             session,
@@ -142,7 +169,14 @@ impl Vault {
         };
         let login = normalize_login(login)?;
         let index = self.login_index(LoginKind::Caseworker, &login);
-        let invitation = self.invitation(structure, &structure_identity, login, index, admin)?;
+        let invitation = self.invitation(
+            structure,
+            &structure_identity,
+            login,
+            index,
+            admin,
+            Some(session.principal.id()),
+        )?;
         let recipient = structure_identity.recipient().to_string();
         self.records().write(|tx| {
             // The code must carry the structure's current key.

@@ -15,6 +15,11 @@ pub(crate) struct RecoverySeal {
     pub structure: PrincipalId,
     #[serde(with = "b64")]
     pub wrap: Vec<u8>,
+    /// When the person chose this trustee: only members who were there
+    /// before may confirm a recovery (an admin cannot make up a second
+    /// member for the occasion).
+    #[serde(default)]
+    pub chosen_ms: i64,
 }
 
 /// Something the person must be told, kept until they acknowledge it.

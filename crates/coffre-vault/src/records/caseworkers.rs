@@ -20,6 +20,10 @@ pub(crate) struct CaseworkerRecord {
     /// and their admins and the operator must tell them apart to remove
     /// the right one. Authenticated like the rest of the record.
     pub login: String,
+    /// The admin who invited them (none for a structure's first admin,
+    /// made by the operator).
+    #[serde(default)]
+    pub invited_by: Option<PrincipalId>,
     /// Set at enrollment.
     pub recipient: Option<String>,
     #[serde(with = "b64", default)]

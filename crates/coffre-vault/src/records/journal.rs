@@ -171,10 +171,26 @@ impl<'a> JournalStore<'a> {
         Ok(None)
     }
 
-    /// The newest `limit` entries of a vault, oldest first.
-    pub fn of_vault(&self, b: PrincipalId, limit: usize) -> Result<Vec<Record>> {
-        let mut out = self.indexed(self.by_vault, b, limit)?;
-        out.reverse();
+    /// A page of a vault's entries, newest first: the `limit` entries
+    /// before entry `before` (from the newest when `None`).
+    pub fn page_of_vault(
+        &self,
+        b: PrincipalId,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<Record>> {
+        let start = key(&[b.as_bytes(), &0u64.to_be_bytes()]);
+        let end = key(&[b.as_bytes(), &before.unwrap_or(u64::MAX).to_be_bytes()]);
+        let mut out = Vec::new();
+        for k in self.by_vault.range(start..end).keys().rev() {
+            if out.len() >= limit {
+                break;
+            }
+            let k = k.map_err(db_error)?;
+            if let Some(r) = get::<Record>(self.audit, &k[16..])? {
+                out.push(r);
+            }
+        }
         Ok(out)
     }
 

@@ -204,10 +204,22 @@ impl PersonKeys {
         let tmp = path.with_extension("key.new");
         let _ = std::fs::remove_file(&tmp);
         write_new(&tmp, &resealed)?;
+        // The old file, held open across the rename, is overwritten once
+        // the new one is in place: its blocks do not stay behind in free
+        // space holding the key under the retired root version (which
+        // opens with the same identity). Copy-on-write file systems and
+        // flash may still keep them (SECURITY.md).
+        let mut old = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .map_err(io("open", &path))?;
         std::fs::rename(&tmp, &path).map_err(io("rename", &path))?;
         if let Some(parent) = path.parent() {
             sync_dir(parent)?;
         }
+        old.write_all(&vec![0u8; sealed.len()])
+            .map_err(io("overwrite", &path))?;
+        old.sync_all().map_err(io("sync", &path))?;
         Ok(())
     }
 

@@ -1,7 +1,7 @@
 //! Shared setup: a vault on a real filesystem store in a temporary
 //! directory, and the people of a small story.
 
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,11 +22,23 @@ pub struct World {
     pub dir: tempfile::TempDir,
     /// A copy of the vault's root ring as it was opened.
     pub root: RootKeyRing,
+    /// The identifiers the server gave, by the part each person chose.
+    pub identifiers: std::sync::Mutex<std::collections::HashMap<String, String>>,
 }
 
 impl World {
     pub fn root_copy(&self) -> RootKeyRing {
         self.root.current_only()
+    }
+
+    /// The identifier the person who chose `chosen` logs in with.
+    pub fn id(&self, chosen: &str) -> String {
+        self.identifiers
+            .lock()
+            .unwrap()
+            .get(chosen)
+            .cloned()
+            .unwrap_or_else(|| panic!("nobody chose {chosen:?}"))
     }
 }
 
@@ -67,6 +79,7 @@ pub async fn world_on(limits: Limits, clock: coffre_vault::Clock) -> World {
         store,
         dir,
         root,
+        identifiers: Default::default(),
     }
 }
 
@@ -114,9 +127,20 @@ pub async fn caseworker(
     structure: PrincipalId,
     login: &str,
 ) -> Arc<Session> {
+    member(w, admin, structure, login, false).await
+}
+
+/// A member (an admin when `is_admin`) invited by `admin`, logged in.
+pub async fn member(
+    w: &World,
+    admin: &Session,
+    structure: PrincipalId,
+    login: &str,
+    is_admin: bool,
+) -> Arc<Session> {
     let (_, code) = w
         .vault
-        .invite_caseworker(admin, structure, login, false)
+        .invite_caseworker(admin, structure, login, is_admin)
         .await
         .unwrap();
     w.vault
@@ -160,9 +184,17 @@ pub async fn beneficiary(
         )
         .await
         .unwrap();
+    assert!(
+        e.identifier
+            .starts_with(&format!("{}-", identifier.to_lowercase()))
+    );
+    w.identifiers
+        .lock()
+        .unwrap()
+        .insert(identifier.to_owned(), e.identifier.clone());
     let out = w
         .vault
-        .login_beneficiary(identifier, UserSecret::from(secret))
+        .login_beneficiary(&e.identifier, UserSecret::from(secret))
         .await
         .unwrap();
     (e.beneficiary_id, w.vault.session(&out.token).unwrap())
