@@ -240,7 +240,7 @@ async fn files_are_private_whatever_the_umask_and_metrics_need_their_token() {
         data.clone(),
         &config,
         &[],
-        Some(0o000),
+        Some("umask 000"),
     );
     let backups = dir.path().join("data-backups");
     wait_for_backup(&backups).await;

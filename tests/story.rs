@@ -177,12 +177,36 @@ async fn story(server: &Server, searched: &[&Path]) {
         .strip_prefix(&api.base)
         .unwrap()
         .to_owned();
-    for _ in 0..2 {
-        let (s, got) = api.bytes(&path, None).await;
-        assert_eq!(s, StatusCode::OK);
-        assert!(got == scan);
+    // Opening its page, HEAD, a messaging app's preview: nothing used up,
+    // nothing told of the paper.
+    let url = format!("{}{path}", api.base);
+    for _ in 0..3 {
+        let page = api.http.get(&url).send().await.unwrap();
+        assert_eq!(page.status(), StatusCode::OK);
+        let html = page.text().await.unwrap();
+        assert!(html.contains("Il peut servir encore 2 fois"), "{html}");
+        assert!(!html.contains(MARKER) && !html.contains("cni"), "{html}");
+        let head = api.http.head(&url).send().await.unwrap();
+        assert_eq!(head.status(), StatusCode::OK);
     }
-    assert_eq!(api.bytes(&path, None).await.0, StatusCode::GONE);
+    // Only the explicit download counts.
+    for _ in 0..2 {
+        let res = api.http.post(&url).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert!(res.bytes().await.unwrap() == scan);
+    }
+    assert_eq!(
+        api.http.post(&url).send().await.unwrap().status(),
+        StatusCode::GONE
+    );
+    let gone = api.http.get(&url).send().await.unwrap();
+    assert_eq!(gone.status(), StatusCode::GONE);
+    assert!(
+        gone.text()
+            .await
+            .unwrap()
+            .contains("Ce lien ne marche plus")
+    );
 
     // The person revokes; the caseworker loses access.
     let (s, v) = api

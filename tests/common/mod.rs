@@ -203,22 +203,23 @@ pub fn test_config(config: &str) -> String {
     c
 }
 
-/// Starts a server; `umask` (e.g. 0o000) is the one it is started with.
+/// Starts a server; `prelude` is shell run just before it (`umask 000`,
+/// `ulimit -S -n 1024`), in the shell that then becomes the server.
 pub fn start_with(
     dir: tempfile::TempDir,
     data_dir: PathBuf,
     config: &str,
     env: &[(&str, String)],
-    umask: Option<u32>,
+    prelude: Option<&str>,
 ) -> Server {
     let config_path = dir.path().join("coffre.toml");
     std::fs::write(&config_path, test_config(config)).unwrap();
-    let mut cmd = match umask {
+    let mut cmd = match prelude {
         None => coffre(),
-        Some(m) => {
+        Some(p) => {
             let mut c = Command::new("sh");
             c.arg("-c")
-                .arg(format!("umask {m:03o} && exec \"$0\" \"$@\""))
+                .arg(format!("{p} && exec \"$0\" \"$@\""))
                 .arg(env!("CARGO_BIN_EXE_coffre"));
             c
         }

@@ -132,6 +132,20 @@ async fn documents(
     }))
 }
 
+/// How much of a refused upload is read and dropped before answering.
+const DRAIN_AFTER_REFUSAL: u64 = 8 << 20;
+
+/// Reads and drops what is left of a form field, up to `limit` bytes.
+async fn drain_field(field: &mut axum::extract::multipart::Field<'_>, limit: u64) {
+    let mut read = 0u64;
+    while let Ok(Some(chunk)) = field.chunk().await {
+        read += chunk.len() as u64;
+        if read > limit {
+            break;
+        }
+    }
+}
+
 /// Upload a document: multipart, the text fields first, then `file`,
 /// whose bytes go straight through encryption to the store.
 #[utoipa::path(post, path = "/api/v1/beneficiaries/{beneficiary_id}/documents", tag = "documents",
@@ -182,6 +196,11 @@ async fn upload(
                                 std::sync::atomic::Ordering::Relaxed,
                             );
                             if tx.send(Ok(chunk)).await.is_err() {
+                                // Refused before the end: the rest is read
+                                // and dropped (a little of it), so that the
+                                // client gets the answer rather than a
+                                // connection cut mid-send.
+                                drain_field(&mut field, DRAIN_AFTER_REFUSAL).await;
                                 break;
                             }
                         }
@@ -194,6 +213,11 @@ async fn upload(
                 }
             };
             let (res, ()) = tokio::join!(state.vault.upload(&auth.session, b, meta, body), feed);
+            if res.is_err() {
+                while let Ok(Some(mut rest)) = form.next_field().await {
+                    drain_field(&mut rest, DRAIN_AFTER_REFUSAL).await;
+                }
+            }
             let info: DocumentInfo = res?;
             return Ok((
                 StatusCode::CREATED,

@@ -25,7 +25,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(share))
         .routes(routes!(revoke_grant))
         .routes(routes!(revoke_share))
-        .routes(routes!(redeem))
+        .routes(routes!(link_page, redeem))
 }
 
 /// A document's description.
@@ -311,8 +311,67 @@ async fn revoke_share(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Download through a share link (no account).
+/// The page of a share link: until when it works and how many downloads
+/// are left, and a button that downloads. Opening it (or `HEAD`, or a
+/// messaging app's preview) counts nothing and tells nothing of the paper.
 #[utoipa::path(get, path = "/s/{token}", tag = "shares",
+    params(("token" = String, Path, description = "The link's secret")),
+    responses(
+        (status = 200, description = "The link's page", content_type = "text/html", body = String),
+        (status = 410, description = "Expired, used up, revoked or unknown (a page saying so)", content_type = "text/html", body = String),
+        (status = 429, description = "Too many attempts from this address", body = ErrorBody),
+    ))]
+async fn link_page(
+    State(state): State<AppState>,
+    crate::ClientAddr(client): crate::ClientAddr,
+    ApiPath(token): ApiPath<String>,
+) -> ApiResult<Response> {
+    state.per_address(client)?;
+    let (status, body) = match state.vault.share_status(&token) {
+        Ok(s) => (StatusCode::OK, link_page_html(&s)),
+        Err(coffre_vault::VaultError::Gone | coffre_vault::VaultError::NotFound) => {
+            (StatusCode::GONE, GONE_PAGE.to_owned())
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let mut r = (status, body).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    // The page's one form posts back here; nothing else is allowed.
+    r.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; form-action 'self'; frame-ancestors 'none'"),
+    );
+    Ok(r)
+}
+
+const GONE_PAGE: &str = "<!doctype html><html lang=\"fr\"><meta charset=\"utf-8\">\
+<meta name=\"viewport\" content=\"width=device-width\"><title>Lien expiré — Coffre</title>\
+<h1>Ce lien ne marche plus</h1>\
+<p>Il a expiré, il a déjà servi autant de fois que prévu, ou la personne l'a retiré.</p>\
+<p>Demandez-lui de vous en envoyer un nouveau.</p></html>";
+
+fn link_page_html(s: &coffre_vault::ShareStatus) -> String {
+    let d = coffre_vault::Date::from_epoch_ms(s.expires_ms);
+    let until = format!("{:02}/{:02}/{}", d.day(), d.month(), d.year());
+    let left = match s.downloads_left {
+        1 => "Il ne peut servir qu'une fois.".to_owned(),
+        n => format!("Il peut servir encore {n} fois."),
+    };
+    format!(
+        "<!doctype html><html lang=\"fr\"><meta charset=\"utf-8\">\
+<meta name=\"viewport\" content=\"width=device-width\"><title>Document transmis — Coffre</title>\
+<h1>Un document vous a été transmis</h1>\
+<p>Quelqu'un vous a envoyé la copie d'un papier par Coffre. Ce lien marche jusqu'au {until}. {left}</p>\
+<form method=\"post\"><button type=\"submit\">Télécharger le document</button></form></html>"
+    )
+}
+
+/// Download through a share link (no account): counted, journaled for the
+/// person.
+#[utoipa::path(post, path = "/s/{token}", tag = "shares",
     params(("token" = String, Path, description = "The link's secret")),
     responses(
         (status = 200, description = "The document", content_type = "application/octet-stream", body = Vec<u8>),

@@ -16,6 +16,7 @@ mod ops;
 mod recovery;
 mod request_id;
 pub mod schema;
+pub mod server;
 mod sessions;
 mod structures;
 

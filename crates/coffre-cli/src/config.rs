@@ -121,6 +121,10 @@ pub struct Limits {
     /// Key derivations (argon2id, 19 MiB each) running at once; default
     /// the number of cores.
     pub key_derivations_at_once: Option<usize>,
+    /// A connection sends its request headers within this, or is closed.
+    pub header_timeout_seconds: Option<u64>,
+    /// Connections open at once (more are closed at once).
+    pub max_connections: Option<usize>,
 }
 
 impl Config {

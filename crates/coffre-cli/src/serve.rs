@@ -2,7 +2,6 @@
 //! operator's socket, scheduled backups; graceful shutdown with a final
 //! journal checkpoint.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -59,7 +58,9 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         requests_per_minute_per_account,
         trusted_proxies,
         metrics_token,
+        server_limits,
     } = settings;
+    raise_open_files();
     let opened = datadir::open_or_init(&data_dir, &protection)
         .with_context(|| format!("cannot open the data directory {}", data_dir.display()))?;
     tighten(&data_dir);
@@ -226,37 +227,14 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         out.flush()?;
     }
     // On SIGTERM or Ctrl-C: stop accepting, let requests in flight finish
-    // for at most SHUTDOWN_GRACE, then stop regardless.
-    let stopping = Arc::new(tokio::sync::Notify::new());
-    let signal = {
-        let stopping = stopping.clone();
-        async move {
-            shutdown_signal().await;
-            stopping.notify_one();
-        }
+    // for at most the grace period, then stop regardless.
+    let server_limits = coffre_api::server::ServerLimits {
+        grace: SHUTDOWN_GRACE,
+        ..server_limits
     };
-    let deadline = {
-        let stopping = stopping.clone();
-        async move {
-            stopping.notified().await;
-            tokio::time::sleep(SHUTDOWN_GRACE).await;
-        }
-    };
-    let server = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(signal);
-    tokio::select! {
-        res = server => {
-            // Checkpoint even when the server stopped on an error.
-            if let Err(e) = res {
-                tracing::error!(error = %e, "the HTTP server stopped on an error");
-                vault.checkpoint().await?;
-                return Err(e.into());
-            }
-        }
-        () = deadline => tracing::warn!(
+    match coffre_api::server::serve(listener, app, server_limits, shutdown_signal()).await {
+        coffre_api::server::Stopped::Drained => {}
+        coffre_api::server::Stopped::Cut => tracing::warn!(
             "requests still running {} s after the shutdown signal; stopping anyway",
             SHUTDOWN_GRACE.as_secs()
         ),
@@ -288,6 +266,20 @@ impl coffre_vault::RootFile for RootKeyFile {
 
     fn identity_in_data_dir(&self) -> bool {
         self.identity_in_data_dir
+    }
+}
+
+/// Raises the soft limit on open files to the hard one: every connection
+/// is a file descriptor, and a low soft limit (1,024 is common) lets a
+/// thousand idle sockets stop the server from accepting anyone.
+fn raise_open_files() {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut l = getrlimit(Resource::Nofile);
+    if l.current < l.maximum {
+        l.current = l.maximum;
+        if let Err(e) = setrlimit(Resource::Nofile, l) {
+            tracing::warn!(error = %e, "cannot raise the limit on open files");
+        }
     }
 }
 

@@ -50,6 +50,7 @@ pub struct Settings {
     pub requests_per_minute_per_account: u32,
     pub trusted_proxies: Vec<IpAddr>,
     pub metrics_token: Option<String>,
+    pub server_limits: coffre_api::server::ServerLimits,
 }
 
 /// Scheduled backups.
@@ -121,6 +122,7 @@ impl Settings {
                 Some(p) => Some(metrics_token(p)?),
                 None => None,
             },
+            server_limits: server_limits(&config)?,
             protection,
             data_dir,
         })
@@ -147,6 +149,25 @@ fn is_inside(path: &Path, dir: &Path) -> bool {
         (Some(p), Some(d)) if p.starts_with(&d)
     );
     written || resolved
+}
+
+fn server_limits(config: &Config) -> anyhow::Result<coffre_api::server::ServerLimits> {
+    let mut l = coffre_api::server::ServerLimits::default();
+    if let Some(s) = config.limits.header_timeout_seconds {
+        anyhow::ensure!(
+            (1..=120).contains(&s),
+            "limits.header_timeout_seconds must be 1..=120"
+        );
+        l.header_timeout = Duration::from_secs(s);
+    }
+    if let Some(n) = config.limits.max_connections {
+        anyhow::ensure!(
+            (16..=1_000_000).contains(&n),
+            "limits.max_connections must be 16..=1000000"
+        );
+        l.max_connections = n;
+    }
+    Ok(l)
 }
 
 fn store_config(config: &Config, data_dir: &Path) -> StoreConfig {

@@ -229,10 +229,33 @@ impl KdfParams {
         self.check()?;
         let params = Params::new(self.memory_kib, self.iterations, self.parallelism, Some(32))
             .map_err(|_| Error::InvalidParameter("argon2id parameters"))?;
+        let need = params.block_count();
         let mut out = Zeroizing::new([0u8; 32]);
-        Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
-            .hash_password_into(secret.expose().as_bytes(), salt, out.as_mut_slice())
-            .map_err(|_| Error::InvalidParameter("argon2id input"))?;
+        // Each thread keeps its own working memory from one derivation to
+        // the next (19 MiB with OWASP's parameters): allocated once, so the
+        // allocator does not keep a freed copy per thread that ever ran
+        // one; and wiped after each use (argon2's own allocation is freed
+        // without being wiped).
+        thread_local! {
+            static MEMORY: std::cell::RefCell<Vec<argon2::Block>> =
+                const { std::cell::RefCell::new(Vec::new()) };
+        }
+        MEMORY.with(|memory| {
+            let mut memory = memory.borrow_mut();
+            if memory.len() < need {
+                memory.resize(need, argon2::Block::default());
+            }
+            let blocks = &mut memory[..need];
+            let result = Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+                .hash_password_into_with_memory(
+                    secret.expose().as_bytes(),
+                    salt,
+                    out.as_mut_slice(),
+                    &mut *blocks,
+                );
+            blocks.iter_mut().for_each(zeroize::Zeroize::zeroize);
+            result.map_err(|_| Error::InvalidParameter("argon2id input"))
+        })?;
         Ok(out)
     }
 }

@@ -61,5 +61,5 @@ pub use principals::{
 };
 pub use records::{GrantRecord, Notice, NoticeKind, StructureRecord};
 pub use session::{Principal, Session};
-pub use shares::{ShareCreated, ShareInfo};
+pub use shares::{ShareCreated, ShareInfo, ShareStatus};
 pub use vault::{Limits, Status, Vault, VaultConfig};

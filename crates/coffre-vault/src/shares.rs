@@ -41,6 +41,13 @@ pub struct ShareInfo {
 /// Most live links per vault.
 const MAX_SHARES_PER_VAULT: u64 = 1000;
 
+/// A live link, as its page shows it.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct ShareStatus {
+    pub expires_ms: i64,
+    pub downloads_left: u32,
+}
+
 impl Vault {
     pub async fn create_share(
         &self,
@@ -193,6 +200,32 @@ impl Vault {
         )
         .await?;
         Ok(())
+    }
+
+    /// What a link's page says before anything is downloaded: until when
+    /// it works and how many downloads are left. Nothing is counted or
+    /// journaled (a messaging app's link preview, a `HEAD`, a person who
+    /// opens the page and goes no further use nothing up); nothing about
+    /// the paper is told. `Gone` for a link that would not download.
+    pub fn share_status(&self, token: &str) -> Result<ShareStatus> {
+        let secret = ShareSecret::from_token(token).map_err(|_| VaultError::Gone)?;
+        let lookup = secret.lookup_key()?;
+        let Some(rec) = self.records().read().shares().by_lookup(&lookup)? else {
+            return Err(VaultError::Gone);
+        };
+        let consent_ended = match rec.structure {
+            Some(structure) => !self
+                .grant_state(rec.beneficiary, structure, rec.category)?
+                .can_view(),
+            None => false,
+        };
+        if consent_ended || rec.expires_ms <= self.now_ms() || rec.downloads >= rec.max_downloads {
+            return Err(VaultError::Gone);
+        }
+        Ok(ShareStatus {
+            expires_ms: rec.expires_ms,
+            downloads_left: rec.max_downloads - rec.downloads,
+        })
     }
 
     /// Anonymous redemption of a link. The download is counted atomically

@@ -21,20 +21,19 @@ impl Access<'_> {
         principal: PrincipalId,
     ) -> Result<(Identity, Vec<u8>)> {
         let inner = self.inner.clone();
-        let turn = inner.kdf.enter().await?;
-        tokio::task::spawn_blocking(move || {
-            let _turn = turn;
-            let sealed = wrap::seal_identity(
-                &identity,
-                &secret,
-                inner.limits.kdf,
-                &Binding::principal_identity(principal),
-                &inner.root(),
-            )?;
-            Ok((identity, sealed))
-        })
-        .await
-        .map_err(|_| VaultError::Internal("sealing task failed"))?
+        self.inner
+            .kdf
+            .run(move || {
+                let sealed = wrap::seal_identity(
+                    &identity,
+                    &secret,
+                    inner.limits.kdf,
+                    &Binding::principal_identity(principal),
+                    &inner.root(),
+                )?;
+                Ok((identity, sealed))
+            })
+            .await
     }
 
     /// Opens a sealed identity with the secret typed; `None` when the
@@ -46,22 +45,21 @@ impl Access<'_> {
         principal: PrincipalId,
     ) -> Result<Option<Identity>> {
         let inner = self.inner.clone();
-        let turn = inner.kdf.enter().await?;
-        tokio::task::spawn_blocking(move || {
-            let _turn = turn;
-            match wrap::open_identity(
-                &sealed,
-                &secret,
-                &Binding::principal_identity(principal),
-                &inner.root(),
-            ) {
-                Ok(id) => Ok(Some(id)),
-                Err(coffre_crypto::Error::Decryption) => Ok(None),
-                Err(e) => Err(VaultError::from(e)),
-            }
-        })
-        .await
-        .map_err(|_| VaultError::Internal("unsealing task failed"))?
+        self.inner
+            .kdf
+            .run(move || {
+                match wrap::open_identity(
+                    &sealed,
+                    &secret,
+                    &Binding::principal_identity(principal),
+                    &inner.root(),
+                ) {
+                    Ok(id) => Ok(Some(id)),
+                    Err(coffre_crypto::Error::Decryption) => Ok(None),
+                    Err(e) => Err(VaultError::from(e)),
+                }
+            })
+            .await
     }
 
     /// An identity sealed under a random secret nobody knows: what a login

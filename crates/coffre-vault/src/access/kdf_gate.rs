@@ -1,14 +1,18 @@
-//! A bound on key derivations running at once. Each argon2id takes 19 MiB
-//! and tens of milliseconds of a core: without a bound, a burst of logins
-//! (from many addresses, behind a proxy) made the server take gigabytes.
-//! About as many run as there are cores; a few more may wait briefly; the
-//! rest are answered "busy, retry in a second" at once.
+//! Key derivations (argon2id: 19 MiB and tens of milliseconds of a core
+//! each), bounded. Without a bound, a burst of logins from many addresses
+//! behind a proxy made the server take gigabytes.
+//!
+//! They run on a few threads of their own, as many as may run at once
+//! (about the number of cores): the memory each one takes is kept by its
+//! thread's allocator for the next, instead of by whichever of the
+//! hundreds of blocking threads ran it. A few more callers may wait their
+//! turn briefly; the rest are answered "busy, retry in a second" at once.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
 use crate::{Result, VaultError};
 
@@ -17,11 +21,14 @@ const LONGEST_WAIT: Duration = Duration::from_secs(3);
 /// What a caller told "busy" is asked to wait.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 
+type Job = Box<dyn FnOnce() + Send>;
+
 #[derive(Debug)]
 pub(crate) struct KdfGate {
     running: Arc<Semaphore>,
     waiting: AtomicUsize,
     max_waiting: usize,
+    jobs: Mutex<mpsc::Sender<Job>>,
 }
 
 /// Counts a caller among those waiting, until dropped (also when its
@@ -35,11 +42,37 @@ impl Drop for Waiting<'_> {
 }
 
 impl KdfGate {
+    /// `running` threads, and at most `max_waiting` callers waiting.
     pub fn new(running: usize, max_waiting: usize) -> Self {
+        let running = running.max(1);
+        let (tx, rx) = mpsc::channel::<Job>();
+        let rx = Arc::new(Mutex::new(rx));
+        for n in 0..running {
+            let rx = rx.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("coffre-kdf-{n}"))
+                .spawn(move || {
+                    loop {
+                        let job = {
+                            let rx = rx.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                            rx.recv()
+                        };
+                        match job {
+                            Ok(job) => job(),
+                            // The vault is gone.
+                            Err(_) => return,
+                        }
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "cannot start a key-derivation thread");
+            }
+        }
         Self {
-            running: Arc::new(Semaphore::new(running.max(1))),
+            running: Arc::new(Semaphore::new(running)),
             waiting: AtomicUsize::new(0),
             max_waiting,
+            jobs: Mutex::new(tx),
         }
     }
 
@@ -49,10 +82,8 @@ impl KdfGate {
         }
     }
 
-    /// A turn to derive a key: held until the permit is dropped (move it
-    /// into the blocking task, so a cancelled request still waits for its
-    /// computation to end before another starts).
-    pub async fn enter(&self) -> Result<OwnedSemaphorePermit> {
+    /// A turn: held until the permit is dropped.
+    async fn enter(&self) -> Result<OwnedSemaphorePermit> {
         if let Ok(p) = self.running.clone().try_acquire_owned() {
             return Ok(p);
         }
@@ -65,6 +96,29 @@ impl KdfGate {
             Ok(Ok(p)) => Ok(p),
             _ => Err(Self::busy()),
         }
+    }
+
+    /// Runs `f` on a key-derivation thread when a turn comes. The turn is
+    /// held until `f` is done, even when the caller stops waiting (a
+    /// cancelled request still finishes its computation before another
+    /// starts).
+    pub async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let turn = self.enter().await?;
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _turn = turn;
+            let _ = tx.send(f());
+        });
+        self.jobs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .send(job)
+            .map_err(|_| VaultError::Internal("key-derivation threads stopped"))?;
+        rx.await
+            .map_err(|_| VaultError::Internal("key-derivation task failed"))?
     }
 }
 
@@ -83,7 +137,6 @@ mod tests {
             let g = gate.clone();
             waiting.push(tokio::spawn(async move { g.enter().await.map(drop) }));
         }
-        tokio::task::yield_now().await;
         while gate.waiting.load(Ordering::Acquire) < 3 {
             tokio::task::yield_now().await;
         }
@@ -94,5 +147,19 @@ mod tests {
             w.await.unwrap().unwrap();
         }
         assert_eq!(gate.waiting.load(Ordering::Acquire), 0);
+    }
+
+    #[tokio::test]
+    async fn work_runs_on_the_gate_threads() {
+        let gate = KdfGate::new(2, 3);
+        let name = gate
+            .run(|| Ok(std::thread::current().name().map(str::to_owned)))
+            .await
+            .unwrap();
+        assert!(name.is_some_and(|n| n.starts_with("coffre-kdf-")));
+        assert!(matches!(
+            gate.run(|| -> Result<()> { Err(VaultError::Gone) }).await,
+            Err(VaultError::Gone)
+        ));
     }
 }
