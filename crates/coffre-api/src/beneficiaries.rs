@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::auth::Auth;
-use crate::error::{ApiError, ApiResult, ErrorBody, Refusals};
+use crate::error::{ApiError, ApiResult, BodyRefusals, ErrorBody, Refusals};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::schema::{
     AddTrusteeRequest, BeneficiaryEnrolled, BeneficiaryList, BeneficiaryView, DocumentList,
@@ -54,6 +54,7 @@ pub fn router(max_upload: usize) -> OpenApiRouter<AppState> {
         (status = 401, description = "Not logged in", body = ErrorBody),
         (status = 403, description = "Not a caseworker, or no CSRF token", body = ErrorBody),
         (status = 409, description = "Identifier taken", body = ErrorBody),
+        BodyRefusals,
     ))]
 async fn enroll(
     State(state): State<AppState>,
@@ -106,7 +107,7 @@ async fn list(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<Benef
 
 /// List documents (optionally those expiring soon).
 #[utoipa::path(get, path = "/api/v1/beneficiaries/{beneficiary_id}/documents", tag = "documents",
-    params(("beneficiary_id" = String, Path, description = "32 hex digits"), ListQuery),
+    params(("beneficiary_id" = String, Path, description = "32 hex digits", pattern = "^[0-9a-f]{32}$"), ListQuery),
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "What this session may see", body = DocumentList),
@@ -149,7 +150,7 @@ async fn drain_field(field: &mut axum::extract::multipart::Field<'_>, limit: u64
 /// Upload a document: multipart, the text fields first, then `file`,
 /// whose bytes go straight through encryption to the store.
 #[utoipa::path(post, path = "/api/v1/beneficiaries/{beneficiary_id}/documents", tag = "documents",
-    params(("beneficiary_id" = String, Path, description = "32 hex digits")),
+    params(("beneficiary_id" = String, Path, description = "32 hex digits", pattern = "^[0-9a-f]{32}$")),
     request_body(content = UploadForm, content_type = "multipart/form-data"),
     security(("bearer" = []), ("cookie" = [])),
     responses(
@@ -267,13 +268,14 @@ pub(crate) fn stream_of(
 
 /// Give a structure consent (the person).
 #[utoipa::path(post, path = "/api/v1/beneficiaries/{beneficiary_id}/grants", tag = "consent",
-    params(("beneficiary_id" = String, Path, description = "32 hex digits")),
+    params(("beneficiary_id" = String, Path, description = "32 hex digits", pattern = "^[0-9a-f]{32}$")),
     request_body = GrantRequest,
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 201, description = "Consent given", body = GrantView),
         (status = 409, description = "Consent changed meanwhile; try again", body = ErrorBody),
         Refusals,
+        BodyRefusals,
     ))]
 async fn create_grant(
     State(state): State<AppState>,
@@ -293,7 +295,7 @@ async fn create_grant(
 
 /// List consent grants (all for the person, its own for a structure).
 #[utoipa::path(get, path = "/api/v1/beneficiaries/{beneficiary_id}/grants", tag = "consent",
-    params(("beneficiary_id" = String, Path, description = "32 hex digits")),
+    params(("beneficiary_id" = String, Path, description = "32 hex digits", pattern = "^[0-9a-f]{32}$")),
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "Grants", body = GrantList),
@@ -312,7 +314,7 @@ async fn grants(
 
 /// Who did what in this vault (the person).
 #[utoipa::path(get, path = "/api/v1/beneficiaries/{beneficiary_id}/journal", tag = "beneficiaries",
-    params(("beneficiary_id" = String, Path, description = "32 hex digits"), JournalQuery),
+    params(("beneficiary_id" = String, Path, description = "32 hex digits", pattern = "^[0-9a-f]{32}$"), JournalQuery),
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "A page of entries, newest first, and the security events kept in view", body = JournalView),
@@ -348,7 +350,7 @@ async fn journal(
 
 /// Every document and manifest.json as a ZIP, streamed (the person).
 #[utoipa::path(get, path = "/api/v1/beneficiaries/{beneficiary_id}/export", tag = "beneficiaries",
-    params(("beneficiary_id" = String, Path, description = "32 hex digits")),
+    params(("beneficiary_id" = String, Path, description = "32 hex digits", pattern = "^[0-9a-f]{32}$")),
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "A ZIP", content_type = "application/zip", body = Vec<u8>),
@@ -398,7 +400,7 @@ async fn export(
 /// Start a recovery of the person's access (an admin of their trustee
 /// structure); a second member confirms it.
 #[utoipa::path(post, path = "/api/v1/beneficiaries/{beneficiary_id}/recoveries", tag = "recovery",
-    params(("beneficiary_id" = String, Path, description = "32 hex digits")),
+    params(("beneficiary_id" = String, Path, description = "32 hex digits", pattern = "^[0-9a-f]{32}$")),
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 201, description = "Started; confirm within 15 minutes", body = RecoveryStartedView),
@@ -422,7 +424,7 @@ async fn start_recovery(
 
 /// The person's trustee structures (the person).
 #[utoipa::path(get, path = "/api/v1/beneficiaries/{beneficiary_id}/trustees", tag = "recovery",
-    params(("beneficiary_id" = String, Path, description = "32 hex digits")),
+    params(("beneficiary_id" = String, Path, description = "32 hex digits", pattern = "^[0-9a-f]{32}$")),
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "The trustees", body = TrusteeList),
@@ -448,13 +450,14 @@ async fn trustees(
 
 /// Make a structure a trustee (the person, typing their secret again).
 #[utoipa::path(post, path = "/api/v1/beneficiaries/{beneficiary_id}/trustees", tag = "recovery",
-    params(("beneficiary_id" = String, Path, description = "32 hex digits")),
+    params(("beneficiary_id" = String, Path, description = "32 hex digits", pattern = "^[0-9a-f]{32}$")),
     request_body = AddTrusteeRequest,
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 204, description = "The structure holds a copy of the person's key"),
         (status = 429, description = "Locked after repeated wrong secrets", body = ErrorBody),
         Refusals,
+        BodyRefusals,
     ))]
 async fn add_trustee(
     State(state): State<AppState>,
@@ -472,8 +475,8 @@ async fn add_trustee(
 /// Stop a structure being a trustee (the person).
 #[utoipa::path(delete, path = "/api/v1/beneficiaries/{beneficiary_id}/trustees/{structure_id}", tag = "recovery",
     params(
-        ("beneficiary_id" = String, Path, description = "32 hex digits"),
-        ("structure_id" = String, Path, description = "32 hex digits"),
+        ("beneficiary_id" = String, Path, description = "32 hex digits", pattern = "^[0-9a-f]{32}$"),
+        ("structure_id" = String, Path, description = "32 hex digits", pattern = "^[0-9a-f]{32}$"),
     ),
     security(("bearer" = []), ("cookie" = [])),
     responses((status = 204, description = "Its copy of the key is gone"), Refusals))]
@@ -490,8 +493,8 @@ async fn remove_trustee(
 /// no longer a trustee, it no longer finds the person.
 #[utoipa::path(delete, path = "/api/v1/beneficiaries/{beneficiary_id}/structures/{structure_id}", tag = "consent",
     params(
-        ("beneficiary_id" = String, Path, description = "32 hex digits"),
-        ("structure_id" = String, Path, description = "32 hex digits"),
+        ("beneficiary_id" = String, Path, description = "32 hex digits", pattern = "^[0-9a-f]{32}$"),
+        ("structure_id" = String, Path, description = "32 hex digits", pattern = "^[0-9a-f]{32}$"),
     ),
     security(("bearer" = []), ("cookie" = [])),
     responses(
@@ -510,7 +513,7 @@ async fn leave_structure(
 
 /// What the person has not acknowledged yet (the person).
 #[utoipa::path(get, path = "/api/v1/beneficiaries/{beneficiary_id}/notices", tag = "beneficiaries",
-    params(("beneficiary_id" = String, Path, description = "32 hex digits")),
+    params(("beneficiary_id" = String, Path, description = "32 hex digits", pattern = "^[0-9a-f]{32}$")),
     security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, description = "Open notices", body = NoticeList), Refusals))]
 async fn notices(
@@ -527,7 +530,7 @@ async fn notices(
 /// The person has read a notice.
 #[utoipa::path(post, path = "/api/v1/beneficiaries/{beneficiary_id}/notices/{notice_id}/acknowledgement", tag = "beneficiaries",
     params(
-        ("beneficiary_id" = String, Path, description = "32 hex digits"),
+        ("beneficiary_id" = String, Path, description = "32 hex digits", pattern = "^[0-9a-f]{32}$"),
         ("notice_id" = u32, Path, description = "The notice's number"),
     ),
     security(("bearer" = []), ("cookie" = [])),
@@ -543,13 +546,14 @@ async fn acknowledge(
 
 /// Erase the whole vault (the person, re-typing their secret).
 #[utoipa::path(delete, path = "/api/v1/beneficiaries/{beneficiary_id}", tag = "beneficiaries",
-    params(("beneficiary_id" = String, Path, description = "32 hex digits")),
+    params(("beneficiary_id" = String, Path, description = "32 hex digits", pattern = "^[0-9a-f]{32}$")),
     request_body = EraseRequest,
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 204, description = "Erased"),
         (status = 429, description = "Locked after repeated failures", body = ErrorBody),
         Refusals,
+        BodyRefusals,
     ))]
 async fn erase(
     State(state): State<AppState>,

@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::auth::Auth;
-use crate::error::{ApiError, ApiResult, ErrorBody, Refusals};
+use crate::error::{ApiError, ApiResult, BodyRefusals, ErrorBody, Refusals};
 use crate::extract::{ApiJson, ApiPath};
 use crate::schema::{DocumentPatch, DocumentView, ShareCreatedView, ShareRequest};
 
@@ -30,7 +30,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// A document's description.
 #[utoipa::path(get, path = "/api/v1/documents/{document_id}", tag = "documents",
-    params(("document_id" = String, Path, description = "32 hex digits")),
+    params(("document_id" = String, Path, description = "32 hex digits", pattern = "^[0-9a-f]{32}$")),
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "The description", body = DocumentView),
@@ -122,13 +122,13 @@ fn stream_response(
 /// The document's bytes (a single `Range` of bytes is supported).
 #[utoipa::path(get, path = "/api/v1/documents/{document_id}/content", tag = "documents",
     params(
-        ("document_id" = String, Path, description = "32 hex digits"),
+        ("document_id" = String, Path, description = "32 hex digits", pattern = "^[0-9a-f]{32}$"),
         ("range" = Option<String>, Header, description = "`bytes=a-b`, `bytes=a-` or `bytes=-n`"),
     ),
     security(("bearer" = []), ("cookie" = [])),
     responses(
-        (status = 200, description = "The whole document", content_type = "application/octet-stream", body = Vec<u8>),
-        (status = 206, description = "The range asked", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 200, description = "The whole document, in its own content type", content_type = "*/*", body = Vec<u8>),
+        (status = 206, description = "The range asked", content_type = "*/*", body = Vec<u8>),
         (status = 416, description = "Unsatisfiable range", body = ErrorBody),
         Refusals,
     ))]
@@ -185,13 +185,14 @@ async fn content(
 
 /// Edit title, validity date, privacy (the person).
 #[utoipa::path(patch, path = "/api/v1/documents/{document_id}", tag = "documents",
-    params(("document_id" = String, Path, description = "32 hex digits")),
+    params(("document_id" = String, Path, description = "32 hex digits", pattern = "^[0-9a-f]{32}$")),
     request_body = DocumentPatch,
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "The new description", body = DocumentView),
         (status = 409, description = "Consent changed meanwhile; try again", body = ErrorBody),
         Refusals,
+        BodyRefusals,
     ))]
 async fn update(
     State(state): State<AppState>,
@@ -225,7 +226,7 @@ async fn update(
 
 /// Delete a document (the person).
 #[utoipa::path(delete, path = "/api/v1/documents/{document_id}", tag = "documents",
-    params(("document_id" = String, Path, description = "32 hex digits")),
+    params(("document_id" = String, Path, description = "32 hex digits", pattern = "^[0-9a-f]{32}$")),
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 204, description = "Deleted"),
@@ -242,13 +243,14 @@ async fn remove(
 
 /// Create a share link.
 #[utoipa::path(post, path = "/api/v1/documents/{document_id}/shares", tag = "shares",
-    params(("document_id" = String, Path, description = "32 hex digits")),
+    params(("document_id" = String, Path, description = "32 hex digits", pattern = "^[0-9a-f]{32}$")),
     request_body = ShareRequest,
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 201, description = "The link, shown once", body = ShareCreatedView),
         (status = 409, description = "Too many links in this vault", body = ErrorBody),
         Refusals,
+        BodyRefusals,
     ))]
 async fn share(
     State(state): State<AppState>,
@@ -278,7 +280,7 @@ async fn share(
 
 /// Revoke consent (the person).
 #[utoipa::path(delete, path = "/api/v1/grants/{grant_id}", tag = "consent",
-    params(("grant_id" = String, Path, description = "32 hex digits")),
+    params(("grant_id" = String, Path, description = "32 hex digits", pattern = "^[0-9a-f]{32}$")),
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 204, description = "Revoked (or already)"),
@@ -296,7 +298,7 @@ async fn revoke_grant(
 
 /// Revoke a share link.
 #[utoipa::path(delete, path = "/api/v1/shares/{share_id}", tag = "shares",
-    params(("share_id" = String, Path, description = "32 hex digits")),
+    params(("share_id" = String, Path, description = "32 hex digits", pattern = "^[0-9a-f]{32}$")),
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 204, description = "Revoked"),
@@ -374,7 +376,7 @@ fn link_page_html(s: &coffre_vault::ShareStatus) -> String {
 #[utoipa::path(post, path = "/s/{token}", tag = "shares",
     params(("token" = String, Path, description = "The link's secret")),
     responses(
-        (status = 200, description = "The document", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 200, description = "The document", content_type = "*/*", body = Vec<u8>),
         (status = 410, description = "Expired, used up, revoked or unknown", body = ErrorBody),
         (status = 429, description = "Too many attempts from this address", body = ErrorBody),
     ))]

@@ -193,4 +193,22 @@ pub(crate) enum Refusals {
     /// Nothing of that id this session may know of.
     #[response(status = 404)]
     NotFound(ErrorBody),
+    /// Too many requests from this account in a minute (see Retry-After).
+    #[response(status = 429)]
+    TooMany(ErrorBody),
+}
+
+/// What a route with a JSON body may answer about the body itself.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub(crate) enum BodyRefusals {
+    /// Not JSON of the expected shape.
+    #[response(status = 400)]
+    Invalid(ErrorBody),
+    /// Larger than a JSON body may be (64 KiB).
+    #[response(status = 413)]
+    TooLarge(ErrorBody),
+    /// Not sent as `application/json`.
+    #[response(status = 415)]
+    NotJson(ErrorBody),
 }

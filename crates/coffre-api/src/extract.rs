@@ -22,8 +22,12 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                 // what is wrong without echoing what was sent. axum
                 // reports an over-long body as a buffering failure.
                 let text = r.body_text();
+                // One status for a body of the wrong shape, whatever serde
+                // found wrong in it: 400 (axum says 422 for some).
                 let status = if text.contains("length limit exceeded") {
                     axum::http::StatusCode::PAYLOAD_TOO_LARGE
+                } else if r.status() == axum::http::StatusCode::UNPROCESSABLE_ENTITY {
+                    axum::http::StatusCode::BAD_REQUEST
                 } else {
                     r.status()
                 };

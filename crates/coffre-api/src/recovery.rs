@@ -9,7 +9,7 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::auth::Auth;
-use crate::error::{ApiResult, ErrorBody, Refusals};
+use crate::error::{ApiResult, BodyRefusals, ErrorBody, Refusals};
 use crate::extract::{ApiJson, ApiPath};
 use crate::schema::CompleteRecoveryRequest;
 
@@ -21,7 +21,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// A second member of the trustee structure confirms a recovery.
 #[utoipa::path(post, path = "/api/v1/recoveries/{recovery_id}/confirmation", tag = "recovery",
-    params(("recovery_id" = String, Path, description = "32 hex digits")),
+    params(("recovery_id" = String, Path, description = "32 hex digits", pattern = "^[0-9a-f]{32}$")),
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 204, description = "Confirmed"),
@@ -39,13 +39,14 @@ async fn confirm(
 
 /// Completes a confirmed recovery with the new secret the person types.
 #[utoipa::path(post, path = "/api/v1/recoveries/{recovery_id}/completion", tag = "recovery",
-    params(("recovery_id" = String, Path, description = "32 hex digits")),
+    params(("recovery_id" = String, Path, description = "32 hex digits", pattern = "^[0-9a-f]{32}$")),
     request_body = CompleteRecoveryRequest,
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 204, description = "The new secret is set; the person is told at every login until they acknowledge it"),
         (status = 410, description = "Expired", body = ErrorBody),
         Refusals,
+        BodyRefusals,
     ))]
 async fn complete(
     State(state): State<AppState>,

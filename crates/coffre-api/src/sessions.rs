@@ -10,7 +10,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::{Auth, COOKIE, csrf_token};
-use crate::error::{ApiResult, ErrorBody};
+use crate::error::{ApiResult, BodyRefusals, ErrorBody};
 use crate::extract::ApiJson;
 use crate::schema::{
     CaseworkerEnrolled, EnrollRequest, LoginRequest, NoticeView, PassphraseSuggestion,
@@ -36,6 +36,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         (status = 401, description = "Wrong identifier or secret", body = ErrorBody),
         (status = 429, description = "Locked after repeated failures, or too many attempts from this address", body = ErrorBody),
         (status = 503, description = "Too many logins under way; retry after the time given", body = ErrorBody),
+        BodyRefusals,
     ))]
 async fn create_session(
     State(state): State<AppState>,
@@ -112,6 +113,7 @@ async fn delete_session(State(state): State<AppState>, auth: Auth) -> Response {
         (status = 401, description = "Unknown code", body = ErrorBody),
         (status = 410, description = "Expired code", body = ErrorBody),
         (status = 429, description = "Too many attempts from this address", body = ErrorBody),
+        BodyRefusals,
     ))]
 async fn enroll(
     State(state): State<AppState>,
@@ -141,6 +143,7 @@ async fn enroll(
         (status = 401, description = "Not logged in, or the current secret is wrong", body = ErrorBody),
         (status = 403, description = "A cookie without its CSRF token", body = ErrorBody),
         (status = 429, description = "Locked after repeated wrong secrets", body = ErrorBody),
+        BodyRefusals,
     ))]
 async fn change_secret(
     State(state): State<AppState>,

@@ -9,7 +9,7 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::auth::Auth;
-use crate::error::{ApiResult, ErrorBody, Refusals};
+use crate::error::{ApiResult, BodyRefusals, ErrorBody, Refusals};
 use crate::extract::{ApiJson, ApiPath};
 use crate::schema::{CaseworkerList, CaseworkerView, Invitation, InviteRequest};
 
@@ -28,6 +28,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         (status = 201, description = "Invited; the code is shown once", body = Invitation),
         (status = 409, description = "Login taken", body = ErrorBody),
         Refusals,
+        BodyRefusals,
     ))]
 async fn invite(
     State(state): State<AppState>,
@@ -50,7 +51,7 @@ async fn invite(
 
 /// The structure's caseworkers (structure admin).
 #[utoipa::path(get, path = "/api/v1/structures/{structure_id}/caseworkers", tag = "structures",
-    params(("structure_id" = String, Path, description = "32 hex digits")),
+    params(("structure_id" = String, Path, description = "32 hex digits", pattern = "^[0-9a-f]{32}$")),
     security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, description = "Every caseworker, active or not", body = CaseworkerList), Refusals))]
 async fn caseworkers(
@@ -81,8 +82,8 @@ async fn caseworkers(
 /// and the structure's key is rotated.
 #[utoipa::path(post, path = "/api/v1/structures/{structure_id}/caseworkers/{caseworker_id}/deactivation", tag = "structures",
     params(
-        ("structure_id" = String, Path, description = "32 hex digits"),
-        ("caseworker_id" = String, Path, description = "32 hex digits"),
+        ("structure_id" = String, Path, description = "32 hex digits", pattern = "^[0-9a-f]{32}$"),
+        ("caseworker_id" = String, Path, description = "32 hex digits", pattern = "^[0-9a-f]{32}$"),
     ),
     security(("bearer" = []), ("cookie" = [])),
     responses(

@@ -157,6 +157,19 @@ impl Vault {
                     Event::CaseworkerDeactivate,
                 )
                 .await?;
+                // Not oneself: a structure must not lose its last admin by
+                // a slip (the operator can, with `coffre admin caseworker
+                // deactivate`).
+                if session.principal.id() == cw.id {
+                    self.journal(
+                        NewEntry::denied(who, Event::CaseworkerDeactivate)
+                            .detail("an admin cannot deactivate themselves"),
+                    )
+                    .await?;
+                    return Err(VaultError::Forbidden(
+                        "an admin cannot deactivate their own account; another admin or the operator can",
+                    ));
+                }
             }
             // Every pending invitation of the structure goes: each code
             // holds the structure key the departed caseworker held too, and
