@@ -229,18 +229,16 @@ async fn upload(
                 }),
             ));
         }
-        // Read piece by piece: a huge text field is refused, never buffered.
-        let mut raw = Vec::new();
-        while let Some(chunk) = field.chunk().await.map_err(bad)? {
-            if raw.len() + chunk.len() > MAX_TEXT_FIELD {
-                return Err(ApiError::bad_request(format!(
-                    "a form field is longer than {MAX_TEXT_FIELD} bytes"
-                )));
+        let text = crate::form::read_text(field).await.map_err(|p| match p {
+            crate::form::TextProblem::TooLong => ApiError::bad_request(format!(
+                "a form field is longer than {} bytes",
+                crate::form::MAX_TEXT_FIELD
+            )),
+            crate::form::TextProblem::NotUtf8 => ApiError::bad_request("a form field is not UTF-8"),
+            crate::form::TextProblem::Malformed => {
+                ApiError::bad_request("the multipart form is malformed")
             }
-            raw.extend_from_slice(&chunk);
-        }
-        let text = String::from_utf8(raw)
-            .map_err(|_| ApiError::bad_request("a form field is not UTF-8"))?;
+        })?;
         match name.as_str() {
             "title" => meta.title = Some(text),
             "category" => meta.category = Some(text.parse()?),
@@ -256,9 +254,6 @@ async fn upload(
         }
     }
 }
-
-/// Longest text field of the upload form (titles, notes).
-const MAX_TEXT_FIELD: usize = 8000;
 
 pub(crate) fn stream_of(
     mut rx: tokio::sync::mpsc::Receiver<std::io::Result<Bytes>>,

@@ -46,27 +46,6 @@ async fn info(
     )))
 }
 
-/// RFC 7233 single range `bytes=a-b`, `bytes=a-`, `bytes=-n`.
-fn parse_range(h: &str, size: u64) -> Option<std::ops::Range<u64>> {
-    let spec = h.trim().strip_prefix("bytes=")?;
-    if spec.contains(',') {
-        return None;
-    }
-    let (a, b) = spec.split_once('-')?;
-    let (start, end) = match (a.trim(), b.trim()) {
-        ("", n) => {
-            let n: u64 = n.parse().ok()?;
-            (size.checked_sub(n.min(size))?, size)
-        }
-        (a, "") => (a.parse().ok()?, size),
-        (a, b) => (
-            a.parse().ok()?,
-            b.parse::<u64>().ok()?.checked_add(1)?.min(size),
-        ),
-    };
-    (start < end && start < size).then_some(start..end)
-}
-
 fn disposition(filename: &str) -> String {
     // ASCII fallback plus the UTF-8 name, percent-encoded (RFC 6266).
     let ascii: String = filename
@@ -146,7 +125,7 @@ async fn content(
         .filter(|r| r.trim_start().starts_with("bytes="));
     if let Some(range) = range {
         let info = state.vault.document_info(&auth.session, d).await?;
-        let Some(r) = parse_range(range, info.size) else {
+        let Some(r) = crate::range::parse(range, info.size) else {
             let mut resp = ApiError::new(
                 StatusCode::RANGE_NOT_SATISFIABLE,
                 "bad_range",
@@ -408,19 +387,6 @@ async fn redeem(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ranges() {
-        assert_eq!(parse_range("bytes=0-0", 10), Some(0..1));
-        assert_eq!(parse_range("bytes=5-", 10), Some(5..10));
-        assert_eq!(parse_range("bytes=-3", 10), Some(7..10));
-        assert_eq!(parse_range("bytes=8-100", 10), Some(8..10));
-        assert_eq!(parse_range("bytes=10-", 10), None);
-        assert_eq!(parse_range("bytes=3-2", 10), None);
-        assert_eq!(parse_range("bytes=0-1,3-4", 10), None);
-        assert_eq!(parse_range("items=0-1", 10), None);
-        assert_eq!(parse_range("bytes=-18446744073709551615", 10), Some(0..10));
-    }
 
     #[test]
     fn disposition_escapes() {

@@ -138,49 +138,63 @@ impl Config {
         toml::from_str(&text).map_err(|e| anyhow::anyhow!("configuration {}: {e}", path.display()))
     }
 
-    pub fn vault_limits(&self) -> anyhow::Result<coffre_vault::Limits> {
-        let mut l = coffre_vault::Limits::default();
-        if let Some(m) = self.limits.max_document_mib {
+    /// The limits the file sets, each checked against its range (those it
+    /// does not set keep the vault's defaults).
+    pub fn checked_limits(&self) -> anyhow::Result<CheckedLimits> {
+        let l = &self.limits;
+        let mut out = CheckedLimits::default();
+        if let Some(m) = l.max_document_mib {
             anyhow::ensure!(
                 (1..=4096).contains(&m),
                 "limits.max_document_mib must be 1..=4096"
             );
-            l.max_document_bytes = m << 20;
+            out.max_document_bytes = Some(m << 20);
         }
-        if let Some(q) = self.limits.quota_mib {
+        if let Some(q) = l.quota_mib {
             anyhow::ensure!(
                 (1..=1 << 20).contains(&q),
                 "limits.quota_mib must be 1..=1048576"
             );
-            l.quota_bytes = q << 20;
+            out.quota_bytes = Some(q << 20);
         }
-        if let Some(m) = self.limits.session_idle_minutes {
+        if let Some(m) = l.session_idle_minutes {
             anyhow::ensure!(
                 (1..=24 * 60).contains(&m),
                 "limits.session_idle_minutes must be 1..=1440"
             );
-            l.session_idle = Duration::from_secs(m * 60);
+            out.session_idle = Some(Duration::from_secs(m * 60));
         }
-        if let Some(s) = self.limits.lockout_seconds {
+        if let Some(s) = l.lockout_seconds {
             anyhow::ensure!(
                 (1..=86_400).contains(&s),
                 "limits.lockout_seconds must be 1..=86400"
             );
-            l.lockout_base = Duration::from_secs(s);
+            out.lockout_base = Some(Duration::from_secs(s));
         }
-        if let Some(n) = self.limits.lockout_after {
+        if let Some(n) = l.lockout_after {
             anyhow::ensure!((3..=20).contains(&n), "limits.lockout_after must be 3..=20");
-            l.lockout_after = n;
+            out.lockout_after = Some(n);
         }
-        if let Some(n) = self.limits.key_derivations_at_once {
+        if let Some(n) = l.key_derivations_at_once {
             anyhow::ensure!(
                 (1..=64).contains(&n),
                 "limits.key_derivations_at_once must be 1..=64"
             );
-            l.kdf_running = n;
+            out.kdf_running = Some(n);
         }
-        Ok(l)
+        Ok(out)
     }
+}
+
+/// Limits set by the file, checked; `None` where the file says nothing.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct CheckedLimits {
+    pub max_document_bytes: Option<u64>,
+    pub quota_bytes: Option<u64>,
+    pub session_idle: Option<Duration>,
+    pub lockout_base: Option<Duration>,
+    pub lockout_after: Option<u32>,
+    pub kdf_running: Option<usize>,
 }
 
 #[cfg(test)]
@@ -192,9 +206,9 @@ mod tests {
         let c: Config =
             toml::from_str(include_str!("../../../deploy/coffre.example.toml")).unwrap();
         assert!(matches!(c.store, Store::S3 { .. }));
-        let l = c.vault_limits().unwrap();
-        assert_eq!(l.max_document_bytes, 100 << 20);
-        assert_eq!(l.lockout_base, Duration::from_secs(60));
+        let l = c.checked_limits().unwrap();
+        assert_eq!(l.max_document_bytes, Some(100 << 20));
+        assert_eq!(l.lockout_base, Some(Duration::from_secs(60)));
         assert_eq!(
             c.server.trusted_proxies,
             vec!["127.0.0.1".parse::<std::net::IpAddr>().unwrap()]
@@ -213,7 +227,7 @@ mod tests {
     fn typos_and_out_of_range_values_are_refused() {
         assert!(toml::from_str::<Config>("[server]\nlisten_on = \"x\"\n").is_err());
         let c: Config = toml::from_str("[limits]\nquota_mib = 0\n").unwrap();
-        assert!(c.vault_limits().is_err());
+        assert!(c.checked_limits().is_err());
         let c: Config = toml::from_str("[maintenance]\nscrub_interval_hours = 0\n").unwrap();
         assert_eq!(c.maintenance.scrub_interval().unwrap(), None);
         let c: Config = toml::from_str("[maintenance]\nscrub_interval_hours = 99999\n").unwrap();

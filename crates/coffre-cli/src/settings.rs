@@ -105,11 +105,15 @@ impl Settings {
             identity,
             identity_in_data_dir,
             store: store_config(&config, &data_dir),
-            limits: config.vault_limits()?,
+            limits: vault_limits(config.checked_limits()?),
             scrub_every: config.maintenance.scrub_interval()?,
             backups,
             public_url: config.server.public_url.clone(),
-            logins_per_minute: config.limits.logins_per_minute.unwrap_or(30),
+            logins_per_minute: match config.limits.logins_per_minute {
+                None => 30,
+                Some(n @ 1..=100_000) => n,
+                Some(_) => anyhow::bail!("limits.logins_per_minute must be 1..=100000"),
+            },
             requests_per_minute_per_account: match config.limits.requests_per_minute_per_account {
                 None => 600,
                 Some(n @ 10..=100_000) => n,
@@ -149,6 +153,30 @@ fn is_inside(path: &Path, dir: &Path) -> bool {
         (Some(p), Some(d)) if p.starts_with(&d)
     );
     written || resolved
+}
+
+/// The vault's limits: its defaults, with what the file set.
+fn vault_limits(set: crate::config::CheckedLimits) -> coffre_vault::Limits {
+    let mut l = coffre_vault::Limits::default();
+    if let Some(v) = set.max_document_bytes {
+        l.max_document_bytes = v;
+    }
+    if let Some(v) = set.quota_bytes {
+        l.quota_bytes = v;
+    }
+    if let Some(v) = set.session_idle {
+        l.session_idle = v;
+    }
+    if let Some(v) = set.lockout_base {
+        l.lockout_base = v;
+    }
+    if let Some(v) = set.lockout_after {
+        l.lockout_after = v;
+    }
+    if let Some(v) = set.kdf_running {
+        l.kdf_running = v;
+    }
+    l
 }
 
 fn server_limits(config: &Config) -> anyhow::Result<coffre_api::server::ServerLimits> {

@@ -195,6 +195,35 @@ impl StreamSealer {
     pub(crate) fn finish(mut self, out: &mut Vec<u8>) -> Result<()> {
         emit(&self.cipher, &mut self.index, &self.partial, out)
     }
+
+    /// Seals the next full chunk in place: `chunk` holds exactly
+    /// `CHUNK_SIZE` bytes of plaintext, the caller's own buffer (no copy);
+    /// returns the tag to write after it. Refused while `push` holds a
+    /// partial chunk (the two ways cannot be mixed mid-chunk).
+    pub(crate) fn seal_full_in_place(&mut self, chunk: &mut [u8]) -> Result<[u8; TAG_LEN]> {
+        if !self.partial.is_empty() || chunk.len() != CHUNK_SIZE {
+            return Err(Error::InvalidParameter(
+                "a full chunk, with nothing pending",
+            ));
+        }
+        let tag = self.cipher.seal_chunk(self.index, chunk)?;
+        self.index = self
+            .index
+            .checked_add(1)
+            .ok_or(Error::InvalidParameter("message too long"))?;
+        Ok(tag)
+    }
+
+    /// Seals the final, short chunk in place (`last` holds fewer than
+    /// `CHUNK_SIZE` bytes, maybe none); returns its tag.
+    pub(crate) fn finish_in_place(self, last: &mut [u8]) -> Result<[u8; TAG_LEN]> {
+        if !self.partial.is_empty() || last.len() >= CHUNK_SIZE {
+            return Err(Error::InvalidParameter(
+                "a short final chunk, with nothing pending",
+            ));
+        }
+        self.cipher.seal_chunk(self.index, last)
+    }
 }
 
 fn emit(cipher: &ChunkCipher, index: &mut u64, chunk: &[u8], out: &mut Vec<u8>) -> Result<()> {

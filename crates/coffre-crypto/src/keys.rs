@@ -22,6 +22,14 @@ impl Dek {
         Ok(Self(key))
     }
 
+    /// A fixed key, for the fuzz targets only (they decrypt mutations of
+    /// objects sealed under a key they know). Exists in fuzzing builds
+    /// alone (`--cfg fuzzing`, set by `cargo fuzz`).
+    #[cfg(fuzzing)]
+    pub fn fixed_for_fuzzing(bytes: [u8; 32]) -> Self {
+        Self(Zeroizing::new(bytes))
+    }
+
     pub(crate) fn from_slice(bytes: &[u8]) -> Result<Self> {
         let mut key = Zeroizing::new([0u8; 32]);
         if bytes.len() != 32 {

@@ -13,6 +13,9 @@
 //! - [`wrap`]: wrapping keys to recipients, to share-link secrets, and the
 //!   double seal of a principal's identity (argon2id inside, root key outside).
 //! - [`root`]: the versioned root key ring and its age-encrypted file.
+//! - [`listing`]: what a listing shows of a document, sealed a second time
+//!   under a key derived from the scope identity (one key per category in a
+//!   listing instead of one X25519 unwrap per document).
 //! - [`metadata`]: the keys that protect the metadata store: a per-person
 //!   key sealing one vault's records, a key authenticating the others.
 //! - [`audit`]: canonical journal entries, the hash chain, signed checkpoints,
@@ -38,6 +41,7 @@ mod redaction;
 pub mod archive;
 pub mod audit;
 mod keys;
+pub mod listing;
 pub mod metadata;
 pub mod object;
 pub mod root;

@@ -103,6 +103,11 @@ impl ObjectHeader {
     }
 }
 
+/// Plaintext bytes in every chunk of an object but the last.
+pub const CHUNK_LEN: usize = CHUNK_SIZE;
+/// Bytes of the tag that follows each chunk.
+pub const TAG_LEN: usize = chunked::TAG_LEN;
+
 /// Stored length of an object holding `plaintext_len` bytes.
 pub fn object_len(plaintext_len: u64) -> u64 {
     chunked::sealed_len(plaintext_len).saturating_add(PREFIX_LEN as u64)
@@ -161,6 +166,21 @@ impl Sealer {
     /// Seals the rest and the final chunk into `out`.
     pub fn finish(self, out: &mut Vec<u8>) -> Result<()> {
         self.inner.finish(out)
+    }
+
+    /// Seals one full chunk — exactly [`CHUNK_LEN`] plaintext bytes in a
+    /// buffer the caller owns — in place, and returns the tag the caller
+    /// writes right after it. For callers that fill chunk-sized buffers
+    /// themselves (uploads): no copy. Refused after a [`Sealer::push`] that
+    /// left part of a chunk pending.
+    pub fn seal_chunk_in_place(&mut self, chunk: &mut [u8]) -> Result<[u8; TAG_LEN]> {
+        self.inner.seal_full_in_place(chunk)
+    }
+
+    /// Seals the final chunk — fewer than [`CHUNK_LEN`] bytes, maybe none —
+    /// in place, and returns its tag; the object ends after it.
+    pub fn finish_in_place(self, last: &mut [u8]) -> Result<[u8; TAG_LEN]> {
+        self.inner.finish_in_place(last)
     }
 }
 
@@ -555,13 +575,48 @@ pub fn open_field(
     field: Field,
     sealed: &[u8],
 ) -> Result<Zeroizing<String>> {
+    FieldOpener::new(dek)?.open(header, field, sealed)
+}
+
+/// Opens several fields of one document with one key derivation (a
+/// description opens three or four; each [`open_field`] derives again).
+pub struct FieldOpener(LessSafeKey);
+
+impl std::fmt::Debug for FieldOpener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FieldOpener([redacted])")
+    }
+}
+
+impl FieldOpener {
+    /// The fields' key of `dek`.
+    pub fn new(dek: &Dek) -> Result<Self> {
+        Ok(Self(field_key(dek)?))
+    }
+
+    /// As [`open_field`].
+    pub fn open(
+        &self,
+        header: &ObjectHeader,
+        field: Field,
+        sealed: &[u8],
+    ) -> Result<Zeroizing<String>> {
+        open_with(&self.0, header, field, sealed)
+    }
+}
+
+fn open_with(
+    key: &LessSafeKey,
+    header: &ObjectHeader,
+    field: Field,
+    sealed: &[u8],
+) -> Result<Zeroizing<String>> {
     let (&format, rest) = sealed.split_first().ok_or(Error::Decryption)?;
     if format != FIELD_FORMAT || rest.len() < FIELD_NONCE_LEN + 16 {
         return Err(Error::Decryption);
     }
     let (nonce, ct) = rest.split_at(FIELD_NONCE_LEN);
     let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| Error::Decryption)?;
-    let key = field_key(dek)?;
     let mut buf = Zeroizing::new(ct.to_vec());
     let aad = field_aad(header, field);
     let n = key
@@ -669,6 +724,62 @@ mod tests {
         *bad.last_mut().unwrap() ^= 1;
         assert!(open_field(&dek, &h, Field::Title, &bad).is_err());
         assert!(seal_field(&dek, &h, Field::Notes, &"x".repeat(MAX_FIELD_LEN + 1)).is_err());
+    }
+
+    /// The in-place entry points make the same bytes as `push`, for any
+    /// length (none, one chunk exactly, a short tail), and refuse a chunk
+    /// of the wrong size or one after a pending partial push.
+    #[test]
+    fn sealing_in_place_makes_the_same_object() {
+        let dek = Dek::generate().unwrap();
+        let h = header();
+        let salt = [5u8; chunked::SALT_LEN];
+        for len in [
+            0,
+            1,
+            CHUNK_LEN - 1,
+            CHUNK_LEN,
+            CHUNK_LEN + 1,
+            3 * CHUNK_LEN + 77,
+        ] {
+            let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            let (mut a, pa) = Sealer::with_salt(&dek, &h, &salt).unwrap();
+            let mut pushed = pa.to_vec();
+            a.push(&data, &mut pushed).unwrap();
+            a.finish(&mut pushed).unwrap();
+
+            let (mut b, pb) = Sealer::with_salt(&dek, &h, &salt).unwrap();
+            let mut in_place = pb.to_vec();
+            let mut chunks = data.chunks(CHUNK_LEN).peekable();
+            let mut last = Vec::new();
+            while let Some(c) = chunks.next() {
+                if c.len() == CHUNK_LEN {
+                    let mut buf = c.to_vec();
+                    let tag = b.seal_chunk_in_place(&mut buf).unwrap();
+                    in_place.extend_from_slice(&buf);
+                    in_place.extend_from_slice(&tag);
+                } else {
+                    assert!(chunks.peek().is_none());
+                    last = c.to_vec();
+                }
+            }
+            let tag = b.finish_in_place(&mut last).unwrap();
+            in_place.extend_from_slice(&last);
+            in_place.extend_from_slice(&tag);
+            assert_eq!(in_place, pushed, "length {len}");
+            let mut out = Vec::new();
+            ObjectReader::new(&dek, &h, &in_place[..])
+                .unwrap()
+                .read_to_end(&mut out)
+                .unwrap();
+            assert_eq!(out, data);
+        }
+        let (mut s, _) = Sealer::new(&dek, &h).unwrap();
+        assert!(s.seal_chunk_in_place(&mut [0u8; 100]).is_err());
+        let mut out = Vec::new();
+        s.push(&[1, 2, 3], &mut out).unwrap();
+        assert!(s.seal_chunk_in_place(&mut vec![0u8; CHUNK_LEN]).is_err());
+        assert!(s.finish_in_place(&mut []).is_err());
     }
 
     #[test]

@@ -26,6 +26,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use coffre_crypto::audit::{Anchor, ChainVerifier, Link};
+use coffre_crypto::listing::{ListedUnder, ListingKey};
 use coffre_crypto::root::RootKeyRing;
 use coffre_crypto::wrap::{self, Binding};
 use coffre_crypto::{DocumentId, GrantId, PrincipalId, ShareId, UserSecret};
@@ -598,7 +599,11 @@ impl Harness {
                 let res = v
                     .deactivate_caseworker(&session, self.m.caseworkers[t].id)
                     .await;
+                // An admin cannot deactivate themselves (another admin or
+                // the operator can): a structure never loses its last admin
+                // by a slip.
                 let ok = self.m.caseworkers[cw].admin
+                    && cw != t
                     && self.m.caseworkers[cw].structure == self.m.caseworkers[t].structure;
                 expect("deactivate", &res, ok)?;
                 if res.is_ok() {
@@ -1222,6 +1227,16 @@ impl Harness {
                     visible.len()
                 ));
             }
+            // The titles too (from listing seals or document keys).
+            for info in list {
+                if let Some(d) = self.m.docs.iter().find(|d| d.id == info.document_id)
+                    && info.title != d.title
+                {
+                    return Err(format!(
+                        "caseworker {cw}: a listed title of person {p} differs from the model"
+                    ));
+                }
+            }
         }
         let scopes = self.raw_scopes(s, p)?;
         for d in (0..self.m.docs.len()).filter(|d| self.m.docs[*d].person == p) {
@@ -1253,6 +1268,33 @@ impl Harness {
                 return Err(format!(
                     "structure {s} holds a key that opens a paper of person {p} it may not read"
                 ));
+            }
+            // Nor a listing seal: the listing keys it can derive from the
+            // raw scope keys it holds open no title it may not see.
+            if let KeyWrap::Scope { epoch, .. } = &record.key
+                && !record.listing_seal.is_empty()
+                && !allowed
+                && !self.expired_unswept(p, s, record.category)
+            {
+                for ((c, e), scope) in &scopes {
+                    let key = ListingKey::of(scope).map_err(|e| e.to_string())?;
+                    for under in [ListedUnder::Scope(*epoch), ListedUnder::Scope(*e)] {
+                        if key
+                            .open(
+                                record.id,
+                                record.version,
+                                under,
+                                &record.sealed_fields(),
+                                &record.listing_seal,
+                            )
+                            .is_ok()
+                        {
+                            return Err(format!(
+                                "structure {s} derives a listing key ({c:?}, epoch {e}) that opens a title of person {p} it may not see"
+                            ));
+                        }
+                    }
+                }
             }
         }
         Ok(())
@@ -1396,4 +1438,24 @@ proptest! {
             return Err(TestCaseError::fail(e));
         }
     }
+}
+
+/// Found by the model after issue 12 made the vault refuse an admin's
+/// deactivation of their own account, which the model still allowed.
+#[test]
+fn an_admin_cannot_deactivate_themselves() {
+    let ops = [
+        Op::Structure,
+        Op::Structure,
+        Op::Enroll {
+            by: 0,
+            trustee: true,
+            grant: None,
+        },
+        Op::Deactivate {
+            by: 127,
+            target: 19,
+        },
+    ];
+    run(&ops).unwrap();
 }

@@ -220,6 +220,216 @@ async fn cached_scope_key_opens_nothing_after_revocation() {
     }
 }
 
+/// Listing seals (issue 15): made by whoever can derive the listing key —
+/// never by an upload-only structure —, retired by a new title, a privacy
+/// change or a rotation without any code path having to clear them, and a
+/// scope key kept from before a revocation opens none made after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listing_seals_follow_consent() {
+    use coffre_crypto::listing::{ListedUnder, ListingKey};
+    let (v, _, _dir) = vault().await;
+    let (_, viewer) = structure(&v, "a").await;
+    let (ben, me) = person(
+        &v,
+        &viewer,
+        Some(NewGrant {
+            categories: vec![Category::Identity],
+            permissions: vec![Permission::View, Permission::Upload],
+            days: 31,
+        }),
+    )
+    .await;
+    // A second structure, upload-only on the same category.
+    let (sb, uploader) = structure(&v, "b").await;
+    v.create_grant(
+        &me,
+        ben,
+        sb,
+        NewGrant {
+            categories: vec![Category::Identity],
+            permissions: vec![Permission::Upload],
+            days: 31,
+        },
+    )
+    .await
+    .unwrap();
+    let titled = |t: &str| NewDocument {
+        title: Some(t.into()),
+        private: Some(false),
+        ..identity_doc()
+    };
+    let mine = v
+        .upload(&me, ben, titled("Carte d'identité"), body(b"cni"))
+        .await
+        .unwrap();
+    let theirs = v
+        .upload(&uploader, ben, titled("Attestation"), body(b"attestation"))
+        .await
+        .unwrap();
+    let seal = |id| v.document(id).unwrap().listing_seal;
+    assert!(
+        !seal(mine.document_id).is_empty(),
+        "the person seals at upload"
+    );
+    assert!(
+        seal(theirs.document_id).is_empty(),
+        "upload-only cannot seal"
+    );
+    // The upload-only structure cannot list; its listing seals nothing.
+    if let Ok(list) = v.list_documents(&uploader, ben).await {
+        assert!(list.is_empty());
+    }
+    assert!(seal(theirs.document_id).is_empty());
+    // The next reader seals it; the listing shows the right titles.
+    let titles = |list: Vec<crate::DocumentInfo>| {
+        let mut t: Vec<String> = list.into_iter().map(|i| i.title).collect();
+        t.sort();
+        t
+    };
+    assert_eq!(
+        titles(v.list_documents(&viewer, ben).await.unwrap()),
+        ["Attestation", "Carte d'identité"]
+    );
+    assert!(!seal(theirs.document_id).is_empty());
+    // A new title retires the seal: listings show the new one.
+    v.update_document(&me, mine.document_id, Some("Passeport".into()), None, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        titles(v.list_documents(&viewer, ben).await.unwrap()),
+        ["Attestation", "Passeport"]
+    );
+    assert_eq!(
+        titles(v.list_documents(&me, ben).await.unwrap()),
+        ["Attestation", "Passeport"]
+    );
+    // Revocation: the viewer's scope key from before derives a listing key
+    // that opens no seal made after.
+    let kept = ListingKey::of(
+        &v.access()
+            .structure_scope(&viewer, ben, Category::Identity, 1)
+            .unwrap(),
+    )
+    .unwrap();
+    let g = v
+        .list_grants(&me, ben)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|g| g.permissions.contains(&Permission::View))
+        .unwrap();
+    v.revoke_grant(&me, g.id).await.unwrap();
+    if let Ok(list) = v.list_documents(&viewer, ben).await {
+        assert!(list.is_empty());
+    }
+    v.list_documents(&me, ben).await.unwrap();
+    for id in [mine.document_id, theirs.document_id] {
+        let d = v.document(id).unwrap();
+        assert!(
+            !d.listing_seal.is_empty(),
+            "the person's listing re-sealed it"
+        );
+        for under in [ListedUnder::Scope(1), ListedUnder::Scope(2)] {
+            assert!(
+                kept.open(d.id, d.version, under, &d.sealed_fields(), &d.listing_seal)
+                    .is_err()
+            );
+        }
+    }
+    // Private: sealed under the person's own listing key, which no scope
+    // key derives.
+    v.update_document(&me, mine.document_id, None, None, Some(true))
+        .await
+        .unwrap();
+    v.list_documents(&me, ben).await.unwrap();
+    let d = v.document(mine.document_id).unwrap();
+    assert!(
+        ListingKey::of(&me.identity)
+            .unwrap()
+            .open(
+                d.id,
+                d.version,
+                ListedUnder::Owner,
+                &d.sealed_fields(),
+                &d.listing_seal
+            )
+            .is_ok()
+    );
+}
+
+/// Scrub's checksum: a CRC-64/NVME for new objects, the SHA-256 of
+/// documents stored before it still checked; a flipped byte in the
+/// ciphertext is found either way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scrub_checks_new_and_old_checksums() {
+    let (v, store, _dir) = vault().await;
+    let (_, a) = structure(&v, "a").await;
+    let (ben, me) = person(&v, &a, None).await;
+    let mut ids = Vec::new();
+    for i in 0..2u8 {
+        let bytes: &'static [u8] = if i == 0 {
+            b"premier papier"
+        } else {
+            b"second papier, plus long"
+        };
+        ids.push(
+            v.upload(&me, ben, identity_doc(), body(bytes))
+                .await
+                .unwrap()
+                .document_id,
+        );
+    }
+    assert!(v.document(ids[0]).unwrap().stored_crc64.is_some());
+    // The second as a record from before issue 15: SHA-256 only.
+    let key = coffre_store::ObjectKey::document(ids[1], 1);
+    let object = store.get(&key).await.unwrap().collect().await.unwrap();
+    v.records()
+        .write(|tx| {
+            let mut d = tx.documents().get(ids[1])?.unwrap();
+            d.stored_crc64 = None;
+            d.stored_sha256 = hex::encode(ring::digest::digest(&ring::digest::SHA256, &object));
+            tx.documents().put(&d)
+        })
+        .unwrap();
+    assert!(v.scrub(&|_, _| {}).await.unwrap().healthy());
+    // One byte flipped in the ciphertext of each (past the header).
+    for id in &ids {
+        let key = coffre_store::ObjectKey::document(*id, 1);
+        let mut bytes = store
+            .get(&key)
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap()
+            .to_vec();
+        let at = bytes.len() - 20;
+        bytes[at] ^= 1;
+        store.delete(&key).await.unwrap();
+        let b = Bytes::from(bytes);
+        store
+            .put(
+                &key,
+                futures_util::stream::once(async move { Ok(b) }).boxed(),
+            )
+            .await
+            .unwrap();
+    }
+    let r = v.scrub(&|_, _| {}).await.unwrap();
+    let mut found: Vec<_> = r
+        .corrupt
+        .iter()
+        .map(|p| (p.document_id, p.reason.as_str()))
+        .collect();
+    found.sort();
+    let mut want = vec![
+        (ids[0], "checksum differs from the one recorded"),
+        (ids[1], "SHA-256 differs from the one recorded"),
+    ];
+    want.sort();
+    assert_eq!(found, want);
+}
+
 /// Expiry: checked on every access, then swept (wraps deleted).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_grants_are_refused_then_swept() {

@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 
+use coffre_crypto::listing::{ListedFields, ListedUnder, ListingKey};
 use coffre_crypto::wrap::{self, Binding, ShareSecret};
 use coffre_crypto::{Dek, Identity, Recipient};
 
@@ -89,7 +90,36 @@ impl Access<'_> {
             grants,
             now: self.now_ms(),
             scopes: HashMap::new(),
+            listing: HashMap::new(),
         }
+    }
+
+    /// The listing seal of a new document, when this session can derive
+    /// the key it is listed under: the person always; a caseworker only
+    /// through a live *view* consent (an upload-only one cannot, and the
+    /// next reader seals it).
+    pub fn listing_seal_for_new(
+        &self,
+        session: &Session,
+        d: &DocumentRecord,
+        fields: &ListedFields,
+    ) -> Result<Vec<u8>> {
+        let key = match (&session.principal, &d.key) {
+            (Principal::Beneficiary { .. }, KeyWrap::Owner { .. }) => {
+                ListingKey::of(&session.identity)?
+            }
+            (Principal::Beneficiary { .. }, KeyWrap::Scope { epoch, .. }) => ListingKey::of(
+                &self.owner_scope(&session.identity, d.beneficiary, d.category, *epoch)?,
+            )?,
+            (Principal::Caseworker { .. }, KeyWrap::Scope { epoch, .. }) => {
+                match self.structure_scope(session, d.beneficiary, d.category, *epoch) {
+                    Ok(scope) => ListingKey::of(&scope)?,
+                    Err(_) => return Ok(Vec::new()),
+                }
+            }
+            (Principal::Caseworker { .. }, KeyWrap::Owner { .. }) => return Ok(Vec::new()),
+        };
+        Ok(key.seal(d.id, d.version, listed_under(d), &d.sealed_fields(), fields)?)
     }
 
     /// The key of `d` re-wrapped from scope key `old` (epoch `from`) to the
@@ -123,6 +153,24 @@ impl Access<'_> {
     }
 }
 
+fn listed_under(d: &DocumentRecord) -> ListedUnder {
+    match d.key {
+        KeyWrap::Owner { .. } => ListedUnder::Owner,
+        KeyWrap::Scope { epoch, .. } => ListedUnder::Scope(epoch),
+    }
+}
+
+/// What a listing shows of one document.
+pub(crate) enum Listed {
+    /// This session has no path to it.
+    Hidden,
+    /// Opened from its listing seal.
+    Fields(ListedFields),
+    /// No current listing seal (never sealed, or sealed before a rotation,
+    /// a privacy change or a new title): the document's own key gives it.
+    ByKey,
+}
+
 /// See [`Access::reader`].
 pub(crate) struct KeyReader<'s> {
     access: &'s Access<'s>,
@@ -130,9 +178,112 @@ pub(crate) struct KeyReader<'s> {
     grants: Vec<GrantRecord>,
     now: i64,
     scopes: HashMap<(Category, u32), Option<Identity>>,
+    /// Listing keys by scope epoch (`None`: the owner's own).
+    listing: HashMap<Option<(Category, u32)>, Option<ListingKey>>,
 }
 
 impl KeyReader<'_> {
+    /// Which key `d` is listed under for this session, `None` inside when
+    /// it has no path to the document.
+    fn path(&self, d: &DocumentRecord) -> Option<Option<(Category, u32)>> {
+        match (&self.session.principal, &d.key) {
+            (Principal::Caseworker { .. }, KeyWrap::Owner { .. }) => None,
+            (Principal::Beneficiary { .. }, KeyWrap::Owner { .. }) => Some(None),
+            (Principal::Caseworker { structure, .. }, KeyWrap::Scope { epoch, .. }) => {
+                GrantState::of(&self.grants, *structure, d.category, self.now)
+                    .can_view()
+                    .then_some(Some((d.category, *epoch)))
+            }
+            (Principal::Beneficiary { .. }, KeyWrap::Scope { epoch, .. }) => {
+                Some(Some((d.category, *epoch)))
+            }
+        }
+    }
+
+    /// The listing key of `under` for this session (derived once per
+    /// listing), `None` when it cannot reach it.
+    fn listing_key(
+        &mut self,
+        b: coffre_crypto::PrincipalId,
+        under: Option<(Category, u32)>,
+    ) -> Option<&ListingKey> {
+        if !self.listing.contains_key(&under) {
+            let key = match under {
+                None => ListingKey::of(&self.session.identity).ok(),
+                Some((c, epoch)) => match self.scope(b, c, epoch) {
+                    Ok(Some(scope)) => ListingKey::of(scope).ok(),
+                    _ => None,
+                },
+            };
+            self.listing.insert(under, key);
+        }
+        self.listing.get(&under).and_then(Option::as_ref)
+    }
+
+    /// What a listing shows of `d`: from its listing seal when it is
+    /// current, else [`Listed::ByKey`] (the caller opens the document's key
+    /// and then [`KeyReader::reseal`]s it).
+    pub fn listed(&mut self, d: &DocumentRecord) -> Listed {
+        let Some(under) = self.path(d) else {
+            return Listed::Hidden;
+        };
+        if d.listing_seal.is_empty() {
+            return Listed::ByKey;
+        }
+        match self.listing_key(d.beneficiary, under) {
+            Some(key) => match key.open(
+                d.id,
+                d.version,
+                listed_under(d),
+                &d.sealed_fields(),
+                &d.listing_seal,
+            ) {
+                Ok(fields) => Listed::Fields(fields),
+                Err(_) => Listed::ByKey,
+            },
+            // A key this session cannot reach (a scope epoch retired
+            // meanwhile, a wrap missing): the document key path decides.
+            None => Listed::ByKey,
+        }
+    }
+
+    /// A listing seal for `d`, opened by its document key, when this
+    /// session can derive the key it is listed under.
+    pub fn reseal(&mut self, d: &DocumentRecord, fields: &ListedFields) -> Option<Vec<u8>> {
+        let under = self.path(d)?;
+        let key = self.listing_key(d.beneficiary, under)?;
+        key.seal(d.id, d.version, listed_under(d), &d.sealed_fields(), fields)
+            .ok()
+    }
+
+    /// The scope identity of (b, c, epoch) this session reaches, opened
+    /// once per listing; `None` when a caseworker's structure holds none.
+    fn scope(
+        &mut self,
+        b: coffre_crypto::PrincipalId,
+        c: Category,
+        epoch: u32,
+    ) -> Result<Option<&Identity>> {
+        let scope = match self.scopes.entry((c, epoch)) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                let found = match self.session.principal {
+                    Principal::Caseworker { .. } => {
+                        self.access.structure_scope(self.session, b, c, epoch).ok()
+                    }
+                    Principal::Beneficiary { .. } => {
+                        Some(
+                            self.access
+                                .owner_scope(&self.session.identity, b, c, epoch)?,
+                        )
+                    }
+                };
+                v.insert(found)
+            }
+        };
+        Ok(scope.as_ref())
+    }
+
     /// The key of `d` if this session may read it, `None` if it has no
     /// path to it (a private paper for a structure, a category without
     /// live consent).
@@ -153,25 +304,7 @@ impl KeyReader<'_> {
         {
             return Ok(None);
         }
-        let scope = match self.scopes.entry((d.category, epoch)) {
-            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::hash_map::Entry::Vacant(v) => {
-                let found = match self.session.principal {
-                    Principal::Caseworker { .. } => self
-                        .access
-                        .structure_scope(self.session, d.beneficiary, d.category, epoch)
-                        .ok(),
-                    Principal::Beneficiary { .. } => Some(self.access.owner_scope(
-                        &self.session.identity,
-                        d.beneficiary,
-                        d.category,
-                        epoch,
-                    )?),
-                };
-                v.insert(found)
-            }
-        };
-        match scope {
+        match self.scope(d.beneficiary, d.category, epoch)? {
             Some(s) => Ok(Some(wrap::unwrap_dek(w, s, &binding(d))?)),
             None => Ok(None),
         }

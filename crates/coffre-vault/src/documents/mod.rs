@@ -15,6 +15,7 @@ mod upload;
 use std::io;
 
 use bytes::Bytes;
+use coffre_crypto::listing::ListedFields;
 use coffre_crypto::object::{self, Field, ObjectHeader};
 use coffre_crypto::{Dek, DocumentId, PrincipalId};
 use coffre_store::ObjectKey;
@@ -63,6 +64,37 @@ pub struct DocumentInfo {
     pub notes: Option<String>,
 }
 
+impl DocumentInfo {
+    /// A description from a listing seal's fields.
+    pub(crate) fn listed(d: &DocumentRecord, f: ListedFields) -> Self {
+        Self {
+            document_id: d.id,
+            beneficiary_id: d.beneficiary,
+            title: f.title,
+            category: d.category,
+            filename: f.filename,
+            content_type: f.content_type,
+            size: d.size,
+            sha256: d.sha256.clone(),
+            uploaded_at_ms: d.uploaded_ms,
+            uploaded_by: d.uploaded_by.clone(),
+            expires_on: d.expires_on,
+            private: d.private(),
+            notes: (!f.notes.is_empty()).then_some(f.notes),
+        }
+    }
+
+    /// What a listing seal holds of it.
+    pub(crate) fn listed_fields(&self) -> ListedFields {
+        ListedFields {
+            title: self.title.clone(),
+            filename: self.filename.clone(),
+            content_type: self.content_type.clone(),
+            notes: self.notes.clone().unwrap_or_default(),
+        }
+    }
+}
+
 /// One line of text, trimmed, printable, at most `max` characters.
 fn text(s: &str, max: usize, what: &str) -> Result<String> {
     let s = s.trim();
@@ -97,8 +129,8 @@ impl Vault {
     /// A document's description, its sealed fields opened with its key.
     pub(crate) fn info(&self, d: &DocumentRecord, dek: &Dek) -> Result<DocumentInfo> {
         let h = header(d);
-        let open =
-            |f, v: &[u8]| -> Result<String> { Ok(object::open_field(dek, &h, f, v)?.to_string()) };
+        let fields = object::FieldOpener::new(dek)?;
+        let open = |f, v: &[u8]| -> Result<String> { Ok(fields.open(&h, f, v)?.to_string()) };
         Ok(DocumentInfo {
             document_id: d.id,
             beneficiary_id: d.beneficiary,

@@ -12,6 +12,7 @@ use futures_util::StreamExt;
 
 use super::streams::open_stream;
 use super::{DocumentInfo, PlaintextStream, header, object_key};
+use crate::access::dek::Listed;
 use crate::journal::{Event, NewEntry, Outcome};
 use crate::model::Date;
 use crate::policy::Action;
@@ -32,10 +33,28 @@ impl Vault {
         let access = self.access();
         let mut keys = access.reader(session, read.grants().of_vault(beneficiary)?);
         let mut out = Vec::new();
+        // Documents without a current listing seal, sealed now for the
+        // next listing (those a caseworker uploaded under upload-only
+        // consent; those re-wrapped by a rotation).
+        let mut sealed = Vec::new();
         for d in read.documents().of_vault(beneficiary)? {
-            if let Some((d, dek)) = self.fresh_listed_dek(&mut keys, d)? {
-                out.push(self.info(&d, &dek)?);
+            match keys.listed(&d) {
+                Listed::Hidden => {}
+                Listed::Fields(f) => out.push(DocumentInfo::listed(&d, f)),
+                Listed::ByKey => {
+                    if let Some((d, dek)) = self.fresh_listed_dek(&mut keys, d)? {
+                        let info = self.info(&d, &dek)?;
+                        if let Some(seal) = keys.reseal(&d, &info.listed_fields()) {
+                            sealed.push((d, seal));
+                        }
+                        out.push(info);
+                    }
+                }
             }
+        }
+        drop(keys);
+        if !sealed.is_empty() {
+            self.keep_listing_seals(sealed).await;
         }
         out.sort_by(|a, b| {
             b.uploaded_at_ms
@@ -50,6 +69,30 @@ impl Vault {
         )
         .await?;
         Ok(out)
+    }
+
+    /// Stores listing seals made by a listing, on the records as they are
+    /// now (a document changed meanwhile keeps what it has: a seal that no
+    /// longer matches would not open anyway). A cache: a failure here
+    /// costs the next listing time, nothing else.
+    async fn keep_listing_seals(&self, sealed: Vec<(DocumentRecord, Vec<u8>)>) {
+        let _writing = self.writing().await;
+        let res = self.records().write(|tx| {
+            for (read, seal) in &sealed {
+                if let Some(mut d) = tx.documents().get(read.id)?
+                    && d.version == read.version
+                    && d.key == read.key
+                    && d.sealed_fields() == read.sealed_fields()
+                {
+                    d.listing_seal = seal.clone();
+                    tx.documents().put(&d)?;
+                }
+            }
+            Ok(())
+        });
+        if let Err(e) = res {
+            tracing::warn!(error = %e, "listing seals not stored; the next listing makes them again");
+        }
     }
 
     /// Papers whose own expiry date falls within `days` from today.

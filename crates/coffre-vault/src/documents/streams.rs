@@ -2,6 +2,7 @@
 //! stored format (counted, hashed on other threads, cut at the size limit),
 //! and stored objects opened back into authenticated plaintext.
 
+use std::collections::VecDeque;
 use std::io;
 use std::sync::{Arc, Mutex};
 
@@ -58,55 +59,104 @@ pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// Sealed bytes handed to the store at once: 16 chunks with their tags.
+const BATCH_CHUNKS: usize = 16;
+const BATCH_LEN: usize = BATCH_CHUNKS * (object::CHUNK_LEN + object::TAG_LEN);
+
 pub(super) struct SealState {
     pub body: PlaintextStream,
     pub sealer: Option<Sealer>,
     pub plain: tokio::sync::mpsc::Sender<Bytes>,
-    pub sealed: tokio::sync::mpsc::Sender<Bytes>,
+    /// CRC-64/NVME of the stored bytes, for scrubbing.
+    pub stored_crc: Arc<Mutex<crc_fast::Digest>>,
     pub stats: Arc<Mutex<UploadStats>>,
     pub refusal: Option<VaultError>,
     pub limit: u64,
-    pub prefix: Option<Bytes>,
+    /// Sealed bytes ready for the store, in order (first the prefix).
+    pub ready: VecDeque<Bytes>,
+    /// The batch being filled: sealed chunks, then the plaintext of the
+    /// current one from `chunk_start` (sealed in place once full).
+    pub batch: Vec<u8>,
+    pub chunk_start: usize,
+}
+
+impl SealState {
+    pub fn new(
+        body: PlaintextStream,
+        sealer: Sealer,
+        prefix: Bytes,
+        plain: tokio::sync::mpsc::Sender<Bytes>,
+        stats: Arc<Mutex<UploadStats>>,
+        refusal: VaultError,
+        limit: u64,
+    ) -> Self {
+        Self {
+            body,
+            sealer: Some(sealer),
+            plain,
+            stored_crc: Arc::new(Mutex::new(crc_fast::Digest::new(
+                crc_fast::CrcAlgorithm::Crc64Nvme,
+            ))),
+            stats,
+            refusal: Some(refusal),
+            limit,
+            ready: VecDeque::from([prefix]),
+            batch: Vec::with_capacity(BATCH_LEN),
+            chunk_start: 0,
+        }
+    }
 }
 
 /// Seals a plaintext stream into the ciphertext stream the store consumes,
-/// counting and hashing both (on other threads), and cutting the stream with
-/// an error as soon as `limit` is passed (so nothing is stored).
+/// counting both, hashing the plaintext (on another thread) and taking the
+/// stored bytes' CRC, and cutting the stream with an error as soon as
+/// `limit` is passed (so nothing is stored). Plaintext is copied once, from
+/// the network's buffers into a batch, and sealed there in place.
 pub(super) fn seal_stream(st: SealState) -> BoxStream<'static, io::Result<Bytes>> {
-    futures_util::stream::unfold(Some(st), |st| async move {
-        let mut st = st?;
-        if let Some(prefix) = st.prefix.take() {
-            return st.emit(prefix).await;
-        }
+    futures_util::stream::unfold(st, |mut st| async move {
         loop {
-            let mut out = Vec::new();
-            let sealer = st.sealer.as_mut()?;
+            if let Some(out) = st.ready.pop_front() {
+                lock(&st.stats).stored += out.len() as u64;
+                lock(&st.stored_crc).update(&out);
+                return Some((Ok(out), st));
+            }
+            // Finished (or failed): the stream ends.
+            st.sealer.as_ref()?;
             match st.body.next().await {
-                Some(Ok(chunk)) => {
-                    {
+                Some(Ok(piece)) => {
+                    let too_large = {
                         let mut s = lock(&st.stats);
-                        s.size += chunk.len() as u64;
-                        if s.size > st.limit {
+                        s.size += piece.len() as u64;
+                        let over = s.size > st.limit;
+                        if over {
                             s.refused = st.refusal.take();
-                            return Some((Err(io::Error::other("document too large")), None));
                         }
+                        over
+                    };
+                    if too_large {
+                        st.sealer = None;
+                        return Some((Err(io::Error::other("document too large")), st));
                     }
-                    let _ = st.plain.send(chunk.clone()).await;
-                    if let Err(e) = sealer.push(&chunk, &mut out) {
-                        return Some((Err(io::Error::other(e)), None));
+                    let _ = st.plain.send(piece.clone()).await;
+                    if let Err(e) = st.absorb(&piece) {
+                        st.sealer = None;
+                        return Some((Err(io::Error::other(e)), st));
                     }
                 }
-                Some(Err(e)) => return Some((Err(e), None)),
+                Some(Err(e)) => {
+                    st.sealer = None;
+                    return Some((Err(e), st));
+                }
                 None => {
                     let sealer = st.sealer.take()?;
-                    if let Err(e) = sealer.finish(&mut out) {
-                        return Some((Err(io::Error::other(e)), None));
+                    let start = st.chunk_start;
+                    match sealer.finish_in_place(&mut st.batch[start..]) {
+                        Ok(tag) => st.batch.extend_from_slice(&tag),
+                        Err(e) => return Some((Err(io::Error::other(e)), st)),
                     }
-                    return st.emit(Bytes::from(out)).await;
+                    let last = std::mem::take(&mut st.batch);
+                    st.ready.push_back(Bytes::from(last));
                 }
-            }
-            if !out.is_empty() {
-                return st.emit(Bytes::from(out)).await;
             }
         }
     })
@@ -114,10 +164,31 @@ pub(super) fn seal_stream(st: SealState) -> BoxStream<'static, io::Result<Bytes>
 }
 
 impl SealState {
-    async fn emit(self, out: Bytes) -> Option<(io::Result<Bytes>, Option<SealState>)> {
-        lock(&self.stats).stored += out.len() as u64;
-        let _ = self.sealed.send(out.clone()).await;
-        Some((Ok(out), Some(self)))
+    /// Copies `piece` into the batch, sealing each chunk in place as it
+    /// fills; full batches go to `ready`.
+    fn absorb(&mut self, mut piece: &[u8]) -> coffre_crypto::Result<()> {
+        while !piece.is_empty() {
+            let room = object::CHUNK_LEN - (self.batch.len() - self.chunk_start);
+            let (head, rest) = piece.split_at(room.min(piece.len()));
+            self.batch.extend_from_slice(head);
+            piece = rest;
+            if self.batch.len() - self.chunk_start < object::CHUNK_LEN {
+                continue;
+            }
+            let Some(sealer) = self.sealer.as_mut() else {
+                return Err(coffre_crypto::Error::InvalidParameter("sealer finished"));
+            };
+            let start = self.chunk_start;
+            let tag = sealer.seal_chunk_in_place(&mut self.batch[start..])?;
+            self.batch.extend_from_slice(&tag);
+            self.chunk_start = self.batch.len();
+            if self.batch.len() + object::CHUNK_LEN + object::TAG_LEN > BATCH_LEN {
+                let full = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH_LEN));
+                self.ready.push_back(Bytes::from(full));
+                self.chunk_start = 0;
+            }
+        }
+        Ok(())
     }
 }
 

@@ -3,6 +3,7 @@
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
+use coffre_crypto::listing::ListedFields;
 use coffre_crypto::object::{self, Field, ObjectHeader, Sealer};
 use coffre_crypto::wrap::Binding;
 use coffre_crypto::{Dek, DocumentId, PrincipalId};
@@ -112,18 +113,18 @@ impl Vault {
             stored: 0,
             refused: None,
         }));
-        let (plain_digest, sealed_digest) =
-            (BackgroundDigest::start()?, BackgroundDigest::start()?);
-        let stream = seal_stream(SealState {
+        let plain_digest = BackgroundDigest::start()?;
+        let state = SealState::new(
             body,
-            sealer: Some(sealer),
-            plain: plain_digest.tx.clone(),
-            sealed: sealed_digest.tx.clone(),
-            stats: stats.clone(),
-            refusal: Some(refusal),
+            sealer,
+            Bytes::copy_from_slice(&prefix),
+            plain_digest.tx.clone(),
+            stats.clone(),
+            refusal,
             limit,
-            prefix: Some(Bytes::copy_from_slice(&prefix)),
-        });
+        );
+        let stored_crc = state.stored_crc.clone();
+        let stream = seal_stream(state);
         let okey = ObjectKey::document(id, version);
         let put = self.inner.store.put(&okey, stream).await;
         let refused = lock(&stats).refused.take();
@@ -148,7 +149,7 @@ impl Vault {
             }
             Err(e) => return Err(e.into()),
         }
-        let record = DocumentRecord {
+        let mut record = DocumentRecord {
             id,
             version,
             beneficiary,
@@ -156,7 +157,8 @@ impl Vault {
             size,
             stored_size: stored,
             sha256: plain_digest.finish()?,
-            stored_sha256: sealed_digest.finish()?,
+            stored_sha256: String::new(),
+            stored_crc64: Some(lock(&stored_crc).finalize()),
             uploaded_ms: self.now_ms(),
             uploaded_by: session.principal.who().to_string(),
             expires_on: meta.expires_on,
@@ -168,7 +170,18 @@ impl Vault {
                 _ => Vec::new(),
             },
             key: key_wrap,
+            listing_seal: Vec::new(),
         };
+        record.listing_seal = self.access().listing_seal_for_new(
+            session,
+            &record,
+            &ListedFields {
+                title: title.clone(),
+                filename: filename.clone(),
+                content_type: content_type.clone(),
+                notes: notes.clone().unwrap_or_default(),
+            },
+        )?;
         let _writing = self.writing().await;
         if let Err(e) = self.commit_upload(&record) {
             // Nothing points at the object: remove it now rather than leave

@@ -37,8 +37,14 @@ pub(crate) struct DocumentRecord {
     pub stored_size: u64,
     /// SHA-256 of the plaintext (hex), as the export manifest states it.
     pub sha256: String,
-    /// SHA-256 of the stored object (hex), for scrubbing.
+    /// SHA-256 of the stored object (hex), for scrubbing: documents
+    /// uploaded before `stored_crc64` (empty for later ones).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub stored_sha256: String,
+    /// CRC-64/NVME of the stored object, for scrubbing (rot, not forgery:
+    /// `SECURITY.md`). `None` for documents uploaded before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stored_crc64: Option<u64>,
     pub uploaded_ms: i64,
     /// `beneficiary:<id>` or `caseworker:<id>`.
     pub uploaded_by: String,
@@ -55,11 +61,28 @@ pub(crate) struct DocumentRecord {
     #[serde(with = "b64", default)]
     pub sealed_notes: Vec<u8>,
     pub key: KeyWrap,
+    /// The same fields sealed for listings under the key of the scope
+    /// epoch (or owner) the document is listed under
+    /// (`coffre_crypto::listing`); empty until someone who can derive that
+    /// key has sealed them.
+    #[serde(with = "b64", default)]
+    pub listing_seal: Vec<u8>,
 }
 
 impl DocumentRecord {
     pub fn private(&self) -> bool {
         matches!(self.key, KeyWrap::Owner { .. })
+    }
+
+    /// The fields as sealed under the document's key: what a listing seal
+    /// is bound to.
+    pub fn sealed_fields(&self) -> [&[u8]; 4] {
+        [
+            &self.sealed_title,
+            &self.sealed_filename,
+            &self.sealed_content_type,
+            &self.sealed_notes,
+        ]
     }
 }
 

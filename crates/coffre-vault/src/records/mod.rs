@@ -62,6 +62,9 @@ use crate::{Result, VaultError};
 use codec::Codec;
 use keyfiles::PersonKeys;
 
+/// Most memory sled's page cache takes.
+const SLED_CACHE_BYTES: u64 = 64 << 20;
+
 /// Every table, in a fixed order (a transaction's view is indexed by it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Table {
@@ -314,6 +317,10 @@ impl Records {
             sled::Config::new()
                 .path(path)
                 .mode(sled::Mode::HighThroughput)
+                // sled keeps pages it read in memory up to this (1 GiB by
+                // default): with a journal that only grows, the server's
+                // memory grew with it (soak, issue 12).
+                .cache_capacity(SLED_CACHE_BYTES)
                 .open()
         });
         let db = match opened {
@@ -513,7 +520,11 @@ pub(crate) struct RestoreDb {
 
 impl RestoreDb {
     pub fn create(path: &Path) -> Result<Self> {
-        let db = sled::Config::new().path(path).open().map_err(db_error)?;
+        let db = sled::Config::new()
+            .path(path)
+            .cache_capacity(SLED_CACHE_BYTES)
+            .open()
+            .map_err(db_error)?;
         let trees = Table::ALL
             .iter()
             .map(|t| db.open_tree(t.name()).map_err(db_error))
