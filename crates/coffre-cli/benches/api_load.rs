@@ -75,8 +75,19 @@ fn main() {
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data");
+    // One account downloading as fast as it can: lift the per-account
+    // request limit (600 a minute by default) to its maximum.
+    let config = dir.path().join("coffre.toml");
+    std::fs::write(
+        &config,
+        "[server]\nallow_root_identity_in_data_dir = true\n[backup]\nevery_hours = 0\n\
+         [limits]\nrequests_per_minute_per_account = 100000\n",
+    )
+    .unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_coffre"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .arg("--data-dir")
         .arg(&data_dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

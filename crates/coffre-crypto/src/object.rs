@@ -230,6 +230,39 @@ impl Opener {
     }
 }
 
+/// Opens a whole stored object held in a buffer the caller owns, in place:
+/// every chunk is authenticated and decrypted where it lies, and the
+/// plaintext is the returned ranges of `object`, in order (no copy; the tags
+/// and the prefix stay between them). Any damage, truncation or extension
+/// is an error, and then nothing in `object` is to be used.
+pub fn open_in_place(
+    dek: &Dek,
+    expected: &ObjectHeader,
+    object: &mut [u8],
+) -> Result<Vec<Range<usize>>> {
+    let cipher = open_cipher(dek, expected, object)?;
+    let body_len = object.len() - PREFIX_LEN;
+    let plaintext = chunked::plaintext_len(body_len as u64).ok_or(Error::Decryption)?;
+    let chunks = usize::try_from(plaintext / CHUNK_SIZE as u64)
+        .map_err(|_| Error::Decryption)?
+        .saturating_add(1);
+    let mut ranges = Vec::with_capacity(chunks);
+    let mut at = PREFIX_LEN;
+    for index in 0..chunks {
+        let last = index + 1 == chunks;
+        let end = if last {
+            object.len()
+        } else {
+            at + SEALED_CHUNK_LEN
+        };
+        let sealed = object.get_mut(at..end).ok_or(Error::Decryption)?;
+        let n = cipher.open_chunk(index as u64, last, sealed)?.len();
+        ranges.push(at..at + n);
+        at = end;
+    }
+    Ok(ranges)
+}
+
 impl std::fmt::Debug for Opener {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Opener([redacted])")
@@ -724,6 +757,46 @@ mod tests {
         *bad.last_mut().unwrap() ^= 1;
         assert!(open_field(&dek, &h, Field::Title, &bad).is_err());
         assert!(seal_field(&dek, &h, Field::Notes, &"x".repeat(MAX_FIELD_LEN + 1)).is_err());
+    }
+
+    /// Opening in place gives the stream's plaintext, and any damage,
+    /// truncation or extension is refused.
+    #[test]
+    fn opening_in_place_matches_the_stream_and_refuses_damage() {
+        let dek = Dek::generate().unwrap();
+        let h = header();
+        for len in [
+            0,
+            1,
+            CHUNK_LEN - 1,
+            CHUNK_LEN,
+            CHUNK_LEN + 1,
+            3 * CHUNK_LEN + 77,
+        ] {
+            let data: Vec<u8> = (0..len).map(|i| (i % 241) as u8).collect();
+            let sealed = seal_all(&dek, &h, &data);
+            let mut buf = sealed.clone();
+            let ranges = open_in_place(&dek, &h, &mut buf).unwrap();
+            let got: Vec<u8> = ranges
+                .iter()
+                .flat_map(|r| buf[r.clone()].to_vec())
+                .collect();
+            assert_eq!(got, data, "length {len}");
+            // A flipped bit anywhere past the header, a byte cut, a byte added.
+            for at in [PREFIX_LEN - 1, PREFIX_LEN, sealed.len() - 1] {
+                let mut bad = sealed.clone();
+                bad[at] ^= 1;
+                assert!(open_in_place(&dek, &h, &mut bad).is_err(), "flip at {at}");
+            }
+            let mut cut = sealed[..sealed.len() - 1].to_vec();
+            assert!(open_in_place(&dek, &h, &mut cut).is_err());
+            let mut longer = sealed.clone();
+            longer.push(0);
+            assert!(open_in_place(&dek, &h, &mut longer).is_err());
+            let other = Dek::generate().unwrap();
+            assert!(open_in_place(&other, &h, &mut sealed.clone()).is_err());
+        }
+        assert!(open_in_place(&dek, &h, &mut [0u8; 10]).is_err());
     }
 
     /// The in-place entry points make the same bytes as `push`, for any

@@ -27,6 +27,12 @@ use crate::{
 /// One blocking-pool hop per piece read: large pieces keep a download from
 /// bouncing between threads (a 1 MiB scan is read in one or two).
 const READ_CHUNK: usize = 1024 * 1024;
+/// Objects up to this size are read in one go, on a blocking thread, into
+/// a buffer of their own that the reader may then decrypt in place: no copy
+/// through tokio's file buffer, one hand-off (issue 15). The memory held is
+/// what streaming a larger object holds (its read buffer and what the
+/// opener keeps).
+const WHOLE_READ: u64 = 2 * 1024 * 1024;
 
 #[derive(Debug)]
 /// Objects as files under a directory: the embedded default.
@@ -292,7 +298,29 @@ impl ObjectStore for FsStore {
 
     async fn get(&self, key: &ObjectKey) -> Result<ObjectBody> {
         let (file, len) = self.open_file(key).await?;
-        Ok(body_of(file, len, self.path(key)))
+        let path = self.path(key);
+        if len > WHOLE_READ {
+            return Ok(body_of(file, len, path));
+        }
+        let f = file.into_std().await;
+        let read = tokio::task::spawn_blocking(move || {
+            let mut v = Vec::with_capacity(len as usize);
+            // No more than the length found at open, whatever the file
+            // became since.
+            std::io::Read::read_to_end(&mut std::io::Read::take(f, len), &mut v).map(|_| v)
+        })
+        .await
+        .map_err(|e| StoreError::Io {
+            action: "read",
+            path: path.clone(),
+            source: io::Error::other(e),
+        })?
+        .map_err(io_err("read", &path))?;
+        let bytes = Bytes::from(read);
+        Ok(ObjectBody {
+            len,
+            stream: futures_util::stream::once(async move { Ok(bytes) }).boxed(),
+        })
     }
 
     async fn get_range(&self, key: &ObjectKey, range: Range<u64>) -> Result<ObjectBody> {

@@ -430,6 +430,52 @@ async fn scrub_checks_new_and_old_checksums() {
     assert_eq!(found, want);
 }
 
+/// Found by the soak (issue 12): a burst of correct logins on a busy server
+/// locked their owner out, each "busy" having been counted as a failed
+/// attempt. The key-derivation turn is now taken before anything is
+/// counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn busy_logins_count_nothing_against_the_owner() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn ObjectStore> =
+        Arc::new(FsStore::open(dir.path().join("objects")).await.unwrap());
+    let v = Vault::open(VaultConfig::new(
+        dir.path().join("db"),
+        store,
+        RootKeyRing::generate().unwrap(),
+        Limits {
+            kdf_running: 1,
+            kdf_waiting: 0,
+            ..Limits::default()
+        },
+    ))
+    .await
+    .unwrap();
+    let (_, a) = structure(&v, "a").await;
+    let (_, _, identifier) = person_named(&v, &a, None).await;
+    let logins = (0..24).map(|_| {
+        let v = v.clone();
+        let who = identifier.clone();
+        async move { v.login_beneficiary(&who, UserSecret::from("482913")).await }
+    });
+    let results = futures_util::future::join_all(logins).await;
+    let busy = results
+        .iter()
+        .filter(|r| matches!(r, Err(VaultError::Busy { .. })))
+        .count();
+    assert!(busy > 0, "the burst should have found the server busy");
+    assert!(
+        results
+            .iter()
+            .all(|r| r.is_ok() || matches!(r, Err(VaultError::Busy { .. }))),
+        "busy answers were counted as failures"
+    );
+    // And the owner still logs in, whatever the burst was.
+    v.login_beneficiary(&identifier, UserSecret::from("482913"))
+        .await
+        .unwrap();
+}
+
 /// Expiry: checked on every access, then swept (wraps deleted).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_grants_are_refused_then_swept() {
@@ -524,10 +570,23 @@ async fn a_scope_key_kept_from_an_expired_grant_opens_nothing_new() {
 /// Tampering with a stored object: the download fails, never other bytes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn altered_object_gives_an_error_not_bytes() {
+    // A small document (opened whole, in place) and one past 2 MiB
+    // (streamed through the opener).
+    for len in [40_000, 2_200_000] {
+        altered_object_of(len).await;
+    }
+}
+
+async fn altered_object_of(len: usize) {
     let (v, _store, dir) = vault().await;
     let (_, a) = structure(&v, "a").await;
     let (ben, me) = person(&v, &a, None).await;
-    let data: &'static [u8] = Box::leak(vec![7u8; 40_000].into_boxed_slice());
+    let data: &'static [u8] = Box::leak(
+        (0..len)
+            .map(|i| (i % 253) as u8)
+            .collect::<Vec<u8>>()
+            .into_boxed_slice(),
+    );
     let up = v
         .upload(&me, ben, identity_doc(), body(data))
         .await
@@ -536,8 +595,16 @@ async fn altered_object_gives_an_error_not_bytes() {
         .path()
         .join("objects/objects")
         .join(ObjectKey::document(up.document_id, 1).as_str());
+    // The intact document reads back whole first.
+    let (_, mut s) = v.download(&me, up.document_id).await.unwrap();
+    let mut whole = Vec::new();
+    while let Some(c) = s.next().await {
+        whole.extend_from_slice(&c.unwrap());
+    }
+    assert!(whole == data, "length {len}");
     let mut bytes = std::fs::read(&path).unwrap();
-    bytes[30_000] ^= 1;
+    let at = bytes.len() - 1000;
+    bytes[at] ^= 1;
     std::fs::write(&path, bytes).unwrap();
     // Refused before the answer starts (the first piece read already holds
     // the damage), or cut short after bytes that are all genuine.

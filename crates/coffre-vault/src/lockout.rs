@@ -289,10 +289,12 @@ impl Vault {
         secret: UserSecret,
         principal: PrincipalId,
     ) -> Result<Identity> {
+        // The turn first: "busy" counts nothing against the account.
+        let turn = self.inner.kdf.turn().await?;
         self.count_attempt(account).await?;
         match self
             .access()
-            .open_identity(sealed.to_vec(), secret, principal)
+            .open_identity_in(turn, sealed.to_vec(), secret, principal)
             .await?
         {
             Some(identity) => Ok(identity),
@@ -302,7 +304,11 @@ impl Vault {
 
     /// What a wrong secret costs (argon2id on a sealed identity), spent on a
     /// login whose identifier matches no account.
-    pub(crate) async fn decoy_check(&self, secret: UserSecret) -> Result<()> {
+    pub(crate) async fn decoy_check(
+        &self,
+        turn: crate::access::kdf_gate::Turn,
+        secret: UserSecret,
+    ) -> Result<()> {
         #[cfg(test)]
         self.inner
             .decoy_runs
@@ -314,7 +320,7 @@ impl Vault {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone();
         self.access()
-            .open_identity(sealed, secret, self.inner.decoy_id)
+            .open_identity_in(turn, sealed, secret, self.inner.decoy_id)
             .await?;
         Ok(())
     }

@@ -71,7 +71,9 @@ impl Default for Limits {
             max_documents: 10_000,
             kdf: KdfParams::OWASP,
             kdf_running: std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
-            kdf_waiting: 16,
+            // Waiting costs no memory (only running derivations hold their
+            // 19 MiB); 64 callers are served within the 3 s they may wait.
+            kdf_waiting: 64,
         }
     }
 }

@@ -38,8 +38,22 @@ impl Access<'_> {
 
     /// Opens a sealed identity with the secret typed; `None` when the
     /// secret is wrong.
+    #[cfg(test)]
     pub async fn open_identity(
         &self,
+        sealed: Vec<u8>,
+        secret: UserSecret,
+        principal: PrincipalId,
+    ) -> Result<Option<Identity>> {
+        let turn = self.inner.kdf.turn().await?;
+        self.open_identity_in(turn, sealed, secret, principal).await
+    }
+
+    /// The same, in a key-derivation turn taken earlier (a login takes it
+    /// before counting the attempt).
+    pub async fn open_identity_in(
+        &self,
+        turn: super::kdf_gate::Turn,
         sealed: Vec<u8>,
         secret: UserSecret,
         principal: PrincipalId,
@@ -47,7 +61,7 @@ impl Access<'_> {
         let inner = self.inner.clone();
         self.inner
             .kdf
-            .run(move || {
+            .run_in(turn, move || {
                 match wrap::open_identity(
                     &sealed,
                     &secret,

@@ -23,6 +23,10 @@ const RETRY_AFTER: Duration = Duration::from_secs(1);
 
 type Job = Box<dyn FnOnce() + Send>;
 
+/// A key derivation's turn (see [`KdfGate::turn`]).
+#[derive(Debug)]
+pub(crate) struct Turn(OwnedSemaphorePermit);
+
 #[derive(Debug)]
 pub(crate) struct KdfGate {
     running: Arc<Semaphore>,
@@ -82,6 +86,14 @@ impl KdfGate {
         }
     }
 
+    /// A turn, or "busy": taken *before* a login attempt is counted, so
+    /// that a busy server never counts a failure against anyone (a burst
+    /// of correct logins once locked their owners out). Held until the
+    /// derivation given to [`KdfGate::run_in`] is done.
+    pub async fn turn(&self) -> Result<Turn> {
+        Ok(Turn(self.enter().await?))
+    }
+
     /// A turn: held until the permit is dropped.
     async fn enter(&self) -> Result<OwnedSemaphorePermit> {
         if let Ok(p) = self.running.clone().try_acquire_owned() {
@@ -106,7 +118,16 @@ impl KdfGate {
         &self,
         f: impl FnOnce() -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        let turn = self.enter().await?;
+        let turn = self.turn().await?;
+        self.run_in(turn, f).await
+    }
+
+    /// Runs `f` in a turn taken earlier with [`KdfGate::turn`].
+    pub async fn run_in<T: Send + 'static>(
+        &self,
+        Turn(turn): Turn,
+        f: impl FnOnce() -> Result<T> + Send + 'static,
+    ) -> Result<T> {
         let (tx, rx) = oneshot::channel();
         let job: Job = Box::new(move || {
             let _turn = turn;

@@ -65,7 +65,8 @@ pub struct DocumentInfo {
 }
 
 impl DocumentInfo {
-    /// A description from a listing seal's fields.
+    /// A description from the fields a listing shows (opened from its
+    /// listing seal or with its key).
     pub(crate) fn listed(d: &DocumentRecord, f: ListedFields) -> Self {
         Self {
             document_id: d.id,
@@ -131,24 +132,18 @@ impl Vault {
         let h = header(d);
         let fields = object::FieldOpener::new(dek)?;
         let open = |f, v: &[u8]| -> Result<String> { Ok(fields.open(&h, f, v)?.to_string()) };
-        Ok(DocumentInfo {
-            document_id: d.id,
-            beneficiary_id: d.beneficiary,
-            title: open(Field::Title, &d.sealed_title)?,
-            category: d.category,
-            filename: open(Field::FileName, &d.sealed_filename)?,
-            content_type: open(Field::ContentType, &d.sealed_content_type)?,
-            size: d.size,
-            sha256: d.sha256.clone(),
-            uploaded_at_ms: d.uploaded_ms,
-            uploaded_by: d.uploaded_by.clone(),
-            expires_on: d.expires_on,
-            private: d.private(),
-            notes: if d.sealed_notes.is_empty() {
-                None
-            } else {
-                Some(open(Field::Notes, &d.sealed_notes)?)
+        Ok(DocumentInfo::listed(
+            d,
+            ListedFields {
+                title: open(Field::Title, &d.sealed_title)?,
+                filename: open(Field::FileName, &d.sealed_filename)?,
+                content_type: open(Field::ContentType, &d.sealed_content_type)?,
+                notes: if d.sealed_notes.is_empty() {
+                    String::new()
+                } else {
+                    open(Field::Notes, &d.sealed_notes)?
+                },
             },
-        })
+        ))
     }
 }

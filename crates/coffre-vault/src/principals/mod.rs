@@ -192,8 +192,10 @@ impl Vault {
             source,
         };
         let res = async {
+            // As for a real account: the turn first, then the count.
+            let turn = self.inner.kdf.turn().await?;
             self.count_attempt(&attempt).await?;
-            self.decoy_check(secret).await
+            self.decoy_check(turn, secret).await
         }
         .await;
         match res {

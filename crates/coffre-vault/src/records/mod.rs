@@ -63,7 +63,7 @@ use codec::Codec;
 use keyfiles::PersonKeys;
 
 /// Most memory sled's page cache takes.
-const SLED_CACHE_BYTES: u64 = 64 << 20;
+const SLED_CACHE_BYTES: u64 = 16 << 20;
 
 /// Every table, in a fixed order (a transaction's view is indexed by it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,0 +1,77 @@
+//! Resident memory against the journal's size: appends journal entries
+//! (what every request adds) and prints the process's RSS every 50,000.
+//! The soak showed memory creeping up with the journal; this isolates it.
+//!
+//! `cargo run --release -p coffre-vault --example journal_memory [ENTRIES]`
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+
+use std::sync::Arc;
+
+use coffre_crypto::root::RootKeyRing;
+use coffre_store::{FsStore, ObjectStore};
+use coffre_vault::journal::{Event, NewEntry, Who};
+use coffre_vault::{Limits, Vault, VaultConfig};
+
+fn rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<f64>().ok())
+        })
+        .unwrap_or(0.0)
+        / 1024.0
+}
+
+fn main() {
+    let total: u64 = std::env::args()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(400_000);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let base = std::env::current_dir().unwrap().join("target");
+        let dir = tempfile::tempdir_in(&base).unwrap();
+        let store: Arc<dyn ObjectStore> =
+            Arc::new(FsStore::open(dir.path().join("objects")).await.unwrap());
+        let v = Vault::open(VaultConfig::new(
+            dir.path().join("db"),
+            store,
+            RootKeyRing::generate().unwrap(),
+            Limits::default(),
+        ))
+        .await
+        .unwrap();
+        println!("entries  RSS MiB");
+        println!("{:>7}  {:7.1}", 0, rss_mib());
+        let mut done = 0u64;
+        while done < total {
+            let mut tasks = tokio::task::JoinSet::new();
+            for w in 0..8u64 {
+                let v = v.clone();
+                tasks.spawn(async move {
+                    for i in 0..6_250u64 {
+                        v.record(
+                            NewEntry::ok(Who::System, Event::DocumentRead)
+                                .detail(format!("{w}:{i}")),
+                        )
+                        .await
+                        .unwrap();
+                    }
+                });
+            }
+            while let Some(r) = tasks.join_next().await {
+                r.unwrap();
+            }
+            done += 50_000;
+            println!("{done:>7}  {:7.1}", rss_mib());
+        }
+    });
+}
