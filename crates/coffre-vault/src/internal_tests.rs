@@ -470,10 +470,75 @@ async fn busy_logins_count_nothing_against_the_owner() {
             .all(|r| r.is_ok() || matches!(r, Err(VaultError::Busy { .. }))),
         "busy answers were counted as failures"
     );
-    // And the owner still logs in, whatever the burst was.
-    v.login_beneficiary(&identifier, UserSecret::from("482913"))
-        .await
-        .unwrap();
+    // And the owner still logs in, whatever the burst was (trying again
+    // while busy: the last derivation's thread gives its turn back just
+    // after its caller got the answer).
+    let owner_logs_in = || async {
+        for _ in 0..100 {
+            match v
+                .login_beneficiary(&identifier, UserSecret::from("482913"))
+                .await
+            {
+                Err(VaultError::Busy { .. }) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                }
+                other => return other.map(|_| ()),
+            }
+        }
+        Err(VaultError::Internal("always busy"))
+    };
+    owner_logs_in().await.unwrap();
+
+    // A guesser who locked themselves out takes no turn of the gate: while
+    // the only turn is held, their attempts are answered "locked" at once
+    // (not queued, not busy), and the owner's is the one told "busy".
+    let stranger: std::net::IpAddr = "198.51.100.9".parse().unwrap();
+    for who in [identifier.as_str(), "personne-inconnue-0000"] {
+        // Until locked out (a busy answer counts nothing: tried again).
+        let mut locked = false;
+        for _ in 0..100 {
+            match v
+                .login_beneficiary_from(who, UserSecret::from("000000"), stranger)
+                .await
+            {
+                Err(VaultError::LockedOut { .. }) => {
+                    locked = true;
+                    break;
+                }
+                Err(VaultError::Busy { .. }) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                }
+                _ => {}
+            }
+        }
+        assert!(locked, "{who}");
+    }
+    // (The last derivation's thread gives its turn back just after its
+    // caller got the answer.)
+    let mut held = None;
+    for _ in 0..100 {
+        if let Ok(t) = v.inner.kdf.turn().await {
+            held = Some(t);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let held = held.expect("the gate's only turn");
+    for who in [identifier.as_str(), "personne-inconnue-0000"] {
+        let r = v
+            .login_beneficiary_from(who, UserSecret::from("000000"), stranger)
+            .await;
+        assert!(
+            matches!(r, Err(VaultError::LockedOut { .. })),
+            "{who}: {r:?}"
+        );
+    }
+    let r = v
+        .login_beneficiary(&identifier, UserSecret::from("482913"))
+        .await;
+    assert!(matches!(r, Err(VaultError::Busy { .. })), "{r:?}");
+    drop(held);
+    owner_logs_in().await.unwrap();
 }
 
 /// Expiry: checked on every access, then swept (wraps deleted).

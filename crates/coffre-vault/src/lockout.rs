@@ -289,9 +289,14 @@ impl Vault {
         secret: UserSecret,
         principal: PrincipalId,
     ) -> Result<Identity> {
-        // The turn first: "busy" counts nothing against the account.
-        let turn = self.inner.kdf.turn().await?;
+        let turn = self.turn_for(account).await?;
         self.count_attempt(account).await?;
+        // No turn only when the account looked locked, which the count
+        // then refuses; unless the lock ended in between.
+        let turn = match turn {
+            Some(t) => t,
+            None => self.inner.kdf.turn().await?,
+        };
         match self
             .access()
             .open_identity_in(turn, sealed.to_vec(), secret, principal)
@@ -300,6 +305,28 @@ impl Vault {
             Some(identity) => Ok(identity),
             None => Err(self.attempt_failed(account).await),
         }
+    }
+
+    /// A key-derivation turn for an attempt on `account`, taken *before* the
+    /// attempt is counted so that "busy" counts nothing against anyone. An
+    /// attempt that a lock will refuse anyway takes no turn (`None` inside):
+    /// a guesser hammering their own lock must not fill the gate's queue.
+    pub(crate) async fn turn_for(
+        &self,
+        account: &Account<'_>,
+    ) -> Result<Option<crate::access::kdf_gate::Turn>> {
+        let now = self.now_ms();
+        let read = self.records().read();
+        let locked = [account.client_key(), account.all_key()]
+            .iter()
+            .map(|k| read.attempts().get(k).map(|r| Lockout::from_record(&r)))
+            .collect::<std::result::Result<Vec<_>, _>>()?
+            .into_iter()
+            .any(|l| l.locked_until(now).is_some());
+        if locked {
+            return Ok(None);
+        }
+        Ok(Some(self.inner.kdf.turn().await?))
     }
 
     /// What a wrong secret costs (argon2id on a sealed identity), spent on a

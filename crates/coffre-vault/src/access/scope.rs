@@ -173,7 +173,13 @@ impl Access<'_> {
             let old = Self::open_owner_scope(owner, b, c, rec)?;
             for d in documents.iter().filter(|d| d.category == c) {
                 if let Some(key) = Self::rewrap_scope(d, &old, rec.epoch, &new_recipient, next)? {
-                    rewrapped.push(DocumentRecord { key, ..d.clone() });
+                    // Its listing seal was bound to the old epoch: gone
+                    // with it (the next reader seals it again).
+                    rewrapped.push(DocumentRecord {
+                        key,
+                        listing_seal: Vec::new(),
+                        ..d.clone()
+                    });
                 }
             }
         }

@@ -55,6 +55,11 @@ impl Vault {
                 let b = self.beneficiary(d.beneficiary)?;
                 d.key = self.access().rewrap_privacy(&dek, &d, &b, p)?;
             }
+            // A new title or key retires the listing seal (it would not
+            // open any more); the next reader seals it again.
+            if sealed_title.is_some() || private.is_some() {
+                d.listing_seal.clear();
+            }
             // Links made by structures end with their sight of the document.
             let mut structure_links = self.links_of(&d)?;
             structure_links.retain(|(_, r)| private == Some(true) && r.structure.is_some());

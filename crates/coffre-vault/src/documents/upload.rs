@@ -172,16 +172,24 @@ impl Vault {
             key: key_wrap,
             listing_seal: Vec::new(),
         };
-        record.listing_seal = self.access().listing_seal_for_new(
-            session,
-            &record,
-            &ListedFields {
-                title: title.clone(),
-                filename: filename.clone(),
-                content_type: content_type.clone(),
-                notes: notes.clone().unwrap_or_default(),
-            },
-        )?;
+        // A cache: if it cannot be made now, the next reader makes it; the
+        // upload (already stored) is not lost for it.
+        record.listing_seal = self
+            .access()
+            .listing_seal_for_new(
+                session,
+                &record,
+                &ListedFields {
+                    title: title.clone(),
+                    filename: filename.clone(),
+                    content_type: content_type.clone(),
+                    notes: notes.clone().unwrap_or_default(),
+                },
+            )
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "listing seal not made at upload; the next listing makes it");
+                Vec::new()
+            });
         let _writing = self.writing().await;
         if let Err(e) = self.commit_upload(&record) {
             // Nothing points at the object: remove it now rather than leave

@@ -192,9 +192,14 @@ impl Vault {
             source,
         };
         let res = async {
-            // As for a real account: the turn first, then the count.
-            let turn = self.inner.kdf.turn().await?;
+            // As for a real account: the turn first (none when locked),
+            // then the count.
+            let turn = self.turn_for(&attempt).await?;
             self.count_attempt(&attempt).await?;
+            let turn = match turn {
+                Some(t) => t,
+                None => self.inner.kdf.turn().await?,
+            };
             self.decoy_check(turn, secret).await
         }
         .await;
