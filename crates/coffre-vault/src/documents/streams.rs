@@ -163,6 +163,14 @@ pub(super) fn seal_stream(st: SealState) -> BoxStream<'static, io::Result<Bytes>
     .boxed()
 }
 
+/// The batch may end with plaintext not yet sealed (an upload refused or
+/// cut mid-chunk): wiped, as the sealer's own buffer was.
+impl Drop for SealState {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.batch);
+    }
+}
+
 impl SealState {
     /// Copies `piece` into the batch, sealing each chunk in place as it
     /// fills; full batches go to `ready`.
