@@ -289,14 +289,7 @@ impl Vault {
         secret: UserSecret,
         principal: PrincipalId,
     ) -> Result<Identity> {
-        let turn = self.turn_for(account).await?;
-        self.count_attempt(account).await?;
-        // No turn only when the account looked locked, which the count
-        // then refuses; unless the lock ended in between.
-        let turn = match turn {
-            Some(t) => t,
-            None => self.inner.kdf.turn().await?,
-        };
+        let turn = self.counted_attempt(account).await?;
         match self
             .access()
             .open_identity_in(turn, sealed.to_vec(), secret, principal)
@@ -307,11 +300,27 @@ impl Vault {
         }
     }
 
+    /// An attempt on `account`, counted, with the key-derivation turn its
+    /// check runs in (see [`Vault::turn_for`]).
+    pub(crate) async fn counted_attempt(
+        &self,
+        account: &Account<'_>,
+    ) -> Result<crate::access::kdf_gate::Turn> {
+        let turn = self.turn_for(account).await?;
+        self.count_attempt(account).await?;
+        // No turn only when the account looked locked, which the count
+        // then refuses; unless the lock ended in between.
+        match turn {
+            Some(t) => Ok(t),
+            None => self.inner.kdf.turn().await,
+        }
+    }
+
     /// A key-derivation turn for an attempt on `account`, taken *before* the
     /// attempt is counted so that "busy" counts nothing against anyone. An
     /// attempt that a lock will refuse anyway takes no turn (`None` inside):
     /// a guesser hammering their own lock must not fill the gate's queue.
-    pub(crate) async fn turn_for(
+    async fn turn_for(
         &self,
         account: &Account<'_>,
     ) -> Result<Option<crate::access::kdf_gate::Turn>> {

@@ -288,22 +288,21 @@ impl KeyReader<'_> {
     /// path to it (a private paper for a structure, a category without
     /// live consent).
     pub fn dek(&mut self, d: &DocumentRecord) -> Result<Option<Dek>> {
-        let (epoch, w) = match (&self.session.principal, &d.key) {
-            (Principal::Caseworker { .. }, KeyWrap::Owner { .. }) => return Ok(None),
-            (Principal::Beneficiary { .. }, KeyWrap::Owner { wrap: w }) => {
+        // The same decision as a listing seal's (`path`): one place says
+        // which key a session may reach.
+        let (epoch, w) = match (self.path(d), &d.key) {
+            (Some(None), KeyWrap::Owner { wrap: w }) => {
                 return Ok(Some(wrap::unwrap_dek(
                     w,
                     &self.session.identity,
                     &binding(d),
                 )?));
             }
-            (_, KeyWrap::Scope { epoch, wrap: w }) => (*epoch, w),
+            (Some(Some((_, epoch))), KeyWrap::Scope { wrap: w, .. }) => (epoch, w),
+            // No path (`path` names the owner only for an owner wrap, a
+            // scope only for a scope wrap).
+            _ => return Ok(None),
         };
-        if let Principal::Caseworker { structure, .. } = self.session.principal
-            && !GrantState::of(&self.grants, structure, d.category, self.now).can_view()
-        {
-            return Ok(None);
-        }
         match self.scope(d.beneficiary, d.category, epoch)? {
             Some(s) => Ok(Some(wrap::unwrap_dek(w, s, &binding(d))?)),
             None => Ok(None),

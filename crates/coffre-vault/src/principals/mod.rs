@@ -192,14 +192,8 @@ impl Vault {
             source,
         };
         let res = async {
-            // As for a real account: the turn first (none when locked),
-            // then the count.
-            let turn = self.turn_for(&attempt).await?;
-            self.count_attempt(&attempt).await?;
-            let turn = match turn {
-                Some(t) => t,
-                None => self.inner.kdf.turn().await?,
-            };
+            // As for a real account.
+            let turn = self.counted_attempt(&attempt).await?;
             self.decoy_check(turn, secret).await
         }
         .await;
