@@ -46,7 +46,8 @@ async fn info(
     )))
 }
 
-fn disposition(filename: &str) -> String {
+/// `Content-Disposition: attachment` with the file name, ASCII and UTF-8.
+pub fn disposition(filename: &str) -> String {
     // ASCII fallback plus the UTF-8 name, percent-encoded (RFC 6266).
     let ascii: String = filename
         .chars()

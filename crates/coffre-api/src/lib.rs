@@ -39,11 +39,12 @@ use utoipa_axum::router::OpenApiRouter;
 
 pub use auth::{COOKIE, CSRF_HEADER, csrf_token};
 pub use client::{ClientAddr, client_ip};
+pub use documents::disposition;
 pub use error::{ApiError, ApiResult, ErrorBody};
 pub use limits::Limiters;
 pub use metrics::Metrics;
 pub use ops::metrics_text;
-pub use request_id::{REQUEST_ID_HEADER, RequestId};
+pub use request_id::{REQUEST_ID_HEADER, RequestId, ServerErrorKind};
 
 #[derive(Debug, Clone)]
 pub struct ApiConfig {
@@ -88,7 +89,7 @@ impl AppState {
     /// Counts a request against the per-address limit (logins, enrollment
     /// codes, share links: each costs a journal write or a key derivation);
     /// a 429 past it.
-    pub(crate) fn per_address(&self, client: IpAddr) -> ApiResult<()> {
+    pub fn per_address(&self, client: IpAddr) -> ApiResult<()> {
         if self.limits.address(client) {
             Ok(())
         } else {
@@ -97,7 +98,7 @@ impl AppState {
     }
 
     /// Counts an authenticated request against its account's budget.
-    pub(crate) fn per_account(&self, account: coffre_crypto::PrincipalId) -> ApiResult<()> {
+    pub fn per_account(&self, account: coffre_crypto::PrincipalId) -> ApiResult<()> {
         if self.limits.account(account) {
             Ok(())
         } else {
@@ -141,7 +142,8 @@ async fn method_not_allowed() -> impl IntoResponse {
     )
 }
 
-async fn no_such_route() -> impl IntoResponse {
+/// The JSON answer to a path no route serves.
+pub async fn no_such_route() -> impl IntoResponse {
     ApiError::new(StatusCode::NOT_FOUND, "no_such_route", "no such route")
 }
 
@@ -210,21 +212,37 @@ pub(crate) fn openapi_json() -> &'static str {
 
 /// The whole API.
 pub fn app(state: AppState) -> Router {
-    let (router, _) = routes(state.config.max_body_bytes).split_for_parts();
-    router
-        .fallback(no_such_route)
+    app_with(state, Router::new().fallback(no_such_route))
+}
+
+/// The API next to other routes (the web pages): `others` brings the
+/// fallback for every unknown path (it answers [`no_such_route`] under
+/// `/api/`) and its own security headers. Request ids, metrics, the body
+/// limit and the headers every answer carries wrap both.
+pub fn app_with(state: AppState, others: Router<AppState>) -> Router {
+    let (api, _) = routes(state.config.max_body_bytes).split_for_parts();
+    let api = api
         .method_not_allowed_fallback(method_not_allowed)
+        // A handler that needs more (the share link's page) sets its own.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+        ))
+        // Everything here is personal or per-session: never cached.
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ));
+    Router::new()
+        .merge(api)
+        .merge(others)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::track,
         ))
         .layer(axum::middleware::from_fn(request_id::track))
-        // JSON bodies are small; only the upload route takes a document.
+        // JSON bodies are small; only the upload routes take a document.
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
-        ))
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -232,11 +250,6 @@ pub fn app(state: AppState) -> Router {
         .layer(SetResponseHeaderLayer::overriding(
             header::REFERRER_POLICY,
             HeaderValue::from_static("no-referrer"),
-        ))
-        // Everything here is personal or per-session: never cached.
-        .layer(SetResponseHeaderLayer::overriding(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("no-store"),
         ))
         .with_state(state)
 }

@@ -26,6 +26,11 @@ impl RequestId {
     }
 }
 
+/// What failed, for the log line of a server error whose answer is not
+/// JSON (a web page): set on the response's extensions.
+#[derive(Debug, Clone, Copy)]
+pub struct ServerErrorKind(pub &'static str);
+
 /// The header carrying the id.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
@@ -43,13 +48,18 @@ pub(crate) async fn track(mut req: Request, next: Next) -> Response {
         res.headers_mut().insert(REQUEST_ID_HEADER, v);
     }
     let error = res.extensions_mut().remove::<ErrorKind>();
+    let page_kind = res.extensions_mut().remove::<ServerErrorKind>();
     if status.is_server_error() {
         tracing::error!(
             request_id = %id.0,
             route = %route,
             method = %method,
             status = status.as_u16(),
-            kind = error.as_ref().and_then(|e| e.kind).unwrap_or("unknown"),
+            kind = error
+                .as_ref()
+                .and_then(|e| e.kind)
+                .or(page_kind.map(|k| k.0))
+                .unwrap_or("unknown"),
             "server error"
         );
     }

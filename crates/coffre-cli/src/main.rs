@@ -54,6 +54,11 @@ enum Command {
         data_dir: Option<PathBuf>,
         #[arg(long)]
         listen: Option<SocketAddr>,
+        /// A demonstration on a throwaway data directory (deleted at exit):
+        /// a structure, a caseworker and two people with a few papers;
+        /// prints the logins; every page says "DÉMONSTRATION".
+        #[arg(long, conflicts_with_all = ["config", "data_dir"])]
+        demo: bool,
     },
     /// Structures and server status.
     #[command(subcommand)]
@@ -321,12 +326,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             config,
             data_dir,
             listen,
+            demo,
         } => {
             // Before anything is read or created.
             serve::private_umask();
+            let demo_dir = if demo { Some(serve::demo_dir()?) } else { None };
             let settings = settings::Settings::resolve(settings::ServeArgs {
                 config,
-                data_dir,
+                data_dir: demo_dir.clone().or(data_dir),
                 listen,
             })?;
             tracing_subscriber::fmt()
@@ -341,7 +348,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;
-            rt.block_on(serve::run(settings))
+            let served = rt.block_on(serve::run(settings, demo));
+            if let Some(dir) = demo_dir {
+                // Throwaway: the demonstration leaves nothing behind.
+                let _ = std::fs::remove_dir_all(&dir);
+                let _ = std::fs::remove_dir_all(dir.with_file_name(format!(
+                    "{}-backups",
+                    dir.file_name().unwrap_or_default().to_string_lossy()
+                )));
+            }
+            served
         }
         Command::Admin(AdminCommand::Caseworker(CaseworkerCommand::List { structure, target })) => {
             let a: CaseworkerListReply =

@@ -42,7 +42,18 @@ pub fn private_umask() {
     rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
 }
 
-pub async fn run(settings: Settings) -> anyhow::Result<()> {
+/// A fresh directory for a demonstration, under the system's temporary
+/// directory.
+pub fn demo_dir() -> anyhow::Result<PathBuf> {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let dir = std::env::temp_dir().join(format!("coffre-demo-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    Ok(dir)
+}
+
+pub async fn run(settings: Settings, demo: bool) -> anyhow::Result<()> {
     let Settings {
         data_dir,
         listen,
@@ -217,7 +228,17 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         trusted_proxies,
         metrics_token,
     };
-    let app = coffre_api::app(AppState::with_metrics(vault.clone(), api, metrics));
+    let web = coffre_web::WebConfig {
+        demo,
+        ..coffre_web::WebConfig::default()
+    };
+    let app = coffre_web::app(AppState::with_metrics(vault.clone(), api, metrics), web);
+    if demo {
+        let logins = coffre_web::demo::seed(&vault)
+            .await
+            .context("cannot fill the demonstration vault")?;
+        print_demo(&logins, bound)?;
+    }
     tracing::info!(%bound, store = %describe, data_dir = %data_dir.display(), "coffre is serving");
     // A line for scripts and tests that asked for port 0.
     {
@@ -242,6 +263,33 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     tracing::info!("shutting down: signing a final journal checkpoint");
     vault.checkpoint().await?;
     let _ = std::fs::remove_file(&socket_path);
+    Ok(())
+}
+
+/// The demonstration's logins, for the person trying it.
+fn print_demo(l: &coffre_web::demo::DemoLogins, bound: std::net::SocketAddr) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "DÉMONSTRATION — a throwaway vault, deleted when you stop this server."
+    )?;
+    writeln!(
+        out,
+        "Open http://{bound}/ and log in as one of these people:"
+    )?;
+    for (name, identifier, secret) in &l.people {
+        writeln!(
+            out,
+            "  {name}: identifier {identifier}, secret \"{secret}\""
+        )?;
+    }
+    writeln!(
+        out,
+        "Caseworker of {} (API only for now): login {}, password \"{}\"",
+        l.structure, l.caseworker_login, l.caseworker_password
+    )?;
+    out.flush()?;
     Ok(())
 }
 

@@ -447,7 +447,8 @@ impl Vault {
 
     /// Resets both counters; returns the notice of the failures, from any
     /// client, since the owner last logged in.
-    pub(crate) fn attempt_succeeded(&self, account: &Account<'_>) -> Result<Vec<String>> {
+    /// Returns how many attempts failed since the last success.
+    pub(crate) fn attempt_succeeded(&self, account: &Account<'_>) -> Result<u32> {
         let now = self.now_ms();
         let (one, all) = (account.client_key(), account.all_key());
         let failed = self.records().write(|tx| {
@@ -457,13 +458,18 @@ impl Vault {
             tx.attempts().put(&all, &total.record(now))?;
             Ok(failed)
         })?;
-        Ok(if failed > 0 {
+        Ok(failed)
+    }
+
+    /// The notice of failed attempts, in words (none when there were none).
+    pub(crate) fn failed_notice(failed: u32) -> Vec<String> {
+        if failed > 0 {
             vec![format!(
                 "{failed} tentative(s) de connexion échouée(s) depuis votre dernière connexion"
             )]
         } else {
             Vec::new()
-        })
+        }
     }
 
     /// Deletes the counters nobody has touched for a day and that lock

@@ -77,6 +77,13 @@ pub struct Session {
     structure_identity: RwLock<Option<Arc<Identity>>>,
     started: Instant,
     last_used: Mutex<Instant>,
+    /// A shorter idle limit than the vault's, in milliseconds (0: the
+    /// vault's): a person on a shared computer is logged out sooner.
+    idle_limit_ms: std::sync::atomic::AtomicU64,
+    /// Failed attempts before this login, until a page has told them.
+    failures_to_tell: std::sync::atomic::AtomicU32,
+    /// The login before this one (milliseconds; 0: none known).
+    previous_login_ms: std::sync::atomic::AtomicI64,
     key: [u8; 32],
 }
 
@@ -114,7 +121,26 @@ impl Sessions {
     }
 
     fn live(&self, s: &Session) -> bool {
-        s.idle_for() < self.idle && s.started.elapsed() < self.lifetime
+        s.idle_for() < self.idle_of(s) && s.started.elapsed() < self.lifetime
+    }
+
+    /// The idle limit of this session: the vault's, or its own shorter one.
+    fn idle_of(&self, s: &Session) -> Duration {
+        match s.idle_limit_ms.load(std::sync::atomic::Ordering::Relaxed) {
+            0 => self.idle,
+            ms => self.idle.min(Duration::from_millis(ms)),
+        }
+    }
+
+    /// How long this session stays open without another request (zero
+    /// once it has ended).
+    pub fn time_left(&self, s: &Session) -> Duration {
+        if !self.contains(s) {
+            return Duration::ZERO;
+        }
+        let idle = self.idle_of(s).saturating_sub(s.idle_for());
+        let life = self.lifetime.saturating_sub(s.started.elapsed());
+        idle.min(life)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Arc<Session>>> {
@@ -139,6 +165,9 @@ impl Sessions {
             structure_identity: RwLock::new(structure_identity.map(Arc::new)),
             started: now,
             last_used: Mutex::new(now),
+            idle_limit_ms: std::sync::atomic::AtomicU64::new(0),
+            failures_to_tell: std::sync::atomic::AtomicU32::new(0),
+            previous_login_ms: std::sync::atomic::AtomicI64::new(0),
             key,
         });
         let mut map = self.lock();
@@ -207,6 +236,44 @@ impl Session {
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
+    }
+
+    /// Ends this session after `idle` without a request, if that is
+    /// sooner than the vault's idle limit (never later).
+    pub fn shorten_idle(&self, idle: Duration) {
+        let ms = u64::try_from(idle.as_millis()).unwrap_or(u64::MAX).max(1);
+        self.idle_limit_ms
+            .store(ms, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Keeps the number of failed attempts before this login until a page
+    /// tells the person ([`Session::take_failures_to_tell`]).
+    pub fn tell_failures(&self, n: u32) {
+        self.failures_to_tell
+            .store(n, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The failed attempts not told yet (once).
+    pub fn take_failures_to_tell(&self) -> u32 {
+        self.failures_to_tell
+            .swap(0, std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Keeps when the account last logged in before this session.
+    pub fn set_previous_login(&self, ms: Option<i64>) {
+        self.previous_login_ms
+            .store(ms.unwrap_or(0), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// When the account last logged in before this session.
+    pub fn previous_login(&self) -> Option<i64> {
+        match self
+            .previous_login_ms
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            0 => None,
+            ms => Some(ms),
+        }
     }
 
     fn idle_for(&self) -> Duration {

@@ -5,7 +5,7 @@
 //! consent (revocation, expiry, the document made private).
 
 use coffre_crypto::wrap::ShareSecret;
-use coffre_crypto::{DocumentId, ShareId};
+use coffre_crypto::{DocumentId, PrincipalId, ShareId};
 use serde::Serialize;
 use zeroize::Zeroizing;
 
@@ -166,6 +166,42 @@ impl Vault {
                 downloads: r.downloads,
             })
             .collect())
+    }
+
+    /// The live links of a vault (neither expired nor used up), newest
+    /// first: what "Qui voit mes papiers" shows the person.
+    pub async fn vault_shares(
+        &self,
+        session: &Session,
+        beneficiary: PrincipalId,
+    ) -> Result<Vec<ShareInfo>> {
+        self.authorize(session, Action::ListGrants, beneficiary, None, None)
+            .await?;
+        if !matches!(session.principal, Principal::Beneficiary { id } if id == beneficiary) {
+            return Err(VaultError::Forbidden(
+                "only the person sees all their links",
+            ));
+        }
+        let now = self.now_ms();
+        let mut out: Vec<ShareInfo> = self
+            .records()
+            .read()
+            .shares()
+            .of_vault(beneficiary)?
+            .into_iter()
+            .map(|(_, r)| r)
+            .filter(|r| r.expires_ms > now && r.downloads < r.max_downloads)
+            .map(|r| ShareInfo {
+                share_id: r.id,
+                document_id: r.document,
+                created_by: r.created_by,
+                expires_ms: r.expires_ms,
+                max_downloads: r.max_downloads,
+                downloads: r.downloads,
+            })
+            .collect();
+        out.sort_by_key(|s| std::cmp::Reverse(s.expires_ms));
+        Ok(out)
     }
 
     /// Revokes a link: its row (and so its key wrap) is deleted.

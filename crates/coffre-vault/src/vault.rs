@@ -432,6 +432,12 @@ impl Vault {
         self.inner.sessions.contains(session)
     }
 
+    /// How long a session stays open without another request: the page
+    /// warns the person before it ends (RGAA 13.1).
+    pub fn session_time_left(&self, session: &Session) -> Duration {
+        self.inner.sessions.time_left(session)
+    }
+
     pub fn logout(&self, session: &Session) {
         self.inner.sessions.remove(session);
     }

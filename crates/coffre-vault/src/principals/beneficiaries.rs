@@ -101,6 +101,7 @@ impl Vault {
             shares: 0,
             created_ms: self.now_ms(),
             notices: Vec::new(),
+            last_login_ms: None,
             stamp: 0,
         };
         // The first consent, given at the desk with the secret just typed.
@@ -276,11 +277,22 @@ impl Vault {
             .await?;
         self.alarm(check_recipient(&identity, &b.recipient, "beneficiaries"))
             .await?;
-        let mut notices = self.attempt_succeeded(&attempt)?;
+        let failed = self.attempt_succeeded(&attempt)?;
+        let now = self.now_ms();
+        // A login changes nothing a plan depends on: the stamp stays.
+        let previous_login_ms = self.records().write(|tx| {
+            let mut rec = tx.beneficiaries().find(b.id)?;
+            let previous = rec.last_login_ms.replace(now);
+            tx.beneficiaries().put(&rec)?;
+            Ok(previous)
+        })?;
+        let mut notices = Vault::failed_notice(failed);
         notices.extend(b.notices.iter().map(notice_text));
         let mut out = self
             .start_session(Principal::Beneficiary { id: b.id }, identity, None, notices)
             .await?;
+        out.failed_attempts = failed;
+        out.previous_login_ms = previous_login_ms;
         out.open_notices = b.notices;
         Ok(out)
     }

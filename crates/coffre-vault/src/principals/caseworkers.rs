@@ -284,15 +284,17 @@ impl Vault {
                 "structures",
             ))
             .await?;
-            let notices = self.attempt_succeeded(&attempt)?;
+            let failed = self.attempt_succeeded(&attempt)?;
+            let notices = Vault::failed_notice(failed);
             let principal = Principal::Caseworker {
                 id: cw.id,
                 structure: cw.structure,
                 admin: cw.admin,
             };
-            let outcome = self
+            let mut outcome = self
                 .start_session(principal, identity, Some(structure_identity), notices)
                 .await?;
+            outcome.failed_attempts = failed;
             (outcome, srec.rotation_due.then_some(cw.structure))
         };
         if let Some(structure) = rotate

@@ -52,6 +52,10 @@ pub struct LoginOutcome {
     pub notices: Vec<String>,
     /// The notices kept until the person acknowledges them.
     pub open_notices: Vec<crate::Notice>,
+    /// Failed attempts on this account since its last login.
+    pub failed_attempts: u32,
+    /// When this account last logged in before (people only).
+    pub previous_login_ms: Option<i64>,
 }
 
 /// A consent grant, as asked.
@@ -242,6 +246,8 @@ impl Vault {
             expires_in: self.limits().session_idle,
             notices,
             open_notices: Vec::new(),
+            failed_attempts: 0,
+            previous_login_ms: None,
         })
     }
 }

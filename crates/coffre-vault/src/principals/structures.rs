@@ -244,6 +244,14 @@ impl Vault {
     }
 
     /// A structure as its own caseworkers (and its people's pages) see it.
+    /// The name of the structure a caseworker belongs (or belonged) to: how
+    /// a person's pages name whoever acted ("Le CCAS de Lyon a regardé…").
+    pub fn structure_name_of_caseworker(&self, caseworker: PrincipalId) -> Option<String> {
+        let read = self.records().read();
+        let cw = read.caseworkers().get(caseworker).ok()??;
+        read.structures().find(cw.structure).ok().map(|s| s.name)
+    }
+
     pub fn structure(&self, id: PrincipalId) -> Result<StructureRecord> {
         self.records().read().structures().find(id)
     }

@@ -64,6 +64,10 @@ pub(crate) struct BeneficiaryRecord {
     pub created_ms: i64,
     /// Kept until the person acknowledges them.
     pub notices: Vec<Notice>,
+    /// When the person last logged in (what their pages call "since your
+    /// last visit").
+    #[serde(default)]
+    pub last_login_ms: Option<i64>,
     /// Changes with every change to the vault's documents, grants, links
     /// and trustees (inside the same transaction): work computed outside a
     /// transaction from a state of the vault checks it is still that state

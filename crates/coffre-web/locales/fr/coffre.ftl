@@ -1,0 +1,457 @@
+# Coffre — les mots des pages, en français.
+# Règles : « papier » (jamais document, pièce, justificatif) ; « vous » ;
+# une idée par phrase ; les dates en lettres (« 3 mars 2026 ») ; pas de sigle
+# sans explication.
+
+## Cadre de chaque page
+skip-link = Aller au contenu
+demo-banner = DÉMONSTRATION — rien ici n'est vrai
+nav-label = Menu
+nav-papers = Mes papiers
+nav-access = Qui voit mes papiers
+nav-journal = Ce qui s'est passé
+nav-account = Mon compte
+logout = Me déconnecter
+footer-accessibility = Accessibilité : partiellement conforme
+footer-help = Aide
+session-note = { $n ->
+    [one] Sans action de votre part, vous serez déconnecté dans 1 minute.
+   *[other] Sans action de votre part, vous serez déconnecté dans { $n } minutes.
+}
+session-ending = Vous allez être déconnecté dans une minute. Voulez-vous continuer ?
+session-continue = Continuer
+form-error-summary = Il y a un problème
+cancel = Annuler, revenir en arrière
+back-to-papers = Retour à mes papiers
+back-to = Retour :
+and = et
+you = Vous
+someone-structure = Une structure
+
+## Dates
+date = { $day } { $month } { $year }
+moment = { $day } { $month } { $year } à { $hour } h { $minute }
+month-1 = janvier
+month-2 = février
+month-3 = mars
+month-4 = avril
+month-5 = mai
+month-6 = juin
+month-7 = juillet
+month-8 = août
+month-9 = septembre
+month-10 = octobre
+month-11 = novembre
+month-12 = décembre
+
+## Catégories de papiers
+cat-identity = Identité
+cat-residence = Titre de séjour
+cat-family = Famille
+cat-social_benefits = Aides et prestations
+cat-health = Santé
+cat-housing = Logement
+cat-employment = Travail
+cat-income_taxes = Impôts
+cat-other = Autres papiers
+papers-count = { $n ->
+    [0] aucun papier
+    [one] 1 papier
+   *[other] { $n } papiers
+}
+size-kb = { $n } ko
+size-mb = { $mb } Mo
+
+## Se connecter
+login-title = Se connecter
+login-heading = Ouvrir mon coffre
+login-ended = Vous êtes déconnecté. Vos papiers sont en sécurité.
+login-identifier = Votre identifiant
+login-identifier-hint = (il est écrit sur votre carte Coffre)
+login-secret = Votre phrase secrète ou votre code
+login-secret-code = Votre code (des chiffres)
+login-digits-instead = Mon code est fait de chiffres
+login-words-instead = Mon secret est fait de mots
+login-device = Sur quel appareil êtes-vous ?
+login-device-mine = C'est mon téléphone
+login-device-shared = C'est un ordinateur partagé (accueil, bibliothèque…)
+login-device-hint = Sur un ordinateur partagé, vous serez déconnecté après 5 minutes sans action.
+login-submit = Ouvrir mon coffre
+login-forgot = J'ai oublié mon code
+login-missing = Écrivez votre identifiant et votre secret.
+
+## Aide
+help-title = Aide
+help-forgot-heading = J'ai oublié mon code
+help-forgot-1 = Allez voir la structure qui vous a aidé à ouvrir votre coffre (un CCAS, une association). Son nom et son téléphone sont sur votre carte Coffre.
+help-forgot-2 = Si vous l'avez choisie comme structure de confiance, deux personnes de cette structure peuvent vous donner un nouveau code. Vos papiers ne sont pas perdus.
+help-what-heading = Qu'est-ce que Coffre ?
+help-what-1 = Coffre garde une copie de vos papiers. Vous pouvez toujours les récupérer, même si vous perdez votre téléphone.
+help-what-2 = Personne ne voit vos papiers sans votre accord. Vous voyez qui les a regardés.
+
+## Accessibilité
+a11y-title = Accessibilité
+a11y-intro = Coffre veut être utilisable par tout le monde, y compris avec un lecteur d'écran, un agrandissement de l'écran ou sans souris.
+a11y-status-heading = État de conformité
+a11y-status = Ce site est partiellement conforme au référentiel général d'amélioration de l'accessibilité (RGAA, version 4.1), en attendant un audit par une personne spécialisée.
+a11y-tested-heading = Ce qui a été vérifié
+a11y-tested = Chaque page est vérifiée automatiquement (outil axe-core) sur un téléphone et sur un ordinateur, et fonctionne sans JavaScript.
+a11y-limits-heading = Ce qui peut encore poser problème
+a11y-limits = Les papiers que vous ajoutez (photos, fichiers PDF) ne sont pas décrits pour un lecteur d'écran : leur titre seul est lu.
+a11y-contact-heading = Nous signaler un problème
+a11y-contact = Si une page vous pose problème, dites-le à la structure qui vous accompagne : elle nous transmettra.
+a11y-defenseur = Si vous n'avez pas de réponse, vous pouvez écrire au Défenseur des droits (defenseurdesdroits.fr, ou par courrier : Défenseur des droits, Libre réponse 71120, 75342 Paris CEDEX 07).
+
+## Mes papiers
+home-title = Mes papiers
+home-heading = Mes papiers
+home-add = Ajouter un papier
+home-show = Montrer un papier
+home-categories = Mes papiers par sorte
+banner-see = Voir
+banner-understood = J'ai compris
+banner-failures = { $n ->
+    [one] Quelqu'un a essayé d'ouvrir votre coffre avec un mauvais code, 1 fois, depuis votre dernière visite.
+   *[other] Quelqu'un a essayé d'ouvrir votre coffre avec un mauvais code, { $n } fois, depuis votre dernière visite.
+}
+banner-recovery = { $structure } vous a donné un nouveau code le { $date }. Si ce n'était pas à votre demande, allez voir une autre structure.
+validity-soon = { $n ->
+    [0] « { $title } » n'est plus valable à partir de demain.
+    [one] « { $title } » n'est plus valable dans 1 jour.
+   *[other] « { $title } » n'est plus valable dans { $n } jours.
+}
+validity-ended = « { $title } » n'est plus valable depuis le { $date }.
+category-empty = Vous n'avez pas encore de papier ici.
+paper-added-on = Ajouté le { $date }
+
+## Un papier
+paper-no-preview = Ce papier ne peut pas être montré dans la page. Téléchargez-le pour le voir.
+paper-download = Télécharger
+paper-send-link = Envoyer un lien
+paper-about = À propos de ce papier
+paper-category = Sorte
+paper-added = Ajouté le
+paper-added-by = Ajouté par
+paper-file = Fichier
+paper-valid-until = Valable jusqu'au
+paper-who-sees = Qui peut le voir
+paper-private = Vous seulement
+paper-shared = Vous, et les structures que vous avez autorisées pour cette sorte de papier
+paper-make-private = Le garder pour moi seulement
+paper-make-shared = Le montrer aux structures autorisées
+paper-delete = Supprimer ce papier
+paper-quoted = « { $title } »
+paper-unknown = un papier supprimé depuis
+paper-none = votre coffre
+delete-title = Supprimer ce papier ?
+delete-what = Vous allez supprimer « { $title } ».
+delete-consequence = Personne ne pourra plus le voir, ni vous ni les structures. Les liens envoyés ne marcheront plus. On ne peut pas revenir en arrière.
+delete-button = Oui, supprimer ce papier
+
+## Ajouter un papier
+add-title = Ajouter un papier
+add-category = Quelle sorte de papier ?
+add-name = Son nom
+add-name-hint = (par exemple : Carte d'identité)
+add-valid = Valable jusqu'au
+add-valid-hint = (si c'est écrit dessus ; vous serez prévenu avant la fin)
+add-who = Qui peut le voir ?
+add-who-structures = Moi, et les structures que j'ai autorisées pour cette sorte de papier
+add-who-me = Moi seulement
+add-the-paper = Le papier
+add-paper-hint = Prenez une photo de chaque page. Plusieurs photos font un seul papier.
+add-photo = { $n ->
+    [one] Prendre une photo (page 1)
+   *[other] Prendre une photo (page { $n })
+}
+add-photo-more = (seulement s'il y a une autre page)
+add-or = Ou bien :
+add-file = Choisir un fichier
+add-file-hint = (photo JPEG, PDF… ; plusieurs photos font un seul papier)
+add-submit = Ajouter ce papier
+add-bad-date = La date n'est pas bonne. Écrivez-la comme ceci : 31/12/2027.
+add-no-category = Choisissez la sorte de papier.
+add-no-file = Prenez une photo ou choisissez un fichier.
+add-both = Prenez des photos ou choisissez un fichier, pas les deux.
+add-heic = Cette photo est au format HEIC (iPhone), que Coffre ne sait pas lire. Sur l'iPhone : Réglages, puis Appareil photo, puis Formats, puis « Le plus compatible ». Ou envoyez une capture d'écran de la photo.
+add-photo-not-jpeg = Une photo n'est pas au format JPEG. Prenez la photo avec le bouton « Prendre une photo », ou choisissez une photo JPEG.
+add-photo-too-large = Les photos sont trop lourdes (15 Mo par photo, 60 Mo en tout). Prenez-les en moins bonne qualité.
+add-too-many-photos = Il y a trop de photos : 20 au plus pour un papier.
+add-too-large = Ce papier est trop lourd. Essayez une photo, ou un fichier plus petit.
+add-invalid = Ce papier ne peut pas être ajouté tel quel (un nom trop long ?). Réessayez.
+suggest-id-card = Carte d'identité
+suggest-passport = Passeport
+suggest-residence-permit = Titre de séjour
+suggest-receipt = Récépissé de demande de titre de séjour
+suggest-caf = Attestation CAF
+suggest-vitale = Carte Vitale
+suggest-css = Attestation de complémentaire santé solidaire
+suggest-tax = Avis d'impôt
+suggest-rent = Quittance de loyer
+suggest-payslip = Fiche de paie
+suggest-france-travail = Attestation France Travail
+suggest-birth = Acte de naissance
+
+## Envoyer un lien
+link-title = Envoyer un lien
+link-explain = Un lien permet à quelqu'un qui n'a pas de compte (un agent de la CAF, un propriétaire) de télécharger ce papier. Vous pouvez l'arrêter quand vous voulez.
+link-how-long = Pendant combien de temps ?
+link-1-day = 1 jour
+link-7-days = 7 jours
+link-30-days = 30 jours
+link-how-many = Combien de fois peut-il servir ?
+link-once = 1 fois
+link-3-times = 3 fois
+link-make = Faire le lien
+link-made-title = Votre lien est prêt
+link-made-copy = Copiez ce lien et envoyez-le à la personne (par SMS, par message) :
+link-made-until = Il marche jusqu'au
+link-made-once = Ce lien n'est montré qu'une fois : Coffre ne le garde pas. Vous pouvez l'arrêter dans « Qui voit mes papiers ».
+link-uses = { $n ->
+    [one] Il sert 1 fois.
+   *[other] Il sert { $n } fois.
+}
+link-back = Retour au papier
+link-see-all = Voir tous mes liens
+link-stop = Arrêter ce lien
+link-line = { $n ->
+    [one] Un lien vers { $title } : il peut encore servir 1 fois, jusqu'au { $date }.
+   *[other] Un lien vers { $title } : il peut encore servir { $n } fois, jusqu'au { $date }.
+}
+
+## Montrer un papier
+show-title = Montrer un papier
+show-choose = Choisissez le papier à montrer. Il s'affichera en grand.
+show-not-image = Ce papier ne peut pas être montré en grand dans la page.
+show-open = L'ouvrir
+show-stop = Arrêter de montrer
+
+## Qui voit mes papiers
+access-title = Qui voit mes papiers
+access-intro = Ici, vous voyez qui peut voir vos papiers et jusqu'à quand. Vous pouvez retirer un accès à tout moment.
+access-structures = Les structures
+access-no-structure = Aucune structure ne peut voir vos papiers.
+access-links = Les liens que vous avez envoyés
+access-no-link = Aucun lien en cours.
+grant-view = { $structure } peut voir vos papiers « { $categories } » jusqu'au { $date }.
+grant-upload = { $structure } peut ajouter des papiers « { $categories } » dans votre coffre jusqu'au { $date }. Elle ne peut pas les voir.
+grant-view-upload = { $structure } peut voir et ajouter vos papiers « { $categories } » jusqu'au { $date }.
+withdraw-title = Retirer cet accès ?
+withdraw-consequence = Dès maintenant, cette structure ne pourra plus voir ni ajouter ces papiers. Les liens qu'elle a envoyés ne marcheront plus. Vous pourrez lui redonner un accès plus tard, à son bureau.
+withdraw-button = Retirer l'accès
+
+## Ce qui s'est passé
+journal-title = Ce qui s'est passé
+journal-intro = Tout ce qui a été fait avec vos papiers est écrit ici, même ce qui a été refusé. Personne ne peut effacer ces lignes.
+journal-kept = À retenir
+journal-all = Tout, du plus récent au plus ancien
+journal-show-own = Afficher aussi les papiers que vous avez regardés vous-même
+journal-hide-own = Cacher les papiers que vous avez regardés vous-même
+journal-empty = Rien pour le moment.
+journal-refused = Refusé :
+journal-older = Voir plus ancien
+journal-print = Pour imprimer cette page, utilisez le menu de votre navigateur (Imprimer).
+who-someone = Quelqu'un
+who-link = Quelqu'un qui avait un lien
+who-operator = Le service Coffre
+who-system = Coffre
+j-other = { $you ->
+    [yes] Vous avez fait ceci : { $what }.
+   *[other] { $who } a fait ceci : { $what }.
+}
+j-denied = { $you ->
+    [yes] Vous avez essayé de { $what }, et c'était refusé.
+   *[other] { $who } a essayé de { $what }, et c'était refusé.
+}
+j-failed = Coffre n'a pas pu { $what } (une panne ; réessayez plus tard).
+jw-other = faire une opération
+jw-session-create = ouvrir votre coffre
+j-session-create = { $you ->
+    [yes] Vous avez ouvert votre coffre.
+   *[other] { $who } a ouvert votre coffre.
+}
+jw-beneficiary-enroll = créer votre coffre
+j-beneficiary-enroll = { $who } a créé votre coffre avec vous.
+jw-beneficiary-see = voir votre nom
+j-beneficiary-see = { $you ->
+    [yes] Vous avez regardé votre fiche.
+   *[other] { $who } a regardé votre fiche.
+}
+jw-grant-create = donner un accès
+j-grant-create = Vous avez donné un accès à une structure.
+jw-grant-list = voir les accès que vous avez donnés
+j-grant-list = { $you ->
+    [yes] Vous avez regardé qui voit vos papiers.
+   *[other] { $who } a regardé l'accès que vous lui avez donné.
+}
+jw-grant-revoke = retirer un accès
+j-grant-revoke = { $you ->
+    [yes] Vous avez retiré un accès.
+   *[other] { $who } a retiré un accès.
+}
+jw-grant-expire = finir un accès
+j-grant-expire = Un accès que vous aviez donné est arrivé à sa fin.
+jw-document-upload = ajouter un papier
+j-document-upload = { $you ->
+    [yes] Vous avez ajouté { $paper }.
+   *[other] { $who } a ajouté { $paper }.
+}
+jw-document-list = voir la liste de vos papiers
+j-document-list = { $you ->
+    [yes] Vous avez regardé la liste de vos papiers.
+   *[other] { $who } a regardé la liste de vos papiers.
+}
+jw-document-read = regarder { $paper }
+j-document-read = { $you ->
+    [yes] Vous avez regardé { $paper }.
+   *[other] { $who } a regardé { $paper }.
+}
+jw-document-download = télécharger { $paper }
+j-document-download = { $you ->
+    [yes] Vous avez téléchargé { $paper }.
+   *[other] { $who } a téléchargé { $paper }.
+}
+jw-document-edit = changer { $paper }
+j-document-edit = { $you ->
+    [yes] Vous avez changé le nom ou la date de { $paper }.
+   *[other] { $who } a changé le nom ou la date de { $paper }.
+}
+jw-document-privacy = changer qui peut voir { $paper }
+j-document-privacy = { $you ->
+    [yes] Vous avez changé qui peut voir { $paper }.
+   *[other] { $who } a changé qui peut voir { $paper }.
+}
+jw-document-delete = supprimer { $paper }
+j-document-delete = { $you ->
+    [yes] Vous avez supprimé un papier.
+   *[other] { $who } a supprimé un papier.
+}
+jw-share-create = faire un lien vers { $paper }
+j-share-create = { $you ->
+    [yes] Vous avez fait un lien vers { $paper }.
+   *[other] { $who } a fait un lien vers { $paper }.
+}
+jw-share-manage = voir les liens de { $paper }
+j-share-manage = { $who } a regardé les liens de { $paper }.
+jw-share-revoke = arrêter un lien
+j-share-revoke = { $you ->
+    [yes] Vous avez arrêté un lien vers { $paper }.
+   *[other] { $who } a arrêté un lien vers { $paper }.
+}
+jw-share-download = télécharger { $paper } par un lien
+j-share-download = { $who } a téléchargé { $paper } grâce à un lien.
+jw-journal-read = lire ce journal
+j-journal-read = { $you ->
+    [yes] Vous avez lu ce journal.
+   *[other] { $who } a lu ce journal.
+}
+jw-vault-export = récupérer tous vos papiers
+j-vault-export = { $you ->
+    [yes] Vous avez récupéré tous vos papiers.
+   *[other] { $who } a récupéré tous vos papiers.
+}
+jw-vault-erase = supprimer votre compte
+j-vault-erase = Votre compte a été supprimé.
+jw-vault-recover = vous donner un nouveau code
+j-vault-recover = { $who } vous a donné un nouveau code.
+jw-secret-change = changer votre code
+j-secret-change = { $you ->
+    [yes] Vous avez changé votre code.
+   *[other] { $who } a changé votre code.
+}
+jw-vault-recover-start = commencer à vous donner un nouveau code
+j-vault-recover-start = { $who } a commencé à vous donner un nouveau code.
+jw-vault-recover-confirm = confirmer votre nouveau code
+j-vault-recover-confirm = { $who } a confirmé votre nouveau code.
+jw-trustee-add = choisir une structure de confiance
+j-trustee-add = Vous avez choisi { $who } comme structure de confiance.
+jw-trustee-remove = retirer une structure de confiance
+j-trustee-remove = { $you ->
+    [yes] Vous avez retiré une structure de confiance.
+   *[other] { $who } n'est plus votre structure de confiance.
+}
+jw-structure-leave = quitter votre coffre
+j-structure-leave = { $who } a arrêté de vous accompagner.
+jw-notice-acknowledge = lire un message
+j-notice-acknowledge = Vous avez lu un message important.
+jw-integrity-alarm = vérifier vos papiers
+j-integrity-alarm = Coffre a trouvé un problème sur un papier et a prévenu le service.
+
+## Mon compte
+account-title = Mon compte
+secret-heading = Changer mon code
+secret-advice = Le plus sûr : une phrase de quatre ou cinq mots faciles, que vous retenez bien. Un code de 6 chiffres est plus facile à deviner.
+secret-suggestion = Par exemple :
+secret-current = Mon code actuel
+secret-new = Mon nouveau code
+secret-again = Mon nouveau code, encore une fois
+secret-submit = Changer mon code
+secret-changed = Votre code a changé. Vos autres connexions sont fermées.
+secret-mismatch = Les deux nouveaux codes ne sont pas pareils. Écrivez deux fois le même.
+secret-wrong-current = Ce n'est pas votre code actuel.
+trustees-heading = Mes structures de confiance
+trustees-explain = Si vous oubliez votre code, une structure de confiance peut vous en donner un nouveau : il faut deux personnes de cette structure, et vous êtes prévenu. Sans structure de confiance, un code oublié veut dire des papiers perdus.
+trustees-none = Vous n'avez pas de structure de confiance. Vous pouvez en choisir une à son bureau.
+trustee-remove-title = Retirer cette structure de confiance ?
+trustee-remove-what = { $structure } ne pourra plus vous donner un nouveau code.
+trustee-remove-consequence = Si vous oubliez votre code et que vous n'avez plus de structure de confiance, personne ne pourra vous rendre vos papiers.
+trustee-remove-button = Retirer cette structure de confiance
+export-heading = Tout récupérer
+export-explain = Téléchargez tous vos papiers et ce journal dans un seul fichier (ZIP). Gardez-le en lieu sûr.
+export-button = Tout récupérer
+erase-heading = Supprimer mon compte
+erase-explain = Vous pouvez supprimer votre compte et tous vos papiers.
+erase-title = Supprimer mon compte
+erase-what = Vous allez supprimer votre compte et tous vos papiers.
+erase-consequence = Personne ne pourra plus les voir, ni vous, ni les structures, ni le service. On ne peut pas revenir en arrière.
+erase-before = Avant, vous pouvez tout récupérer dans « Mon compte ».
+erase-button = Oui, tout supprimer
+confirm-secret = Écrivez votre code pour confirmer
+erased-title = Compte supprimé
+erased-text = Votre compte et vos papiers sont supprimés.
+
+## Erreurs
+err-request-id = Si vous en parlez à votre structure, donnez ce numéro :
+err-next-login = Aller à la page de connexion
+err-next-home = Aller à l'accueil
+err-next-papers = Retour à mes papiers
+err-login-title = Vous n'êtes pas connecté
+err-login-text = Connectez-vous pour voir vos papiers.
+err-pro-title = Cette page est pour les personnes
+err-pro-text = Vous êtes connecté avec un compte de structure. Les pages pour les structures sont ailleurs.
+err-404-title = Page introuvable
+err-404-text = Cette page n'existe pas, ou ce papier a été supprimé.
+err-403-title = Ce n'est pas possible
+err-403-text = Vous ne pouvez pas faire cela.
+err-csrf-title = La page a expiré
+err-csrf-text = Pour votre sécurité, revenez à la page précédente, rechargez-la, puis recommencez.
+err-429-title = Trop d'essais
+err-429-text = Il y a eu trop d'essais en peu de temps. Attendez une minute, puis recommencez.
+err-wrong-title = Identifiant ou code faux
+err-wrong-text = L'identifiant ou le code n'est pas bon. Vérifiez et recommencez. Après plusieurs erreurs, le compte est bloqué un moment.
+err-locked-title = Compte bloqué pour le moment
+err-locked-text = { $n ->
+    [one] Il y a eu trop d'erreurs de code. Réessayez dans 1 minute. Si vous avez oublié votre code, allez voir votre structure.
+   *[other] Il y a eu trop d'erreurs de code. Réessayez dans { $n } minutes. Si vous avez oublié votre code, allez voir votre structure.
+}
+err-busy-title = Coffre est très occupé
+err-busy-text = Beaucoup de personnes se connectent en ce moment. Attendez quelques secondes, puis recommencez.
+err-invalid-title = Ce n'est pas possible
+err-invalid-text = Ce qui a été envoyé ne peut pas être utilisé. Revenez en arrière et vérifiez.
+err-form = Le formulaire est incomplet. Revenez en arrière et recommencez.
+err-weak-secret = Ce code est trop facile à deviner. Choisissez une phrase de plusieurs mots, ou un code plus long.
+err-conflict = Quelque chose a changé pendant ce temps. Recommencez.
+err-large-title = Trop lourd
+err-large-text = Ce papier est trop lourd pour Coffre.
+err-quota-title = Coffre est plein
+err-quota-text = Votre coffre est plein. Supprimez des papiers dont vous n'avez plus besoin.
+err-gone-title = Ce n'est plus là
+err-gone-text = Ce que vous cherchez n'existe plus.
+err-500-title = Un problème chez nous
+err-500-text = Coffre a eu un problème. Ce n'est pas de votre faute. Réessayez dans un moment.
+
+## Ajouts récents (page d'accueil)
+banner-added = { $n ->
+    [one] Depuis votre dernière visite, { $structure } a ajouté « { $title } » dans votre coffre.
+   *[other] Depuis votre dernière visite, des structures ont ajouté { $n } papiers dans votre coffre, dont « { $title } » par { $structure }.
+}

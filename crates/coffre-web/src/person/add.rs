@@ -1,0 +1,357 @@
+//! Ajouter un papier: "Prendre une photo" (the phone's camera) or "Choisir
+//! un fichier"; several photos become one PDF (`photos.rs`), one photo is
+//! kept as it is, a file goes straight through encryption to the store.
+//! The text fields come first in the form, so the paper's description is
+//! known before its bytes arrive.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Multipart, Query, State};
+use axum::response::Response;
+use axum::routing::get;
+use bytes::Bytes;
+use coffre_api::AppState;
+use coffre_vault::{Category, NewDocument, PlaintextStream};
+use futures_util::StreamExt;
+use serde::Deserialize;
+
+use super::papers::category_name;
+use crate::ctx::Ctx;
+use crate::error::{PageError, PageResult};
+use crate::photos::{self, PhotoError};
+use crate::session::Person;
+use crate::{page, see_other};
+
+pub fn router(max_body_bytes: usize) -> Router<AppState> {
+    Router::new().route(
+        "/ajouter",
+        get(form_page)
+            .post(add)
+            .layer(DefaultBodyLimit::max(max_body_bytes)),
+    )
+}
+
+/// A category as a choice of the form.
+#[derive(Debug)]
+pub struct Choice {
+    pub slug: &'static str,
+    pub name: String,
+    pub checked: bool,
+}
+
+#[derive(Template)]
+#[template(path = "add.html")]
+struct AddPage {
+    c: Ctx,
+    categories: Vec<Choice>,
+    suggestions: Vec<String>,
+    title: String,
+    expires: String,
+    private: bool,
+    error: Option<String>,
+    /// One camera control per page: `(id, label, only if needed)`.
+    photo_inputs: Vec<(String, String, bool)>,
+}
+
+/// Titles people give their papers most, offered as they type.
+const SUGGESTIONS: [&str; 12] = [
+    "suggest-id-card",
+    "suggest-passport",
+    "suggest-residence-permit",
+    "suggest-receipt",
+    "suggest-caf",
+    "suggest-vitale",
+    "suggest-css",
+    "suggest-tax",
+    "suggest-rent",
+    "suggest-payslip",
+    "suggest-france-travail",
+    "suggest-birth",
+];
+
+#[derive(Debug, Deserialize)]
+struct AddQuery {
+    categorie: Option<String>,
+}
+
+fn render(
+    p: &Person,
+    state: &AppState,
+    chosen: Option<Category>,
+    title: String,
+    expires: String,
+    private: bool,
+    error: Option<String>,
+) -> Response {
+    let tr = p.tr;
+    let status = if error.is_some() {
+        axum::http::StatusCode::BAD_REQUEST
+    } else {
+        axum::http::StatusCode::OK
+    };
+    page(
+        status,
+        &AddPage {
+            c: Ctx::person(p, state, "add-title", "papiers"),
+            categories: Category::ALL
+                .into_iter()
+                .map(|c| Choice {
+                    slug: c.as_str(),
+                    name: category_name(&tr, c),
+                    checked: Some(c) == chosen,
+                })
+                .collect(),
+            suggestions: SUGGESTIONS.iter().map(|k| tr.t(k)).collect(),
+            title,
+            expires,
+            private,
+            error,
+            photo_inputs: (1..=3u64)
+                .map(|n| (format!("photo{n}"), tr.n("add-photo", n), n > 1))
+                .collect(),
+        },
+    )
+}
+
+async fn form_page(
+    State(state): State<AppState>,
+    p: Person,
+    Query(q): Query<AddQuery>,
+) -> Response {
+    let chosen = q.categorie.and_then(|c| c.parse().ok());
+    render(
+        &p,
+        &state,
+        chosen,
+        String::new(),
+        String::new(),
+        false,
+        None,
+    )
+}
+
+/// HEIC (iPhones' default) is refused with the way to send a JPEG.
+fn is_heic(filename: &str, content_type: &str) -> bool {
+    let lower = filename.to_ascii_lowercase();
+    lower.ends_with(".heic")
+        || lower.ends_with(".heif")
+        || content_type.eq_ignore_ascii_case("image/heic")
+        || content_type.eq_ignore_ascii_case("image/heif")
+}
+
+/// What the form said before its files.
+#[derive(Debug, Default)]
+struct Described {
+    csrf_ok: bool,
+    category: Option<Category>,
+    title: String,
+    expires: String,
+    private: bool,
+}
+
+impl Described {
+    fn meta(&self, filename: String, content_type: Option<String>) -> PageResult<NewDocument> {
+        let expires_on = if self.expires.trim().is_empty() {
+            None
+        } else {
+            Some(
+                self.expires
+                    .trim()
+                    .parse()
+                    .map_err(|_| PageError::Invalid("add-bad-date"))?,
+            )
+        };
+        Ok(NewDocument {
+            category: Some(self.category.ok_or(PageError::Invalid("add-no-category"))?),
+            title: Some(self.title.trim().to_owned()),
+            filename,
+            content_type,
+            expires_on,
+            private: Some(self.private),
+            notes: None,
+        })
+    }
+}
+
+fn channel_stream(rx: tokio::sync::mpsc::Receiver<std::io::Result<Bytes>>) -> PlaintextStream {
+    futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|x| (x, rx)) })
+        .boxed()
+}
+
+async fn add(
+    State(state): State<AppState>,
+    p: Person,
+    form: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> PageResult<Response> {
+    let mut form = form.map_err(|_| PageError::Invalid("err-form"))?;
+    let mut d = Described::default();
+    let mut photos: Vec<Vec<u8>> = Vec::new();
+    let mut photos_bytes = 0usize;
+    let fail = |d: &Described, key: &str| {
+        render(
+            &p,
+            &state,
+            d.category,
+            d.title.clone(),
+            d.expires.clone(),
+            d.private,
+            Some(p.tr.t(key)),
+        )
+    };
+    loop {
+        let field = match form.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(_) => return Ok(fail(&d, "add-too-large")),
+        };
+        let name = field.name().unwrap_or("").to_owned();
+        let filename = field.file_name().map(str::to_owned);
+        let content_type = field.content_type().unwrap_or("").to_owned();
+        if name != "csrf" && !d.csrf_ok {
+            return Err(PageError::Csrf);
+        }
+        match (name.as_str(), filename) {
+            ("photos" | "fichier", Some(f)) if f.is_empty() => {
+                // A control left empty: browsers send it without a name.
+            }
+            (_, Some(f)) if is_heic(&f, &content_type) => return Ok(fail(&d, "add-heic")),
+            ("photos", Some(_)) | ("fichier", Some(_))
+                if name == "photos" || content_type == "image/jpeg" =>
+            {
+                if photos.len() == photos::MAX_PHOTOS {
+                    return Ok(fail(&d, "add-too-many-photos"));
+                }
+                let mut field = field;
+                let mut data = Vec::new();
+                loop {
+                    match field.chunk().await {
+                        Ok(Some(chunk)) => {
+                            photos_bytes += chunk.len();
+                            if data.len() + chunk.len() > photos::MAX_PHOTO_BYTES
+                                || photos_bytes > photos::MAX_PHOTOS_BYTES
+                            {
+                                return Ok(fail(&d, "add-photo-too-large"));
+                            }
+                            data.extend_from_slice(&chunk);
+                        }
+                        Ok(None) => break,
+                        Err(_) => return Ok(fail(&d, "add-too-large")),
+                    }
+                }
+                if photos::jpeg_facts(&data).is_err() {
+                    return Ok(fail(&d, "add-photo-not-jpeg"));
+                }
+                photos.push(data);
+            }
+            ("fichier", Some(f)) => {
+                if !photos.is_empty() {
+                    return Ok(fail(&d, "add-both"));
+                }
+                let meta = match d.meta(f, Some(content_type).filter(|c| !c.is_empty())) {
+                    Ok(m) => m,
+                    Err(PageError::Invalid(key)) => return Ok(fail(&d, key)),
+                    Err(e) => return Err(e),
+                };
+                let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(8);
+                let mut field = field;
+                let feed = async move {
+                    loop {
+                        match field.chunk().await {
+                            Ok(Some(chunk)) => {
+                                if tx.send(Ok(chunk)).await.is_err() {
+                                    break;
+                                }
+                            }
+                            Ok(None) => break,
+                            Err(e) => {
+                                let _ = tx.send(Err(std::io::Error::other(e.body_text()))).await;
+                                break;
+                            }
+                        }
+                    }
+                };
+                let (res, ()) = tokio::join!(
+                    state
+                        .vault
+                        .upload(&p.session, p.id, meta, channel_stream(rx)),
+                    feed
+                );
+                return stored(&p, &state, &d, res);
+            }
+            (_, Some(_)) => return Err(PageError::Invalid("err-form")),
+            (_, None) => {
+                let text = coffre_api::form::read_text(field)
+                    .await
+                    .map_err(|_| PageError::Invalid("err-form"))?;
+                match name.as_str() {
+                    "csrf" => {
+                        p.check_csrf(&text)?;
+                        d.csrf_ok = true;
+                    }
+                    "categorie" => d.category = text.parse().ok(),
+                    "titre" => d.title = text,
+                    "valable" => d.expires = text,
+                    "visibilite" => d.private = text == "moi",
+                    _ => return Err(PageError::Invalid("err-form")),
+                }
+            }
+        }
+    }
+    if !d.csrf_ok {
+        return Err(PageError::Csrf);
+    }
+    let (bytes, filename, content_type) = match photos.len() {
+        0 => return Ok(fail(&d, "add-no-file")),
+        1 => (
+            photos.pop().unwrap_or_default(),
+            "photo.jpg".to_owned(),
+            "image/jpeg",
+        ),
+        _ => {
+            // Made off the async workers: a few milliseconds per photo.
+            let pdf = tokio::task::spawn_blocking(move || photos::photos_to_pdf(&photos))
+                .await
+                .map_err(|_| PageError::Internal("photos_to_pdf"))?;
+            match pdf {
+                Ok(pdf) => (pdf, "photos.pdf".to_owned(), "application/pdf"),
+                Err(PhotoError::NotJpeg) => return Ok(fail(&d, "add-photo-not-jpeg")),
+                Err(PhotoError::TooMany) => return Ok(fail(&d, "add-too-many-photos")),
+                Err(PhotoError::TooLarge) => return Ok(fail(&d, "add-photo-too-large")),
+                Err(PhotoError::None) => return Ok(fail(&d, "add-no-file")),
+            }
+        }
+    };
+    let meta = match d.meta(filename, Some(content_type.to_owned())) {
+        Ok(m) => m,
+        Err(PageError::Invalid(key)) => return Ok(fail(&d, key)),
+        Err(e) => return Err(e),
+    };
+    let body = futures_util::stream::iter([Ok(Bytes::from(bytes))]).boxed();
+    let res = state.vault.upload(&p.session, p.id, meta, body).await;
+    stored(&p, &state, &d, res)
+}
+
+/// The answer to a stored (or refused) upload.
+fn stored(
+    p: &Person,
+    state: &AppState,
+    d: &Described,
+    res: coffre_vault::Result<coffre_vault::DocumentInfo>,
+) -> PageResult<Response> {
+    let key = match res {
+        Ok(info) => return Ok(see_other(&format!("/papiers/{}", info.document_id))),
+        Err(coffre_vault::VaultError::TooLarge { .. }) => "add-too-large",
+        Err(coffre_vault::VaultError::QuotaExceeded { .. }) => "err-quota-text",
+        Err(coffre_vault::VaultError::Invalid(_)) => "add-invalid",
+        Err(e) => return Err(e.into()),
+    };
+    Ok(render(
+        p,
+        state,
+        d.category,
+        d.title.clone(),
+        d.expires.clone(),
+        d.private,
+        Some(p.tr.t(key)),
+    ))
+}

@@ -1,0 +1,78 @@
+//! The person's pages, one module per page; what they share: typed form
+//! and path extractors whose refusals are pages.
+
+mod access;
+mod account;
+mod add;
+mod journal;
+mod links;
+mod login;
+mod papers;
+mod show;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use coffre_api::AppState;
+use serde::de::DeserializeOwned;
+use tower_http::timeout::TimeoutLayer;
+
+use crate::error::PageError;
+
+/// The pages with their time limits: 30 s for a page, an hour for the
+/// routes that carry a paper (100 MiB over a slow phone connection).
+pub fn router(max_body_bytes: usize) -> Router<AppState> {
+    let short =
+        || TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30));
+    let long =
+        || TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(3600));
+    Router::new()
+        .merge(login::router().layer(short()))
+        .merge(papers::router().layer(short()))
+        .merge(links::router().layer(short()))
+        .merge(access::router().layer(short()))
+        .merge(journal::router().layer(short()))
+        .merge(account::router().layer(short()))
+        .merge(show::router().layer(short()))
+        .merge(papers::files().layer(long()))
+        .merge(account::files().layer(long()))
+        .merge(add::router(max_body_bytes).layer(long()))
+}
+
+/// An urlencoded form; a malformed one is a page saying so.
+#[derive(Debug)]
+pub struct PageForm<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for PageForm<T> {
+    type Rejection = PageError;
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Form::<T>::from_request(req, state).await {
+            Ok(axum::Form(t)) => Ok(PageForm(t)),
+            Err(_) => Err(PageError::Invalid("err-form")),
+        }
+    }
+}
+
+/// A typed path parameter; one that does not parse names nothing here.
+#[derive(Debug)]
+pub struct PagePath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for PagePath<T> {
+    type Rejection = PageError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(t)) => Ok(PagePath(t)),
+            Err(_) => Err(PageError::NotFound),
+        }
+    }
+}
+
+/// A form that carries only its CSRF token (a button).
+#[derive(Debug, serde::Deserialize)]
+pub struct CsrfOnly {
+    #[serde(default)]
+    pub csrf: String,
+}

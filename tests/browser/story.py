@@ -1,0 +1,278 @@
+"""The story of a person, in a real browser (Debian's Chromium, driven by
+Playwright), against the real binary (`coffre serve --demo`):
+
+log in, add a paper from two phone photos (one with an EXIF rotation), see
+it, make a link and open it as the agent, show a paper at the counter,
+withdraw a structure's access, read the journal, download everything, log
+out, and Back shows nothing.
+
+Run twice: with JavaScript, where axe-core checks every page at 360x640 and
+1280x800 (0 violations for wcag2a, wcag2aa, wcag21a, wcag21aa) and a
+screenshot of every page is kept under target/ui-screenshots/; and without
+JavaScript, where the same story must complete.
+
+Usage: python3 story.py BASE_URL IDENTIFIER SECRET SCREENSHOT_DIR AXE_JS js|nojs
+(each run on a fresh demonstration server: the story changes the vault).
+"""
+
+import io
+import json
+import re
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+BASE, IDENTIFIER, SECRET, SHOTS, AXE, MODE = sys.argv[1:7]
+HERE = Path(__file__).parent
+FIXTURES = HERE / "fixtures"
+LAUNCH_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+FAILURES = []
+
+
+def fail(message):
+    FAILURES.append(message)
+    print("FAIL:", message, flush=True)
+
+
+def check(condition, message):
+    if not condition:
+        fail(message)
+
+
+class Story:
+    def __init__(self, browser, javascript):
+        self.javascript = javascript
+        self.mode = "js" if javascript else "nojs"
+        self.user_data = tempfile.mkdtemp(prefix="coffre-browser-")
+        self.context = browser.new_context(
+            java_script_enabled=javascript,
+            viewport={"width": 360, "height": 640},
+            accept_downloads=True,
+            locale="fr-FR",
+            # axe-core is injected as an inline script, which the pages'
+            # policy (rightly) refuses.
+            bypass_csp=javascript,
+        )
+        self.page = self.context.new_page()
+        self.foreign = []
+        self.page.on("request", self.on_request)
+        self.axe_source = Path(AXE).read_text() if javascript else None
+        self.pages_seen = []
+
+    def on_request(self, request):
+        if not request.url.startswith(BASE) and not request.url.startswith("data:"):
+            self.foreign.append(request.url)
+
+    def look(self, name):
+        """Every page: a title, axe at two sizes (with JavaScript), a
+        screenshot at 360 px wide."""
+        page = self.page
+        title = page.title()
+        check(title.endswith("— Coffre"), f"{name}: title {title!r}")
+        check(page.locator("html").get_attribute("lang") in ("fr", "en"), f"{name}: lang")
+        self.pages_seen.append((name, title))
+        if self.javascript:
+            for width, height in ((360, 640), (1280, 800)):
+                page.set_viewport_size({"width": width, "height": height})
+                page.add_script_tag(content=self.axe_source)
+                result = page.evaluate(
+                    "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})",
+                    AXE_TAGS,
+                )
+                for v in result["violations"]:
+                    nodes = [n["target"] for n in v["nodes"]][:3]
+                    fail(f"{name} at {width}px: axe {v['id']} ({v['impact']}): {v['help']} {nodes}")
+                # No horizontal scroll at 360 px.
+                if width == 360:
+                    wide = page.evaluate("document.documentElement.scrollWidth")
+                    check(wide <= 360, f"{name}: {wide}px wide at 360px (horizontal scroll)")
+            page.set_viewport_size({"width": 360, "height": 640})
+            Path(SHOTS).mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=f"{SHOTS}/{name}.png", full_page=True)
+
+    def go(self, path):
+        self.page.goto(BASE + path)
+
+    def h1(self):
+        return self.page.locator("h1").first.inner_text()
+
+    def run(self):
+        page = self.page
+        # 1. Se connecter.
+        self.go("/")
+        check(page.url.startswith(BASE + "/connexion"), f"/ leads to the login page, not {page.url}")
+        self.look("01-connexion")
+        page.fill("#identifier", IDENTIFIER)
+        page.fill("#secret", "pas le bon code")
+        page.check("input[name=appareil][value=telephone]")
+        page.click("button[type=submit] >> text=Ouvrir mon coffre")
+        check("pas bon" in page.content(), "a wrong code says so in words")
+        check(page.locator("#secret").input_value() == "", "the secret is never given back")
+        self.look("02-connexion-erreur")
+        page.fill("#identifier", IDENTIFIER)
+        page.fill("#secret", SECRET)
+        page.check("input[name=appareil][value=telephone]")
+        page.click("button[type=submit] >> text=Ouvrir mon coffre")
+        check(page.url == BASE + "/papiers", f"logged in: {page.url}")
+        check(self.h1() == "Mes papiers", "home heading")
+        check("n'est plus valable dans 58 jours" in page.content(), "validity banner")
+        check("Mauvais code" in page.content() or "mauvais code" in page.content(),
+              "the failed attempt is told after login")
+        check("CCAS de Démo-sur-Loire a ajouté" in page.content(), "papers added by a structure")
+        self.look("03-mes-papiers")
+
+        # 2. Ajouter un papier from two photos (one turned by EXIF).
+        page.click("text=Ajouter un papier")
+        self.look("04-ajouter")
+        page.check("input[name=categorie][value=identity]")
+        page.fill("#titre", "Passeport")
+        page.fill("#valable", "2031-05-20")
+        page.set_input_files("#photo1", str(FIXTURES / "passeport-page1-exif6.jpg"))
+        page.set_input_files("#photo2", str(FIXTURES / "passeport-page2.jpg"))
+        page.click("button >> text=Ajouter ce papier")
+        check(re.search(r"/papiers/[0-9a-f]{32}$", page.url) is not None, f"paper page: {page.url}")
+        check(self.h1() == "Passeport", "the paper's title")
+        self.look("05-un-papier-pdf")
+        paper_url = page.url
+        with page.expect_download() as dl:
+            page.click("text=Télécharger")
+        pdf = Path(dl.value.path()).read_bytes()
+        check(pdf.startswith(b"%PDF-"), "two photos became one PDF")
+        check(pdf.count(b"/DCTDecode") == 2, "both photos embedded as JPEG")
+        check(b"/Count 2" in pdf, "two pages")
+        check(FIXTURES.joinpath("passeport-page1-exif6.jpg").read_bytes() in pdf,
+              "the photo is embedded untouched (never decoded)")
+
+        # One photo alone stays a photo, shown in the page.
+        self.go("/ajouter?categorie=residence")
+        page.fill("#titre", "Récépissé")
+        page.set_input_files("#photo1", str(FIXTURES / "passeport-page2.jpg"))
+        page.click("button >> text=Ajouter ce papier")
+        check(page.locator(".paper-view img").count() == 1, "a photo is shown in the page")
+        if self.javascript:
+            loaded = page.evaluate("document.querySelector('.paper-view img').naturalWidth")
+            check(loaded > 0, "the photo loads")
+        self.look("06-un-papier-photo")
+
+        # A HEIC photo is refused with what to do.
+        self.go("/ajouter")
+        page.check("input[name=categorie][value=health]")
+        heic = Path(self.user_data) / "photo.heic"
+        heic.write_bytes(b"\x00\x00\x00\x18ftypheic")
+        page.set_input_files("#fichier", str(heic))
+        page.click("button >> text=Ajouter ce papier")
+        check("HEIC" in page.content() and "Le plus compatible" in page.content(),
+              "HEIC refused with the way to send a JPEG")
+        self.look("07-ajouter-erreur")
+
+        # 3. A link for the agent.
+        page.goto(paper_url)
+        page.click("text=Envoyer un lien")
+        self.look("08-lien")
+        page.check("input[name=duree][value='1']")
+        page.click("button >> text=Faire le lien")
+        link = page.locator(".secret-link").inner_text().strip()
+        check(link.startswith(BASE + "/s/"), f"the link: {link}")
+        self.look("09-lien-pret")
+        agent = self.context.browser.new_context(java_script_enabled=self.javascript)
+        agent_page = agent.new_page()
+        agent_page.goto(link)
+        check("Un document vous a été transmis" in agent_page.content(), "the agent's page")
+        with agent_page.expect_download() as dl:
+            agent_page.click("button")
+        check(Path(dl.value.path()).read_bytes()[:5] == b"%PDF-", "the agent gets the paper")
+        agent_page.goto(link)
+        check("ne marche plus" in agent_page.content(), "a single-use link is used up")
+        agent.close()
+
+        # 4. Counter mode: the paper full screen.
+        self.go("/papiers")
+        page.click("text=Montrer un papier")
+        self.look("10-montrer-choisir")
+        page.click("text=Carte d'identité")
+        check(page.locator(".paper-view img").count() == 1, "the card full screen")
+        self.look("11-montrer")
+        page.click("text=Arrêter de montrer")
+
+        # 5. Qui voit mes papiers: withdraw the structure's access.
+        self.go("/acces")
+        check("CCAS de Démo-sur-Loire peut voir et ajouter" in page.content(), "the grant in words")
+        self.look("12-qui-voit")
+        page.click("text=Retirer l'accès")
+        self.look("13-retirer-confirmer")
+        page.click("button >> text=Retirer l'accès")
+        check(page.url == BASE + "/acces", "back to the access page")
+        check("Aucune structure ne peut voir vos papiers" in page.content(), "access withdrawn")
+
+        # 6. The journal, in sentences naming the structure.
+        self.go("/journal")
+        text = page.content()
+        check("CCAS de Démo-sur-Loire a ajouté « Attestation CAF »" in text, "journal names the structure")
+        check("Vous avez retiré un accès" in text, "journal has the withdrawal")
+        check("Quelqu'un qui avait un lien a téléchargé « Passeport »" in text, "journal has the link download")
+        check("caseworker:" not in text and "beneficiary:" not in text, "no ids in the journal")
+        self.look("14-journal")
+
+        # 7. Mon compte, and everything as a ZIP.
+        self.go("/compte")
+        self.look("15-compte")
+        with page.expect_download() as dl:
+            page.click("text=Tout récupérer >> nth=-1")
+        archive = zipfile.ZipFile(io.BytesIO(Path(dl.value.path()).read_bytes()))
+        names = archive.namelist()
+        check(len([n for n in names if not n.endswith("/")]) >= 5, f"the ZIP holds the papers: {names}")
+        self.go("/compte/supprimer")
+        self.look("16-supprimer-compte")
+        self.go("/accessibilite")
+        self.look("17-accessibilite")
+        self.go("/aide")
+        self.look("18-aide")
+        self.go("/papiers/categorie/identity")
+        self.look("19-categorie")
+        self.go("/nulle-part")
+        check(self.h1() == "Page introuvable", "a 404 page in words")
+        self.look("20-introuvable")
+
+        # 8. Log out; Back shows nothing.
+        self.go("/papiers")
+        page.click("button >> text=Me déconnecter")
+        check(page.url.startswith(BASE + "/connexion"), f"logged out: {page.url}")
+        check("Vous êtes déconnecté" in page.content(), "logout said")
+        page.go_back()
+        check(self.h1() != "Mes papiers" and "Carte d'identité" not in page.content(),
+              f"Back after logout shows nothing: {page.url}")
+        self.go("/papiers")
+        check(page.url.startswith(BASE + "/connexion"), "the session is over")
+
+        check(not self.foreign, f"requests to another origin: {self.foreign}")
+        self.context.close()
+
+
+def main():
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=LAUNCH_ARGS)
+        javascript = MODE == "js"
+        print(f"== story with JavaScript {'on' if javascript else 'off'}", flush=True)
+        Story(browser, javascript).run()
+        browser.close()
+    if FAILURES:
+        print(f"{len(FAILURES)} failure(s)")
+        sys.exit(1)
+    print(f"browser story ({MODE}): all checks passed")
+
+
+if __name__ == "__main__":
+    main()
