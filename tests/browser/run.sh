@@ -15,11 +15,19 @@ if [ ! -x /usr/bin/chromium ]; then
 fi
 venv=target/browser-venv
 if [ ! -x "$venv/bin/python" ]; then
-    python3 -m venv "$venv"
+    if ! python3 -m venv "$venv" 2>/dev/null; then
+        as_root apt-get update -qq
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv python3-pip
+        python3 -m venv "$venv"
+    fi
 fi
 if ! "$venv/bin/python" -c "import playwright" >/dev/null 2>&1; then
     echo "== installing playwright (PyPI)"
     "$venv/bin/pip" install -q "playwright==1.65.2"
+fi
+if ! command -v npm >/dev/null 2>&1; then
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm
 fi
 if [ ! -f tests/browser/node_modules/axe-core/axe.min.js ]; then
     echo "== installing axe-core (npm)"

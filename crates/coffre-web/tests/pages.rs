@@ -1,0 +1,485 @@
+//! Every page of the person's space, rendered in process on the
+//! demonstration vault and checked with an HTML parser: `lang`, a distinct
+//! `<title>`, the skip link, every field labelled, no image without `alt`,
+//! no inline script, under 50 KB with its stylesheet and icons. Then what
+//! the pages promise against misuse: CSRF, other sites, a caseworker's
+//! session, someone else's paper, shared computers, logout.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{Request, StatusCode, header};
+use coffre_api::{ApiConfig, AppState};
+use coffre_crypto::root::RootKeyRing;
+use coffre_store::FsStore;
+use coffre_vault::{Limits, Vault, VaultConfig};
+use coffre_web::WebConfig;
+use coffre_web::demo::DemoLogins;
+use scraper::{Html, Selector};
+use tower::ServiceExt;
+
+struct Site {
+    app: Router,
+    state: AppState,
+    logins: DemoLogins,
+    _dir: tempfile::TempDir,
+}
+
+async fn site_with(web: WebConfig) -> Site {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(FsStore::open(dir.path()).await.unwrap());
+    let vault = Vault::open(VaultConfig {
+        clock: coffre_vault::Clock::system(),
+        person_keys: dir.path().join("person-keys"),
+        db_path: dir.path().join("db"),
+        store,
+        root: RootKeyRing::generate().unwrap(),
+        limits: Limits::default(),
+    })
+    .await
+    .unwrap();
+    let logins = coffre_web::demo::seed(&vault).await.unwrap();
+    let state = AppState::new(vault, ApiConfig::default());
+    Site {
+        app: coffre_web::app(state.clone(), web),
+        state,
+        logins,
+        _dir: dir,
+    }
+}
+
+async fn site() -> Site {
+    site_with(WebConfig {
+        demo: true,
+        ..WebConfig::default()
+    })
+    .await
+}
+
+struct Answer {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: String,
+}
+
+impl Answer {
+    fn location(&self) -> &str {
+        self.headers
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+}
+
+impl Site {
+    async fn send(&self, req: Request<Body>) -> Answer {
+        let mut req = req;
+        req.extensions_mut()
+            .insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
+        let res = self.app.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = axum::body::to_bytes(res.into_body(), 1 << 26).await.unwrap();
+        Answer {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        }
+    }
+
+    async fn get(&self, path: &str, cookie: Option<&str>) -> Answer {
+        let mut b = Request::get(path);
+        if let Some(c) = cookie {
+            b = b.header(header::COOKIE, c);
+        }
+        self.send(b.body(Body::empty()).unwrap()).await
+    }
+
+    async fn post(&self, path: &str, cookie: Option<&str>, form: &[(&str, &str)]) -> Answer {
+        self.post_from(path, cookie, form, "same-origin").await
+    }
+
+    async fn post_from(
+        &self,
+        path: &str,
+        cookie: Option<&str>,
+        form: &[(&str, &str)],
+        site: &str,
+    ) -> Answer {
+        let mut b = Request::post(path)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header("sec-fetch-site", site);
+        if let Some(c) = cookie {
+            b = b.header(header::COOKIE, c);
+        }
+        let body = serde_urlencoded::to_string(form).unwrap();
+        self.send(b.body(Body::from(body)).unwrap()).await
+    }
+
+    /// Logs a demonstration person in; their cookie.
+    async fn login(&self, who: usize, device: &str) -> String {
+        let (_, identifier, secret) = &self.logins.people[who];
+        let a = self
+            .post(
+                "/connexion",
+                None,
+                &[
+                    ("identifier", identifier),
+                    ("secret", secret),
+                    ("appareil", device),
+                ],
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+        assert_eq!(a.location(), "/papiers");
+        let set = a.headers.get(header::SET_COOKIE).unwrap().to_str().unwrap();
+        assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict"), "{set}");
+        set.split(';').next().unwrap().to_owned()
+    }
+}
+
+fn sel(s: &str) -> Selector {
+    Selector::parse(s).unwrap()
+}
+
+/// The structural checks every page passes; returns its title.
+fn check_page(path: &str, html: &str) -> String {
+    let css = include_str!("../static/coffre.css");
+    assert!(
+        html.len() + css.len() < 50 * 1024,
+        "{path}: {} bytes with the stylesheet",
+        html.len() + css.len()
+    );
+    let doc = Html::parse_document(html);
+    let root = doc.select(&sel("html")).next().unwrap();
+    let lang = root.value().attr("lang").unwrap_or("");
+    assert!(lang == "fr" || lang == "en", "{path}: lang {lang:?}");
+    assert!(root.value().attr("dir").is_some(), "{path}: dir");
+    let title: String = doc
+        .select(&sel("title"))
+        .next()
+        .map(|t| t.text().collect())
+        .unwrap_or_default();
+    assert!(title.ends_with("— Coffre") && title.len() > 10, "{path}: title {title:?}");
+    let skip = doc
+        .select(&sel("a.skip"))
+        .next()
+        .unwrap_or_else(|| panic!("{path}: no skip link"));
+    assert_eq!(skip.value().attr("href"), Some("#contenu"), "{path}");
+    assert_eq!(doc.select(&sel("main#contenu")).count(), 1, "{path}: main");
+    assert_eq!(doc.select(&sel("h1")).count(), 1, "{path}: one h1");
+    assert!(
+        doc.select(&sel("a[href='/accessibilite']")).count() == 1,
+        "{path}: the accessibility page is linked"
+    );
+    // Every field a person fills has a label.
+    let labels: Vec<String> = doc
+        .select(&sel("label[for]"))
+        .filter_map(|l| l.value().attr("for").map(str::to_owned))
+        .collect();
+    for input in doc.select(&sel("input, select, textarea")) {
+        let kind = input.value().attr("type").unwrap_or("text");
+        if kind == "hidden" || kind == "submit" {
+            continue;
+        }
+        let id = input.value().attr("id").unwrap_or("");
+        let wrapped = input
+            .ancestors()
+            .any(|a| a.value().as_element().is_some_and(|e| e.name() == "label"));
+        assert!(
+            wrapped || (!id.is_empty() && labels.iter().any(|l| l == id)),
+            "{path}: an input without a label: {:?}",
+            input.value()
+        );
+    }
+    for img in doc.select(&sel("img")) {
+        assert!(img.value().attr("alt").is_some(), "{path}: img without alt");
+    }
+    for script in doc.select(&sel("script")) {
+        assert!(script.value().attr("src").is_some(), "{path}: inline script");
+        assert!(script.text().collect::<String>().trim().is_empty(), "{path}");
+    }
+    assert!(!html.contains(" onclick=") && !html.contains(" onload="), "{path}: handlers");
+    assert!(!html.contains(" style="), "{path}: inline style");
+    title
+}
+
+/// The first link matching a CSS selector.
+fn href(html: &str, selector: &str) -> String {
+    let doc = Html::parse_document(html);
+    doc.select(&sel(selector))
+        .next()
+        .and_then(|a| a.value().attr("href").map(str::to_owned))
+        .unwrap_or_else(|| panic!("no {selector}"))
+}
+
+fn csrf(html: &str) -> String {
+    let doc = Html::parse_document(html);
+    doc.select(&sel("input[name=csrf]"))
+        .next()
+        .and_then(|i| i.value().attr("value").map(str::to_owned))
+        .expect("a csrf field")
+}
+
+#[tokio::test]
+async fn every_page_is_well_formed_light_and_distinct() {
+    let s = site().await;
+    let mut titles: HashMap<String, String> = HashMap::new();
+    let mut seen = |path: &str, a: &Answer, titles: &mut HashMap<String, String>| {
+        let t = check_page(path, &a.body);
+        if let Some(other) = titles.insert(t.clone(), path.to_owned()) {
+            panic!("{path} and {other} share the title {t:?}");
+        }
+    };
+    for path in ["/connexion", "/connexion?chiffres=1", "/aide", "/accessibilite"] {
+        let a = s.get(path, None).await;
+        assert_eq!(a.status, StatusCode::OK, "{path}");
+        if path != "/connexion?chiffres=1" {
+            seen(path, &a, &mut titles);
+        } else {
+            check_page(path, &a.body);
+            assert!(a.body.contains("inputmode=\"numeric\""));
+        }
+    }
+    let wrong = s
+        .post(
+            "/connexion",
+            None,
+            &[("identifier", "personne-0000"), ("secret", "faux")],
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    check_page("wrong login", &wrong.body);
+    assert!(wrong.body.contains("n&#39;est pas bon"), "{}", wrong.body);
+    assert!(!wrong.body.contains("faux"), "the secret is never echoed");
+
+    let me = s.login(0, "telephone").await;
+    let me = Some(me.as_str());
+    let home = s.get("/papiers", me).await;
+    assert_eq!(home.status, StatusCode::OK);
+    seen("/papiers", &home, &mut titles);
+    assert!(home.body.contains("n&#39;est plus valable dans 58 jours"));
+    let card = href(&home.body, ".banner a[href^='/papiers/']");
+    let pages = [
+        "/papiers/categorie/identity".to_owned(),
+        card.clone(),
+        "/ajouter".to_owned(),
+        format!("{card}/lien"),
+        "/montrer".to_owned(),
+        "/acces".to_owned(),
+        "/journal".to_owned(),
+        "/journal?tout=1".to_owned(),
+        "/compte".to_owned(),
+        "/compte/supprimer".to_owned(),
+        format!("{card}/supprimer"),
+    ];
+    for path in &pages {
+        let a = s.get(path, me).await;
+        assert_eq!(a.status, StatusCode::OK, "{path}: {}", a.body);
+        assert_eq!(
+            a.headers.get(header::CACHE_CONTROL).unwrap(),
+            "no-store",
+            "{path}"
+        );
+        let csp = a.headers.get(header::CONTENT_SECURITY_POLICY).unwrap();
+        assert!(csp.to_str().unwrap().contains("script-src 'self'"), "{path}");
+        match path.as_str() {
+            // The same page, another view; the paper's confirmation pages
+            // are titled by what they do.
+            "/journal?tout=1" => {
+                check_page(path, &a.body);
+            }
+            _ => seen(path, &a, &mut titles),
+        }
+    }
+    let show = s.get(&format!("{card}/montrer"), me).await;
+    check_page("counter", &show.body);
+    let access = s.get("/acces", me).await;
+    let withdraw = href(&access.body, "a[href^='/acces/']");
+    let a = s.get(&withdraw, me).await;
+    seen(&withdraw, &a, &mut titles);
+    // A link, shown once.
+    let form = s.get(&format!("{card}/lien"), me).await;
+    let made = s
+        .post(
+            &format!("{card}/lien"),
+            me,
+            &[("csrf", &csrf(&form.body)), ("duree", "1"), ("fois", "1")],
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::OK);
+    seen("link made", &made, &mut titles);
+    assert!(made.body.contains("http://127.0.0.1:8080/s/"));
+    // Errors are pages too.
+    let missing = s.get("/nulle-part", me).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    seen("404", &missing, &mut titles);
+    let api_missing = s.get("/api/v1/nulle-part", None).await;
+    assert_eq!(api_missing.status, StatusCode::NOT_FOUND);
+    assert!(api_missing.body.contains("\"no_such_route\""), "the API keeps JSON");
+    // English proves the mechanism.
+    let en = s.get("/papiers", Some(&format!("{}; coffre_lang=en", me.unwrap()))).await;
+    assert!(en.body.contains("<html lang=\"en\""));
+    assert!(en.body.contains("My papers"));
+}
+
+#[tokio::test]
+async fn forms_need_their_token_and_our_own_site() {
+    let s = site().await;
+    let cookie = s.login(0, "telephone").await;
+    let me = Some(cookie.as_str());
+    let access = s.get("/acces", me).await;
+    let withdraw = href(&access.body, "a[href^='/acces/']");
+    // No token, a wrong token, another site: refused, nothing withdrawn.
+    let none = s.post(&withdraw, me, &[]).await;
+    assert_eq!(none.status, StatusCode::FORBIDDEN);
+    assert!(none.body.contains("La page a expiré"));
+    let wrong = s.post(&withdraw, me, &[("csrf", "0000")]).await;
+    assert_eq!(wrong.status, StatusCode::FORBIDDEN);
+    let token = csrf(&access.body);
+    let other = s
+        .post_from(&withdraw, me, &[("csrf", &token)], "cross-site")
+        .await;
+    assert_eq!(other.status, StatusCode::FORBIDDEN);
+    let still = s.get("/acces", me).await;
+    assert!(still.body.contains("peut voir et ajouter"), "nothing withdrawn");
+    // Another site cannot log someone in either (login CSRF).
+    let (_, id, secret) = &s.logins.people[0];
+    let forced = s
+        .post_from(
+            "/connexion",
+            None,
+            &[("identifier", id), ("secret", secret)],
+            "cross-site",
+        )
+        .await;
+    assert_eq!(forced.status, StatusCode::FORBIDDEN);
+    assert!(forced.headers.get(header::SET_COOKIE).is_none());
+    // With its token, from here: done.
+    let done = s.post(&withdraw, me, &[("csrf", &token)]).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER);
+    let after = s.get("/acces", me).await;
+    assert!(after.body.contains("Aucune structure ne peut voir vos papiers"));
+}
+
+#[tokio::test]
+async fn a_stranger_knowing_an_identifier_gets_nothing() {
+    let s = site().await;
+    let marie = s.login(0, "telephone").await;
+    let home = s.get("/papiers", Some(&marie)).await;
+    let card = href(&home.body, ".banner a[href^='/papiers/']");
+    // Karim, logged in, asks for Marie's paper by its id: it does not
+    // exist for him (same answer as an id that names nothing).
+    let karim = s.login(1, "telephone").await;
+    for path in [
+        card.clone(),
+        format!("{card}/fichier"),
+        format!("{card}/lien"),
+        format!("{card}/montrer"),
+    ] {
+        let a = s.get(&path, Some(&karim)).await;
+        assert_eq!(a.status, StatusCode::NOT_FOUND, "{path}: {}", a.body);
+        assert!(!a.body.contains("Carte d&#39;identité"), "{path}");
+    }
+    let form = s.get("/acces", Some(&karim)).await;
+    let del = s
+        .post(
+            &format!("{card}/supprimer"),
+            Some(&karim),
+            &[("csrf", &csrf(&form.body))],
+        )
+        .await;
+    assert_eq!(del.status, StatusCode::NOT_FOUND);
+    let still = s.get(&card, Some(&marie)).await;
+    assert_eq!(still.status, StatusCode::OK, "Marie's paper is still there");
+    // Nobody logged in: to the login page, never the paper.
+    let anon = s.get(&format!("{card}/fichier"), None).await;
+    assert_eq!(anon.status, StatusCode::SEE_OTHER);
+    assert_eq!(anon.location(), "/connexion");
+    // A made-up cookie: the same, and the browser is told to forget it.
+    let forged = s.get("/papiers", Some("coffre_page=AAAA")).await;
+    assert_eq!(forged.status, StatusCode::SEE_OTHER);
+    assert_eq!(forged.location(), "/connexion?fin=1");
+    assert!(forged.headers.get("clear-site-data").is_some());
+}
+
+#[tokio::test]
+async fn a_caseworker_session_opens_no_person_page() {
+    let s = site().await;
+    let out = s
+        .state
+        .vault
+        .login_caseworker(
+            &s.logins.caseworker_login,
+            coffre_crypto::UserSecret::new(s.logins.caseworker_password.clone()),
+        )
+        .await
+        .unwrap();
+    let cookie = format!("coffre_page={}", out.token.as_str());
+    for path in ["/papiers", "/acces", "/journal", "/compte"] {
+        let a = s.get(path, Some(&cookie)).await;
+        assert_eq!(a.status, StatusCode::FORBIDDEN, "{path}");
+        assert!(a.body.contains("Cette page est pour les personnes"), "{path}");
+    }
+}
+
+#[tokio::test]
+async fn logout_ends_the_session_and_clears_the_browser() {
+    let s = site().await;
+    let cookie = s.login(0, "telephone").await;
+    let home = s.get("/papiers", Some(&cookie)).await;
+    let out = s
+        .post("/deconnexion", Some(&cookie), &[("csrf", &csrf(&home.body))])
+        .await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    assert_eq!(out.location(), "/connexion?fin=1");
+    let set = out.headers.get(header::SET_COOKIE).unwrap().to_str().unwrap();
+    assert!(set.contains("Max-Age=0"), "{set}");
+    assert!(out.headers.get("clear-site-data").is_some());
+    let again = s.get("/papiers", Some(&cookie)).await;
+    assert_eq!(again.status, StatusCode::SEE_OTHER, "the old cookie opens nothing");
+}
+
+#[tokio::test]
+async fn a_shared_computer_session_ends_sooner() {
+    let s = site_with(WebConfig {
+        demo: true,
+        shared_idle: Duration::from_millis(300),
+    })
+    .await;
+    let shared = s.login(0, "partage").await;
+    let phone = s.login(0, "telephone").await;
+    assert_eq!(s.get("/papiers", Some(&shared)).await.status, StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    let a = s.get("/papiers", Some(&shared)).await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER);
+    assert_eq!(a.location(), "/connexion?fin=1");
+    // The phone's session, as idle, is still open.
+    assert_eq!(s.get("/papiers", Some(&phone)).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_login_page_never_lets_a_password_manager_keep_the_secret_on_a_shared_computer() {
+    let s = site().await;
+    let page = s.get("/connexion", None).await;
+    let doc = Html::parse_document(&page.body);
+    let form = doc.select(&sel("form[action='/connexion']")).next().unwrap();
+    assert_eq!(form.value().attr("autocomplete"), Some("off"));
+    let secret = doc.select(&sel("#secret")).next().unwrap();
+    assert_eq!(secret.value().attr("type"), Some("password"));
+    assert_eq!(secret.value().attr("autocomplete"), Some("off"));
+    // "Ordinateur partagé" is the choice made unless the person says
+    // otherwise.
+    let shared = doc
+        .select(&sel("input[name=appareil][value=partage]"))
+        .next()
+        .unwrap();
+    assert!(shared.value().attr("checked").is_some());
+}
