@@ -47,6 +47,12 @@ def fail(message):
     print("FAIL:", message, flush=True)
 
 
+def marked(pdf, words):
+    """Whether a PDF carries `words` in a mark (WinAnsi, hex in a content
+    stream, as Coffre writes it)."""
+    return pdf.startswith(b"%PDF-") and words.encode("cp1252").hex().upper().encode() in pdf
+
+
 def check(condition, message):
     if not condition:
         fail(message)
@@ -102,6 +108,15 @@ class Story:
             page.set_viewport_size({"width": 360, "height": 640})
             Path(SHOTS).mkdir(parents=True, exist_ok=True)
             page.screenshot(path=f"{SHOTS}/{name}.png", full_page=True)
+
+    def agent_look(self, agent_page, name):
+        """The agent's pages are pages too."""
+        saved = self.page
+        self.page = agent_page
+        try:
+            self.look(name)
+        finally:
+            self.page = saved
 
     def go(self, path):
         self.page.goto(BASE + path)
@@ -182,37 +197,86 @@ class Story:
         page.goto(paper_url)
         page.click("text=Envoyer un lien")
         self.look("08-lien")
+        page.fill("#pour", "CAF de Lyon")
         page.check("input[name=duree][value='1']")
         page.click("button >> text=Faire le lien")
         link = page.locator(".secret-link").inner_text().strip()
         check(link.startswith(BASE + "/s/"), f"the link: {link}")
         self.look("09-lien-pret")
-        agent = self.context.browser.new_context(java_script_enabled=self.javascript)
+        agent = self.context.browser.new_context(java_script_enabled=self.javascript, bypass_csp=self.javascript, accept_downloads=True)
         agent_page = agent.new_page()
         agent_page.goto(link)
         check("Un document vous a été transmis" in agent_page.content(), "the agent's page")
         with agent_page.expect_download() as dl:
             agent_page.click("button")
-        check(Path(dl.value.path()).read_bytes()[:5] == b"%PDF-", "the agent gets the paper")
+        copy = Path(dl.value.path()).read_bytes()
+        check(marked(copy, "Copie transmise à CAF de Lyon le "), "the agent's copy carries the mark")
+        check(copy.count(b"/DCTDecode") == 2, "the agent's copy holds the two photos")
         agent_page.goto(link)
         check("ne marche plus" in agent_page.content(), "a single-use link is used up")
         agent.close()
 
-        # 4. Counter mode: the paper full screen.
+        # A printed duplicate carries its own mark.
+        duplicate = page.request.get(paper_url + "/duplicata").body()
+        check(marked(duplicate, "Duplicata imprimé le "), "a duplicate says so")
+
+        # 4. Counter mode: the paper full screen, a QR code and a short code.
         self.go("/papiers")
         page.click("text=Montrer un papier")
         self.look("10-montrer-choisir")
         page.click("text=Carte d'identité")
         check(page.locator(".paper-view img").count() == 1, "the card full screen")
         self.look("11-montrer")
-        page.click("text=Arrêter de montrer")
+        page.fill("#pour", "Préfecture du Rhône")
+        page.click("button >> text=Donner un code à l'agent")
+        check(page.locator("img.qr").count() == 1, "a QR code")
+        code = page.locator(".short-code").inner_text().strip()
+        check(re.fullmatch(r"[2-9A-HJ-NP-Z]{3}-[2-9A-HJ-NP-Z]{3}-[2-9A-HJ-NP-Z]{3}", code) is not None,
+              f"a short code: {code!r}")
+        self.look("12-guichet")
+        counter_url = page.url
+        agent = self.context.browser.new_context(java_script_enabled=self.javascript, bypass_csp=self.javascript, accept_downloads=True)
+        agent_page = agent.new_page()
+        agent_page.goto(BASE + "/c")
+        self.agent_look(agent_page, "13-guichet-agent")
+        # The agent's browser shows the copy inline (its PDF viewer); the
+        # bytes are read through the same browser's request API.
+        answer = agent.request.post(BASE + "/c", form={"code": code.lower().replace("-", " ")},
+                                    headers={"Origin": BASE})
+        check(answer.status == 200, f"the counter copy: {answer.status}")
+        check(answer.headers.get("content-disposition", "").startswith("inline"),
+              "the counter copy is shown, not saved")
+        copy = answer.body()
+        check(marked(copy, "Copie transmise à Préfecture du Rhône le "), "the counter copy's mark")
+        agent_page.goto(BASE + "/c")
+        agent_page.fill("#code", code)
+        agent_page.click("button >> text=Voir la copie")
+        check("Ce code ne marche pas" in agent_page.content(), "a counter code serves once")
+        agent.close()
+        # "Arrêter de montrer" ends a code at once.
+        page.goto(counter_url)
+        check("ne marche plus" in page.content() or "plus là" in page.content(),
+              "a used counter link is no longer shown")
+        self.go("/papiers")
+        page.click("text=Montrer un papier")
+        page.click("text=Carte d'identité")
+        page.click("button >> text=Donner un code à l'agent")
+        code = page.locator(".short-code").inner_text().strip()
+        page.click("button >> text=Arrêter de montrer")
+        agent = self.context.browser.new_context(java_script_enabled=self.javascript, bypass_csp=self.javascript, accept_downloads=True)
+        agent_page = agent.new_page()
+        agent_page.goto(BASE + "/c")
+        agent_page.fill("#code", code)
+        agent_page.click("button >> text=Voir la copie")
+        check("Ce code ne marche pas" in agent_page.content(), "a stopped counter code is dead")
+        agent.close()
 
         # 5. Qui voit mes papiers: withdraw the structure's access.
         self.go("/acces")
         check("CCAS de Démo-sur-Loire peut voir et ajouter" in page.content(), "the grant in words")
-        self.look("12-qui-voit")
+        self.look("14-qui-voit")
         page.click("text=Retirer l'accès")
-        self.look("13-retirer-confirmer")
+        self.look("15-retirer-confirmer")
         page.click("button >> text=Retirer l'accès")
         check(page.url == BASE + "/acces", "back to the access page")
         check("Aucune structure ne peut voir vos papiers" in page.content(), "access withdrawn")
@@ -223,28 +287,32 @@ class Story:
         check("CCAS de Démo-sur-Loire a ajouté « Attestation CAF »" in text, "journal names the structure")
         check("Vous avez retiré un accès" in text, "journal has the withdrawal")
         check("Quelqu'un qui avait un lien a téléchargé « Passeport »" in text, "journal has the link download")
+        check("Vous avez montré « Carte d'identité » au guichet" in text, "journal has the counter")
+        check("L'agent du guichet a reçu une copie de « Carte d'identité »" in text,
+              "journal has the counter copy")
+        check("Vous avez imprimé un duplicata de « Passeport »" in text, "journal has the duplicate")
         check("caseworker:" not in text and "beneficiary:" not in text, "no ids in the journal")
-        self.look("14-journal")
+        self.look("16-journal")
 
         # 7. Mon compte, and everything as a ZIP.
         self.go("/compte")
-        self.look("15-compte")
+        self.look("17-compte")
         with page.expect_download() as dl:
             page.click("text=Tout récupérer >> nth=-1")
         archive = zipfile.ZipFile(io.BytesIO(Path(dl.value.path()).read_bytes()))
         names = archive.namelist()
         check(len([n for n in names if not n.endswith("/")]) >= 5, f"the ZIP holds the papers: {names}")
         self.go("/compte/supprimer")
-        self.look("16-supprimer-compte")
+        self.look("18-supprimer-compte")
         self.go("/accessibilite")
-        self.look("17-accessibilite")
+        self.look("19-accessibilite")
         self.go("/aide")
-        self.look("18-aide")
+        self.look("20-aide")
         self.go("/papiers/categorie/identity")
-        self.look("19-categorie")
+        self.look("21-categorie")
         self.go("/nulle-part")
         check(self.h1() == "Page introuvable", "a 404 page in words")
-        self.look("20-introuvable")
+        self.look("22-introuvable")
 
         # 8. Log out; Back shows nothing.
         self.go("/papiers")

@@ -238,10 +238,21 @@ async fn share(
     ApiPath(d): ApiPath<DocumentId>,
     ApiJson(b): ApiJson<ShareRequest>,
 ) -> ApiResult<(StatusCode, Json<ShareCreatedView>)> {
-    let created = state
-        .vault
-        .create_share(&auth.session, d, b.days, b.max_downloads.unwrap_or(5))
-        .await?;
+    let max = b.max_downloads.unwrap_or(5);
+    let created = match b.recipient.as_deref() {
+        Some(r) => {
+            state
+                .vault
+                .create_share_to(&auth.session, d, b.days, max, r)
+                .await?
+        }
+        None => {
+            state
+                .vault
+                .create_share(&auth.session, d, b.days, max)
+                .await?
+        }
+    };
     let token: &str = &created.token;
     let url = format!(
         "{}/s/{token}",
@@ -352,7 +363,8 @@ fn link_page_html(s: &coffre_vault::ShareStatus) -> String {
 }
 
 /// Download through a share link (no account): counted, journaled for the
-/// person.
+/// person. A JPEG or a PDF comes as a PDF with the mark "Copie transmise
+/// à {recipient} le {date} — Coffre" on each page; other files as they are.
 #[utoipa::path(post, path = "/s/{token}", tag = "shares",
     params(("token" = String, Path, description = "The link's secret")),
     responses(
@@ -367,22 +379,87 @@ async fn redeem(
 ) -> ApiResult<Response> {
     // Token guessing costs a journal write each: limited per address.
     state.per_address(client)?;
-    let (info, stream) = state
+    let copy = state
         .vault
-        .redeem_share(&token)
+        .redeem_share_copy(&token)
         .await
         .map_err(|e| match e {
             // A link that does not parse is as gone as a revoked one.
             coffre_vault::VaultError::NotFound => coffre_vault::VaultError::Gone,
             e => e,
         })?;
-    Ok(stream_response(
-        &state,
-        StatusCode::OK,
-        &info,
-        info.size,
-        stream,
-    ))
+    let mark = coffre_copies::given_mark(copy.recipient.as_deref(), copy.given_ms);
+    marked_response(&state, copy.info, copy.stream, mark).await
+}
+
+/// A copy leaving the vault: marked when it can be (a JPEG or a PDF up to
+/// 40 MiB, read whole), else as it is.
+pub async fn marked_response(
+    state: &AppState,
+    info: DocumentInfo,
+    stream: PlaintextStream,
+    mark: String,
+) -> ApiResult<Response> {
+    if !coffre_copies::markable(&info.content_type, info.size) {
+        return Ok(stream_response(
+            state,
+            StatusCode::OK,
+            &info,
+            info.size,
+            stream,
+        ));
+    }
+    // Marking reads the whole paper: a few at a time bound the memory
+    // (4 × 40 MiB), whoever sends how many link downloads.
+    static MARKING: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    let _turn = MARKING
+        .get_or_init(|| tokio::sync::Semaphore::new(4))
+        .acquire()
+        .await
+        .map_err(|_| ApiError::from(coffre_vault::VaultError::Internal("marking a copy")))?;
+    let whole = read_whole(stream, coffre_copies::MARKABLE_MAX_BYTES).await?;
+    let content_type = info.content_type.clone();
+    let marked = tokio::task::spawn_blocking(move || {
+        let copy = coffre_copies::marked_copy(&whole, &content_type, &mark);
+        (whole, copy)
+    })
+    .await
+    .map_err(|_| ApiError::from(coffre_vault::VaultError::Internal("marking a copy")))?;
+    let (original, copy) = marked;
+    let (body, content_type, filename) = match copy {
+        Ok(pdf) => (pdf, "application/pdf".to_owned(), copy_name(&info.filename)),
+        // A PDF Coffre cannot read leaves as it is (the person chose to
+        // send it; SECURITY.md says so).
+        Err(_) => (original, info.content_type.clone(), info.filename.clone()),
+    };
+    let mut r = Response::new(Body::from(body));
+    let h = r.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&content_type) {
+        h.insert(header::CONTENT_TYPE, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&disposition(&filename)) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(r)
+}
+
+/// "copie-carte.pdf" for "carte.jpg".
+fn copy_name(filename: &str) -> String {
+    let stem = filename.rsplit_once('.').map_or(filename, |(s, _)| s);
+    format!("copie-{stem}.pdf")
+}
+
+/// The whole plaintext of a paper, at most `max` bytes.
+async fn read_whole(mut stream: PlaintextStream, max: usize) -> ApiResult<Vec<u8>> {
+    let mut out = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| ApiError::from(coffre_vault::VaultError::Integrity))?;
+        if out.len() + chunk.len() > max {
+            return Err(coffre_vault::VaultError::TooLarge { limit: max as u64 }.into());
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -440,6 +440,10 @@ pub struct ShareRequest {
     pub days: Option<u32>,
     /// 1 to 100 (default 5).
     pub max_downloads: Option<u32>,
+    /// Whom the link is for ("CAF de Lyon"), 1 to 80 characters: the copy
+    /// it gives carries "Copie transmise à … le …".
+    #[schema(max_length = 80)]
+    pub recipient: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -524,6 +524,9 @@ pub enum Field {
     ContentType,
     /// Free notes.
     Notes,
+    /// Whom a share link was made for ("CAF de Lyon"), sealed with the
+    /// link's record.
+    Recipient,
 }
 
 impl Field {
@@ -533,6 +536,7 @@ impl Field {
             Field::FileName => 2,
             Field::ContentType => 3,
             Field::Notes => 4,
+            Field::Recipient => 5,
         }
     }
 }

@@ -24,6 +24,7 @@ mod attack_tests;
 mod audit_export;
 mod clock;
 mod consent;
+mod counter;
 pub mod datadir;
 mod documents;
 mod erasure;
@@ -44,6 +45,10 @@ mod vault;
 
 pub use audit_export::AuditRange;
 pub use clock::Clock;
+pub use counter::{
+    CODE_LEN, CODE_TRIES_PER_MINUTE, CounterCopy, CounterCreated, CounterView, MAX_MINUTES,
+    normalize_code,
+};
 pub use documents::{DocumentInfo, NewDocument, PlaintextStream};
 pub use error::{Result, VaultError};
 pub use export::{JOURNAL_PAGE_MAX, Manifest, ManifestEntry, PINNED_SHOWN, VaultJournal};
@@ -61,5 +66,5 @@ pub use principals::{
 };
 pub use records::{GrantRecord, Notice, NoticeKind, StructureRecord};
 pub use session::{Principal, Session};
-pub use shares::{ShareCreated, ShareInfo, ShareStatus};
+pub use shares::{MAX_RECIPIENT_CHARS, ShareCreated, ShareInfo, ShareStatus, SharedCopy};
 pub use vault::{Limits, Status, Vault, VaultConfig};

@@ -48,6 +48,41 @@ pub struct ShareStatus {
     pub downloads_left: u32,
 }
 
+/// A copy given through a link: the paper, and what its mark says.
+pub struct SharedCopy {
+    pub info: DocumentInfo,
+    pub stream: PlaintextStream,
+    /// Whom the link was made for, if it was named.
+    pub recipient: Option<String>,
+    /// When it is given (now).
+    pub given_ms: i64,
+}
+
+impl std::fmt::Debug for SharedCopy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedCopy")
+            .field("document", &self.info.document_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Longest recipient name ("CAF de Lyon", "Préfecture du Rhône").
+pub const MAX_RECIPIENT_CHARS: usize = 80;
+
+/// A recipient's name, checked: one line, 1 to 80 characters.
+pub(crate) fn recipient_text(name: &str) -> Result<String> {
+    let name = name.trim();
+    if name.is_empty()
+        || name.chars().count() > MAX_RECIPIENT_CHARS
+        || name.chars().any(char::is_control)
+    {
+        return Err(VaultError::Invalid(format!(
+            "a recipient is 1 to {MAX_RECIPIENT_CHARS} characters on one line"
+        )));
+    }
+    Ok(name.to_owned())
+}
+
 impl Vault {
     pub async fn create_share(
         &self,
@@ -55,6 +90,33 @@ impl Vault {
         document: DocumentId,
         days: Option<u32>,
         max_downloads: u32,
+    ) -> Result<ShareCreated> {
+        self.make_share(session, document, days, max_downloads, None)
+            .await
+    }
+
+    /// A link for a named recipient: the copy it gives carries "Copie
+    /// transmise à {recipient} le {date}".
+    pub async fn create_share_to(
+        &self,
+        session: &Session,
+        document: DocumentId,
+        days: Option<u32>,
+        max_downloads: u32,
+        recipient: &str,
+    ) -> Result<ShareCreated> {
+        let recipient = recipient_text(recipient)?;
+        self.make_share(session, document, days, max_downloads, Some(&recipient))
+            .await
+    }
+
+    async fn make_share(
+        &self,
+        session: &Session,
+        document: DocumentId,
+        days: Option<u32>,
+        max_downloads: u32,
+        recipient: Option<&str>,
     ) -> Result<ShareCreated> {
         let _writing = self.writing().await;
         let l = self.limits();
@@ -92,6 +154,15 @@ impl Vault {
             max_downloads,
             downloads: 0,
             wrap: Access::share_wrap(&secret, &dek, &d)?,
+            sealed_recipient: match recipient {
+                Some(r) => coffre_crypto::object::seal_field(
+                    &dek,
+                    &coffre_crypto::object::ObjectHeader::new(d.id, d.version),
+                    coffre_crypto::object::Field::Recipient,
+                    r,
+                )?,
+                None => Vec::new(),
+            },
         };
         let lookup = secret.lookup_key()?;
         self.retrying(|| {
@@ -268,6 +339,12 @@ impl Vault {
     /// and durably before the stream is returned; expired, exhausted or
     /// revoked links are `Gone`.
     pub async fn redeem_share(&self, token: &str) -> Result<(DocumentInfo, PlaintextStream)> {
+        let copy = self.redeem_share_copy(token).await?;
+        Ok((copy.info, copy.stream))
+    }
+
+    /// The same, with what the copy's mark says.
+    pub async fn redeem_share_copy(&self, token: &str) -> Result<SharedCopy> {
         let _writing = self.writing().await;
         let anonymous = |detail: &'static str| {
             NewEntry::denied(Who::Anonymous, Event::ShareDownload).detail(detail)
@@ -335,6 +412,18 @@ impl Vault {
         };
         let dek = Access::share_dek(&secret, &rec.wrap, &d)?;
         let info = self.info(&d, &dek)?;
+        let recipient = if rec.sealed_recipient.is_empty() {
+            None
+        } else {
+            let opened = coffre_crypto::object::open_field(
+                &dek,
+                &coffre_crypto::object::ObjectHeader::new(d.id, d.version),
+                coffre_crypto::object::Field::Recipient,
+                &rec.sealed_recipient,
+            )
+            .map_err(|_| VaultError::Integrity)?;
+            Some(opened.as_str().to_owned())
+        };
         let stream = self.open_object(&d, dek).await?;
         self.journal(
             NewEntry::ok(Who::Share(rec.id), Event::ShareDownload)
@@ -346,6 +435,11 @@ impl Vault {
                 )),
         )
         .await?;
-        Ok((info, stream))
+        Ok(SharedCopy {
+            info,
+            stream,
+            recipient,
+            given_ms: now,
+        })
     }
 }

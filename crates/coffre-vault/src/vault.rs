@@ -162,6 +162,8 @@ pub(crate) struct Inner {
     /// The bound on key derivations running at once.
     pub kdf: crate::access::kdf_gate::KdfGate,
     pub sessions: Sessions,
+    /// Counter links, in memory only (`counter.rs`).
+    pub counter: crate::counter::CounterLinks,
     pub limits: Limits,
     pub clock: Clock,
 }
@@ -308,6 +310,7 @@ impl Vault {
                     config.limits.kdf_waiting,
                 ),
                 sessions: Sessions::new(config.limits.session_idle, config.limits.session_lifetime),
+                counter: crate::counter::CounterLinks::default(),
                 limits: config.limits,
                 clock: config.clock,
             }),

@@ -7,7 +7,7 @@ use coffre_crypto::{PrincipalId, UserSecret};
 use coffre_vault::{Category, NewBeneficiary, NewDocument, NewGrant, Permission, Vault};
 use futures_util::StreamExt;
 
-use crate::pdf_text::text_pdf;
+use coffre_copies::pdf_text::text_pdf;
 
 const ID_CARD: &[u8] = include_bytes!("../demo/carte-identite.jpg");
 const RESIDENCE: &[u8] = include_bytes!("../demo/titre-sejour.jpg");

@@ -84,9 +84,20 @@ impl<'a> Names<'a> {
         } else {
             what
         };
+        // A link at the counter, a duplicate: said as such.
+        let variant = match e.detail.as_deref() {
+            Some(d) if d.starts_with("counter:") => "-counter",
+            Some("duplicate") => "-duplicate",
+            _ => "",
+        };
         match e.outcome.as_str() {
             "ok" => {
-                let done = tr.with(&format!("j-{key}"), &vars);
+                let special = tr.with(&format!("j-{key}{variant}"), &vars);
+                let done = if variant.is_empty() || special.starts_with("j-") {
+                    tr.with(&format!("j-{key}"), &vars)
+                } else {
+                    special
+                };
                 if done.starts_with("j-") {
                     tr.with("j-other", &[("who", &who), ("you", you), ("what", &what)])
                 } else {
@@ -103,7 +114,9 @@ impl<'a> Names<'a> {
 /// (each page they open is one, and would bury what others did).
 pub fn own_read(e: &Entry, person: PrincipalId) -> bool {
     let own = Who::parse(&e.actor) == Some(Who::Beneficiary(person));
+    // A duplicate printed is not a mere read: always shown.
     own && e.outcome == "ok"
+        && e.detail.as_deref() != Some("duplicate")
         && matches!(
             e.action.as_str(),
             "document.list"

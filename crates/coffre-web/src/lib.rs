@@ -6,8 +6,8 @@
 //!
 //! Map: [`session`] (cookie, CSRF, origin check), [`ctx`] (the frame of
 //! every page), [`error`] (pages for refusals), [`i18n`] (Fluent),
-//! `person/` (the person's pages, one module per page), [`photos`] (phone
-//! photos to one PDF), `assets` (stylesheet, script).
+//! `person/` (the person's pages, one module per page), `assets`
+//! (stylesheet, script). Copies (photos to PDF, marks) are `coffre-copies`.
 
 #![deny(missing_debug_implementations)]
 
@@ -17,9 +17,7 @@ pub mod demo;
 pub mod error;
 pub mod i18n;
 mod journal_words;
-pub mod pdf_text;
 mod person;
-pub mod photos;
 pub mod session;
 #[cfg(test)]
 mod testing;
@@ -47,6 +45,8 @@ pub struct WebConfig {
     pub demo: bool,
     /// Idle limit of a session on a shared computer.
     pub shared_idle: Duration,
+    /// How long a counter link lives, in minutes.
+    pub counter_minutes: u32,
 }
 
 impl Default for WebConfig {
@@ -54,6 +54,7 @@ impl Default for WebConfig {
         Self {
             demo: false,
             shared_idle: Duration::from_secs(5 * 60),
+            counter_minutes: 15,
         }
     }
 }

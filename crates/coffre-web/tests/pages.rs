@@ -86,7 +86,9 @@ impl Site {
         let res = self.app.clone().oneshot(req).await.unwrap();
         let status = res.status();
         let headers = res.headers().clone();
-        let bytes = axum::body::to_bytes(res.into_body(), 1 << 26).await.unwrap();
+        let bytes = axum::body::to_bytes(res.into_body(), 1 << 26)
+            .await
+            .unwrap();
         Answer {
             status,
             headers,
@@ -140,7 +142,10 @@ impl Site {
         assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
         assert_eq!(a.location(), "/papiers");
         let set = a.headers.get(header::SET_COOKIE).unwrap().to_str().unwrap();
-        assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict"), "{set}");
+        assert!(
+            set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+            "{set}"
+        );
         set.split(';').next().unwrap().to_owned()
     }
 }
@@ -167,7 +172,10 @@ fn check_page(path: &str, html: &str) -> String {
         .next()
         .map(|t| t.text().collect())
         .unwrap_or_default();
-    assert!(title.ends_with("— Coffre") && title.len() > 10, "{path}: title {title:?}");
+    assert!(
+        title.ends_with("— Coffre") && title.len() > 10,
+        "{path}: title {title:?}"
+    );
     let skip = doc
         .select(&sel("a.skip"))
         .next()
@@ -203,10 +211,19 @@ fn check_page(path: &str, html: &str) -> String {
         assert!(img.value().attr("alt").is_some(), "{path}: img without alt");
     }
     for script in doc.select(&sel("script")) {
-        assert!(script.value().attr("src").is_some(), "{path}: inline script");
-        assert!(script.text().collect::<String>().trim().is_empty(), "{path}");
+        assert!(
+            script.value().attr("src").is_some(),
+            "{path}: inline script"
+        );
+        assert!(
+            script.text().collect::<String>().trim().is_empty(),
+            "{path}"
+        );
     }
-    assert!(!html.contains(" onclick=") && !html.contains(" onload="), "{path}: handlers");
+    assert!(
+        !html.contains(" onclick=") && !html.contains(" onload="),
+        "{path}: handlers"
+    );
     assert!(!html.contains(" style="), "{path}: inline style");
     title
 }
@@ -238,7 +255,12 @@ async fn every_page_is_well_formed_light_and_distinct() {
             panic!("{path} and {other} share the title {t:?}");
         }
     };
-    for path in ["/connexion", "/connexion?chiffres=1", "/aide", "/accessibilite"] {
+    for path in [
+        "/connexion",
+        "/connexion?chiffres=1",
+        "/aide",
+        "/accessibilite",
+    ] {
         let a = s.get(path, None).await;
         assert_eq!(a.status, StatusCode::OK, "{path}");
         if path != "/connexion?chiffres=1" {
@@ -289,7 +311,10 @@ async fn every_page_is_well_formed_light_and_distinct() {
             "{path}"
         );
         let csp = a.headers.get(header::CONTENT_SECURITY_POLICY).unwrap();
-        assert!(csp.to_str().unwrap().contains("script-src 'self'"), "{path}");
+        assert!(
+            csp.to_str().unwrap().contains("script-src 'self'"),
+            "{path}"
+        );
         match path.as_str() {
             // The same page, another view; the paper's confirmation pages
             // are titled by what they do.
@@ -323,9 +348,17 @@ async fn every_page_is_well_formed_light_and_distinct() {
     seen("404", &missing, &mut titles);
     let api_missing = s.get("/api/v1/nulle-part", None).await;
     assert_eq!(api_missing.status, StatusCode::NOT_FOUND);
-    assert!(api_missing.body.contains("\"no_such_route\""), "the API keeps JSON");
+    assert!(
+        api_missing.body.contains("\"no_such_route\""),
+        "the API keeps JSON"
+    );
     // English proves the mechanism.
-    let en = s.get("/papiers", Some(&format!("{}; coffre_lang=en", me.unwrap()))).await;
+    let en = s
+        .get(
+            "/papiers",
+            Some(&format!("{}; coffre_lang=en", me.unwrap())),
+        )
+        .await;
     assert!(en.body.contains("<html lang=\"en\""));
     assert!(en.body.contains("My papers"));
 }
@@ -349,7 +382,10 @@ async fn forms_need_their_token_and_our_own_site() {
         .await;
     assert_eq!(other.status, StatusCode::FORBIDDEN);
     let still = s.get("/acces", me).await;
-    assert!(still.body.contains("peut voir et ajouter"), "nothing withdrawn");
+    assert!(
+        still.body.contains("peut voir et ajouter"),
+        "nothing withdrawn"
+    );
     // Another site cannot log someone in either (login CSRF).
     let (_, id, secret) = &s.logins.people[0];
     let forced = s
@@ -366,7 +402,11 @@ async fn forms_need_their_token_and_our_own_site() {
     let done = s.post(&withdraw, me, &[("csrf", &token)]).await;
     assert_eq!(done.status, StatusCode::SEE_OTHER);
     let after = s.get("/acces", me).await;
-    assert!(after.body.contains("Aucune structure ne peut voir vos papiers"));
+    assert!(
+        after
+            .body
+            .contains("Aucune structure ne peut voir vos papiers")
+    );
 }
 
 #[tokio::test]
@@ -426,7 +466,10 @@ async fn a_caseworker_session_opens_no_person_page() {
     for path in ["/papiers", "/acces", "/journal", "/compte"] {
         let a = s.get(path, Some(&cookie)).await;
         assert_eq!(a.status, StatusCode::FORBIDDEN, "{path}");
-        assert!(a.body.contains("Cette page est pour les personnes"), "{path}");
+        assert!(
+            a.body.contains("Cette page est pour les personnes"),
+            "{path}"
+        );
     }
 }
 
@@ -436,15 +479,28 @@ async fn logout_ends_the_session_and_clears_the_browser() {
     let cookie = s.login(0, "telephone").await;
     let home = s.get("/papiers", Some(&cookie)).await;
     let out = s
-        .post("/deconnexion", Some(&cookie), &[("csrf", &csrf(&home.body))])
+        .post(
+            "/deconnexion",
+            Some(&cookie),
+            &[("csrf", &csrf(&home.body))],
+        )
         .await;
     assert_eq!(out.status, StatusCode::SEE_OTHER);
     assert_eq!(out.location(), "/connexion?fin=1");
-    let set = out.headers.get(header::SET_COOKIE).unwrap().to_str().unwrap();
+    let set = out
+        .headers
+        .get(header::SET_COOKIE)
+        .unwrap()
+        .to_str()
+        .unwrap();
     assert!(set.contains("Max-Age=0"), "{set}");
     assert!(out.headers.get("clear-site-data").is_some());
     let again = s.get("/papiers", Some(&cookie)).await;
-    assert_eq!(again.status, StatusCode::SEE_OTHER, "the old cookie opens nothing");
+    assert_eq!(
+        again.status,
+        StatusCode::SEE_OTHER,
+        "the old cookie opens nothing"
+    );
 }
 
 #[tokio::test]
@@ -456,7 +512,10 @@ async fn a_shared_computer_session_ends_sooner() {
     .await;
     let shared = s.login(0, "partage").await;
     let phone = s.login(0, "telephone").await;
-    assert_eq!(s.get("/papiers", Some(&shared)).await.status, StatusCode::OK);
+    assert_eq!(
+        s.get("/papiers", Some(&shared)).await.status,
+        StatusCode::OK
+    );
     tokio::time::sleep(Duration::from_millis(450)).await;
     let a = s.get("/papiers", Some(&shared)).await;
     assert_eq!(a.status, StatusCode::SEE_OTHER);
@@ -470,7 +529,10 @@ async fn the_login_page_never_lets_a_password_manager_keep_the_secret_on_a_share
     let s = site().await;
     let page = s.get("/connexion", None).await;
     let doc = Html::parse_document(&page.body);
-    let form = doc.select(&sel("form[action='/connexion']")).next().unwrap();
+    let form = doc
+        .select(&sel("form[action='/connexion']"))
+        .next()
+        .unwrap();
     assert_eq!(form.value().attr("autocomplete"), Some("off"));
     let secret = doc.select(&sel("#secret")).next().unwrap();
     assert_eq!(secret.value().attr("type"), Some("password"));

@@ -269,6 +269,25 @@ impl Vault {
         session: &Session,
         document: DocumentId,
     ) -> Result<(DocumentInfo, PlaintextStream)> {
+        self.download_for(session, document, None).await
+    }
+
+    /// The same, to print a duplicate: the journal says so ("duplicate").
+    pub async fn download_duplicate(
+        &self,
+        session: &Session,
+        document: DocumentId,
+    ) -> Result<(DocumentInfo, PlaintextStream)> {
+        self.download_for(session, document, Some("duplicate"))
+            .await
+    }
+
+    async fn download_for(
+        &self,
+        session: &Session,
+        document: DocumentId,
+        purpose: Option<&'static str>,
+    ) -> Result<(DocumentInfo, PlaintextStream)> {
         let (d, dek) = self
             .readable(session, document, Action::ReadDocument)
             .await?;
@@ -295,12 +314,13 @@ impl Vault {
                 return Err(e);
             }
         };
-        self.journal(
-            NewEntry::ok(session.principal.who(), Event::DocumentDownload)
-                .vault(d.beneficiary)
-                .doc(d.id),
-        )
-        .await?;
+        let mut entry = NewEntry::ok(session.principal.who(), Event::DocumentDownload)
+            .vault(d.beneficiary)
+            .doc(d.id);
+        if let Some(purpose) = purpose {
+            entry = entry.detail(purpose);
+        }
+        self.journal(entry).await?;
         Ok((info, stream))
     }
 

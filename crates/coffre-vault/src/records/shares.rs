@@ -31,6 +31,10 @@ pub(crate) struct ShareRecord {
     pub downloads: u32,
     #[serde(with = "b64")]
     pub wrap: Vec<u8>,
+    /// Whom the link was made for, sealed under the document's key (the
+    /// copy carries it in its mark); empty when nobody was named.
+    #[serde(default, with = "b64")]
+    pub sealed_recipient: Vec<u8>,
 }
 
 pub(crate) struct Shares<'a, T> {

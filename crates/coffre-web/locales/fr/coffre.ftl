@@ -455,3 +455,43 @@ banner-added = { $n ->
     [one] Depuis votre dernière visite, { $structure } a ajouté « { $title } » dans votre coffre.
    *[other] Depuis votre dernière visite, des structures ont ajouté { $n } papiers dans votre coffre, dont « { $title } » par { $structure }.
 }
+
+## Montrer au guichet
+counter-give-heading = Donner une copie à l'agent
+counter-give-explain = { $n ->
+    [one] L'agent pourra recevoir une copie une seule fois, pendant 1 minute, avec un code QR ou un code court. La copie porte la mention « Copie transmise ».
+   *[other] L'agent pourra recevoir une copie une seule fois, pendant { $n } minutes, avec un code QR ou un code court. La copie porte la mention « Copie transmise ».
+}
+counter-for = À qui le montrez-vous ?
+counter-for-hint = (par exemple : Préfecture du Rhône ; c'est écrit sur la copie)
+counter-start = Donner un code à l'agent
+counter-default-recipient = un guichet
+counter-title = Montrer au guichet
+counter-for-agent = Pour l'agent du guichet
+counter-scan = Scannez ce code QR avec votre téléphone ou votre ordinateur :
+counter-qr-alt = Code QR du lien vers la copie de ce papier
+counter-or-type = Ou allez sur
+counter-code-label = Code à taper
+counter-until = Ce code marche jusqu'au
+counter-once = Il ne sert qu'une fois.
+counter-mark = La copie portera la mention « Copie transmise à { $recipient } ».
+counter-stop = Arrêter de montrer
+agent-title = Recevoir une copie
+agent-explain = La personne vous montre un papier avec Coffre. Tapez le code affiché sur son écran pour recevoir une copie.
+agent-code = Le code
+agent-code-hint = (9 lettres et chiffres, par exemple ABC-DEF-GHJ)
+agent-see = Voir la copie
+agent-bad-code = Ce code ne marche pas : il est faux, il a déjà servi, ou il a expiré. Demandez à la personne un nouveau code.
+agent-token-explain = La personne vous montre un papier avec Coffre. Vous pouvez en recevoir une copie, marquée « Copie transmise ».
+paper-print = Imprimer un duplicata
+link-for = À qui envoyez-vous ce lien ?
+link-for-hint = (par exemple : CAF de Lyon ; c'est écrit sur la copie)
+link-for-missing = Écrivez à qui vous envoyez ce lien : c'est écrit sur la copie.
+j-share-create-counter = Vous avez montré { $paper } au guichet.
+j-share-download-counter = L'agent du guichet a reçu une copie de { $paper }.
+j-share-revoke-counter = Vous avez arrêté de montrer { $paper }.
+j-document-download-duplicate = { $you ->
+    [yes] Vous avez imprimé un duplicata de { $paper }.
+   *[other] { $who } a imprimé un duplicata de { $paper }.
+}
+counter-line = « { $title } » est montré au guichet ({ $recipient }) : le code marche jusqu'au { $time }.

@@ -99,7 +99,8 @@ async fn access(State(state): State<AppState>, p: Person) -> PageResult<Response
         })
         .collect();
     let shares = state.vault.vault_shares(&p.session, p.id).await?;
-    let titles: HashMap<_, _> = if shares.is_empty() {
+    let counters = state.vault.counter_links(&p.session)?;
+    let titles: HashMap<_, _> = if shares.is_empty() && counters.is_empty() {
         HashMap::new()
     } else {
         state
@@ -110,7 +111,24 @@ async fn access(State(state): State<AppState>, p: Person) -> PageResult<Response
             .map(|d| (d.document_id, d.title))
             .collect()
     };
-    let links = shares
+    let mut links: Vec<LinkLine> = counters
+        .into_iter()
+        .map(|c| LinkLine {
+            sentence: tr.with(
+                "counter-line",
+                &[
+                    (
+                        "title",
+                        &titles.get(&c.document).cloned().unwrap_or_default(),
+                    ),
+                    ("recipient", &c.recipient),
+                    ("time", &tr.moment(c.expires_ms)),
+                ],
+            ),
+            stop: format!("/guichet/{}/arreter", c.id),
+        })
+        .collect();
+    let shares: Vec<LinkLine> = shares
         .into_iter()
         .map(|s| {
             let title = titles.get(&s.document_id).cloned().unwrap_or_default();
@@ -124,6 +142,7 @@ async fn access(State(state): State<AppState>, p: Person) -> PageResult<Response
             }
         })
         .collect();
+    links.extend(shares);
     Ok(ok(&AccessPage {
         c: Ctx::person(&p, &state, "access-title", "acces"),
         grants,

@@ -18,9 +18,9 @@ use serde::Deserialize;
 use super::papers::category_name;
 use crate::ctx::Ctx;
 use crate::error::{PageError, PageResult};
-use crate::photos::{self, PhotoError};
 use crate::session::Person;
 use crate::{page, see_other};
+use coffre_copies::photos::{self, PhotoError};
 
 pub fn router(max_body_bytes: usize) -> Router<AppState> {
     Router::new().route(

@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::{CsrfOnly, PageForm, PagePath};
 use crate::ctx::Ctx;
-use crate::error::PageResult;
+use crate::error::{PageError, PageResult};
 use crate::session::Person;
 use crate::{ok, see_other};
 
@@ -51,6 +51,8 @@ struct LinkForm {
     duree: String,
     #[serde(default)]
     fois: String,
+    #[serde(default)]
+    pour: String,
 }
 
 #[derive(Template)]
@@ -79,9 +81,12 @@ async fn make_link(
         "3" => 3,
         _ => 1,
     };
+    if f.pour.trim().is_empty() {
+        return Err(PageError::Invalid("link-for-missing"));
+    }
     let made = state
         .vault
-        .create_share(&p.session, id, Some(days), uses)
+        .create_share_to(&p.session, id, Some(days), uses, &f.pour)
         .await?;
     let tr = p.tr;
     let until = tr.day(made.expires_ms);

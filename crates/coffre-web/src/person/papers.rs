@@ -32,7 +32,37 @@ pub fn router() -> Router<AppState> {
 
 /// The paper's file, on a route with a long time limit.
 pub fn files() -> Router<AppState> {
-    Router::new().route("/papiers/{id}/fichier", get(file))
+    Router::new()
+        .route("/papiers/{id}/fichier", get(file))
+        .route("/papiers/{id}/duplicata", get(duplicate))
+}
+
+/// "Imprimer un duplicata": the paper as a PDF marked "Duplicata imprimé
+/// le …", shown for the browser to print; journaled as such.
+async fn duplicate(
+    State(state): State<AppState>,
+    p: Person,
+    PagePath(id): PagePath<DocumentId>,
+) -> PageResult<Response> {
+    let (info, stream) = state.vault.download_duplicate(&p.session, id).await?;
+    if info.beneficiary_id != p.id {
+        return Err(PageError::NotFound);
+    }
+    let mark = coffre_copies::duplicate_mark(state.vault.clock().now_ms());
+    let mut r = coffre_api::marked_response(&state, info, stream, mark)
+        .await
+        .map_err(|_| PageError::Internal("marking a duplicate"))?;
+    if let Some(v) = r.headers().get(header::CONTENT_DISPOSITION).cloned()
+        && let Ok(s) = v.to_str()
+        && let Ok(v) = HeaderValue::from_str(&s.replacen("attachment", "inline", 1))
+    {
+        r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+    }
+    r.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; sandbox"),
+    );
+    Ok(r)
 }
 
 /// Papers whose validity ends within this many days get a banner.

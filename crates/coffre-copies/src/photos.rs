@@ -22,12 +22,16 @@ const MARGIN: f32 = 18.0;
 /// Why photos cannot be made into a PDF.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum PhotoError {
+    /// A file is not a JPEG (or its headers do not parse).
     #[error("not a JPEG")]
     NotJpeg,
+    /// More than [`MAX_PHOTOS`].
     #[error("too many photos")]
     TooMany,
+    /// A photo over [`MAX_PHOTO_BYTES`], or all over [`MAX_PHOTOS_BYTES`].
     #[error("a photo is too large")]
     TooLarge,
+    /// No photo at all.
     #[error("no photo")]
     None,
 }
@@ -35,8 +39,11 @@ pub enum PhotoError {
 /// What the PDF needs of a JPEG: its size, colours, and how to turn it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct JpegFacts {
+    /// Pixels across, as stored.
     pub width: u16,
+    /// Pixels down, as stored.
     pub height: u16,
+    /// 1 (grey), 3 (colour) or 4 (CMYK).
     pub components: u8,
     /// EXIF orientation, 1 to 8 (1: as stored).
     pub orientation: u8,
@@ -96,6 +103,15 @@ pub fn placement(orientation: u8, x: f32, y: f32, w: f32, h: f32) -> [f32; 6] {
 
 /// One PDF, one A4 page per photo, in the order given.
 pub fn photos_to_pdf(photos: &[Vec<u8>]) -> Result<Vec<u8>, PhotoError> {
+    build(photos, None)
+}
+
+/// The same, with a mark drawn over each page ([`crate::mark`]).
+pub fn photos_to_pdf_marked(photos: &[Vec<u8>], mark: &str) -> Result<Vec<u8>, PhotoError> {
+    build(photos, Some(mark))
+}
+
+fn build(photos: &[Vec<u8>], mark: Option<&str>) -> Result<Vec<u8>, PhotoError> {
     if photos.is_empty() {
         return Err(PhotoError::None);
     }
@@ -114,6 +130,8 @@ pub fn photos_to_pdf(photos: &[Vec<u8>]) -> Result<Vec<u8>, PhotoError> {
     let mut pdf = Pdf::new();
     let catalog = Ref::new(1);
     let tree = Ref::new(2);
+    // The mark's font, shared by every page.
+    let font = Ref::new(3 + 3 * i32::try_from(photos.len()).unwrap_or(0));
     // Per photo: its page, its content stream, its image.
     let ids = |i: usize| {
         let base = 3 + 3 * i32::try_from(i).unwrap_or(0);
@@ -140,14 +158,25 @@ pub fn photos_to_pdf(photos: &[Vec<u8>]) -> Result<Vec<u8>, PhotoError> {
         page.media_box(Rect::new(0.0, 0.0, A4.0, A4.1));
         page.parent(tree);
         page.contents(content_id);
-        page.resources().x_objects().pair(name, image_id);
+        {
+            let mut resources = page.resources();
+            resources.x_objects().pair(name, image_id);
+            if mark.is_some() {
+                resources.fonts().pair(Name(b"CoffreMark"), font);
+            }
+        }
         page.finish();
         let mut content = Content::new();
         content.save_state();
         content.transform(placement(f.orientation, x, y, w, h));
         content.x_object(name);
         content.restore_state();
-        pdf.stream(content_id, &content.finish());
+        let mut drawing = content.finish().to_vec();
+        if let Some(mark) = mark {
+            drawing.push(b'\n');
+            drawing.extend_from_slice(&crate::mark::mark_content(b"CoffreMark", A4.0, A4.1, mark));
+        }
+        pdf.stream(content_id, &drawing);
         let mut image = pdf.image_xobject(image_id, data);
         image.filter(Filter::DctDecode);
         image.width(i32::from(f.width));
@@ -165,6 +194,11 @@ pub fn photos_to_pdf(photos: &[Vec<u8>]) -> Result<Vec<u8>, PhotoError> {
         }
         image.bits_per_component(8);
         image.finish();
+    }
+    if mark.is_some() {
+        pdf.type1_font(font)
+            .base_font(Name(b"Helvetica"))
+            .encoding_predefined(Name(b"WinAnsiEncoding"));
     }
     Ok(pdf.finish())
 }
