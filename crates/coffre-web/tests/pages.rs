@@ -249,7 +249,7 @@ fn csrf(html: &str) -> String {
 async fn every_page_is_well_formed_light_and_distinct() {
     let s = site().await;
     let mut titles: HashMap<String, String> = HashMap::new();
-    let mut seen = |path: &str, a: &Answer, titles: &mut HashMap<String, String>| {
+    let seen = |path: &str, a: &Answer, titles: &mut HashMap<String, String>| {
         let t = check_page(path, &a.body);
         if let Some(other) = titles.insert(t.clone(), path.to_owned()) {
             panic!("{path} and {other} share the title {t:?}");
@@ -336,7 +336,12 @@ async fn every_page_is_well_formed_light_and_distinct() {
         .post(
             &format!("{card}/lien"),
             me,
-            &[("csrf", &csrf(&form.body)), ("duree", "1"), ("fois", "1")],
+            &[
+                ("csrf", &csrf(&form.body)),
+                ("duree", "1"),
+                ("fois", "1"),
+                ("pour", "CAF de Lyon"),
+            ],
         )
         .await;
     assert_eq!(made.status, StatusCode::OK);
@@ -508,6 +513,7 @@ async fn a_shared_computer_session_ends_sooner() {
     let s = site_with(WebConfig {
         demo: true,
         shared_idle: Duration::from_millis(300),
+        ..WebConfig::default()
     })
     .await;
     let shared = s.login(0, "partage").await;
@@ -544,4 +550,162 @@ async fn the_login_page_never_lets_a_password_manager_keep_the_secret_on_a_share
         .next()
         .unwrap();
     assert!(shared.value().attr("checked").is_some());
+}
+
+/// The mark as a copy holds it: WinAnsi bytes, in hex, in a content stream.
+fn mark_hex(words: &str) -> String {
+    let bytes = coffre_copies::pdf_text::win_ansi(words);
+    bytes.iter().map(|b| format!("{b:02X}")).collect()
+}
+
+#[tokio::test]
+async fn the_counter_gives_one_marked_copy_and_stops_at_once() {
+    let s = site().await;
+    let cookie = s.login(0, "telephone").await;
+    let me = Some(cookie.as_str());
+    let home = s.get("/papiers", me).await;
+    let card = href(&home.body, ".banner a[href^='/papiers/']");
+    let show = s.get(&format!("{card}/montrer"), me).await;
+    let started = s
+        .post(
+            &format!("{card}/guichet"),
+            me,
+            &[("csrf", &csrf(&show.body)), ("pour", "Préfecture du Rhône")],
+        )
+        .await;
+    assert_eq!(started.status, StatusCode::SEE_OTHER, "{}", started.body);
+    let counter = started.location().to_owned();
+    assert!(counter.starts_with("/guichet/"), "{counter}");
+    let page = s.get(&counter, me).await;
+    check_page(&counter, &page.body);
+    let doc = Html::parse_document(&page.body);
+    let qr = doc.select(&sel("img.qr")).next().unwrap();
+    assert!(qr.value().attr("src").unwrap().starts_with("data:image/svg+xml;base64,"));
+    assert!(!qr.value().attr("alt").unwrap().is_empty());
+    let code: String = doc
+        .select(&sel(".short-code"))
+        .next()
+        .unwrap()
+        .text()
+        .collect();
+    // The agent's pages are pages too.
+    let agent_form = s.get("/c", None).await;
+    assert_eq!(agent_form.status, StatusCode::OK);
+    check_page("/c", &agent_form.body);
+    // Another site cannot spend the code.
+    let other = s
+        .post_from("/c", None, &[("code", code.trim())], "cross-site")
+        .await;
+    assert_eq!(other.status, StatusCode::FORBIDDEN);
+    let copy = s.post("/c", None, &[("code", code.trim())]).await;
+    assert_eq!(copy.status, StatusCode::OK);
+    assert_eq!(copy.headers.get(header::CONTENT_TYPE).unwrap(), "application/pdf");
+    let disposition = copy.headers.get(header::CONTENT_DISPOSITION).unwrap();
+    assert!(disposition.to_str().unwrap().starts_with("inline"));
+    assert!(
+        copy.body
+            .contains(&mark_hex("Copie transmise à Préfecture du Rhône le ")),
+        "the counter copy carries the mark"
+    );
+    let again = s.post("/c", None, &[("code", code.trim())]).await;
+    assert_eq!(again.status, StatusCode::GONE);
+    check_page("/c refused", &again.body);
+    assert!(again.body.contains("Ce code ne marche pas"));
+
+    // By the QR code's link: a page first (a preview uses nothing), then
+    // the copy; "Arrêter de montrer" before the agent asks: nothing.
+    let session = s
+        .state
+        .vault
+        .session(cookie.trim_start_matches("coffre_page="))
+        .unwrap();
+    let show = s.get(&format!("{card}/montrer"), me).await;
+    let started = s
+        .post(
+            &format!("{card}/guichet"),
+            me,
+            &[("csrf", &csrf(&show.body)), ("pour", "CAF")],
+        )
+        .await;
+    let live = s.state.vault.counter_links(&session).unwrap();
+    assert_eq!(live.len(), 1);
+    let token_path = format!("/c/{}", live[0].token.as_str());
+    for _ in 0..2 {
+        let preview = s.get(&token_path, None).await;
+        assert_eq!(preview.status, StatusCode::OK);
+        check_page(&token_path, &preview.body);
+    }
+    let page = s.get(started.location(), me).await;
+    let stopped = s
+        .post(
+            &format!("{}/arreter", started.location()),
+            me,
+            &[("csrf", &csrf(&page.body))],
+        )
+        .await;
+    assert_eq!(stopped.status, StatusCode::SEE_OTHER);
+    let gone = s.post(&token_path, None, &[]).await;
+    assert_eq!(gone.status, StatusCode::GONE);
+    assert!(s.state.vault.counter_links(&session).unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn links_and_duplicates_carry_their_mark_and_the_owners_download_does_not() {
+    let s = site().await;
+    let cookie = s.login(0, "telephone").await;
+    let me = Some(cookie.as_str());
+    let caf_page = s.get("/papiers/categorie/social_benefits", me).await;
+    let caf = href(&caf_page.body, "a.item");
+    // The person's own download is the untouched original.
+    let original = s.get(&format!("{caf}/fichier?telecharger=1"), me).await;
+    assert!(original.body.starts_with("%PDF-"));
+    assert!(!original.body.contains(&mark_hex("Copie transmise")));
+    // A duplicate says so.
+    let dup = s.get(&format!("{caf}/duplicata"), me).await;
+    assert_eq!(dup.status, StatusCode::OK);
+    assert!(dup.body.contains(&mark_hex("Duplicata imprimé le ")));
+    // A link for "CAF de Lyon": the copy names it.
+    let form = s.get(&format!("{caf}/lien"), me).await;
+    let missing = s
+        .post(
+            &format!("{caf}/lien"),
+            me,
+            &[("csrf", &csrf(&form.body)), ("duree", "1"), ("fois", "1")],
+        )
+        .await;
+    assert_eq!(missing.status, StatusCode::BAD_REQUEST, "a recipient is asked for");
+    let made = s
+        .post(
+            &format!("{caf}/lien"),
+            me,
+            &[
+                ("csrf", &csrf(&form.body)),
+                ("duree", "1"),
+                ("fois", "1"),
+                ("pour", "CAF de Lyon"),
+            ],
+        )
+        .await;
+    let doc = Html::parse_document(&made.body);
+    let url: String = doc
+        .select(&sel(".secret-link"))
+        .next()
+        .unwrap()
+        .text()
+        .collect();
+    let path = url.trim().trim_start_matches("http://127.0.0.1:8080").to_owned();
+    let copy = s.post(&path, None, &[]).await;
+    assert_eq!(copy.status, StatusCode::OK);
+    assert_eq!(copy.headers.get(header::CONTENT_TYPE).unwrap(), "application/pdf");
+    assert!(copy.body.contains(&mark_hex("Copie transmise à CAF de Lyon le ")));
+    // The journal says it in words.
+    let journal = s.get("/journal", me).await;
+    assert!(journal.body.contains("Vous avez imprimé un duplicata de « Attestation CAF »"));
+    assert!(
+        journal
+            .body
+            .contains("Quelqu&#39;un qui avait un lien a téléchargé « Attestation CAF »"),
+        "{}",
+        journal.body
+    );
 }
