@@ -70,6 +70,7 @@ pub async fn run(settings: Settings, demo: bool) -> anyhow::Result<()> {
         trusted_proxies,
         metrics_token,
         server_limits,
+        web,
     } = settings;
     raise_open_files();
     let opened = datadir::open_or_init(&data_dir, &protection)
@@ -228,10 +229,7 @@ pub async fn run(settings: Settings, demo: bool) -> anyhow::Result<()> {
         trusted_proxies,
         metrics_token,
     };
-    let web = coffre_web::WebConfig {
-        demo,
-        ..coffre_web::WebConfig::default()
-    };
+    let web = coffre_web::WebConfig { demo, ..web };
     let app = coffre_web::app(AppState::with_metrics(vault.clone(), api, metrics), web);
     if demo {
         let logins = coffre_web::demo::seed(&vault)

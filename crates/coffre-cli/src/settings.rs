@@ -51,6 +51,7 @@ pub struct Settings {
     pub trusted_proxies: Vec<IpAddr>,
     pub metrics_token: Option<String>,
     pub server_limits: coffre_api::server::ServerLimits,
+    pub web: coffre_web::WebConfig,
 }
 
 /// Scheduled backups.
@@ -127,6 +128,7 @@ impl Settings {
                 None => None,
             },
             server_limits: server_limits(&config)?,
+            web: config.web.checked()?,
             protection,
             data_dir,
         })
