@@ -271,6 +271,9 @@ mod tests {
         let c: Config = toml::from_str("[web]\ncounter_link_minutes = 61\n").unwrap();
         assert!(c.web.checked().is_err());
         let c: Config = toml::from_str("[web]\nshared_computer_idle_minutes = 3\n").unwrap();
-        assert_eq!(c.web.checked().unwrap().shared_idle, Duration::from_secs(180));
+        assert_eq!(
+            c.web.checked().unwrap().shared_idle,
+            Duration::from_secs(180)
+        );
     }
 }

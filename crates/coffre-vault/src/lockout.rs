@@ -406,6 +406,24 @@ impl Vault {
         }
     }
 
+    /// Wrong secrets this client may still type before the account locks
+    /// (for it, or for everyone): what the login page tells the person.
+    pub(crate) fn tries_left(&self, account: &Account<'_>) -> Result<u32> {
+        let l = self.limits();
+        let now = self.now_ms();
+        let read = self.records().read();
+        let left = |key: &[u8], after: u32| -> Result<u32> {
+            let state = Lockout::from_record(&read.attempts().get(key)?);
+            Ok(if state.locked_until(now).is_some() {
+                0
+            } else {
+                after.saturating_sub(state.counts().0)
+            })
+        };
+        Ok(left(&account.client_key(), l.lockout_after)?
+            .min(left(&account.all_key(), l.lockout_after_all)?))
+    }
+
     /// After a wrong secret: locks each counter at its limit, journals, and
     /// returns the error to answer with.
     pub(crate) async fn attempt_failed(&self, account: &Account<'_>) -> VaultError {

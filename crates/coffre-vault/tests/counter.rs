@@ -60,7 +60,11 @@ async fn a_counter_link_serves_once_by_token_or_code_and_stops_at_once() {
     assert!(w.vault.counter_link(&me, made.id).is_err());
 
     // By the short code, typed loosely: once.
-    let made = w.vault.create_counter_link(&me, d, "CAF", 15).await.unwrap();
+    let made = w
+        .vault
+        .create_counter_link(&me, d, "CAF", 15)
+        .await
+        .unwrap();
     let view = w.vault.counter_link(&me, made.id).unwrap();
     let typed = format!(
         " {}-{} {} ",
@@ -76,7 +80,11 @@ async fn a_counter_link_serves_once_by_token_or_code_and_stops_at_once() {
     ));
 
     // "Arrêter de montrer": dead at once, by token and by code.
-    let made = w.vault.create_counter_link(&me, d, "CAF", 15).await.unwrap();
+    let made = w
+        .vault
+        .create_counter_link(&me, d, "CAF", 15)
+        .await
+        .unwrap();
     let view = w.vault.counter_link(&me, made.id).unwrap();
     w.vault.stop_counter_link(&me, made.id).await.unwrap();
     assert!(matches!(
@@ -89,7 +97,11 @@ async fn a_counter_link_serves_once_by_token_or_code_and_stops_at_once() {
     ));
 
     // Its minutes over: gone.
-    let made = w.vault.create_counter_link(&me, d, "CAF", 15).await.unwrap();
+    let made = w
+        .vault
+        .create_counter_link(&me, d, "CAF", 15)
+        .await
+        .unwrap();
     let view = w.vault.counter_link(&me, made.id).unwrap();
     w.vault.clock().advance(Duration::from_secs(15 * 60 + 1));
     assert!(matches!(
@@ -98,7 +110,11 @@ async fn a_counter_link_serves_once_by_token_or_code_and_stops_at_once() {
     ));
 
     // The paper deleted meanwhile: gone.
-    let made = w.vault.create_counter_link(&me, d, "CAF", 15).await.unwrap();
+    let made = w
+        .vault
+        .create_counter_link(&me, d, "CAF", 15)
+        .await
+        .unwrap();
     let view = w.vault.counter_link(&me, made.id).unwrap();
     w.vault.delete_document(&me, d).await.unwrap();
     assert!(matches!(
@@ -111,14 +127,15 @@ async fn a_counter_link_serves_once_by_token_or_code_and_stops_at_once() {
     let counters: Vec<(String, String)> = j
         .entries
         .iter()
-        .filter(|e| e.detail.as_deref().is_some_and(|d| d.starts_with("counter:")))
+        .filter(|e| {
+            e.detail
+                .as_deref()
+                .is_some_and(|d| d.starts_with("counter:"))
+        })
         .map(|e| (e.action.clone(), e.outcome.clone()))
         .collect();
     assert_eq!(
-        counters
-            .iter()
-            .filter(|(a, _)| a == "share.create")
-            .count(),
+        counters.iter().filter(|(a, _)| a == "share.create").count(),
         5
     );
     assert_eq!(
@@ -154,8 +171,17 @@ async fn only_the_person_shows_their_papers_and_nobody_else_sees_the_codes() {
         w.vault.create_counter_link(&cw, d, "CAF", 15).await,
         Err(VaultError::Forbidden(_))
     ));
-    assert!(w.vault.create_counter_link(&other, d, "CAF", 15).await.is_err());
-    let made = w.vault.create_counter_link(&me, d, "CAF", 15).await.unwrap();
+    assert!(
+        w.vault
+            .create_counter_link(&other, d, "CAF", 15)
+            .await
+            .is_err()
+    );
+    let made = w
+        .vault
+        .create_counter_link(&me, d, "CAF", 15)
+        .await
+        .unwrap();
     // Nobody but the person sees or stops it.
     assert!(w.vault.counter_link(&other, made.id).is_err());
     assert!(w.vault.counter_link(&cw, made.id).is_err());
@@ -182,7 +208,10 @@ async fn only_the_person_shows_their_papers_and_nobody_else_sees_the_codes() {
     ));
     // At most five at once per person.
     for _ in 0..4 {
-        w.vault.create_counter_link(&me, d, "CAF", 15).await.unwrap();
+        w.vault
+            .create_counter_link(&me, d, "CAF", 15)
+            .await
+            .unwrap();
     }
     assert!(matches!(
         w.vault.create_counter_link(&me, d, "CAF", 15).await,
@@ -201,7 +230,11 @@ async fn short_code_guessing_has_a_global_budget() {
         .await
         .unwrap()
         .document_id;
-    let made = w.vault.create_counter_link(&me, d, "CAF", 15).await.unwrap();
+    let made = w
+        .vault
+        .create_counter_link(&me, d, "CAF", 15)
+        .await
+        .unwrap();
     let view = w.vault.counter_link(&me, made.id).unwrap();
     // A guesser spends the minute's budget…
     for i in 0..coffre_vault::CODE_TRIES_PER_MINUTE {
@@ -217,7 +250,11 @@ async fn short_code_guessing_has_a_global_budget() {
         Err(VaultError::Busy { .. })
     ));
     // The QR code's token (256 bits) is not on that budget.
-    let made2 = w.vault.create_counter_link(&me, d, "CAF", 15).await.unwrap();
+    let made2 = w
+        .vault
+        .create_counter_link(&me, d, "CAF", 15)
+        .await
+        .unwrap();
     let view2 = w.vault.counter_link(&me, made2.id).unwrap();
     assert!(w.vault.redeem_counter_token(&view2.token).await.is_ok());
     w.vault.clock().advance(Duration::from_secs(61));
@@ -235,7 +272,11 @@ async fn counter_links_never_reach_the_disk_and_end_with_the_process() {
         .await
         .unwrap()
         .document_id;
-    let made = w.vault.create_counter_link(&me, d, "CAF", 15).await.unwrap();
+    let made = w
+        .vault
+        .create_counter_link(&me, d, "CAF", 15)
+        .await
+        .unwrap();
     let view = w.vault.counter_link(&me, made.id).unwrap();
     w.vault.checkpoint().await.unwrap();
     // Neither the token nor the short code is anywhere in the data

@@ -163,7 +163,9 @@ fn main() {
                     .insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 1))));
                 let t = Instant::now();
                 let res = app.oneshot(req).await.unwrap();
-                let body = axum::body::to_bytes(res.into_body(), 1 << 24).await.unwrap();
+                let body = axum::body::to_bytes(res.into_body(), 1 << 24)
+                    .await
+                    .unwrap();
                 let took = t.elapsed();
                 assert!(body.len() > 1000);
                 took
@@ -182,7 +184,10 @@ fn main() {
         }
         summary(&format!("home page, {PAPERS} papers"), home);
         summary(
-            &format!("one category's page ({} papers)", PAPERS / Category::ALL.len() + 1),
+            &format!(
+                "one category's page ({} papers)",
+                PAPERS / Category::ALL.len() + 1
+            ),
             category,
         );
     });

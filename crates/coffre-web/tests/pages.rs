@@ -5,7 +5,7 @@
 //! the pages promise against misuse: CSRF, other sites, a caseworker's
 //! session, someone else's paper, shared computers, logout.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -280,10 +280,15 @@ async fn every_page_is_well_formed_light_and_distinct() {
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
     check_page("wrong login", &wrong.body);
     assert!(wrong.body.contains("n&#39;est pas bon"), "{}", wrong.body);
+    assert!(
+        wrong.body.contains("Il vous reste 4 essais"),
+        "{}",
+        wrong.body
+    );
     assert!(!wrong.body.contains("faux"), "the secret is never echoed");
 
-    let me = s.login(0, "telephone").await;
-    let me = Some(me.as_str());
+    let cookie = s.login(0, "telephone").await;
+    let me = Some(cookie.as_str());
     let home = s.get("/papiers", me).await;
     assert_eq!(home.status, StatusCode::OK);
     seen("/papiers", &home, &mut titles);
@@ -361,7 +366,7 @@ async fn every_page_is_well_formed_light_and_distinct() {
     let en = s
         .get(
             "/papiers",
-            Some(&format!("{}; coffre_lang=en", me.unwrap())),
+            Some(&format!("{cookie}; coffre_lang=en")),
         )
         .await;
     assert!(en.body.contains("<html lang=\"en\""));
@@ -580,7 +585,12 @@ async fn the_counter_gives_one_marked_copy_and_stops_at_once() {
     check_page(&counter, &page.body);
     let doc = Html::parse_document(&page.body);
     let qr = doc.select(&sel("img.qr")).next().unwrap();
-    assert!(qr.value().attr("src").unwrap().starts_with("data:image/svg+xml;base64,"));
+    assert!(
+        qr.value()
+            .attr("src")
+            .unwrap()
+            .starts_with("data:image/svg+xml;base64,")
+    );
     assert!(!qr.value().attr("alt").unwrap().is_empty());
     let code: String = doc
         .select(&sel(".short-code"))
@@ -599,7 +609,10 @@ async fn the_counter_gives_one_marked_copy_and_stops_at_once() {
     assert_eq!(other.status, StatusCode::FORBIDDEN);
     let copy = s.post("/c", None, &[("code", code.trim())]).await;
     assert_eq!(copy.status, StatusCode::OK);
-    assert_eq!(copy.headers.get(header::CONTENT_TYPE).unwrap(), "application/pdf");
+    assert_eq!(
+        copy.headers.get(header::CONTENT_TYPE).unwrap(),
+        "application/pdf"
+    );
     let disposition = copy.headers.get(header::CONTENT_DISPOSITION).unwrap();
     assert!(disposition.to_str().unwrap().starts_with("inline"));
     assert!(
@@ -673,7 +686,11 @@ async fn links_and_duplicates_carry_their_mark_and_the_owners_download_does_not(
             &[("csrf", &csrf(&form.body)), ("duree", "1"), ("fois", "1")],
         )
         .await;
-    assert_eq!(missing.status, StatusCode::BAD_REQUEST, "a recipient is asked for");
+    assert_eq!(
+        missing.status,
+        StatusCode::BAD_REQUEST,
+        "a recipient is asked for"
+    );
     let made = s
         .post(
             &format!("{caf}/lien"),
@@ -693,14 +710,27 @@ async fn links_and_duplicates_carry_their_mark_and_the_owners_download_does_not(
         .unwrap()
         .text()
         .collect();
-    let path = url.trim().trim_start_matches("http://127.0.0.1:8080").to_owned();
+    let path = url
+        .trim()
+        .trim_start_matches("http://127.0.0.1:8080")
+        .to_owned();
     let copy = s.post(&path, None, &[]).await;
     assert_eq!(copy.status, StatusCode::OK);
-    assert_eq!(copy.headers.get(header::CONTENT_TYPE).unwrap(), "application/pdf");
-    assert!(copy.body.contains(&mark_hex("Copie transmise à CAF de Lyon le ")));
+    assert_eq!(
+        copy.headers.get(header::CONTENT_TYPE).unwrap(),
+        "application/pdf"
+    );
+    assert!(
+        copy.body
+            .contains(&mark_hex("Copie transmise à CAF de Lyon le "))
+    );
     // The journal says it in words.
     let journal = s.get("/journal", me).await;
-    assert!(journal.body.contains("Vous avez imprimé un duplicata de « Attestation CAF »"));
+    assert!(
+        journal
+            .body
+            .contains("Vous avez imprimé un duplicata de « Attestation CAF »")
+    );
     assert!(
         journal
             .body
@@ -708,4 +738,52 @@ async fn links_and_duplicates_carry_their_mark_and_the_owners_download_does_not(
         "{}",
         journal.body
     );
+}
+
+#[tokio::test]
+async fn wrong_codes_say_how_many_tries_remain_the_same_for_everyone() {
+    let s = site().await;
+    let (_, known, _) = s.logins.people[1].clone();
+    let unknown = "personne-4242";
+    let tries = |id: &str| {
+        let id = id.to_owned();
+        let s = &s;
+        async move {
+            let a = s
+                .post(
+                    "/connexion",
+                    None,
+                    &[("identifier", &id), ("secret", "pas le bon")],
+                )
+                .await;
+            let doc = Html::parse_document(&a.body);
+            let msg: String = doc
+                .select(&sel("#secret-erreur"))
+                .next()
+                .map(|e| e.text().collect())
+                .unwrap_or_default();
+            (a.status, msg)
+        }
+    };
+    // The same answers, in the same order, whether an account exists or not.
+    for expected in [4, 3, 2, 1] {
+        let k = tries(&known).await;
+        let u = tries(unknown).await;
+        assert_eq!(k, u, "known and unknown identifiers answer alike");
+        let word = if expected == 1 { "essai" } else { "essais" };
+        assert!(
+            k.1.contains(&format!("Il vous reste {expected} {word}")),
+            "{}",
+            k.1
+        );
+    }
+    // The fifth locks, said in words, with when to come back — alike too.
+    for id in [known.as_str(), unknown] {
+        let locked = s
+            .post("/connexion", None, &[("identifier", id), ("secret", "x")])
+            .await;
+        assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS, "{id}");
+        assert!(locked.body.contains("Réessayez dans"), "{}", locked.body);
+        assert!(locked.headers.get(header::RETRY_AFTER).is_some());
+    }
 }

@@ -297,6 +297,46 @@ impl Vault {
         Ok(out)
     }
 
+    /// Wrong secrets a client may still type for this identifier before it
+    /// locks. An identifier that names no account has its own counters,
+    /// kept the same way: the answer tells nothing of who has an account.
+    pub fn login_tries_left(&self, identifier: &str, from: std::net::IpAddr) -> Result<u32> {
+        let (index, account) = self.account(LoginKind::Beneficiary, identifier)?;
+        let known = match account {
+            Some(a) => self
+                .records()
+                .read()
+                .beneficiaries()
+                .get(a.id)?
+                .map(|b| (a.account_key(), b.id)),
+            None => None,
+        };
+        let (known_key, unknown_key);
+        let attempt = match known {
+            Some((key, id)) => {
+                known_key = key;
+                Account {
+                    key: &known_key,
+                    who: Who::Beneficiary(id),
+                    vault: Some(id),
+                    source: Source::Address(from),
+                }
+            }
+            None => {
+                let mut key = b"?".to_vec();
+                key.extend_from_slice(index.as_bytes());
+                unknown_key = key;
+                Account {
+                    key: &unknown_key,
+                    who: Who::Anonymous,
+                    vault: None,
+                    source: Source::Address(from),
+                }
+            }
+        };
+        self.tries_left(&attempt)
+    }
+
     /// The notices a person has not acknowledged yet.
     pub async fn notices(
         &self,

@@ -495,3 +495,8 @@ j-document-download-duplicate = { $you ->
    *[other] { $who } a imprimé un duplicata de { $paper }.
 }
 counter-line = « { $title } » est montré au guichet ({ $recipient }) : le code marche jusqu'au { $time }.
+login-wrong-left = { $n ->
+    [0] L'identifiant ou le code n'est pas bon. Le compte est maintenant bloqué un moment : réessayez plus tard, ou allez voir votre structure.
+    [one] L'identifiant ou le code n'est pas bon. Il vous reste 1 essai avant que le compte soit bloqué un moment.
+   *[other] L'identifiant ou le code n'est pas bon. Il vous reste { $n } essais avant que le compte soit bloqué un moment.
+}

@@ -99,14 +99,14 @@ async fn login(
         .per_address(client)
         .map_err(|_| PageError::TooManyRequests)?;
     let shared = form.appareil != "telephone";
-    let again = |key: &str| {
+    let again = |message: String| {
         page(
             axum::http::StatusCode::UNAUTHORIZED,
             &LoginPage {
                 c: Ctx::visitor(&v, "login-title"),
                 ended: false,
                 digits: !form.chiffres.is_empty(),
-                error: Some(v.tr.t(key)),
+                error: Some(message),
                 // The identifier is given back (it is the person's own, typed
                 // a second ago); the secret never is.
                 identifier: form.identifier.chars().take(200).collect(),
@@ -115,7 +115,7 @@ async fn login(
         )
     };
     if form.identifier.trim().is_empty() || form.secret.is_empty() {
-        return Ok(again("login-missing"));
+        return Ok(again(v.tr.t("login-missing")));
     }
     let outcome = match state
         .vault
@@ -123,7 +123,15 @@ async fn login(
         .await
     {
         Ok(o) => o,
-        Err(VaultError::Unauthenticated) => return Ok(again("err-wrong-text")),
+        Err(VaultError::Unauthenticated) => {
+            // How many tries remain, for this identifier from here (an
+            // identifier that names nobody counts the same way).
+            let left = state
+                .vault
+                .login_tries_left(&form.identifier, client)
+                .unwrap_or(0);
+            return Ok(again(v.tr.n("login-wrong-left", u64::from(left))));
+        }
         Err(e) => return Err(e.into()),
     };
     let session = state.vault.session(&outcome.token)?;
