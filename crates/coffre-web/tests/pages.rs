@@ -364,10 +364,7 @@ async fn every_page_is_well_formed_light_and_distinct() {
     );
     // English proves the mechanism.
     let en = s
-        .get(
-            "/papiers",
-            Some(&format!("{cookie}; coffre_lang=en")),
-        )
+        .get("/papiers", Some(&format!("{cookie}; coffre_lang=en")))
         .await;
     assert!(en.body.contains("<html lang=\"en\""));
     assert!(en.body.contains("My papers"));
