@@ -9,4 +9,6 @@ pub mod mark;
 pub mod pdf_text;
 pub mod photos;
 
-pub use mark::{CopyError, MARKABLE_MAX_BYTES, duplicate_mark, given_mark, markable, marked_copy};
+pub use mark::{
+    CopyError, MARKABLE_MAX_BYTES, duplicate_mark, given_mark, markable, marked_copy, page_photos,
+};

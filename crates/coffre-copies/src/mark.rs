@@ -381,3 +381,81 @@ mod tests {
         }
     }
 }
+
+/// The photo of each page of a PDF made of photos (as Coffre makes them
+/// from a phone's pictures: one JPEG per page), for a page to show them as
+/// images. Any page that is not exactly one JPEG: [`CopyError::NotMarkable`]
+/// (the paper is then offered as a download).
+pub fn page_photos(pdf: &[u8]) -> Result<Vec<Vec<u8>>, CopyError> {
+    if pdf.len() > MARKABLE_MAX_BYTES {
+        return Err(CopyError::TooLarge);
+    }
+    let doc = lopdf::Document::load_mem(pdf).map_err(|_| CopyError::UnreadablePdf)?;
+    if doc.is_encrypted() {
+        return Err(CopyError::UnreadablePdf);
+    }
+    let pages = doc.get_pages();
+    if pages.is_empty() || pages.len() > crate::photos::MAX_PHOTOS {
+        return Err(CopyError::NotMarkable);
+    }
+    let mut out = Vec::with_capacity(pages.len());
+    for (_, page) in pages {
+        let (own, inherited) = doc
+            .get_page_resources(page)
+            .map_err(|_| CopyError::UnreadablePdf)?;
+        let mut dicts: Vec<&Dictionary> = own.into_iter().collect();
+        for id in inherited {
+            if let Ok(d) = doc.get_dictionary(id) {
+                dicts.push(d);
+            }
+        }
+        let xobjects = dicts
+            .iter()
+            .find_map(|d| match d.get(b"XObject") {
+                Ok(Object::Dictionary(x)) => Some(x),
+                Ok(Object::Reference(r)) => doc.get_dictionary(*r).ok(),
+                _ => None,
+            })
+            .ok_or(CopyError::NotMarkable)?;
+        let mut jpegs = xobjects.iter().filter_map(|(_, o)| {
+            let stream = doc
+                .get_object(o.as_reference().ok()?)
+                .ok()?
+                .as_stream()
+                .ok()?;
+            let dct = match stream.dict.get(b"Filter").ok()? {
+                Object::Name(n) => n == b"DCTDecode",
+                Object::Array(a) => a.len() == 1 && a[0].as_name().ok() == Some(b"DCTDecode"),
+                _ => false,
+            };
+            (dct && stream.dict.get(b"Subtype").and_then(Object::as_name).ok() == Some(b"Image"))
+                .then(|| stream.content.clone())
+        });
+        let (Some(jpeg), None) = (jpegs.next(), jpegs.next()) else {
+            return Err(CopyError::NotMarkable);
+        };
+        if crate::photos::jpeg_facts(&jpeg).is_err() {
+            return Err(CopyError::NotMarkable);
+        }
+        out.push(jpeg);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod page_tests {
+    use super::*;
+    use crate::photos::tests::jpeg;
+
+    #[test]
+    fn the_photos_of_a_photo_pdf_come_back_as_they_went_in() {
+        let a = jpeg(20, 30, Some(6));
+        let b = jpeg(30, 20, None);
+        let pdf = crate::photos::photos_to_pdf(&[a.clone(), b.clone()]).unwrap();
+        assert_eq!(page_photos(&pdf).unwrap(), vec![a, b]);
+        // A text PDF has no photo pages: offered as a download.
+        let text = crate::pdf_text::text_pdf("Attestation", &["x"]);
+        assert_eq!(page_photos(&text), Err(CopyError::NotMarkable));
+        assert_eq!(page_photos(b"%PDF-1.7 nope"), Err(CopyError::UnreadablePdf));
+    }
+}

@@ -12,5 +12,6 @@
     var button = box.querySelector("button");
     if (button) { button.focus(); }
   }, warnAt);
-  setTimeout(function () { window.location.assign("/connexion?fin=1"); }, idle * 1000 + 1000);
+  // The ended session's next page deletes the cookie and says so.
+  setTimeout(function () { window.location.assign("/papiers"); }, idle * 1000 + 1000);
 })();

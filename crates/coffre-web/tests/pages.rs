@@ -292,6 +292,24 @@ async fn every_page_is_well_formed_light_and_distinct() {
     let home = s.get("/papiers", me).await;
     assert_eq!(home.status, StatusCode::OK);
     seen("/papiers", &home, &mut titles);
+    // RGAA 13.1: the page says when the session ends, and carries the
+    // warning (shown by the script a minute before) with its own form.
+    {
+        let doc = Html::parse_document(&home.body);
+        let body = doc.select(&sel("body")).next().unwrap();
+        let idle: u64 = body.value().attr("data-idle").unwrap().parse().unwrap();
+        assert!((1100..=1200).contains(&idle), "{idle}");
+        let warning = doc.select(&sel("#fin-session[hidden]")).next().unwrap();
+        assert_eq!(warning.value().attr("role"), Some("alertdialog"));
+        assert!(
+            doc.select(&sel(
+                "#fin-session form[action='/continuer'] input[name=csrf]"
+            ))
+            .next()
+            .is_some()
+        );
+        assert!(home.body.contains("vous serez déconnecté dans 20 minutes"));
+    }
     assert!(home.body.contains("n&#39;est plus valable dans 58 jours"));
     let card = href(&home.body, ".banner a[href^='/papiers/']");
     let pages = [

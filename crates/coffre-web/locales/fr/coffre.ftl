@@ -500,3 +500,4 @@ login-wrong-left = { $n ->
     [one] L'identifiant ou le code n'est pas bon. Il vous reste 1 essai avant que le compte soit bloqué un moment.
    *[other] L'identifiant ou le code n'est pas bon. Il vous reste { $n } essais avant que le compte soit bloqué un moment.
 }
+paper-page-alt = { $title }, page { $n } sur { $total }

@@ -173,6 +173,12 @@ impl Described {
     }
 }
 
+/// Uploads holding photos in memory at once.
+fn photo_turns() -> &'static tokio::sync::Semaphore {
+    static TURNS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    TURNS.get_or_init(|| tokio::sync::Semaphore::new(4))
+}
+
 fn channel_stream(rx: tokio::sync::mpsc::Receiver<std::io::Result<Bytes>>) -> PlaintextStream {
     futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|x| (x, rx)) })
         .boxed()
@@ -187,6 +193,9 @@ async fn add(
     let mut d = Described::default();
     let mut photos: Vec<Vec<u8>> = Vec::new();
     let mut photos_bytes = 0usize;
+    // Photos are held in memory until the PDF is made: a few uploads at a
+    // time do it (4 × 60 MiB at most), whoever sends how many.
+    let mut buffering: Option<tokio::sync::SemaphorePermit<'static>> = None;
     let fail = |d: &Described, key: &str| {
         render(
             &p,
@@ -220,6 +229,14 @@ async fn add(
             {
                 if photos.len() == photos::MAX_PHOTOS {
                     return Ok(fail(&d, "add-too-many-photos"));
+                }
+                if buffering.is_none() {
+                    buffering = Some(
+                        photo_turns()
+                            .acquire()
+                            .await
+                            .map_err(|_| PageError::Internal("photo turns"))?,
+                    );
                 }
                 let mut field = field;
                 let mut data = Vec::new();

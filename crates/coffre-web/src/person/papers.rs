@@ -35,6 +35,60 @@ pub fn files() -> Router<AppState> {
     Router::new()
         .route("/papiers/{id}/fichier", get(file))
         .route("/papiers/{id}/duplicata", get(duplicate))
+        .route("/papiers/{id}/page/{n}", get(page_image))
+}
+
+/// The photos of a PDF made of photos (one JPEG per page), to show its
+/// pages as images; `None` for any other PDF (offered as a download).
+async fn photo_pages(
+    state: &AppState,
+    p: &Person,
+    id: DocumentId,
+) -> PageResult<Option<Vec<Vec<u8>>>> {
+    let (info, mut stream) = state.vault.download(&p.session, id).await?;
+    if info.beneficiary_id != p.id {
+        return Err(PageError::NotFound);
+    }
+    if info.content_type != "application/pdf"
+        || !coffre_copies::markable(&info.content_type, info.size)
+    {
+        return Ok(None);
+    }
+    let mut whole = Vec::new();
+    while let Some(chunk) = futures_util::StreamExt::next(&mut stream).await {
+        let chunk = chunk.map_err(|_| PageError::Internal("reading a paper"))?;
+        if whole.len() + chunk.len() > coffre_copies::MARKABLE_MAX_BYTES {
+            return Ok(None);
+        }
+        whole.extend_from_slice(&chunk);
+    }
+    let pages = tokio::task::spawn_blocking(move || coffre_copies::page_photos(&whole))
+        .await
+        .map_err(|_| PageError::Internal("reading a PDF"))?;
+    Ok(pages.ok())
+}
+
+/// One page of a PDF made of photos, as the photo it holds.
+async fn page_image(
+    State(state): State<AppState>,
+    p: Person,
+    PagePath((id, n)): PagePath<(DocumentId, usize)>,
+) -> PageResult<Response> {
+    let pages = photo_pages(&state, &p, id)
+        .await?
+        .ok_or(PageError::NotFound)?;
+    let photo = n
+        .checked_sub(1)
+        .and_then(|i| pages.into_iter().nth(i))
+        .ok_or(PageError::NotFound)?;
+    let mut r = Body::from(photo).into_response();
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("image/jpeg"));
+    r.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; sandbox"),
+    );
+    Ok(r)
 }
 
 /// "Imprimer un duplicata": the paper as a PDF marked "Duplicata imprimé
@@ -277,6 +331,8 @@ fn is_image(content_type: &str) -> bool {
 struct PaperPage {
     c: Ctx,
     id: String,
+    /// A PDF of photos: each page's image and its text alternative.
+    pages: Vec<(String, String)>,
     image: bool,
     facts: Vec<(String, String)>,
     private: bool,
@@ -314,10 +370,34 @@ async fn paper(
             "paper-shared"
         }),
     ));
+    // A PDF made of photos is shown page by page, as its photos.
+    let pages = if d.content_type == "application/pdf" {
+        match photo_pages(&state, &p, id).await? {
+            Some(photos) => {
+                let total = photos.len() as u64;
+                (1..=total)
+                    .map(|k| {
+                        (
+                            format!("/papiers/{id}/page/{k}"),
+                            tr.with_n(
+                                "paper-page-alt",
+                                k,
+                                &[("title", &d.title), ("total", &total.to_string())],
+                            ),
+                        )
+                    })
+                    .collect()
+            }
+            None => Vec::new(),
+        }
+    } else {
+        Vec::new()
+    };
     let c = Ctx::person(&p, &state, "home-title", "papiers").titled(d.title.clone());
     Ok(ok(&PaperPage {
         c,
         id: d.document_id.to_string(),
+        pages,
         image: is_image(&d.content_type),
         facts,
         private: d.private,
