@@ -168,8 +168,9 @@ class Story:
         check(pdf.startswith(b"%PDF-"), "two photos became one PDF")
         check(pdf.count(b"/DCTDecode") == 2, "both photos embedded as JPEG")
         check(b"/Count 2" in pdf, "two pages")
-        check(FIXTURES.joinpath("passeport-page1-exif6.jpg").read_bytes() in pdf,
-              "the photo is embedded untouched (never decoded)")
+        photo = FIXTURES.joinpath("passeport-page1-exif6.jpg").read_bytes()
+        check(photo[photo.index(b"\xff\xda"):] in pdf,
+              "the photo's pixels are embedded untouched (never decoded)")
 
         # One photo alone stays a photo, shown in the page.
         self.go("/ajouter?categorie=residence")

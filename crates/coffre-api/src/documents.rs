@@ -1,6 +1,8 @@
 //! `/api/v1/documents/{id}`, its content and share links; grant and share
 //! revocation; `/s/{token}` for third parties.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
@@ -411,16 +413,20 @@ pub async fn marked_response(
     }
     // Marking reads the whole paper: a few at a time bound the memory
     // (4 × 40 MiB), whoever sends how many link downloads.
-    static MARKING: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
-    let _turn = MARKING
-        .get_or_init(|| tokio::sync::Semaphore::new(4))
-        .acquire()
+    // The turn is held by the work itself: a client that goes away does
+    // not free it while the marking still runs.
+    static MARKING: std::sync::OnceLock<Arc<tokio::sync::Semaphore>> = std::sync::OnceLock::new();
+    let turn = MARKING
+        .get_or_init(|| Arc::new(tokio::sync::Semaphore::new(4)))
+        .clone()
+        .acquire_owned()
         .await
         .map_err(|_| ApiError::from(coffre_vault::VaultError::Internal("marking a copy")))?;
     let whole = read_whole(stream, coffre_copies::MARKABLE_MAX_BYTES).await?;
     let content_type = info.content_type.clone();
     let marked = tokio::task::spawn_blocking(move || {
         let copy = coffre_copies::marked_copy(&whole, &content_type, &mark);
+        drop(turn);
         (whole, copy)
     })
     .await

@@ -43,14 +43,15 @@ pub fn private_umask() {
 }
 
 /// A fresh directory for a demonstration, under the system's temporary
-/// directory.
+/// directory: a new one with a random name, created 0700, never one that
+/// exists.
 pub fn demo_dir() -> anyhow::Result<PathBuf> {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let dir = std::env::temp_dir().join(format!("coffre-demo-{}-{nanos}", std::process::id()));
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    Ok(dir)
+    let dir = tempfile::Builder::new()
+        .prefix("coffre-demo-")
+        .tempdir()
+        .context("cannot create a directory for the demonstration")?;
+    // Kept: `coffre serve --demo` deletes it when it stops.
+    Ok(dir.keep())
 }
 
 pub async fn run(settings: Settings, demo: bool) -> anyhow::Result<()> {

@@ -181,8 +181,26 @@ fn media_box(doc: &lopdf::Document, page: ObjectId) -> (f32, f32, f32, f32) {
     }
 }
 
+/// Most compressed object streams in a PDF read here, and most bytes one
+/// may inflate to: a "decompression bomb" stays under 32 × 2 MiB.
+const MAX_OBJECT_STREAMS: usize = 32;
+const MAX_INFLATED_STREAM: usize = 2 << 20;
+
+/// A PDF from outside, read with bounds.
+fn load(bytes: &[u8]) -> Result<lopdf::Document, CopyError> {
+    let object_streams = bytes.windows(7).filter(|w| w == b"/ObjStm").count();
+    if object_streams > MAX_OBJECT_STREAMS {
+        return Err(CopyError::UnreadablePdf);
+    }
+    let options = lopdf::LoadOptions {
+        max_decompressed_size: Some(MAX_INFLATED_STREAM),
+        ..lopdf::LoadOptions::default()
+    };
+    lopdf::Document::load_mem_with_options(bytes, options).map_err(|_| CopyError::UnreadablePdf)
+}
+
 fn mark_pdf(bytes: &[u8], mark: &str) -> Result<Vec<u8>, CopyError> {
-    let mut doc = lopdf::Document::load_mem(bytes).map_err(|_| CopyError::UnreadablePdf)?;
+    let mut doc = load(bytes)?;
     if doc.is_encrypted() {
         return Err(CopyError::UnreadablePdf);
     }
@@ -321,7 +339,8 @@ mod tests {
         let photo = jpeg(64, 48, Some(6));
         let copy = marked_copy(&photo, "image/jpeg", MARK).unwrap();
         assert!(copy.starts_with(b"%PDF-"));
-        assert!(copy.windows(photo.len()).any(|w| w == photo.as_slice()));
+        let pixels = crate::photos::tests::scan_data(&photo);
+        assert!(copy.windows(pixels.len()).any(|w| w == pixels));
         assert!(all_content(&copy).contains(&mark_hex()));
     }
 
@@ -390,7 +409,7 @@ pub fn page_photos(pdf: &[u8]) -> Result<Vec<Vec<u8>>, CopyError> {
     if pdf.len() > MARKABLE_MAX_BYTES {
         return Err(CopyError::TooLarge);
     }
-    let doc = lopdf::Document::load_mem(pdf).map_err(|_| CopyError::UnreadablePdf)?;
+    let doc = load(pdf)?;
     if doc.is_encrypted() {
         return Err(CopyError::UnreadablePdf);
     }
@@ -452,7 +471,14 @@ mod page_tests {
         let a = jpeg(20, 30, Some(6));
         let b = jpeg(30, 20, None);
         let pdf = crate::photos::photos_to_pdf(&[a.clone(), b.clone()]).unwrap();
-        assert_eq!(page_photos(&pdf).unwrap(), vec![a, b]);
+        let pages = page_photos(&pdf).unwrap();
+        assert_eq!(pages.len(), 2);
+        for (page, photo) in pages.iter().zip([&a, &b]) {
+            let pixels = crate::photos::tests::scan_data(photo);
+            assert_eq!(crate::photos::tests::scan_data(page), pixels);
+        }
+        // The orientation is still there for the browser.
+        assert_eq!(crate::photos::jpeg_facts(&pages[0]).unwrap().orientation, 6);
         // A text PDF has no photo pages: offered as a download.
         let text = crate::pdf_text::text_pdf("Attestation", &["x"]);
         assert_eq!(page_photos(&text), Err(CopyError::NotMarkable));

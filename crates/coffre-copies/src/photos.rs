@@ -101,31 +101,68 @@ pub fn placement(orientation: u8, x: f32, y: f32, w: f32, h: f32) -> [f32; 6] {
     }
 }
 
-/// One PDF, one A4 page per photo, in the order given.
+/// A photo without what a phone writes beside its pixels — EXIF (the GPS
+/// position, the time, the device), XMP, IPTC, comments, thumbnails —
+/// keeping only its orientation (a minimal EXIF block), its colour profile
+/// (APP2) and the JFIF/Adobe markers the decoder needs. The pixels are not
+/// touched: only segments before them are dropped.
+pub fn without_metadata(jpeg: &[u8], orientation: u8) -> Result<Vec<u8>, PhotoError> {
+    use img_parts::ImageEXIF;
+    use img_parts::jpeg::{Jpeg, markers};
+    let mut image = Jpeg::from_bytes(img_parts::Bytes::copy_from_slice(jpeg))
+        .map_err(|_| PhotoError::NotJpeg)?;
+    image.segments_mut().retain(|s| {
+        let m = s.marker();
+        // APP0 (JFIF), APP2 (ICC profile), APP14 (Adobe colour transform),
+        // and everything that is not an application segment or a comment.
+        !((markers::APP1..=markers::APP15).contains(&m)
+            && m != markers::APP2
+            && m != markers::APP14
+            || m == markers::COM)
+    });
+    if orientation != 1 {
+        // "Exif\0\0" is added by set_exif; this is the TIFF block: big
+        // endian, one IFD with one entry, Orientation (0x0112), SHORT.
+        let mut tiff = b"MM\0\x2a\0\0\0\x08\0\x01\x01\x12\0\x03\0\0\0\x01".to_vec();
+        tiff.extend_from_slice(&u16::from(orientation).to_be_bytes());
+        tiff.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+        image.set_exif(Some(img_parts::Bytes::from(tiff)));
+    }
+    Ok(image.encoder().bytes().to_vec())
+}
+
+/// One PDF, one A4 page per photo, in the order given; each photo without
+/// its metadata ([`without_metadata`]).
 pub fn photos_to_pdf(photos: &[Vec<u8>]) -> Result<Vec<u8>, PhotoError> {
-    build(photos, None)
+    build(photos, None, MAX_PHOTO_BYTES)
 }
 
-/// The same, with a mark drawn over each page ([`crate::mark`]).
+/// The same, with a mark drawn over each page ([`crate::mark`]); a single
+/// photo may be as large as a markable paper.
 pub fn photos_to_pdf_marked(photos: &[Vec<u8>], mark: &str) -> Result<Vec<u8>, PhotoError> {
-    build(photos, Some(mark))
+    build(photos, Some(mark), crate::mark::MARKABLE_MAX_BYTES)
 }
 
-fn build(photos: &[Vec<u8>], mark: Option<&str>) -> Result<Vec<u8>, PhotoError> {
+fn build(photos: &[Vec<u8>], mark: Option<&str>, max_each: usize) -> Result<Vec<u8>, PhotoError> {
     if photos.is_empty() {
         return Err(PhotoError::None);
     }
     if photos.len() > MAX_PHOTOS {
         return Err(PhotoError::TooMany);
     }
-    if photos.iter().any(|p| p.len() > MAX_PHOTO_BYTES)
-        || photos.iter().map(Vec::len).sum::<usize>() > MAX_PHOTOS_BYTES
+    if photos.iter().any(|p| p.len() > max_each)
+        || photos.iter().map(Vec::len).sum::<usize>() > MAX_PHOTOS_BYTES.max(max_each)
     {
         return Err(PhotoError::TooLarge);
     }
     let facts = photos
         .iter()
         .map(|p| jpeg_facts(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let photos = photos
+        .iter()
+        .zip(&facts)
+        .map(|(p, f)| without_metadata(p, f.orientation))
         .collect::<Result<Vec<_>, _>>()?;
     let mut pdf = Pdf::new();
     let catalog = Ref::new(1);
@@ -142,6 +179,7 @@ fn build(photos: &[Vec<u8>], mark: Option<&str>) -> Result<Vec<u8>, PhotoError> 
         .kids((0..photos.len()).map(|i| ids(i).0))
         .count(i32::try_from(photos.len()).unwrap_or(0));
     for (i, (data, f)) in photos.iter().zip(&facts).enumerate() {
+        let data = data.as_slice();
         let (page_id, content_id, image_id) = ids(i);
         let turned = matches!(f.orientation, 5..=8);
         let (shown_w, shown_h) = if turned {
@@ -187,6 +225,9 @@ fn build(photos: &[Vec<u8>], mark: Option<&str>) -> Result<Vec<u8>, PhotoError> 
             }
             4 => {
                 image.color_space().device_cmyk();
+                // CMYK JPEGs (scanners, Photoshop: Adobe's marker) store
+                // their inks inverted.
+                image.decode([1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0]);
             }
             _ => {
                 image.color_space().device_rgb();
@@ -225,6 +266,54 @@ pub(crate) mod tests {
         enc.encode(&pixels, w, h, jpeg_encoder::ColorType::Rgb)
             .unwrap();
         out
+    }
+
+    /// A JPEG's entropy-coded data: from its start-of-scan marker on.
+    pub fn scan_data(jpeg: &[u8]) -> &[u8] {
+        let at = jpeg.windows(2).position(|w| w == [0xFF, 0xDA]).unwrap();
+        &jpeg[at..]
+    }
+
+    /// A JPEG with a GPS-like EXIF block, a comment and an XMP packet.
+    fn with_metadata(w: u16, h: u16) -> Vec<u8> {
+        let pixels: Vec<u8> = (0..usize::from(w) * usize::from(h))
+            .flat_map(|i| [(i % 251) as u8, 90, 200])
+            .collect();
+        let mut out = Vec::new();
+        let mut enc = jpeg_encoder::Encoder::new(&mut out, 80);
+        let mut app1 =
+            b"Exif\0\0MM\0\x2a\0\0\0\x08\0\x01\x01\x12\0\x03\0\0\0\x01\0\x06\0\0\0\0".to_vec();
+        app1.extend_from_slice(b"GPS 45.7640N 4.8357E");
+        enc.add_app_segment(1, &app1).unwrap();
+        enc.add_app_segment(
+            1,
+            b"http://ns.adobe.com/xap/1.0/\0<x:xmpmeta>GPS</x:xmpmeta>",
+        )
+        .unwrap();
+        enc.add_app_segment(13, b"Photoshop 3.0\0IPTC city Lyon")
+            .unwrap();
+        enc.encode(&pixels, w, h, jpeg_encoder::ColorType::Rgb)
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn what_a_phone_writes_beside_the_pixels_never_leaves() {
+        let photo = with_metadata(40, 30);
+        assert!(photo.windows(3).any(|w| w == b"GPS"));
+        let clean = without_metadata(&photo, 6).unwrap();
+        assert!(!clean.windows(3).any(|w| w == b"GPS"));
+        assert!(!clean.windows(4).any(|w| w == b"Lyon"));
+        // The orientation stays (browsers turn the photo by it), the
+        // pixels are the same bytes.
+        assert_eq!(jpeg_facts(&clean).unwrap().orientation, 6);
+        assert_eq!(scan_data(&clean), scan_data(&photo));
+        let pdf = photos_to_pdf(std::slice::from_ref(&photo)).unwrap();
+        assert!(!pdf.windows(3).any(|w| w == b"GPS"), "nor from the PDF");
+        assert!(
+            pdf.windows(scan_data(&photo).len())
+                .any(|w| w == scan_data(&photo))
+        );
     }
 
     #[test]
@@ -282,9 +371,11 @@ pub(crate) mod tests {
         assert_eq!(text.matches("/DCTDecode").count(), 2);
         assert_eq!(text.matches("/MediaBox [0 0 595 842]").count(), 2);
         assert!(text.contains("/Count 2"));
-        // The JPEG bytes are inside, untouched.
-        assert!(pdf.windows(a.len()).any(|w| w == a.as_slice()));
-        assert!(pdf.windows(b.len()).any(|w| w == b.as_slice()));
+        // The compressed pixels are inside, untouched (only metadata goes).
+        for photo in [&a, &b] {
+            let pixels = scan_data(photo);
+            assert!(pdf.windows(pixels.len()).any(|w| w == pixels));
+        }
         // The turned photo's page matrix turns it (a zero where a scale was).
         assert!(text.contains(" cm"), "{text}");
         assert_eq!(photos_to_pdf(&[]), Err(PhotoError::None));

@@ -339,6 +339,11 @@ impl Vault {
     pub async fn redeem_counter_code(&self, typed: &str) -> Result<CounterCopy> {
         let now = self.now_ms();
         let code = normalize_code(typed);
+        // What cannot be a code costs nothing and is not journaled: only
+        // real tries spend the budget.
+        if code.len() != CODE_LEN || !code.bytes().all(|b| ALPHABET.contains(&b)) {
+            return Err(VaultError::Gone);
+        }
         let link = {
             let mut t = self
                 .inner
@@ -359,12 +364,8 @@ impl Vault {
             }
             t.tries.1 += 1;
             t.sweep(now);
-            if code.len() == CODE_LEN {
-                let token_hash = t.codes.get(&hash(code.as_bytes())).copied();
-                token_hash.and_then(|h| t.remove(&h))
-            } else {
-                None
-            }
+            let token_hash = t.codes.get(&hash(code.as_bytes())).copied();
+            token_hash.and_then(|h| t.remove(&h))
         };
         self.give_counter_copy(link, now).await
     }

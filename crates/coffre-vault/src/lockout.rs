@@ -407,7 +407,10 @@ impl Vault {
     }
 
     /// Wrong secrets this client may still type before the account locks
-    /// (for it, or for everyone): what the login page tells the person.
+    /// for it: what the login page tells the person. Only this client's
+    /// own counter: the account-wide one moves with other people's tries
+    /// and the owner's logins, and would tell a live account from an
+    /// identifier that names nobody.
     pub(crate) fn tries_left(&self, account: &Account<'_>) -> Result<u32> {
         let l = self.limits();
         let now = self.now_ms();
@@ -420,8 +423,7 @@ impl Vault {
                 after.saturating_sub(state.counts().0)
             })
         };
-        Ok(left(&account.client_key(), l.lockout_after)?
-            .min(left(&account.all_key(), l.lockout_after_all)?))
+        left(&account.client_key(), l.lockout_after)
     }
 
     /// After a wrong secret: locks each counter at its limit, journals, and

@@ -53,6 +53,9 @@ pub enum PageError {
     /// Gone (a link used up, a paper deleted meanwhile).
     #[error("gone")]
     Gone,
+    /// The request took longer than its time limit.
+    #[error("timed out")]
+    TimedOut,
     /// Something failed on our side; logged with the request id.
     #[error("internal: {0}")]
     Internal(&'static str),
@@ -74,6 +77,7 @@ impl PageError {
             PageError::Invalid(_) => S::BAD_REQUEST,
             PageError::TooLarge | PageError::Quota => S::PAYLOAD_TOO_LARGE,
             PageError::Gone => S::GONE,
+            PageError::TimedOut => S::REQUEST_TIMEOUT,
             PageError::Internal(_) => S::INTERNAL_SERVER_ERROR,
         }
     }
@@ -94,6 +98,7 @@ impl PageError {
             PageError::TooLarge => ("err-large-title", "err-large-text"),
             PageError::Quota => ("err-quota-title", "err-quota-text"),
             PageError::Gone => ("err-gone-title", "err-gone-text"),
+            PageError::TimedOut => ("err-timeout-title", "err-timeout-text"),
             PageError::Internal(_) => ("err-500-title", "err-500-text"),
         }
     }
@@ -103,7 +108,9 @@ impl From<VaultError> for PageError {
     fn from(e: VaultError) -> Self {
         match e {
             VaultError::NotFound => PageError::NotFound,
-            VaultError::Forbidden(_) => PageError::Forbidden,
+            // On the person's pages, what is not theirs does not exist
+            // (the same answer as an id that names nothing).
+            VaultError::Forbidden(_) => PageError::NotFound,
             VaultError::Unauthenticated => PageError::NotLoggedIn { ended: true },
             VaultError::LockedOut { retry_after } => PageError::Locked { retry_after },
             VaultError::Busy { retry_after } => PageError::Busy { retry_after },

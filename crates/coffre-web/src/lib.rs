@@ -116,8 +116,13 @@ async fn render_errors(req: Request, next: Next) -> Response {
     let web = crate::ctx::web_config(&parts);
     let path = parts.uri.path().to_owned();
     let mut res = next.run(Request::from_parts(parts, body)).await;
-    let Some(err) = res.extensions_mut().remove::<PageError>() else {
-        return res;
+    let err = match res.extensions_mut().remove::<PageError>() {
+        Some(err) => err,
+        // A time limit, or a refusal from below a handler (the body limit):
+        // a page too, never a bare status.
+        None if res.status() == StatusCode::REQUEST_TIMEOUT => PageError::TimedOut,
+        None if res.status() == StatusCode::PAYLOAD_TOO_LARGE => PageError::TooLarge,
+        None => return res,
     };
     let tr = i18n::Tr::new(lang);
     if let PageError::NotLoggedIn { ended } = err {

@@ -802,3 +802,224 @@ async fn wrong_codes_say_how_many_tries_remain_the_same_for_everyone() {
         assert!(locked.headers.get(header::RETRY_AFTER).is_some());
     }
 }
+
+/// A JPEG from a phone: `w`×`h`, with a GPS-like EXIF block.
+fn phone_jpeg(w: u16, h: u16, orientation: u8) -> Vec<u8> {
+    let pixels: Vec<u8> = (0..usize::from(w) * usize::from(h))
+        .flat_map(|i| [(i % 251) as u8, 90, 200])
+        .collect();
+    let mut out = Vec::new();
+    let mut enc = jpeg_encoder::Encoder::new(&mut out, 80);
+    let mut app1 = b"Exif\0\0MM\0\x2a\0\0\0\x08\0\x01\x01\x12\0\x03\0\0\0\x01\0".to_vec();
+    app1.push(orientation);
+    app1.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+    app1.extend_from_slice(b"GPSLatitude 45.7640N GPSLongitude 4.8357E");
+    enc.add_app_segment(1, &app1).unwrap();
+    enc.encode(&pixels, w, h, jpeg_encoder::ColorType::Rgb)
+        .unwrap();
+    out
+}
+
+/// A multipart body: text fields, then files `(field, file name, type, bytes)`.
+fn multipart(fields: &[(&str, &str)], files: &[(&str, &str, &str, Vec<u8>)]) -> (String, Vec<u8>) {
+    let boundary = "----coffre-test-boundary";
+    let mut body = Vec::new();
+    for (k, v) in fields {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
+                .as_bytes(),
+        );
+    }
+    for (k, name, kind, bytes) in files {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"; filename=\"{name}\"\r\nContent-Type: {kind}\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+impl Site {
+    async fn upload(
+        &self,
+        cookie: &str,
+        fields: &[(&str, &str)],
+        files: &[(&str, &str, &str, Vec<u8>)],
+    ) -> Answer {
+        let (kind, body) = multipart(fields, files);
+        self.send(
+            Request::post("/ajouter")
+                .header(header::CONTENT_TYPE, kind)
+                .header(header::COOKIE, cookie)
+                .header("sec-fetch-site", "same-origin")
+                .body(Body::from(body))
+                .unwrap(),
+        )
+        .await
+    }
+}
+
+#[tokio::test]
+async fn adding_a_paper_from_photos_makes_one_pdf_without_their_location() {
+    let s = site().await;
+    let cookie = s.login(0, "telephone").await;
+    let form = s.get("/ajouter", Some(&cookie)).await;
+    check_page("/ajouter", &form.body);
+    assert!(
+        form.body
+            .contains("CCAS de Démo-sur-Loire (Identité, Aides et prestations)")
+    );
+    let token = csrf(&form.body);
+    let page1 = phone_jpeg(48, 64, 6);
+    let page2 = phone_jpeg(64, 48, 1);
+    // The token must come first: a form without it stores nothing.
+    let no_token = s
+        .upload(
+            &cookie,
+            &[("categorie", "identity"), ("titre", "Passeport")],
+            &[("photos", "p1.jpg", "image/jpeg", page1.clone())],
+        )
+        .await;
+    assert_eq!(no_token.status, StatusCode::FORBIDDEN);
+    // HEIC is refused with what to do.
+    let heic = s
+        .upload(
+            &cookie,
+            &[("csrf", &token), ("categorie", "health")],
+            &[(
+                "fichier",
+                "IMG_0001.HEIC",
+                "image/heic",
+                b"\0\0\0\x18ftypheic".to_vec(),
+            )],
+        )
+        .await;
+    assert_eq!(heic.status, StatusCode::BAD_REQUEST);
+    assert!(heic.body.contains("Le plus compatible"), "{}", heic.body);
+    check_page("add refused", &heic.body);
+    // Something that is not a JPEG among the photos: refused in words.
+    let not_jpeg = s
+        .upload(
+            &cookie,
+            &[("csrf", &token), ("categorie", "identity")],
+            &[("photos", "p1.jpg", "image/jpeg", b"%PDF-1.7".to_vec())],
+        )
+        .await;
+    assert_eq!(not_jpeg.status, StatusCode::BAD_REQUEST);
+    assert!(not_jpeg.body.contains("pas au format JPEG"));
+    // Two photos: one PDF, its pages shown as the photos, no GPS anywhere.
+    let stored = s
+        .upload(
+            &cookie,
+            &[
+                ("csrf", &token),
+                ("categorie", "identity"),
+                ("titre", "Passeport"),
+                ("valable", "2031-05-20"),
+                ("visibilite", "moi"),
+            ],
+            &[
+                ("photos", "p1.jpg", "image/jpeg", page1.clone()),
+                ("photos", "p2.jpg", "image/jpeg", page2.clone()),
+                ("photos", "", "application/octet-stream", Vec::new()),
+                ("fichier", "", "application/octet-stream", Vec::new()),
+            ],
+        )
+        .await;
+    assert_eq!(stored.status, StatusCode::SEE_OTHER, "{}", stored.body);
+    let paper = stored.location().to_owned();
+    let page = s.get(&paper, Some(&cookie)).await;
+    assert!(
+        page.body.contains("Passeport, page 1 sur 2"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("Vous seulement"));
+    let pdf = s
+        .get(&format!("{paper}/fichier?telecharger=1"), Some(&cookie))
+        .await;
+    assert!(pdf.body.starts_with("%PDF-"));
+    assert!(
+        !pdf.body.contains("GPSLatitude"),
+        "the location never left the phone's file"
+    );
+    let shown = s.get(&format!("{paper}/page/1"), Some(&cookie)).await;
+    assert_eq!(
+        shown.headers.get(header::CONTENT_TYPE).unwrap(),
+        "image/jpeg"
+    );
+    assert!(!shown.body.contains("GPSLatitude"));
+    assert_eq!(
+        s.get(&format!("{paper}/page/3"), Some(&cookie))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    // The journal says who added it.
+    let journal = s.get("/journal?tout=1", Some(&cookie)).await;
+    assert!(journal.body.contains("Vous avez ajouté « Passeport »"));
+}
+
+#[tokio::test]
+async fn the_qr_code_gives_the_copy_once_and_others_cannot_show_my_papers() {
+    let s = site().await;
+    let marie = s.login(0, "telephone").await;
+    let home = s.get("/papiers", Some(&marie)).await;
+    let card = href(&home.body, ".banner a[href^='/papiers/']");
+    let show = s.get(&format!("{card}/montrer"), Some(&marie)).await;
+    s.post(
+        &format!("{card}/guichet"),
+        Some(&marie),
+        &[("csrf", &csrf(&show.body)), ("pour", "Mairie")],
+    )
+    .await;
+    let session = s
+        .state
+        .vault
+        .session(marie.trim_start_matches("coffre_page="))
+        .unwrap();
+    let link = s.state.vault.counter_links(&session).unwrap().remove(0);
+    let path = format!("/c/{}", link.token.as_str());
+    let copy = s.post(&path, None, &[]).await;
+    assert_eq!(copy.status, StatusCode::OK);
+    assert!(
+        copy.body
+            .contains(&mark_hex("Copie transmise à Mairie le "))
+    );
+    assert!(!copy.body.contains("GPS"));
+    assert_eq!(s.post(&path, None, &[]).await.status, StatusCode::GONE);
+    // Karim, logged in, tries Marie's paper through every form: nothing,
+    // and the same answer as for an id that names nothing.
+    let karim = s.login(1, "telephone").await;
+    let his = s.get("/acces", Some(&karim)).await;
+    let token = csrf(&his.body);
+    for (path, form) in [
+        (
+            format!("{card}/guichet"),
+            vec![("csrf", token.as_str()), ("pour", "X")],
+        ),
+        (
+            format!("{card}/lien"),
+            vec![
+                ("csrf", token.as_str()),
+                ("pour", "X"),
+                ("duree", "1"),
+                ("fois", "1"),
+            ],
+        ),
+        (
+            format!("{card}/visibilite"),
+            vec![("csrf", token.as_str()), ("prive", "1")],
+        ),
+        (format!("{card}/supprimer"), vec![("csrf", token.as_str())]),
+    ] {
+        let a = s.post(&path, Some(&karim), &form).await;
+        assert_eq!(a.status, StatusCode::NOT_FOUND, "{path}: {}", a.body);
+    }
+    assert!(s.state.vault.counter_links(&session).unwrap().is_empty());
+}

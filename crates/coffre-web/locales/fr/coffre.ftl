@@ -501,3 +501,9 @@ login-wrong-left = { $n ->
    *[other] L'identifiant ou le code n'est pas bon. Il vous reste { $n } essais avant que le compte soit bloqué un moment.
 }
 paper-page-alt = { $title }, page { $n } sur { $total }
+agent-busy = Trop de codes ont été essayés sur Coffre en ce moment. Attendez une minute, puis tapez le code à nouveau. Le code QR, lui, marche toujours.
+err-timeout-title = C'est trop long
+err-timeout-text = Coffre n'a pas reçu toute la demande à temps (la connexion est peut-être lente). Réessayez, si possible avec un meilleur réseau.
+copy-no-mark = Ce papier n'est ni une photo JPEG ni un PDF que Coffre sait lire (ou il est très lourd) : la copie partira telle quelle, sans la mention « Copie transmise ».
+add-who-today = Aujourd'hui : { $list }.
+add-who-none = Aujourd'hui, aucune structure n'a d'accès à vos papiers.

@@ -4,7 +4,7 @@
 use askama::Template;
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -16,7 +16,7 @@ use futures_util::StreamExt;
 use serde::Deserialize;
 
 use super::papers::ConfirmPage;
-use super::{CsrfOnly, PageForm, PagePath};
+use super::{CsrfOnly, PageForm, PagePath, Query};
 use crate::ctx::Ctx;
 use crate::error::{PageError, PageResult};
 use crate::session::{Person, cleared_cookie};

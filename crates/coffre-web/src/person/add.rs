@@ -6,7 +6,7 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Multipart, Query, State};
+use axum::extract::{DefaultBodyLimit, Multipart, State};
 use axum::response::Response;
 use axum::routing::get;
 use bytes::Bytes;
@@ -15,6 +15,7 @@ use coffre_vault::{Category, NewDocument, PlaintextStream};
 use futures_util::StreamExt;
 use serde::Deserialize;
 
+use super::Query;
 use super::papers::category_name;
 use crate::ctx::Ctx;
 use crate::error::{PageError, PageResult};
@@ -51,6 +52,41 @@ struct AddPage {
     error: Option<String>,
     /// One camera control per page: `(id, label, only if needed)`.
     photo_inputs: Vec<(String, String, bool)>,
+    /// The structures that may see papers, today, and of which kinds.
+    allowed: String,
+}
+
+/// "Aujourd'hui : CCAS de Lyon (Identité, Aides et prestations)."
+async fn who_may_see(state: &AppState, p: &Person) -> String {
+    let tr = p.tr;
+    let now = state.vault.clock().now_ms();
+    let grants = state
+        .vault
+        .list_grants(&p.session, p.id)
+        .await
+        .unwrap_or_default();
+    let lines: Vec<String> = grants
+        .iter()
+        .filter(|g| g.live(now) && g.permissions.contains(&coffre_vault::Permission::View))
+        .map(|g| {
+            let name = state
+                .vault
+                .structure(g.structure)
+                .map(|s| s.name)
+                .unwrap_or_else(|_| tr.t("someone-structure"));
+            let kinds: Vec<String> = g
+                .categories
+                .iter()
+                .map(|c| category_name(&tr, *c))
+                .collect();
+            format!("{name} ({})", kinds.join(", "))
+        })
+        .collect();
+    if lines.is_empty() {
+        tr.t("add-who-none")
+    } else {
+        tr.with("add-who-today", &[("list", &lines.join(" ; "))])
+    }
 }
 
 /// Titles people give their papers most, offered as they type.
@@ -74,9 +110,11 @@ struct AddQuery {
     categorie: Option<String>,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn render(
     p: &Person,
     state: &AppState,
+    allowed: &str,
     chosen: Option<Category>,
     title: String,
     expires: String,
@@ -109,6 +147,7 @@ fn render(
             photo_inputs: (1..=3u64)
                 .map(|n| (format!("photo{n}"), tr.n("add-photo", n), n > 1))
                 .collect(),
+            allowed: allowed.to_owned(),
         },
     )
 }
@@ -119,9 +158,11 @@ async fn form_page(
     Query(q): Query<AddQuery>,
 ) -> Response {
     let chosen = q.categorie.and_then(|c| c.parse().ok());
+    let allowed = who_may_see(&state, &p).await;
     render(
         &p,
         &state,
+        &allowed,
         chosen,
         String::new(),
         String::new(),
@@ -196,10 +237,12 @@ async fn add(
     // Photos are held in memory until the PDF is made: a few uploads at a
     // time do it (4 × 60 MiB at most), whoever sends how many.
     let mut buffering: Option<tokio::sync::SemaphorePermit<'static>> = None;
+    let allowed = who_may_see(&state, &p).await;
     let fail = |d: &Described, key: &str| {
         render(
             &p,
             &state,
+            &allowed,
             d.category,
             d.title.clone(),
             d.expires.clone(),
@@ -293,7 +336,7 @@ async fn add(
                         .upload(&p.session, p.id, meta, channel_stream(rx)),
                     feed
                 );
-                return stored(&p, &state, &d, res);
+                return stored(&p, &state, &allowed, &d, res);
             }
             (_, Some(_)) => return Err(PageError::Invalid("err-form")),
             (_, None) => {
@@ -345,13 +388,14 @@ async fn add(
     };
     let body = futures_util::stream::iter([Ok(Bytes::from(bytes))]).boxed();
     let res = state.vault.upload(&p.session, p.id, meta, body).await;
-    stored(&p, &state, &d, res)
+    stored(&p, &state, &allowed, &d, res)
 }
 
 /// The answer to a stored (or refused) upload.
 fn stored(
     p: &Person,
     state: &AppState,
+    allowed: &str,
     d: &Described,
     res: coffre_vault::Result<coffre_vault::DocumentInfo>,
 ) -> PageResult<Response> {
@@ -365,6 +409,7 @@ fn stored(
     Ok(render(
         p,
         state,
+        allowed,
         d.category,
         d.title.clone(),
         d.expires.clone(),

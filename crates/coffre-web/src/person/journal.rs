@@ -5,12 +5,13 @@ use std::collections::HashMap;
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::Response;
 use axum::routing::get;
 use coffre_api::AppState;
 use serde::Deserialize;
 
+use super::Query;
 use crate::ctx::Ctx;
 use crate::error::PageResult;
 use crate::journal_words::{Names, own_read};

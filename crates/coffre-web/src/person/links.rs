@@ -28,6 +28,8 @@ struct LinkPage {
     c: Ctx,
     id: String,
     paper: String,
+    /// The copy will carry its mark (a JPEG or a PDF up to 40 MiB).
+    markable: bool,
 }
 
 async fn link_page(
@@ -39,6 +41,7 @@ async fn link_page(
     Ok(ok(&LinkPage {
         c: Ctx::person(&p, &state, "link-title", "papiers"),
         id: id.to_string(),
+        markable: coffre_copies::markable(&d.content_type, d.size),
         paper: d.title,
     }))
 }

@@ -3,7 +3,7 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -12,7 +12,7 @@ use coffre_crypto::UserSecret;
 use coffre_vault::VaultError;
 use serde::Deserialize;
 
-use super::{CsrfOnly, PageForm};
+use super::{CsrfOnly, PageForm, Query};
 use crate::ctx::{Ctx, Visitor, local_path};
 use crate::error::{PageError, PageResult};
 use crate::session::{LANG_COOKIE, Person, SameSite, cleared_cookie, session_cookie};

@@ -37,6 +37,7 @@ pub fn router(max_body_bytes: usize) -> Router<AppState> {
         .merge(journal::router().layer(short()))
         .merge(account::router().layer(short()))
         .merge(show::router().layer(short()))
+        .merge(show::agent().layer(long()))
         .merge(papers::files().layer(long()))
         .merge(account::files().layer(long()))
         .merge(add::router(max_body_bytes).layer(long()))
@@ -56,6 +57,20 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for PageForm<T> {
     }
 }
 
+/// A query string; one that does not parse is a page saying so.
+#[derive(Debug)]
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = PageError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(t)) => Ok(Query(t)),
+            Err(_) => Err(PageError::Invalid("err-form")),
+        }
+    }
+}
+
 /// A typed path parameter; one that does not parse names nothing here.
 #[derive(Debug)]
 pub struct PagePath<T>(pub T);
@@ -68,6 +83,41 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for PagePat
             Err(_) => Err(PageError::NotFound),
         }
     }
+}
+
+/// A copy for a browser to show (a duplicate to print, the agent's copy):
+/// a marked PDF inline, without `sandbox` (it would stop the browser's
+/// PDF viewer); anything else — a paper that could not carry a mark —
+/// saved, never shown on our origin.
+pub fn shown_copy(mut r: axum::response::Response) -> axum::response::Response {
+    use axum::http::{HeaderValue, header};
+    let pdf = r
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes() == b"application/pdf");
+    let h = r.headers_mut();
+    if pdf {
+        if let Some(v) = h.get(header::CONTENT_DISPOSITION).cloned()
+            && let Ok(s) = v.to_str()
+            && let Ok(v) = HeaderValue::from_str(&s.replacen("attachment", "inline", 1))
+        {
+            h.insert(header::CONTENT_DISPOSITION, v);
+        }
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+        );
+    } else {
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/octet-stream"),
+        );
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; sandbox"),
+        );
+    }
+    r
 }
 
 /// A form that carries only its CSRF token (a button).

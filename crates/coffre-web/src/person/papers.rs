@@ -4,7 +4,7 @@
 use askama::Template;
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -13,7 +13,7 @@ use coffre_crypto::DocumentId;
 use coffre_vault::{Category, DocumentInfo, NoticeKind};
 use serde::Deserialize;
 
-use super::{CsrfOnly, PageForm, PagePath};
+use super::{CsrfOnly, PageForm, PagePath, Query};
 use crate::ctx::Ctx;
 use crate::error::{PageError, PageResult};
 use crate::i18n::Tr;
@@ -68,6 +68,36 @@ async fn photo_pages(
     Ok(pages.ok())
 }
 
+/// The pages of a PDF made of photos, as `(image address, text
+/// alternative)`; empty for any other paper.
+pub(super) async fn page_list(
+    state: &AppState,
+    p: &Person,
+    id: DocumentId,
+    title: &str,
+    content_type: &str,
+) -> PageResult<Vec<(String, String)>> {
+    if content_type != "application/pdf" {
+        return Ok(Vec::new());
+    }
+    let Some(photos) = photo_pages(state, p, id).await? else {
+        return Ok(Vec::new());
+    };
+    let total = photos.len() as u64;
+    Ok((1..=total)
+        .map(|k| {
+            (
+                format!("/papiers/{id}/page/{k}"),
+                p.tr.with_n(
+                    "paper-page-alt",
+                    k,
+                    &[("title", title), ("total", &total.to_string())],
+                ),
+            )
+        })
+        .collect())
+}
+
 /// One page of a PDF made of photos, as the photo it holds.
 async fn page_image(
     State(state): State<AppState>,
@@ -103,20 +133,10 @@ async fn duplicate(
         return Err(PageError::NotFound);
     }
     let mark = coffre_copies::duplicate_mark(state.vault.clock().now_ms());
-    let mut r = coffre_api::marked_response(&state, info, stream, mark)
+    let r = coffre_api::marked_response(&state, info, stream, mark)
         .await
         .map_err(|_| PageError::Internal("marking a duplicate"))?;
-    if let Some(v) = r.headers().get(header::CONTENT_DISPOSITION).cloned()
-        && let Ok(s) = v.to_str()
-        && let Ok(v) = HeaderValue::from_str(&s.replacen("attachment", "inline", 1))
-    {
-        r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
-    }
-    r.headers_mut().insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; sandbox"),
-    );
-    Ok(r)
+    Ok(super::shown_copy(r))
 }
 
 /// Papers whose validity ends within this many days get a banner.
@@ -371,28 +391,7 @@ async fn paper(
         }),
     ));
     // A PDF made of photos is shown page by page, as its photos.
-    let pages = if d.content_type == "application/pdf" {
-        match photo_pages(&state, &p, id).await? {
-            Some(photos) => {
-                let total = photos.len() as u64;
-                (1..=total)
-                    .map(|k| {
-                        (
-                            format!("/papiers/{id}/page/{k}"),
-                            tr.with_n(
-                                "paper-page-alt",
-                                k,
-                                &[("title", &d.title), ("total", &total.to_string())],
-                            ),
-                        )
-                    })
-                    .collect()
-            }
-            None => Vec::new(),
-        }
-    } else {
-        Vec::new()
-    };
+    let pages = page_list(&state, &p, id, &d.title, &d.content_type).await?;
     let c = Ctx::person(&p, &state, "home-title", "papiers").titled(d.title.clone());
     Ok(ok(&PaperPage {
         c,
@@ -466,9 +465,14 @@ async fn file(
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(info.size));
+    // `sandbox` would stop the browser's PDF viewer; a PDF gets the rest.
     h.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; img-src 'self'; sandbox"),
+        if content_type == "application/pdf" {
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'")
+        } else {
+            HeaderValue::from_static("default-src 'none'; img-src 'self'; sandbox")
+        },
     );
     Ok(r)
 }

@@ -28,6 +28,12 @@ pub fn router() -> Router<AppState> {
         .route("/papiers/{id}/guichet", post(start))
         .route("/guichet/{id}", get(showing))
         .route("/guichet/{id}/arreter", post(stop))
+}
+
+/// The agent's side, on a route with a long time limit (marking a large
+/// PDF may take seconds, and a code is spent once).
+pub fn agent() -> Router<AppState> {
+    Router::new()
         .route("/c", get(code_page).post(code_copy))
         .route("/c/{token}", get(token_page).post(token_copy))
 }
@@ -65,6 +71,9 @@ struct ShowPage {
     c: Ctx,
     id: String,
     image: bool,
+    /// A PDF of photos: each page's image and its text alternative.
+    pages: Vec<(String, String)>,
+    markable: bool,
     explain: String,
 }
 
@@ -77,10 +86,13 @@ async fn show(
     if d.beneficiary_id != p.id {
         return Err(PageError::NotFound);
     }
+    let pages = super::papers::page_list(&state, &p, id, &d.title, &d.content_type).await?;
     let c = Ctx::person(&p, &state, "show-title", "papiers").titled(d.title.clone());
     Ok(ok(&ShowPage {
         c,
         id: id.to_string(),
+        pages,
+        markable: coffre_copies::markable(&d.content_type, d.size),
         image: d.content_type.starts_with("image/"),
         explain: p
             .tr
@@ -214,25 +226,11 @@ struct CodeForm {
 /// The copy, marked, shown in the agent's browser (a PDF it opens).
 async fn give(state: &AppState, copy: coffre_vault::CounterCopy) -> PageResult<Response> {
     let mark = coffre_copies::given_mark(Some(&copy.recipient), copy.given_ms);
-    let mut r = coffre_api::marked_response(state, copy.info, copy.stream, mark)
+    let r = coffre_api::marked_response(state, copy.info, copy.stream, mark)
         .await
         .map_err(|_| PageError::Internal("marking a copy"))?;
     // Shown, not saved: the agent looks at it and prints it if needed.
-    if let Some(v) = r
-        .headers()
-        .get(axum::http::header::CONTENT_DISPOSITION)
-        .cloned()
-        && let Ok(s) = v.to_str()
-        && let Ok(v) = axum::http::HeaderValue::from_str(&s.replacen("attachment", "inline", 1))
-    {
-        r.headers_mut()
-            .insert(axum::http::header::CONTENT_DISPOSITION, v);
-    }
-    r.headers_mut().insert(
-        axum::http::header::CONTENT_SECURITY_POLICY,
-        axum::http::HeaderValue::from_static("default-src 'none'; sandbox"),
-    );
-    Ok(r)
+    Ok(super::shown_copy(r))
 }
 
 async fn code_copy(
@@ -256,6 +254,22 @@ async fn code_copy(
                 error: Some(v.tr.t("agent-bad-code")),
             },
         )),
+        // Too many codes tried on the whole server this minute.
+        Err(VaultError::Busy { retry_after }) => {
+            let mut r = page(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                &CodePage {
+                    c: Ctx::visitor(&v, "agent-title"),
+                    error: Some(v.tr.t("agent-busy")),
+                },
+            );
+            if let Ok(h) =
+                axum::http::HeaderValue::from_str(&retry_after.as_secs().max(1).to_string())
+            {
+                r.headers_mut().insert(axum::http::header::RETRY_AFTER, h);
+            }
+            Ok(r)
+        }
         Err(e) => Err(e.into()),
     }
 }
