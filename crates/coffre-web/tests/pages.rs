@@ -89,10 +89,12 @@ impl Site {
         let bytes = axum::body::to_bytes(res.into_body(), 1 << 26)
             .await
             .unwrap();
+        // French typography puts no-break spaces before « ? : » and
+        // inside « »; the checks below read words.
         Answer {
             status,
             headers,
-            body: String::from_utf8_lossy(&bytes).into_owned(),
+            body: String::from_utf8_lossy(&bytes).replace(['\u{a0}', '\u{202f}'], " "),
         }
     }
 

@@ -12,18 +12,18 @@ nav-access = Qui voit mes papiers
 nav-journal = Ce qui s'est passé
 nav-account = Mon compte
 logout = Me déconnecter
-footer-accessibility = Accessibilité : partiellement conforme
+footer-accessibility = Accessibilité : partiellement conforme
 footer-help = Aide
 session-note = { $n ->
     [one] Sans action de votre part, vous serez déconnecté dans 1 minute.
    *[other] Sans action de votre part, vous serez déconnecté dans { $n } minutes.
 }
-session-ending = Vous allez être déconnecté dans une minute. Voulez-vous continuer ?
+session-ending = Vous allez être déconnecté dans une minute. Voulez-vous continuer ?
 session-continue = Continuer
 form-error-summary = Il y a un problème
 cancel = Annuler, revenir en arrière
 back-to-papers = Retour à mes papiers
-back-to = Retour :
+back-to = Retour :
 and = et
 you = Vous
 someone-structure = Une structure
@@ -72,7 +72,7 @@ login-secret = Votre phrase secrète ou votre code
 login-secret-code = Votre code (des chiffres)
 login-digits-instead = Mon code est fait de chiffres
 login-words-instead = Mon secret est fait de mots
-login-device = Sur quel appareil êtes-vous ?
+login-device = Sur quel appareil êtes-vous ?
 login-device-mine = C'est mon téléphone
 login-device-shared = C'est un ordinateur partagé (accueil, bibliothèque…)
 login-device-hint = Sur un ordinateur partagé, vous serez déconnecté après 5 minutes sans action.
@@ -85,7 +85,7 @@ help-title = Aide
 help-forgot-heading = J'ai oublié mon code
 help-forgot-1 = Allez voir la structure qui vous a aidé à ouvrir votre coffre (un CCAS, une association). Son nom et son téléphone sont sur votre carte Coffre.
 help-forgot-2 = Si vous l'avez choisie comme structure de confiance, deux personnes de cette structure peuvent vous donner un nouveau code. Vos papiers ne sont pas perdus.
-help-what-heading = Qu'est-ce que Coffre ?
+help-what-heading = Qu'est-ce que Coffre ?
 help-what-1 = Coffre garde une copie de vos papiers. Vous pouvez toujours les récupérer, même si vous perdez votre téléphone.
 help-what-2 = Personne ne voit vos papiers sans votre accord. Vous voyez qui les a regardés.
 
@@ -97,10 +97,10 @@ a11y-status = Ce site est partiellement conforme au référentiel général d'am
 a11y-tested-heading = Ce qui a été vérifié
 a11y-tested = Chaque page est vérifiée automatiquement (outil axe-core) sur un téléphone et sur un ordinateur, et fonctionne sans JavaScript.
 a11y-limits-heading = Ce qui peut encore poser problème
-a11y-limits = Les papiers que vous ajoutez (photos, fichiers PDF) ne sont pas décrits pour un lecteur d'écran : leur titre seul est lu.
+a11y-limits = Les papiers que vous ajoutez (photos, fichiers PDF) ne sont pas décrits pour un lecteur d'écran : leur titre seul est lu.
 a11y-contact-heading = Nous signaler un problème
-a11y-contact = Si une page vous pose problème, dites-le à la structure qui vous accompagne : elle nous transmettra.
-a11y-defenseur = Si vous n'avez pas de réponse, vous pouvez écrire au Défenseur des droits (defenseurdesdroits.fr, ou par courrier : Défenseur des droits, Libre réponse 71120, 75342 Paris CEDEX 07).
+a11y-contact = Si une page vous pose problème, dites-le à la structure qui vous accompagne : elle nous transmettra.
+a11y-defenseur = Si vous n'avez pas de réponse, vous pouvez écrire au Défenseur des droits (defenseurdesdroits.fr, ou par courrier : Défenseur des droits, Libre réponse 71120, 75342 Paris CEDEX 07).
 
 ## Mes papiers
 home-title = Mes papiers
@@ -116,11 +116,11 @@ banner-failures = { $n ->
 }
 banner-recovery = { $structure } vous a donné un nouveau code le { $date }. Si ce n'était pas à votre demande, allez voir une autre structure.
 validity-soon = { $n ->
-    [0] « { $title } » n'est plus valable à partir de demain.
-    [one] « { $title } » n'est plus valable dans 1 jour.
-   *[other] « { $title } » n'est plus valable dans { $n } jours.
+    [0] « { $title } » n'est plus valable à partir de demain.
+    [one] « { $title } » n'est plus valable dans 1 jour.
+   *[other] « { $title } » n'est plus valable dans { $n } jours.
 }
-validity-ended = « { $title } » n'est plus valable depuis le { $date }.
+validity-ended = « { $title } » n'est plus valable depuis le { $date }.
 category-empty = Vous n'avez pas encore de papier ici.
 paper-added-on = Ajouté le { $date }
 
@@ -140,22 +140,22 @@ paper-shared = Vous, et les structures que vous avez autorisées pour cette sort
 paper-make-private = Le garder pour moi seulement
 paper-make-shared = Le montrer aux structures autorisées
 paper-delete = Supprimer ce papier
-paper-quoted = « { $title } »
+paper-quoted = « { $title } »
 paper-unknown = un papier supprimé depuis
 paper-none = votre coffre
-delete-title = Supprimer ce papier ?
-delete-what = Vous allez supprimer « { $title } ».
+delete-title = Supprimer ce papier ?
+delete-what = Vous allez supprimer « { $title } ».
 delete-consequence = Personne ne pourra plus le voir, ni vous ni les structures. Les liens envoyés ne marcheront plus. On ne peut pas revenir en arrière.
 delete-button = Oui, supprimer ce papier
 
 ## Ajouter un papier
 add-title = Ajouter un papier
-add-category = Quelle sorte de papier ?
+add-category = Quelle sorte de papier ?
 add-name = Son nom
-add-name-hint = (par exemple : Carte d'identité)
+add-name-hint = (par exemple : Carte d'identité)
 add-valid = Valable jusqu'au
-add-valid-hint = (si c'est écrit dessus ; vous serez prévenu avant la fin)
-add-who = Qui peut le voir ?
+add-valid-hint = (si c'est écrit dessus ; vous serez prévenu avant la fin)
+add-who = Qui peut le voir ?
 add-who-structures = Moi, et les structures que j'ai autorisées pour cette sorte de papier
 add-who-me = Moi seulement
 add-the-paper = Le papier
@@ -165,20 +165,20 @@ add-photo = { $n ->
    *[other] Prendre une photo (page { $n })
 }
 add-photo-more = (seulement s'il y a une autre page)
-add-or = Ou bien :
+add-or = Ou bien :
 add-file = Choisir un fichier
-add-file-hint = (photo JPEG, PDF… ; plusieurs photos font un seul papier)
+add-file-hint = (photo JPEG, PDF… ; plusieurs photos font un seul papier)
 add-submit = Ajouter ce papier
-add-bad-date = La date n'est pas bonne. Écrivez-la comme ceci : 31/12/2027.
+add-bad-date = La date n'est pas bonne. Écrivez-la comme ceci : 31/12/2027.
 add-no-category = Choisissez la sorte de papier.
 add-no-file = Prenez une photo ou choisissez un fichier.
 add-both = Prenez des photos ou choisissez un fichier, pas les deux.
-add-heic = Cette photo est au format HEIC (iPhone), que Coffre ne sait pas lire. Sur l'iPhone : Réglages, puis Appareil photo, puis Formats, puis « Le plus compatible ». Ou envoyez une capture d'écran de la photo.
-add-photo-not-jpeg = Une photo n'est pas au format JPEG. Prenez la photo avec le bouton « Prendre une photo », ou choisissez une photo JPEG.
+add-heic = Cette photo est au format HEIC (iPhone), que Coffre ne sait pas lire. Sur l'iPhone : Réglages, puis Appareil photo, puis Formats, puis « Le plus compatible ». Ou envoyez une capture d'écran de la photo.
+add-photo-not-jpeg = Une photo n'est pas au format JPEG. Prenez la photo avec le bouton « Prendre une photo », ou choisissez une photo JPEG.
 add-photo-too-large = Les photos sont trop lourdes (15 Mo par photo, 60 Mo en tout). Prenez-les en moins bonne qualité.
-add-too-many-photos = Il y a trop de photos : 20 au plus pour un papier.
+add-too-many-photos = Il y a trop de photos : 20 au plus pour un papier.
 add-too-large = Ce papier est trop lourd. Essayez une photo, ou un fichier plus petit.
-add-invalid = Ce papier ne peut pas être ajouté tel quel (un nom trop long ?). Réessayez.
+add-invalid = Ce papier ne peut pas être ajouté tel quel (un nom trop long ?). Réessayez.
 suggest-id-card = Carte d'identité
 suggest-passport = Passeport
 suggest-residence-permit = Titre de séjour
@@ -195,18 +195,18 @@ suggest-birth = Acte de naissance
 ## Envoyer un lien
 link-title = Envoyer un lien
 link-explain = Un lien permet à quelqu'un qui n'a pas de compte (un agent de la CAF, un propriétaire) de télécharger ce papier. Vous pouvez l'arrêter quand vous voulez.
-link-how-long = Pendant combien de temps ?
+link-how-long = Pendant combien de temps ?
 link-1-day = 1 jour
 link-7-days = 7 jours
 link-30-days = 30 jours
-link-how-many = Combien de fois peut-il servir ?
+link-how-many = Combien de fois peut-il servir ?
 link-once = 1 fois
 link-3-times = 3 fois
 link-make = Faire le lien
 link-made-title = Votre lien est prêt
-link-made-copy = Copiez ce lien et envoyez-le à la personne (par SMS, par message) :
+link-made-copy = Copiez ce lien et envoyez-le à la personne (par SMS, par message) :
 link-made-until = Il marche jusqu'au
-link-made-once = Ce lien n'est montré qu'une fois : Coffre ne le garde pas. Vous pouvez l'arrêter dans « Qui voit mes papiers ».
+link-made-once = Ce lien n'est montré qu'une fois : Coffre ne le garde pas. Vous pouvez l'arrêter dans « Qui voit mes papiers ».
 link-uses = { $n ->
     [one] Il sert 1 fois.
    *[other] Il sert { $n } fois.
@@ -215,8 +215,8 @@ link-back = Retour au papier
 link-see-all = Voir tous mes liens
 link-stop = Arrêter ce lien
 link-line = { $n ->
-    [one] Un lien vers { $title } : il peut encore servir 1 fois, jusqu'au { $date }.
-   *[other] Un lien vers { $title } : il peut encore servir { $n } fois, jusqu'au { $date }.
+    [one] Un lien vers { $title } : il peut encore servir 1 fois, jusqu'au { $date }.
+   *[other] Un lien vers { $title } : il peut encore servir { $n } fois, jusqu'au { $date }.
 }
 
 ## Montrer un papier
@@ -233,10 +233,10 @@ access-structures = Les structures
 access-no-structure = Aucune structure ne peut voir vos papiers.
 access-links = Les liens que vous avez envoyés
 access-no-link = Aucun lien en cours.
-grant-view = { $structure } peut voir vos papiers « { $categories } » jusqu'au { $date }.
-grant-upload = { $structure } peut ajouter des papiers « { $categories } » dans votre coffre jusqu'au { $date }. Elle ne peut pas les voir.
-grant-view-upload = { $structure } peut voir et ajouter vos papiers « { $categories } » jusqu'au { $date }.
-withdraw-title = Retirer cet accès ?
+grant-view = { $structure } peut voir vos papiers « { $categories } » jusqu'au { $date }.
+grant-upload = { $structure } peut ajouter des papiers « { $categories } » dans votre coffre jusqu'au { $date }. Elle ne peut pas les voir.
+grant-view-upload = { $structure } peut voir et ajouter vos papiers « { $categories } » jusqu'au { $date }.
+withdraw-title = Retirer cet accès ?
 withdraw-consequence = Dès maintenant, cette structure ne pourra plus voir ni ajouter ces papiers. Les liens qu'elle a envoyés ne marcheront plus. Vous pourrez lui redonner un accès plus tard, à son bureau.
 withdraw-button = Retirer l'accès
 
@@ -248,7 +248,7 @@ journal-all = Tout, du plus récent au plus ancien
 journal-show-own = Afficher aussi les papiers que vous avez regardés vous-même
 journal-hide-own = Cacher les papiers que vous avez regardés vous-même
 journal-empty = Rien pour le moment.
-journal-refused = Refusé :
+journal-refused = Refusé :
 journal-older = Voir plus ancien
 journal-print = Pour imprimer cette page, utilisez le menu de votre navigateur (Imprimer).
 who-someone = Quelqu'un
@@ -256,14 +256,14 @@ who-link = Quelqu'un qui avait un lien
 who-operator = Le service Coffre
 who-system = Coffre
 j-other = { $you ->
-    [yes] Vous avez fait ceci : { $what }.
-   *[other] { $who } a fait ceci : { $what }.
+    [yes] Vous avez fait ceci : { $what }.
+   *[other] { $who } a fait ceci : { $what }.
 }
 j-denied = { $you ->
     [yes] Vous avez essayé de { $what }, et c'était refusé.
    *[other] { $who } a essayé de { $what }, et c'était refusé.
 }
-j-failed = Coffre n'a pas pu { $what } (une panne ; réessayez plus tard).
+j-failed = Coffre n'a pas pu { $what } (une panne ; réessayez plus tard).
 jw-other = faire une opération
 jw-session-create = ouvrir votre coffre
 j-session-create = { $you ->
@@ -380,8 +380,8 @@ j-integrity-alarm = Coffre a trouvé un problème sur un papier et a prévenu le
 ## Mon compte
 account-title = Mon compte
 secret-heading = Changer mon code
-secret-advice = Le plus sûr : une phrase de quatre ou cinq mots faciles, que vous retenez bien. Un code de 6 chiffres est plus facile à deviner.
-secret-suggestion = Par exemple :
+secret-advice = Le plus sûr : une phrase de quatre ou cinq mots faciles, que vous retenez bien. Un code de 6 chiffres est plus facile à deviner.
+secret-suggestion = Par exemple :
 secret-current = Mon code actuel
 secret-new = Mon nouveau code
 secret-again = Mon nouveau code, encore une fois
@@ -390,9 +390,9 @@ secret-changed = Votre code a changé. Vos autres connexions sont fermées.
 secret-mismatch = Les deux nouveaux codes ne sont pas pareils. Écrivez deux fois le même.
 secret-wrong-current = Ce n'est pas votre code actuel.
 trustees-heading = Mes structures de confiance
-trustees-explain = Si vous oubliez votre code, une structure de confiance peut vous en donner un nouveau : il faut deux personnes de cette structure, et vous êtes prévenu. Sans structure de confiance, un code oublié veut dire des papiers perdus.
+trustees-explain = Si vous oubliez votre code, une structure de confiance peut vous en donner un nouveau : il faut deux personnes de cette structure, et vous êtes prévenu. Sans structure de confiance, un code oublié veut dire des papiers perdus.
 trustees-none = Vous n'avez pas de structure de confiance. Vous pouvez en choisir une à son bureau.
-trustee-remove-title = Retirer cette structure de confiance ?
+trustee-remove-title = Retirer cette structure de confiance ?
 trustee-remove-what = { $structure } ne pourra plus vous donner un nouveau code.
 trustee-remove-consequence = Si vous oubliez votre code et que vous n'avez plus de structure de confiance, personne ne pourra vous rendre vos papiers.
 trustee-remove-button = Retirer cette structure de confiance
@@ -404,14 +404,14 @@ erase-explain = Vous pouvez supprimer votre compte et tous vos papiers.
 erase-title = Supprimer mon compte
 erase-what = Vous allez supprimer votre compte et tous vos papiers.
 erase-consequence = Personne ne pourra plus les voir, ni vous, ni les structures, ni le service. On ne peut pas revenir en arrière.
-erase-before = Avant, vous pouvez tout récupérer dans « Mon compte ».
+erase-before = Avant, vous pouvez tout récupérer dans « Mon compte ».
 erase-button = Oui, tout supprimer
 confirm-secret = Écrivez votre code pour confirmer
 erased-title = Compte supprimé
 erased-text = Votre compte et vos papiers sont supprimés.
 
 ## Erreurs
-err-request-id = Si vous en parlez à votre structure, donnez ce numéro :
+err-request-id = Si vous en parlez à votre structure, donnez ce numéro :
 err-next-login = Aller à la page de connexion
 err-next-home = Aller à l'accueil
 err-next-papers = Retour à mes papiers
@@ -452,41 +452,41 @@ err-500-text = Coffre a eu un problème. Ce n'est pas de votre faute. Réessayez
 
 ## Ajouts récents (page d'accueil)
 banner-added = { $n ->
-    [one] Depuis votre dernière visite, { $structure } a ajouté « { $title } » dans votre coffre.
-   *[other] Depuis votre dernière visite, des structures ont ajouté { $n } papiers dans votre coffre, dont « { $title } » par { $structure }.
+    [one] Depuis votre dernière visite, { $structure } a ajouté « { $title } » dans votre coffre.
+   *[other] Depuis votre dernière visite, des structures ont ajouté { $n } papiers dans votre coffre, dont « { $title } » par { $structure }.
 }
 
 ## Montrer au guichet
 counter-give-heading = Donner une copie à l'agent
 counter-give-explain = { $n ->
-    [one] L'agent pourra recevoir une copie une seule fois, pendant 1 minute, avec un code QR ou un code court. La copie porte la mention « Copie transmise ».
-   *[other] L'agent pourra recevoir une copie une seule fois, pendant { $n } minutes, avec un code QR ou un code court. La copie porte la mention « Copie transmise ».
+    [one] L'agent pourra recevoir une copie une seule fois, pendant 1 minute, avec un code QR ou un code court. La copie porte la mention « Copie transmise ».
+   *[other] L'agent pourra recevoir une copie une seule fois, pendant { $n } minutes, avec un code QR ou un code court. La copie porte la mention « Copie transmise ».
 }
-counter-for = À qui le montrez-vous ?
-counter-for-hint = (par exemple : Préfecture du Rhône ; c'est écrit sur la copie)
+counter-for = À qui le montrez-vous ?
+counter-for-hint = (par exemple : Préfecture du Rhône ; c'est écrit sur la copie)
 counter-start = Donner un code à l'agent
 counter-default-recipient = un guichet
 counter-title = Montrer au guichet
 counter-for-agent = Pour l'agent du guichet
-counter-scan = Scannez ce code QR avec votre téléphone ou votre ordinateur :
+counter-scan = Scannez ce code QR avec votre téléphone ou votre ordinateur :
 counter-qr-alt = Code QR du lien vers la copie de ce papier
 counter-or-type = Ou allez sur
 counter-code-label = Code à taper
 counter-until = Ce code marche jusqu'au
 counter-once = Il ne sert qu'une fois.
-counter-mark = La copie portera la mention « Copie transmise à { $recipient } ».
+counter-mark = La copie portera la mention « Copie transmise à { $recipient } ».
 counter-stop = Arrêter de montrer
 agent-title = Recevoir une copie
 agent-explain = La personne vous montre un papier avec Coffre. Tapez le code affiché sur son écran pour recevoir une copie.
 agent-code = Le code
 agent-code-hint = (9 lettres et chiffres, par exemple ABC-DEF-GHJ)
 agent-see = Voir la copie
-agent-bad-code = Ce code ne marche pas : il est faux, il a déjà servi, ou il a expiré. Demandez à la personne un nouveau code.
-agent-token-explain = La personne vous montre un papier avec Coffre. Vous pouvez en recevoir une copie, marquée « Copie transmise ».
+agent-bad-code = Ce code ne marche pas : il est faux, il a déjà servi, ou il a expiré. Demandez à la personne un nouveau code.
+agent-token-explain = La personne vous montre un papier avec Coffre. Vous pouvez en recevoir une copie, marquée « Copie transmise ».
 paper-print = Imprimer un duplicata
-link-for = À qui envoyez-vous ce lien ?
-link-for-hint = (par exemple : CAF de Lyon ; c'est écrit sur la copie)
-link-for-missing = Écrivez à qui vous envoyez ce lien : c'est écrit sur la copie.
+link-for = À qui envoyez-vous ce lien ?
+link-for-hint = (par exemple : CAF de Lyon ; c'est écrit sur la copie)
+link-for-missing = Écrivez à qui vous envoyez ce lien : c'est écrit sur la copie.
 j-share-create-counter = Vous avez montré { $paper } au guichet.
 j-share-download-counter = L'agent du guichet a reçu une copie de { $paper }.
 j-share-revoke-counter = Vous avez arrêté de montrer { $paper }.
@@ -494,9 +494,9 @@ j-document-download-duplicate = { $you ->
     [yes] Vous avez imprimé un duplicata de { $paper }.
    *[other] { $who } a imprimé un duplicata de { $paper }.
 }
-counter-line = « { $title } » est montré au guichet ({ $recipient }) : le code marche jusqu'au { $time }.
+counter-line = « { $title } » est montré au guichet ({ $recipient }) : le code marche jusqu'au { $time }.
 login-wrong-left = { $n ->
-    [0] L'identifiant ou le code n'est pas bon. Le compte est maintenant bloqué un moment : réessayez plus tard, ou allez voir votre structure.
+    [0] L'identifiant ou le code n'est pas bon. Le compte est maintenant bloqué un moment : réessayez plus tard, ou allez voir votre structure.
     [one] L'identifiant ou le code n'est pas bon. Il vous reste 1 essai avant que le compte soit bloqué un moment.
    *[other] L'identifiant ou le code n'est pas bon. Il vous reste { $n } essais avant que le compte soit bloqué un moment.
 }
@@ -504,6 +504,6 @@ paper-page-alt = { $title }, page { $n } sur { $total }
 agent-busy = Trop de codes ont été essayés sur Coffre en ce moment. Attendez une minute, puis tapez le code à nouveau. Le code QR, lui, marche toujours.
 err-timeout-title = C'est trop long
 err-timeout-text = Coffre n'a pas reçu toute la demande à temps (la connexion est peut-être lente). Réessayez, si possible avec un meilleur réseau.
-copy-no-mark = Ce papier n'est ni une photo JPEG ni un PDF que Coffre sait lire (ou il est très lourd) : la copie partira telle quelle, sans la mention « Copie transmise ».
-add-who-today = Aujourd'hui : { $list }.
+copy-no-mark = Ce papier n'est ni une photo JPEG ni un PDF que Coffre sait lire (ou il est très lourd) : la copie partira telle quelle, sans la mention « Copie transmise ».
+add-who-today = Aujourd'hui : { $list }.
 add-who-none = Aujourd'hui, aucune structure n'a d'accès à vos papiers.
