@@ -29,10 +29,9 @@ pub fn router() -> Router<AppState> {
         .route("/accessibilite", get(accessibility))
 }
 
-async fn root(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
-    let _ = state;
-    // Logged in or not, the papers' page decides (it sends to the login
-    // page when needed).
+async fn root(headers: axum::http::HeaderMap) -> Response {
+    // With a cookie, the papers' page decides (it sends to the login page
+    // when the session has ended).
     if headers.contains_key(header::COOKIE) {
         see_other("/papiers")
     } else {
