@@ -116,6 +116,27 @@ pub(crate) struct CounterLinks {
     table: Mutex<Table>,
 }
 
+impl CounterLinks {
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, Table>> {
+        self.table
+            .lock()
+            .map_err(|_| VaultError::Internal("counter table"))
+    }
+}
+
+impl Link {
+    fn view(&self) -> CounterView {
+        CounterView {
+            id: self.id,
+            document: self.document,
+            token: self.token.clone(),
+            code: self.code.clone(),
+            recipient: self.recipient.clone(),
+            expires_ms: self.expires_ms,
+        }
+    }
+}
+
 fn hash(b: &[u8]) -> [u8; 32] {
     let mut out = [0u8; 32];
     out.copy_from_slice(digest(&SHA256, b).as_ref());
@@ -184,12 +205,7 @@ impl Vault {
             expires_ms: now + i64::from(minutes) * 60_000,
         };
         {
-            let mut t = self
-                .inner
-                .counter
-                .table
-                .lock()
-                .map_err(|_| VaultError::Internal("counter table"))?;
+            let mut t = self.inner.counter.lock()?;
             t.sweep(now);
             let mine = t
                 .links
@@ -219,26 +235,14 @@ impl Vault {
     /// short code shown while it lives).
     pub fn counter_link(&self, session: &Session, id: ShareId) -> Result<CounterView> {
         let now = self.now_ms();
-        let mut t = self
-            .inner
-            .counter
-            .table
-            .lock()
-            .map_err(|_| VaultError::Internal("counter table"))?;
+        let mut t = self.inner.counter.lock()?;
         t.sweep(now);
         t.links
             .values()
             .find(|l| {
                 l.id == id && session.principal == (Principal::Beneficiary { id: l.beneficiary })
             })
-            .map(|l| CounterView {
-                id: l.id,
-                document: l.document,
-                token: l.token.clone(),
-                code: l.code.clone(),
-                recipient: l.recipient.clone(),
-                expires_ms: l.expires_ms,
-            })
+            .map(Link::view)
             .ok_or(VaultError::NotFound)
     }
 
@@ -248,36 +252,19 @@ impl Vault {
             return Ok(Vec::new());
         };
         let now = self.now_ms();
-        let mut t = self
-            .inner
-            .counter
-            .table
-            .lock()
-            .map_err(|_| VaultError::Internal("counter table"))?;
+        let mut t = self.inner.counter.lock()?;
         t.sweep(now);
         Ok(t.links
             .values()
             .filter(|l| l.beneficiary == me)
-            .map(|l| CounterView {
-                id: l.id,
-                document: l.document,
-                token: l.token.clone(),
-                code: l.code.clone(),
-                recipient: l.recipient.clone(),
-                expires_ms: l.expires_ms,
-            })
+            .map(Link::view)
             .collect())
     }
 
     /// "Arrêter de montrer": the link ends at once.
     pub async fn stop_counter_link(&self, session: &Session, id: ShareId) -> Result<()> {
         let stopped = {
-            let mut t = self
-                .inner
-                .counter
-                .table
-                .lock()
-                .map_err(|_| VaultError::Internal("counter table"))?;
+            let mut t = self.inner.counter.lock()?;
             let key = t
                 .links
                 .iter()
@@ -305,12 +292,7 @@ impl Vault {
     /// asks for the copy): nothing is used or journaled.
     pub fn counter_status(&self, token: &str) -> Result<i64> {
         let now = self.now_ms();
-        let mut t = self
-            .inner
-            .counter
-            .table
-            .lock()
-            .map_err(|_| VaultError::Internal("counter table"))?;
+        let mut t = self.inner.counter.lock()?;
         t.sweep(now);
         t.links
             .get(&hash(token.as_bytes()))
@@ -322,12 +304,7 @@ impl Vault {
     pub async fn redeem_counter_token(&self, token: &str) -> Result<CounterCopy> {
         let now = self.now_ms();
         let link = {
-            let mut t = self
-                .inner
-                .counter
-                .table
-                .lock()
-                .map_err(|_| VaultError::Internal("counter table"))?;
+            let mut t = self.inner.counter.lock()?;
             t.sweep(now);
             t.remove(&hash(token.as_bytes()))
         };
@@ -345,12 +322,7 @@ impl Vault {
             return Err(VaultError::Gone);
         }
         let link = {
-            let mut t = self
-                .inner
-                .counter
-                .table
-                .lock()
-                .map_err(|_| VaultError::Internal("counter table"))?;
+            let mut t = self.inner.counter.lock()?;
             let minute = now.div_euclid(60_000);
             if t.tries.0 != minute {
                 t.tries = (minute, 0);

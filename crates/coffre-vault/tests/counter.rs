@@ -288,20 +288,25 @@ async fn counter_links_never_reach_the_disk_and_end_with_the_process() {
     w.vault.checkpoint().await.unwrap();
     // Neither the token nor the short code is anywhere in the data
     // directory (database, journal, objects).
-    let mut stack = vec![w.dir.path().to_path_buf()];
+    nowhere_on_disk(w.dir.path(), view.token.as_bytes());
+    nowhere_on_disk(w.dir.path(), view.code.as_bytes());
+}
+
+/// Fails if any file under `dir` holds `needle`.
+fn nowhere_on_disk(dir: &std::path::Path, needle: &[u8]) {
+    let mut stack = vec![dir.to_path_buf()];
     while let Some(p) = stack.pop() {
         for entry in std::fs::read_dir(&p).unwrap() {
             let path = entry.unwrap().path();
             if path.is_dir() {
                 stack.push(path);
             } else if let Ok(bytes) = std::fs::read(&path) {
-                for secret in [view.token.as_bytes(), view.code.as_bytes()] {
-                    assert!(
-                        !bytes.windows(secret.len()).any(|win| win == secret),
-                        "{} holds a counter secret",
-                        path.display()
-                    );
-                }
+                assert!(
+                    !bytes.windows(needle.len()).any(|win| win == needle),
+                    "{} holds {:?}",
+                    path.display(),
+                    String::from_utf8_lossy(needle)
+                );
             }
         }
     }
@@ -330,21 +335,7 @@ async fn a_link_for_a_named_recipient_gives_the_name_with_the_copy() {
     assert_eq!(copy.recipient, None);
     // The name is sealed: not in the database in clear.
     w.vault.checkpoint().await.unwrap();
-    let mut stack = vec![w.dir.path().to_path_buf()];
-    while let Some(p) = stack.pop() {
-        for entry in std::fs::read_dir(&p).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if let Ok(bytes) = std::fs::read(&path) {
-                assert!(
-                    !bytes.windows(11).any(|win| win == b"CAF de Lyon"),
-                    "{} holds the recipient in clear",
-                    path.display()
-                );
-            }
-        }
-    }
+    nowhere_on_disk(w.dir.path(), b"CAF de Lyon");
     assert!(matches!(
         w.vault.create_share_to(&me, d, Some(1), 1, "").await,
         Err(VaultError::Invalid(_))
