@@ -214,6 +214,11 @@ impl Described {
     }
 }
 
+/// How long an upload waits for its turn to hold photos.
+const PHOTO_TURN_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long a photo may stop arriving before its upload is given up.
+const PHOTO_IDLE: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Uploads holding photos in memory at once.
 fn photo_turns() -> &'static tokio::sync::Semaphore {
     static TURNS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
@@ -274,17 +279,26 @@ async fn add(
                     return Ok(fail(&d, "add-too-many-photos"));
                 }
                 if buffering.is_none() {
-                    buffering = Some(
-                        photo_turns()
-                            .acquire()
-                            .await
-                            .map_err(|_| PageError::Internal("photo turns"))?,
-                    );
+                    // A few seconds' wait at most: past it, "busy", so slow
+                    // senders cannot hold everyone's photos back.
+                    match tokio::time::timeout(PHOTO_TURN_WAIT, photo_turns().acquire()).await {
+                        Ok(Ok(turn)) => buffering = Some(turn),
+                        Ok(Err(_)) => return Err(PageError::Internal("photo turns")),
+                        Err(_) => {
+                            return Err(PageError::Busy {
+                                retry_after: std::time::Duration::from_secs(10),
+                            });
+                        }
+                    }
                 }
                 let mut field = field;
                 let mut data = Vec::new();
                 loop {
-                    match field.chunk().await {
+                    // A photo that stops arriving gives its turn back.
+                    let Ok(next) = tokio::time::timeout(PHOTO_IDLE, field.chunk()).await else {
+                        return Err(PageError::TimedOut);
+                    };
+                    match next {
                         Ok(Some(chunk)) => {
                             photos_bytes += chunk.len();
                             if data.len() + chunk.len() > photos::MAX_PHOTO_BYTES
