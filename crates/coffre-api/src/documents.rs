@@ -394,8 +394,14 @@ async fn redeem(
     marked_response(&state, copy.info, copy.stream, mark).await
 }
 
+/// Set on a copy's response when it carries its mark (what the pages use
+/// to decide whether a browser may show it).
+#[derive(Debug, Clone, Copy)]
+pub struct CopyMarked;
+
 /// A copy leaving the vault: marked when it can be (a JPEG or a PDF up to
-/// 40 MiB, read whole), else as it is.
+/// 40 MiB, read whole), else as it is, with [`CopyMarked`] only on the
+/// first.
 pub async fn marked_response(
     state: &AppState,
     info: DocumentInfo,
@@ -432,6 +438,7 @@ pub async fn marked_response(
     .await
     .map_err(|_| ApiError::from(coffre_vault::VaultError::Internal("marking a copy")))?;
     let (original, copy) = marked;
+    let marked = copy.is_ok();
     let (body, content_type, filename) = match copy {
         Ok(pdf) => (pdf, "application/pdf".to_owned(), copy_name(&info.filename)),
         // A PDF Coffre cannot read leaves as it is (the person chose to
@@ -445,6 +452,9 @@ pub async fn marked_response(
     }
     if let Ok(v) = HeaderValue::from_str(&disposition(&filename)) {
         h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    if marked {
+        r.extensions_mut().insert(CopyMarked);
     }
     Ok(r)
 }

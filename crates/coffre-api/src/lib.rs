@@ -39,7 +39,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 pub use auth::{COOKIE, CSRF_HEADER, csrf_token};
 pub use client::{ClientAddr, client_ip};
-pub use documents::{disposition, marked_response};
+pub use documents::{CopyMarked, disposition, marked_response};
 pub use error::{ApiError, ApiResult, ErrorBody};
 pub use limits::Limiters;
 pub use metrics::Metrics;

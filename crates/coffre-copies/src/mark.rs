@@ -181,22 +181,51 @@ fn media_box(doc: &lopdf::Document, page: ObjectId) -> (f32, f32, f32, f32) {
     }
 }
 
-/// Most compressed object streams in a PDF read here, and most bytes one
-/// may inflate to: a "decompression bomb" stays under 32 × 2 MiB.
-const MAX_OBJECT_STREAMS: usize = 32;
+/// Most bytes one compressed stream may inflate to, most objects a PDF
+/// read here may hold (direct or in object streams), most pages it may
+/// have: a paper is a few pages; a crafted file stays small in memory.
 const MAX_INFLATED_STREAM: usize = 2 << 20;
+const MAX_OBJECTS: usize = 20_000;
+const MAX_PAGES: usize = 500;
+
+thread_local! {
+    /// Objects kept by the load under way on this thread.
+    static OBJECTS_SEEN: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// lopdf's per-object filter: counts, and drops every object past the
+/// bound (the load is then refused).
+fn count_object(id: (u32, u16), object: &mut Object) -> Option<((u32, u16), Object)> {
+    let seen = OBJECTS_SEEN.with(|c| {
+        c.set(c.get() + 1);
+        c.get()
+    });
+    // lopdf keeps `object` for a direct object and what is returned for
+    // one from an object stream: both are the object itself.
+    (seen <= MAX_OBJECTS).then(|| (id, object.clone()))
+}
 
 /// A PDF from outside, read with bounds.
 fn load(bytes: &[u8]) -> Result<lopdf::Document, CopyError> {
-    let object_streams = bytes.windows(7).filter(|w| w == b"/ObjStm").count();
-    if object_streams > MAX_OBJECT_STREAMS {
+    // Encrypted files are loaded without the filter: refused before.
+    if bytes.windows(8).any(|w| w == b"/Encrypt") {
         return Err(CopyError::UnreadablePdf);
     }
+    OBJECTS_SEEN.with(|c| c.set(0));
     let options = lopdf::LoadOptions {
         max_decompressed_size: Some(MAX_INFLATED_STREAM),
+        filter: Some(count_object),
         ..lopdf::LoadOptions::default()
     };
-    lopdf::Document::load_mem_with_options(bytes, options).map_err(|_| CopyError::UnreadablePdf)
+    let doc = lopdf::Document::load_mem_with_options(bytes, options)
+        .map_err(|_| CopyError::UnreadablePdf)?;
+    if OBJECTS_SEEN.with(std::cell::Cell::get) > MAX_OBJECTS
+        || doc.is_encrypted()
+        || doc.get_pages().len() > MAX_PAGES
+    {
+        return Err(CopyError::UnreadablePdf);
+    }
+    Ok(doc)
 }
 
 fn mark_pdf(bytes: &[u8], mark: &str) -> Result<Vec<u8>, CopyError> {
@@ -385,6 +414,40 @@ mod tests {
         assert_eq!(
             marked_copy(&big, "application/pdf", MARK),
             Err(CopyError::TooLarge)
+        );
+    }
+
+    /// A PDF of `pages` empty pages.
+    fn many_pages(pages: i32) -> Vec<u8> {
+        let mut pdf = pdf_writer::Pdf::new();
+        let (catalog, tree) = (pdf_writer::Ref::new(1), pdf_writer::Ref::new(2));
+        pdf.catalog(catalog).pages(tree);
+        pdf.pages(tree)
+            .kids((0..pages).map(|i| pdf_writer::Ref::new(3 + i)))
+            .count(pages);
+        for i in 0..pages {
+            pdf.page(pdf_writer::Ref::new(3 + i))
+                .parent(tree)
+                .media_box(pdf_writer::Rect::new(0.0, 0.0, 100.0, 100.0));
+        }
+        pdf.finish()
+    }
+
+    #[test]
+    fn a_crafted_pdf_stays_small_in_memory() {
+        assert!(marked_copy(&many_pages(3), "application/pdf", MARK).is_ok());
+        // Too many pages, too many objects: refused before any work.
+        assert_eq!(
+            marked_copy(&many_pages(MAX_PAGES as i32 + 1), "application/pdf", MARK),
+            Err(CopyError::UnreadablePdf)
+        );
+        assert_eq!(
+            marked_copy(&many_pages(MAX_OBJECTS as i32), "application/pdf", MARK),
+            Err(CopyError::UnreadablePdf)
+        );
+        assert_eq!(
+            page_photos(&many_pages(MAX_OBJECTS as i32)),
+            Err(CopyError::UnreadablePdf)
         );
     }
 

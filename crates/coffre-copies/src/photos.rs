@@ -113,12 +113,17 @@ pub fn without_metadata(jpeg: &[u8], orientation: u8) -> Result<Vec<u8>, PhotoEr
         .map_err(|_| PhotoError::NotJpeg)?;
     image.segments_mut().retain(|s| {
         let m = s.marker();
-        // APP0 (JFIF), APP2 (ICC profile), APP14 (Adobe colour transform),
-        // and everything that is not an application segment or a comment.
-        !((markers::APP1..=markers::APP15).contains(&m)
-            && m != markers::APP2
-            && m != markers::APP14
-            || m == markers::COM)
+        let c = s.contents();
+        match m {
+            // JFIF, not its JFXX thumbnail extension.
+            markers::APP0 => !c.starts_with(b"JFXX"),
+            // The colour profile, not the MPF index of further images.
+            markers::APP2 => c.starts_with(b"ICC_PROFILE\0"),
+            // Adobe's colour transform (the decoder needs it).
+            markers::APP14 => true,
+            m if (markers::APP1..=markers::APP15).contains(&m) || m == markers::COM => false,
+            _ => true,
+        }
     });
     if orientation != 1 {
         // "Exif\0\0" is added by set_exif; this is the TIFF block: big
@@ -128,7 +133,18 @@ pub fn without_metadata(jpeg: &[u8], orientation: u8) -> Result<Vec<u8>, PhotoEr
         tiff.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
         image.set_exif(Some(img_parts::Bytes::from(tiff)));
     }
-    Ok(image.encoder().bytes().to_vec())
+    let mut out = image.encoder().bytes().to_vec();
+    // Everything after the image's end (a phone's "motion photo" video,
+    // further MPF images with their own EXIF, vendor trailers) goes too.
+    // 0xFF 0xD9 cannot occur inside the compressed data (a 0xFF there is
+    // followed by 0x00 or a restart marker), so the first after the start
+    // of scan ends the image.
+    if let Some(sos) = out.windows(2).position(|w| w == [0xFF, 0xDA])
+        && let Some(eoi) = out[sos..].windows(2).position(|w| w == [0xFF, 0xD9])
+    {
+        out.truncate(sos + eoi + 2);
+    }
+    Ok(out)
 }
 
 /// One PDF, one A4 page per photo, in the order given; each photo without
@@ -299,7 +315,9 @@ pub(crate) mod tests {
 
     #[test]
     fn what_a_phone_writes_beside_the_pixels_never_leaves() {
-        let photo = with_metadata(40, 30);
+        let mut photo = with_metadata(40, 30);
+        // A "motion photo": a video with its own location after the image.
+        photo.extend_from_slice(b"\0\0\0\x18ftypmp42 GPS-in-the-video");
         assert!(photo.windows(3).any(|w| w == b"GPS"));
         let clean = without_metadata(&photo, 6).unwrap();
         assert!(!clean.windows(3).any(|w| w == b"GPS"));
@@ -307,13 +325,12 @@ pub(crate) mod tests {
         // The orientation stays (browsers turn the photo by it), the
         // pixels are the same bytes.
         assert_eq!(jpeg_facts(&clean).unwrap().orientation, 6);
-        assert_eq!(scan_data(&clean), scan_data(&photo));
+        assert!(clean.ends_with(&[0xFF, 0xD9]), "nothing after the image");
+        let pixels = &scan_data(&photo)[..scan_data(&clean).len()];
+        assert_eq!(scan_data(&clean), pixels);
         let pdf = photos_to_pdf(std::slice::from_ref(&photo)).unwrap();
         assert!(!pdf.windows(3).any(|w| w == b"GPS"), "nor from the PDF");
-        assert!(
-            pdf.windows(scan_data(&photo).len())
-                .any(|w| w == scan_data(&photo))
-        );
+        assert!(pdf.windows(pixels.len()).any(|w| w == pixels));
     }
 
     #[test]

@@ -116,6 +116,13 @@ impl From<VaultError> for PageError {
             VaultError::Busy { retry_after } => PageError::Busy { retry_after },
             VaultError::Invalid(_) => PageError::Invalid("err-invalid-text"),
             VaultError::WeakSecret(_) => PageError::Invalid("err-weak-secret"),
+            // A cap reached (papers shown at once, links, papers in the
+            // vault): trying again will not help, saying so will.
+            VaultError::Conflict(why)
+                if why.starts_with("too many") || why.contains("maximum number") =>
+            {
+                PageError::Invalid("err-too-many")
+            }
             VaultError::Conflict(_) => PageError::Invalid("err-conflict"),
             VaultError::TooLarge { .. } => PageError::TooLarge,
             VaultError::QuotaExceeded { .. } => PageError::Quota,

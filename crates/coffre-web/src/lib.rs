@@ -171,7 +171,7 @@ async fn render_errors(req: Request, next: Next) -> Response {
     let mut out = (err.status(), html_headers(), html).into_response();
     for (k, v) in res.headers() {
         if k == header::RETRY_AFTER || k == header::SET_COOKIE {
-            out.headers_mut().insert(k.clone(), v.clone());
+            out.headers_mut().append(k.clone(), v.clone());
         }
     }
     if let PageError::Internal(kind) = err {

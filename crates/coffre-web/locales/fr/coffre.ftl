@@ -507,3 +507,4 @@ err-timeout-text = Coffre n'a pas reçu toute la demande à temps (la connexion 
 copy-no-mark = Ce papier n'est ni une photo JPEG ni un PDF que Coffre sait lire (ou il est très lourd) : la copie partira telle quelle, sans la mention « Copie transmise ».
 add-who-today = Aujourd'hui : { $list }.
 add-who-none = Aujourd'hui, aucune structure n'a d'accès à vos papiers.
+err-too-many = Vous avez atteint le maximum (papiers montrés en même temps, liens en cours, ou papiers dans votre coffre). Arrêtez un lien ou un code en cours, ou supprimez des papiers dont vous n'avez plus besoin, puis recommencez.

@@ -218,6 +218,9 @@ impl Described {
 const PHOTO_TURN_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 /// How long a photo may stop arriving before its upload is given up.
 const PHOTO_IDLE: std::time::Duration = std::time::Duration::from_secs(30);
+/// How long the rest of a form may take once its photos are held (a
+/// 60 MiB form over a slow phone link is about two minutes).
+const PHOTOS_DEADLINE: std::time::Duration = std::time::Duration::from_secs(180);
 
 /// Uploads holding photos in memory at once.
 fn photo_turns() -> &'static tokio::sync::Semaphore {
@@ -255,8 +258,16 @@ async fn add(
             Some(p.tr.t(key)),
         )
     };
+    // Once photos are held, the rest of the form has this long to arrive.
+    let mut deadline: Option<tokio::time::Instant> = None;
     loop {
-        let field = match form.next_field().await {
+        let next = match deadline {
+            Some(d) => tokio::time::timeout_at(d, form.next_field())
+                .await
+                .map_err(|_| PageError::TimedOut)?,
+            None => form.next_field().await,
+        };
+        let field = match next {
             Ok(Some(f)) => f,
             Ok(None) => break,
             Err(_) => return Ok(fail(&d, "add-too-large")),
@@ -282,7 +293,10 @@ async fn add(
                     // A few seconds' wait at most: past it, "busy", so slow
                     // senders cannot hold everyone's photos back.
                     match tokio::time::timeout(PHOTO_TURN_WAIT, photo_turns().acquire()).await {
-                        Ok(Ok(turn)) => buffering = Some(turn),
+                        Ok(Ok(turn)) => {
+                            buffering = Some(turn);
+                            deadline = Some(tokio::time::Instant::now() + PHOTOS_DEADLINE);
+                        }
                         Ok(Err(_)) => return Err(PageError::Internal("photo turns")),
                         Err(_) => {
                             return Err(PageError::Busy {
@@ -295,7 +309,10 @@ async fn add(
                 let mut data = Vec::new();
                 loop {
                     // A photo that stops arriving gives its turn back.
-                    let Ok(next) = tokio::time::timeout(PHOTO_IDLE, field.chunk()).await else {
+                    let until = deadline
+                        .unwrap_or_else(tokio::time::Instant::now)
+                        .min(tokio::time::Instant::now() + PHOTO_IDLE);
+                    let Ok(next) = tokio::time::timeout_at(until, field.chunk()).await else {
                         return Err(PageError::TimedOut);
                     };
                     match next {
@@ -354,9 +371,14 @@ async fn add(
             }
             (_, Some(_)) => return Err(PageError::Invalid("err-form")),
             (_, None) => {
-                let text = coffre_api::form::read_text(field)
-                    .await
-                    .map_err(|_| PageError::Invalid("err-form"))?;
+                let read = coffre_api::form::read_text(field);
+                let text = match deadline {
+                    Some(d) => tokio::time::timeout_at(d, read)
+                        .await
+                        .map_err(|_| PageError::TimedOut)?,
+                    None => read.await,
+                }
+                .map_err(|_| PageError::Invalid("err-form"))?;
                 match name.as_str() {
                     "csrf" => {
                         p.check_csrf(&text)?;

@@ -91,10 +91,12 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for PagePat
 /// saved, never shown on our origin.
 pub fn shown_copy(mut r: axum::response::Response) -> axum::response::Response {
     use axum::http::{HeaderValue, header};
-    let pdf = r
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes() == b"application/pdf");
+    // Only a copy that carries its mark is shown (a PDF Coffre could not
+    // read is a PDF too, but leaves unmarked: saved, never shown).
+    let pdf = r.extensions().get::<coffre_api::CopyMarked>().is_some()
+        && r.headers()
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes() == b"application/pdf");
     let h = r.headers_mut();
     if pdf {
         if let Some(v) = h.get(header::CONTENT_DISPOSITION).cloned()

@@ -54,6 +54,15 @@ async fn photo_pages(
     {
         return Ok(None);
     }
+    // A PDF read whole and parsed: a few at a time (4 × 40 MiB at most).
+    static READING: std::sync::OnceLock<std::sync::Arc<tokio::sync::Semaphore>> =
+        std::sync::OnceLock::new();
+    let turn = READING
+        .get_or_init(|| std::sync::Arc::new(tokio::sync::Semaphore::new(4)))
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|_| PageError::Internal("reading a PDF"))?;
     let mut whole = Vec::new();
     while let Some(chunk) = futures_util::StreamExt::next(&mut stream).await {
         let chunk = chunk.map_err(|_| PageError::Internal("reading a paper"))?;
@@ -62,9 +71,13 @@ async fn photo_pages(
         }
         whole.extend_from_slice(&chunk);
     }
-    let pages = tokio::task::spawn_blocking(move || coffre_copies::page_photos(&whole))
-        .await
-        .map_err(|_| PageError::Internal("reading a PDF"))?;
+    let pages = tokio::task::spawn_blocking(move || {
+        let pages = coffre_copies::page_photos(&whole);
+        drop(turn);
+        pages
+    })
+    .await
+    .map_err(|_| PageError::Internal("reading a PDF"))?;
     Ok(pages.ok())
 }
 
