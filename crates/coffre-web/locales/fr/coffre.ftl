@@ -508,3 +508,4 @@ copy-no-mark = Ce papier n'est ni une photo JPEG ni un PDF que Coffre sait lire 
 add-who-today = Aujourd'hui : { $list }.
 add-who-none = Aujourd'hui, aucune structure n'a d'accès à vos papiers.
 err-too-many = Vous avez atteint le maximum (papiers montrés en même temps, liens en cours, ou papiers dans votre coffre). Arrêtez un lien ou un code en cours, ou supprimez des papiers dont vous n'avez plus besoin, puis recommencez.
+add-busy = Beaucoup de photos arrivent sur Coffre en ce moment. Attendez une minute, puis ajoutez votre papier à nouveau.

@@ -298,11 +298,8 @@ async fn add(
                             deadline = Some(tokio::time::Instant::now() + PHOTOS_DEADLINE);
                         }
                         Ok(Err(_)) => return Err(PageError::Internal("photo turns")),
-                        Err(_) => {
-                            return Err(PageError::Busy {
-                                retry_after: std::time::Duration::from_secs(10),
-                            });
-                        }
+                        // Said on the form itself, what was typed kept.
+                        Err(_) => return Ok(fail(&d, "add-busy")),
                     }
                 }
                 let mut field = field;
