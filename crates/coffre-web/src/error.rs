@@ -21,9 +21,6 @@ pub enum PageError {
     NotForCaseworkers,
     #[error("not found")]
     NotFound,
-    /// Not allowed (a paper of someone else, consent withdrawn).
-    #[error("forbidden")]
-    Forbidden,
     /// The form's CSRF token is missing or wrong.
     #[error("csrf")]
     Csrf,
@@ -33,9 +30,6 @@ pub enum PageError {
     /// Too many requests from this account or address.
     #[error("too many requests")]
     TooManyRequests,
-    /// A wrong identifier or secret at login.
-    #[error("wrong login")]
-    WrongLogin,
     /// Locked after repeated failures.
     #[error("locked")]
     Locked { retry_after: Duration },
@@ -68,11 +62,10 @@ impl PageError {
         use StatusCode as S;
         match self {
             PageError::NotLoggedIn { .. } => S::SEE_OTHER,
-            PageError::NotForCaseworkers | PageError::Forbidden => S::FORBIDDEN,
+            PageError::NotForCaseworkers => S::FORBIDDEN,
             PageError::NotFound => S::NOT_FOUND,
             PageError::Csrf | PageError::OtherSite => S::FORBIDDEN,
             PageError::TooManyRequests | PageError::Locked { .. } => S::TOO_MANY_REQUESTS,
-            PageError::WrongLogin => S::UNAUTHORIZED,
             PageError::Busy { .. } => S::SERVICE_UNAVAILABLE,
             PageError::Invalid(_) => S::BAD_REQUEST,
             PageError::TooLarge | PageError::Quota => S::PAYLOAD_TOO_LARGE,
@@ -88,10 +81,8 @@ impl PageError {
             PageError::NotLoggedIn { .. } => ("err-login-title", "err-login-text"),
             PageError::NotForCaseworkers => ("err-pro-title", "err-pro-text"),
             PageError::NotFound => ("err-404-title", "err-404-text"),
-            PageError::Forbidden => ("err-403-title", "err-403-text"),
             PageError::Csrf | PageError::OtherSite => ("err-csrf-title", "err-csrf-text"),
             PageError::TooManyRequests => ("err-429-title", "err-429-text"),
-            PageError::WrongLogin => ("err-wrong-title", "err-wrong-text"),
             PageError::Locked { .. } => ("err-locked-title", "err-locked-text"),
             PageError::Busy { .. } => ("err-busy-title", "err-busy-text"),
             PageError::Invalid(key) => ("err-invalid-title", key),

@@ -76,8 +76,6 @@ err-next-login = Go to the login page
 err-next-papers = Back to my papers
 err-404-title = Page not found
 err-404-text = This page does not exist, or this paper was deleted.
-err-wrong-title = Wrong identifier or code
-err-wrong-text = The identifier or the code is wrong. Check and try again. After several mistakes, the account is locked for a while.
 a11y-title = Accessibility
 login-wrong-left = { $n ->
     [0] The identifier or the code is wrong. The account is now locked for a while: try again later, or go to your structure.

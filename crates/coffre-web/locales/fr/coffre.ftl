@@ -421,14 +421,10 @@ err-pro-title = Cette page est pour les personnes
 err-pro-text = Vous êtes connecté avec un compte de structure. Les pages pour les structures sont ailleurs.
 err-404-title = Page introuvable
 err-404-text = Cette page n'existe pas, ou ce papier a été supprimé.
-err-403-title = Ce n'est pas possible
-err-403-text = Vous ne pouvez pas faire cela.
 err-csrf-title = La page a expiré
 err-csrf-text = Pour votre sécurité, revenez à la page précédente, rechargez-la, puis recommencez.
 err-429-title = Trop d'essais
 err-429-text = Il y a eu trop d'essais en peu de temps. Attendez une minute, puis recommencez.
-err-wrong-title = Identifiant ou code faux
-err-wrong-text = L'identifiant ou le code n'est pas bon. Vérifiez et recommencez. Après plusieurs erreurs, le compte est bloqué un moment.
 err-locked-title = Compte bloqué pour le moment
 err-locked-text = { $n ->
     [one] Il y a eu trop d'erreurs de code. Réessayez dans 1 minute. Si vous avez oublié votre code, allez voir votre structure.
