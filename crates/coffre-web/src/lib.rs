@@ -152,9 +152,7 @@ async fn render_errors(req: Request, next: Next) -> Response {
         _ => tr.t(text),
     };
     let (next_href, next_key) = match &err {
-        PageError::Locked { .. } | PageError::Busy { .. } => {
-            ("/connexion", "err-next-login")
-        }
+        PageError::Locked { .. } | PageError::Busy { .. } => ("/connexion", "err-next-login"),
         PageError::NotForCaseworkers => ("/", "err-next-home"),
         _ => ("/papiers", "err-next-papers"),
     };
