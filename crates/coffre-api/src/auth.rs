@@ -24,18 +24,23 @@ pub fn csrf_token(session_token: &str) -> String {
     hex::encode(digest(&SHA256, &input).as_ref())
 }
 
-fn cookie_token(parts: &Parts) -> Option<String> {
-    for v in parts.headers.get_all(header::COOKIE) {
+/// The value of the cookie `name`, if the request carries it.
+pub fn cookie<'h>(headers: &'h axum::http::HeaderMap, name: &str) -> Option<&'h str> {
+    for v in headers.get_all(header::COOKIE) {
         let Ok(v) = v.to_str() else { continue };
         for pair in v.split(';') {
             if let Some((k, val)) = pair.trim().split_once('=')
-                && k == COOKIE
+                && k == name
             {
-                return Some(val.to_owned());
+                return Some(val);
             }
         }
     }
     None
+}
+
+fn cookie_token(parts: &Parts) -> Option<String> {
+    cookie(&parts.headers, COOKIE).map(str::to_owned)
 }
 
 /// An authenticated session.

@@ -255,7 +255,9 @@ async fn upload(
     }
 }
 
-pub(crate) fn stream_of(
+/// The chunks a channel receives, as a plaintext stream (an upload fed
+/// from a form, an export written from a task).
+pub fn stream_of(
     mut rx: tokio::sync::mpsc::Receiver<std::io::Result<Bytes>>,
 ) -> coffre_vault::PlaintextStream {
     futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)).boxed()

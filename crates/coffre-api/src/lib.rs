@@ -37,7 +37,8 @@ use utoipa::OpenApi;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa_axum::router::OpenApiRouter;
 
-pub use auth::{COOKIE, CSRF_HEADER, csrf_token};
+pub use auth::{COOKIE, CSRF_HEADER, cookie, csrf_token};
+pub use beneficiaries::stream_of;
 pub use client::{ClientAddr, client_ip};
 pub use documents::{CopyMarked, disposition, marked_response};
 pub use error::{ApiError, ApiResult, ErrorBody};

@@ -6,25 +6,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
+#[path = "common/rss.rs"]
+mod rss;
+
 use std::sync::Arc;
 
 use coffre_crypto::root::RootKeyRing;
 use coffre_store::{FsStore, ObjectStore};
 use coffre_vault::journal::{Event, NewEntry, Who};
 use coffre_vault::{Limits, Vault, VaultConfig};
-
-fn rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse::<f64>().ok())
-        })
-        .unwrap_or(0.0)
-        / 1024.0
-}
 
 fn main() {
     let total: u64 = std::env::args()
@@ -50,7 +40,7 @@ fn main() {
         .await
         .unwrap();
         println!("entries  RSS MiB");
-        println!("{:>7}  {:7.1}", 0, rss_mib());
+        println!("{:>7}  {:7.1}", 0, rss::rss_mib());
         let mut done = 0u64;
         while done < total {
             let mut tasks = tokio::task::JoinSet::new();
@@ -71,7 +61,7 @@ fn main() {
                 r.unwrap();
             }
             done += 50_000;
-            println!("{done:>7}  {:7.1}", rss_mib());
+            println!("{done:>7}  {:7.1}", rss::rss_mib());
         }
     });
 }

@@ -8,6 +8,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
+#[path = "common/rss.rs"]
+mod rss;
+
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -18,19 +21,6 @@ use coffre_vault::{
     Category, Limits, NewBeneficiary, NewDocument, NewGrant, Permission, Vault, VaultConfig,
 };
 use futures_util::StreamExt;
-
-fn rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse::<f64>().ok())
-        })
-        .unwrap_or(0.0)
-        / 1024.0
-}
 
 fn doc(i: u64) -> NewDocument {
     NewDocument {
@@ -126,7 +116,13 @@ fn main() {
             own.push(v.session(&out.token).unwrap());
         }
         println!("round  kind                      ops   RSS MiB");
-        println!("{:>5}  {:<24} {:>5}   {:7.1}", 0, "(start)", 0, rss_mib());
+        println!(
+            "{:>5}  {:<24} {:>5}   {:7.1}",
+            0,
+            "(start)",
+            0,
+            rss::rss_mib()
+        );
         let mut n = 1_000u64;
         for round in 1..=rounds {
             // Uploads, then their deletion.
@@ -147,7 +143,7 @@ fn main() {
                 "{round:>5}  {:<24} {:>5}   {:7.1}",
                 "upload + delete",
                 4_000,
-                rss_mib()
+                rss::rss_mib()
             );
             for i in 0..4_000u64 {
                 let (b, _, _) = &people[(i % 8) as usize];
@@ -157,7 +153,7 @@ fn main() {
                 "{round:>5}  {:<24} {:>5}   {:7.1}",
                 "listing",
                 4_000,
-                rss_mib()
+                rss::rss_mib()
             );
             for i in 0..4_000u64 {
                 let (_, _, docs) = &people[(i % 8) as usize];
@@ -168,7 +164,7 @@ fn main() {
                 "{round:>5}  {:<24} {:>5}   {:7.1}",
                 "download",
                 4_000,
-                rss_mib()
+                rss::rss_mib()
             );
             for i in 0..1_000u64 {
                 let (_, _, docs) = &people[(i % 8) as usize];
@@ -184,7 +180,7 @@ fn main() {
                 "{round:>5}  {:<24} {:>5}   {:7.1}",
                 "share make/use/revoke",
                 3_000,
-                rss_mib()
+                rss::rss_mib()
             );
             for i in 0..40u64 {
                 let (_, id, _) = &people[(i % 8) as usize];
@@ -202,7 +198,7 @@ fn main() {
                 "{round:>5}  {:<24} {:>5}   {:7.1}",
                 "logins (right + wrong)",
                 80,
-                rss_mib()
+                rss::rss_mib()
             );
         }
     });

@@ -7,18 +7,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
-fn rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse::<f64>().ok())
-        })
-        .unwrap_or(0.0)
-        / 1024.0
-}
+#[path = "common/rss.rs"]
+mod rss;
 
 fn main() {
     let base = std::env::current_dir().unwrap().join("target");
@@ -31,7 +21,7 @@ fn main() {
             .unwrap();
         let tree = db.open_tree("t").unwrap();
         println!("{kind}: round  keys written  RSS MiB");
-        println!("{kind}: {:>5}  {:>12}  {:7.1}", 0, 0, rss_mib());
+        println!("{kind}: {:>5}  {:>12}  {:7.1}", 0, 0, rss::rss_mib());
         let value = vec![7u8; 300];
         let mut n = 0u64;
         for round in 1..=10 {
@@ -44,7 +34,7 @@ fn main() {
                 }
             }
             db.flush().unwrap();
-            println!("{kind}: {round:>5}  {n:>12}  {:7.1}", rss_mib());
+            println!("{kind}: {round:>5}  {n:>12}  {:7.1}", rss::rss_mib());
         }
     }
 }

@@ -71,16 +71,19 @@ pub const MAX_RECIPIENT_CHARS: usize = 80;
 
 /// A recipient's name, checked: one line, 1 to 80 characters.
 pub(crate) fn recipient_text(name: &str) -> Result<String> {
-    let name = name.trim();
-    if name.is_empty()
-        || name.chars().count() > MAX_RECIPIENT_CHARS
-        || name.chars().any(char::is_control)
-    {
-        return Err(VaultError::Invalid(format!(
+    let refused = || {
+        VaultError::Invalid(format!(
             "a recipient is 1 to {MAX_RECIPIENT_CHARS} characters on one line"
-        )));
+        ))
+    };
+    // The check every text of a paper passes (trimmed, printable, bounded),
+    // and not empty.
+    let name =
+        crate::documents::text(name, MAX_RECIPIENT_CHARS, "recipient").map_err(|_| refused())?;
+    if name.is_empty() {
+        return Err(refused());
     }
-    Ok(name.to_owned())
+    Ok(name)
 }
 
 impl Vault {

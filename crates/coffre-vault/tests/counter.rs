@@ -24,6 +24,25 @@ fn paper(title: &str) -> NewDocument {
     }
 }
 
+/// Marie, enrolled by a structure with consent on identity papers, logged
+/// in, with one paper of hers.
+async fn marie_and_her_card(
+    w: &World,
+) -> (
+    std::sync::Arc<coffre_vault::Session>,
+    coffre_crypto::DocumentId,
+) {
+    let (_, admin) = structure(w, "CCAS", "admin").await;
+    let (b, me) = beneficiary(w, &admin, "marie", "482913", &[Category::Identity], false).await;
+    let d = w
+        .vault
+        .upload(&me, b, paper("Carte"), body(&scan(100, 1), 50))
+        .await
+        .unwrap()
+        .document_id;
+    (me, d)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_counter_link_serves_once_by_token_or_code_and_stops_at_once() {
     let w = world_on_manual_clock().await;
@@ -222,14 +241,7 @@ async fn only_the_person_shows_their_papers_and_nobody_else_sees_the_codes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn short_code_guessing_has_a_global_budget() {
     let w = world_on_manual_clock().await;
-    let (_, admin) = structure(&w, "CCAS", "admin").await;
-    let (b, me) = beneficiary(&w, &admin, "marie", "482913", &[Category::Identity], false).await;
-    let d = w
-        .vault
-        .upload(&me, b, paper("Carte"), body(&scan(100, 1), 50))
-        .await
-        .unwrap()
-        .document_id;
+    let (me, d) = marie_and_her_card(&w).await;
     let made = w
         .vault
         .create_counter_link(&me, d, "CAF", 15)
@@ -271,14 +283,7 @@ async fn short_code_guessing_has_a_global_budget() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn counter_links_never_reach_the_disk_and_end_with_the_process() {
     let w = world().await;
-    let (_, admin) = structure(&w, "CCAS", "admin").await;
-    let (b, me) = beneficiary(&w, &admin, "marie", "482913", &[Category::Identity], false).await;
-    let d = w
-        .vault
-        .upload(&me, b, paper("Carte"), body(&scan(100, 1), 50))
-        .await
-        .unwrap()
-        .document_id;
+    let (me, d) = marie_and_her_card(&w).await;
     let made = w
         .vault
         .create_counter_link(&me, d, "CAF", 15)
@@ -315,14 +320,7 @@ fn nowhere_on_disk(dir: &std::path::Path, needle: &[u8]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_link_for_a_named_recipient_gives_the_name_with_the_copy() {
     let w = world().await;
-    let (_, admin) = structure(&w, "CCAS", "admin").await;
-    let (b, me) = beneficiary(&w, &admin, "marie", "482913", &[Category::Identity], false).await;
-    let d = w
-        .vault
-        .upload(&me, b, paper("Carte"), body(&scan(100, 1), 50))
-        .await
-        .unwrap()
-        .document_id;
+    let (me, d) = marie_and_her_card(&w).await;
     let named = w
         .vault
         .create_share_to(&me, d, Some(1), 1, "  CAF de Lyon ")

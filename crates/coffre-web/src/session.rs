@@ -9,7 +9,7 @@ use std::sync::Arc;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, header};
-use coffre_api::AppState;
+use coffre_api::{AppState, cookie};
 use coffre_crypto::PrincipalId;
 use coffre_vault::{Principal, Session};
 use subtle::ConstantTimeEq;
@@ -58,20 +58,6 @@ pub fn cleared_cookie(state: &AppState) -> HeaderValue {
         "coffre_page=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"
     };
     HeaderValue::from_static(v)
-}
-
-fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
-    for v in headers.get_all(header::COOKIE) {
-        let Ok(v) = v.to_str() else { continue };
-        for pair in v.split(';') {
-            if let Some((k, val)) = pair.trim().split_once('=')
-                && k == name
-            {
-                return Some(val);
-            }
-        }
-    }
-    None
 }
 
 /// The language of this request: the cookie, else French.

@@ -127,6 +127,32 @@ impl Site {
         self.send(b.body(Body::from(body)).unwrap()).await
     }
 
+    /// The paper the home page's first banner points at (Marie's identity
+    /// card, about to expire).
+    async fn card(&self, cookie: &str) -> String {
+        let home = self.get("/papiers", Some(cookie)).await;
+        href(&home.body, ".banner a[href^='/papiers/']")
+    }
+
+    /// "Montrer au guichet" on `paper`, for `recipient`, from its page.
+    async fn show_at_counter(&self, cookie: &str, paper: &str, recipient: &str) -> Answer {
+        let show = self.get(&format!("{paper}/montrer"), Some(cookie)).await;
+        self.post(
+            &format!("{paper}/guichet"),
+            Some(cookie),
+            &[("csrf", &csrf(&show.body)), ("pour", recipient)],
+        )
+        .await
+    }
+
+    /// The vault session behind a page cookie.
+    fn session_of(&self, cookie: &str) -> std::sync::Arc<coffre_vault::Session> {
+        self.state
+            .vault
+            .session(cookie.trim_start_matches("coffre_page="))
+            .unwrap()
+    }
+
     /// Logs a demonstration person in; their cookie.
     async fn login(&self, who: usize, device: &str) -> String {
         let (_, identifier, secret) = &self.logins.people[who];
@@ -440,8 +466,7 @@ async fn forms_need_their_token_and_our_own_site() {
 async fn a_stranger_knowing_an_identifier_gets_nothing() {
     let s = site().await;
     let marie = s.login(0, "telephone").await;
-    let home = s.get("/papiers", Some(&marie)).await;
-    let card = href(&home.body, ".banner a[href^='/papiers/']");
+    let card = s.card(&marie).await;
     // Karim, logged in, asks for Marie's paper by its id: it does not
     // exist for him (same answer as an id that names nothing).
     let karim = s.login(1, "telephone").await;
@@ -585,15 +610,9 @@ async fn the_counter_gives_one_marked_copy_and_stops_at_once() {
     let s = site().await;
     let cookie = s.login(0, "telephone").await;
     let me = Some(cookie.as_str());
-    let home = s.get("/papiers", me).await;
-    let card = href(&home.body, ".banner a[href^='/papiers/']");
-    let show = s.get(&format!("{card}/montrer"), me).await;
+    let card = s.card(&cookie).await;
     let started = s
-        .post(
-            &format!("{card}/guichet"),
-            me,
-            &[("csrf", &csrf(&show.body)), ("pour", "Préfecture du Rhône")],
-        )
+        .show_at_counter(&cookie, &card, "Préfecture du Rhône")
         .await;
     assert_eq!(started.status, StatusCode::SEE_OTHER, "{}", started.body);
     let counter = started.location().to_owned();
@@ -644,19 +663,8 @@ async fn the_counter_gives_one_marked_copy_and_stops_at_once() {
 
     // By the QR code's link: a page first (a preview uses nothing), then
     // the copy; "Arrêter de montrer" before the agent asks: nothing.
-    let session = s
-        .state
-        .vault
-        .session(cookie.trim_start_matches("coffre_page="))
-        .unwrap();
-    let show = s.get(&format!("{card}/montrer"), me).await;
-    let started = s
-        .post(
-            &format!("{card}/guichet"),
-            me,
-            &[("csrf", &csrf(&show.body)), ("pour", "CAF")],
-        )
-        .await;
+    let session = s.session_of(&cookie);
+    let started = s.show_at_counter(&cookie, &card, "CAF").await;
     let live = s.state.vault.counter_links(&session).unwrap();
     assert_eq!(live.len(), 1);
     let token_path = format!("/c/{}", live[0].token.as_str());
@@ -971,20 +979,9 @@ async fn adding_a_paper_from_photos_makes_one_pdf_without_their_location() {
 async fn the_qr_code_gives_the_copy_once_and_others_cannot_show_my_papers() {
     let s = site().await;
     let marie = s.login(0, "telephone").await;
-    let home = s.get("/papiers", Some(&marie)).await;
-    let card = href(&home.body, ".banner a[href^='/papiers/']");
-    let show = s.get(&format!("{card}/montrer"), Some(&marie)).await;
-    s.post(
-        &format!("{card}/guichet"),
-        Some(&marie),
-        &[("csrf", &csrf(&show.body)), ("pour", "Mairie")],
-    )
-    .await;
-    let session = s
-        .state
-        .vault
-        .session(marie.trim_start_matches("coffre_page="))
-        .unwrap();
+    let card = s.card(&marie).await;
+    s.show_at_counter(&marie, &card, "Mairie").await;
+    let session = s.session_of(&marie);
     let link = s.state.vault.counter_links(&session).unwrap().remove(0);
     let path = format!("/c/{}", link.token.as_str());
     let copy = s.post(&path, None, &[]).await;

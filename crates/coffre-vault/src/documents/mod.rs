@@ -97,7 +97,7 @@ impl DocumentInfo {
 }
 
 /// One line of text, trimmed, printable, at most `max` characters.
-fn text(s: &str, max: usize, what: &str) -> Result<String> {
+pub(crate) fn text(s: &str, max: usize, what: &str) -> Result<String> {
     let s = s.trim();
     if s.chars().count() > max || s.chars().any(char::is_control) {
         return Err(VaultError::Invalid(format!(

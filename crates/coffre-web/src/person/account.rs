@@ -12,7 +12,6 @@ use bytes::Bytes;
 use coffre_api::AppState;
 use coffre_crypto::{PrincipalId, UserSecret};
 use coffre_vault::VaultError;
-use futures_util::StreamExt;
 use serde::Deserialize;
 
 use super::papers::ConfirmPage;
@@ -199,10 +198,7 @@ async fn export(State(state): State<AppState>, p: Person) -> Response {
                 .await;
         }
     });
-    let stream =
-        futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|x| (x, rx)) })
-            .boxed();
-    let mut r = Body::from_stream(stream).into_response();
+    let mut r = Body::from_stream(coffre_api::stream_of(rx)).into_response();
     let h = r.headers_mut();
     h.insert(
         header::CONTENT_TYPE,

@@ -11,7 +11,7 @@ use axum::response::Response;
 use axum::routing::get;
 use bytes::Bytes;
 use coffre_api::AppState;
-use coffre_vault::{Category, NewDocument, PlaintextStream};
+use coffre_vault::{Category, NewDocument};
 use futures_util::StreamExt;
 use serde::Deserialize;
 
@@ -228,11 +228,6 @@ fn photo_turns() -> &'static tokio::sync::Semaphore {
     TURNS.get_or_init(|| tokio::sync::Semaphore::new(4))
 }
 
-fn channel_stream(rx: tokio::sync::mpsc::Receiver<std::io::Result<Bytes>>) -> PlaintextStream {
-    futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|x| (x, rx)) })
-        .boxed()
-}
-
 async fn add(
     State(state): State<AppState>,
     p: Person,
@@ -361,7 +356,7 @@ async fn add(
                 let (res, ()) = tokio::join!(
                     state
                         .vault
-                        .upload(&p.session, p.id, meta, channel_stream(rx)),
+                        .upload(&p.session, p.id, meta, coffre_api::stream_of(rx)),
                     feed
                 );
                 return stored(&p, &state, &allowed, &d, res);

@@ -37,7 +37,7 @@ async fn link_page(
     p: Person,
     PagePath(id): PagePath<DocumentId>,
 ) -> PageResult<Response> {
-    let d = state.vault.document_info(&p.session, id).await?;
+    let d = super::own_paper(&state, &p, id).await?;
     Ok(ok(&LinkPage {
         c: Ctx::person(&p, &state, "link-title", "papiers"),
         id: id.to_string(),

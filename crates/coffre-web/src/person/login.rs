@@ -94,9 +94,7 @@ async fn login(
     v: Visitor,
     PageForm(form): PageForm<LoginForm>,
 ) -> PageResult<Response> {
-    state
-        .per_address(client)
-        .map_err(|_| PageError::TooManyRequests)?;
+    super::per_address(&state, client)?;
     let shared = form.appareil != "telephone";
     let again = |message: String| {
         page(

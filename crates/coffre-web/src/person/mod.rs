@@ -122,6 +122,28 @@ pub fn shown_copy(mut r: axum::response::Response) -> axum::response::Response {
     r
 }
 
+/// Counts a request against its client address (logins, counter codes):
+/// past the limit, the "too many tries" page.
+pub fn per_address(state: &AppState, client: std::net::IpAddr) -> Result<(), PageError> {
+    state
+        .per_address(client)
+        .map_err(|_| PageError::TooManyRequests)
+}
+
+/// One of the person's own papers, as they see it (journaled as read);
+/// anyone else's does not exist.
+pub async fn own_paper(
+    state: &AppState,
+    p: &crate::session::Person,
+    id: coffre_crypto::DocumentId,
+) -> Result<coffre_vault::DocumentInfo, PageError> {
+    let d = state.vault.document_info(&p.session, id).await?;
+    if d.beneficiary_id != p.id {
+        return Err(PageError::NotFound);
+    }
+    Ok(d)
+}
+
 /// A form that carries only its CSRF token (a button).
 #[derive(Debug, serde::Deserialize)]
 pub struct CsrfOnly {

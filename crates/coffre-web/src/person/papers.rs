@@ -378,10 +378,7 @@ async fn paper(
     p: Person,
     PagePath(id): PagePath<DocumentId>,
 ) -> PageResult<Response> {
-    let d = state.vault.document_info(&p.session, id).await?;
-    if d.beneficiary_id != p.id {
-        return Err(PageError::NotFound);
-    }
+    let d = super::own_paper(&state, &p, id).await?;
     let tr = p.tr;
     let mut facts = vec![
         (tr.t("paper-category"), category_name(&tr, d.category)),
@@ -533,7 +530,7 @@ async fn delete_page(
     p: Person,
     PagePath(id): PagePath<DocumentId>,
 ) -> PageResult<Response> {
-    let d = state.vault.document_info(&p.session, id).await?;
+    let d = super::own_paper(&state, &p, id).await?;
     let tr = p.tr;
     Ok(ok(&ConfirmPage {
         c: Ctx::person(&p, &state, "delete-title", "papiers"),

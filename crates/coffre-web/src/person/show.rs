@@ -82,10 +82,7 @@ async fn show(
     p: Person,
     PagePath(id): PagePath<DocumentId>,
 ) -> PageResult<Response> {
-    let d = state.vault.document_info(&p.session, id).await?;
-    if d.beneficiary_id != p.id {
-        return Err(PageError::NotFound);
-    }
+    let d = super::own_paper(&state, &p, id).await?;
     let pages = super::papers::page_list(&state, &p, id, &d.title, &d.content_type).await?;
     let c = Ctx::person(&p, &state, "show-title", "papiers").titled(d.title.clone());
     Ok(ok(&ShowPage {
@@ -164,7 +161,7 @@ async fn showing(
         .vault
         .counter_link(&p.session, id)
         .map_err(|_| PageError::Gone)?;
-    let d = state.vault.document_info(&p.session, link.document).await?;
+    let d = super::own_paper(&state, &p, link.document).await?;
     let base = state.config.public_url.trim_end_matches('/');
     let url = format!("{base}/c/{}", link.token.as_str());
     let code = link.code.as_str();
@@ -242,9 +239,7 @@ async fn code_copy(
 ) -> PageResult<Response> {
     // Each try costs a journal line: limited per address, and in all by
     // the vault (SECURITY.md, "Counter codes").
-    state
-        .per_address(client)
-        .map_err(|_| PageError::TooManyRequests)?;
+    super::per_address(&state, client)?;
     match state.vault.redeem_counter_code(&f.code).await {
         Ok(copy) => give(&state, copy).await,
         Err(VaultError::Gone) => Ok(page(
@@ -287,9 +282,7 @@ async fn token_page(
     v: Visitor,
     PagePath(token): PagePath<String>,
 ) -> PageResult<Response> {
-    state
-        .per_address(client)
-        .map_err(|_| PageError::TooManyRequests)?;
+    super::per_address(&state, client)?;
     let expires = state.vault.counter_status(&token)?;
     Ok(ok(&TokenPage {
         c: Ctx::visitor(&v, "agent-title"),
@@ -304,9 +297,7 @@ async fn token_copy(
     ClientAddr(client): ClientAddr,
     PagePath(token): PagePath<String>,
 ) -> PageResult<Response> {
-    state
-        .per_address(client)
-        .map_err(|_| PageError::TooManyRequests)?;
+    super::per_address(&state, client)?;
     let copy = state.vault.redeem_counter_token(&token).await?;
     give(&state, copy).await
 }
