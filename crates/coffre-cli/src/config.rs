@@ -34,28 +34,6 @@ pub struct Web {
     pub counter_link_minutes: Option<u32>,
 }
 
-impl Web {
-    /// The pages' settings, checked.
-    pub fn checked(&self) -> anyhow::Result<coffre_web::WebConfig> {
-        let mut out = coffre_web::WebConfig::default();
-        if let Some(m) = self.shared_computer_idle_minutes {
-            anyhow::ensure!(
-                (1..=60).contains(&m),
-                "web.shared_computer_idle_minutes must be 1..=60"
-            );
-            out.shared_idle = Duration::from_secs(m * 60);
-        }
-        if let Some(m) = self.counter_link_minutes {
-            anyhow::ensure!(
-                (1..=coffre_vault::MAX_MINUTES).contains(&m),
-                "web.counter_link_minutes must be 1..=60"
-            );
-            out.counter_minutes = m;
-        }
-        Ok(out)
-    }
-}
-
 /// Backups `serve` takes by itself (the metadata holds every document key:
 /// losing it loses every paper).
 #[derive(Debug, Default, Deserialize)]
@@ -266,14 +244,5 @@ mod tests {
         assert_eq!(c.maintenance.scrub_interval().unwrap(), None);
         let c: Config = toml::from_str("[maintenance]\nscrub_interval_hours = 99999\n").unwrap();
         assert!(c.maintenance.scrub_interval().is_err());
-        let c: Config = toml::from_str("[web]\ncounter_link_minutes = 0\n").unwrap();
-        assert!(c.web.checked().is_err());
-        let c: Config = toml::from_str("[web]\ncounter_link_minutes = 61\n").unwrap();
-        assert!(c.web.checked().is_err());
-        let c: Config = toml::from_str("[web]\nshared_computer_idle_minutes = 3\n").unwrap();
-        assert_eq!(
-            c.web.checked().unwrap().shared_idle,
-            Duration::from_secs(180)
-        );
     }
 }

@@ -128,11 +128,33 @@ impl Settings {
                 None => None,
             },
             server_limits: server_limits(&config)?,
-            web: config.web.checked()?,
+            web: web_config(&config.web)?,
             protection,
             data_dir,
         })
     }
+}
+
+/// The pages' settings, checked. (Here, not in `config.rs`: that file is
+/// also compiled by the config fuzz target, which links no workspace crate.)
+fn web_config(web: &crate::config::Web) -> anyhow::Result<coffre_web::WebConfig> {
+    let mut out = coffre_web::WebConfig::default();
+    if let Some(m) = web.shared_computer_idle_minutes {
+        anyhow::ensure!(
+            (1..=60).contains(&m),
+            "web.shared_computer_idle_minutes must be 1..=60"
+        );
+        out.shared_idle = Duration::from_secs(m * 60);
+    }
+    if let Some(m) = web.counter_link_minutes {
+        anyhow::ensure!(
+            (1..=coffre_vault::MAX_MINUTES).contains(&m),
+            "web.counter_link_minutes must be 1..={}",
+            coffre_vault::MAX_MINUTES
+        );
+        out.counter_minutes = m;
+    }
+    Ok(out)
 }
 
 /// Whether `path` lies under `dir` (compared as written and, where both
@@ -424,6 +446,29 @@ mod tests {
         let b = s.backups.unwrap();
         assert_eq!(b.dir, dir.path().join("data-backups"));
         assert_eq!((b.every, b.keep), (Duration::from_secs(86_400), 7));
+    }
+
+    #[test]
+    fn web_settings_out_of_range_are_refused() {
+        let web = |t: &str| {
+            let c: Config = toml::from_str(t).unwrap();
+            web_config(&c.web)
+        };
+        assert!(web("[web]\ncounter_link_minutes = 0\n").is_err());
+        assert!(web("[web]\ncounter_link_minutes = 61\n").is_err());
+        assert!(web("[web]\nshared_computer_idle_minutes = 61\n").is_err());
+        assert_eq!(
+            web("[web]\nshared_computer_idle_minutes = 3\n")
+                .unwrap()
+                .shared_idle,
+            Duration::from_secs(180)
+        );
+        assert_eq!(
+            web("[web]\ncounter_link_minutes = 7\n")
+                .unwrap()
+                .counter_minutes,
+            7
+        );
     }
 
     #[test]
