@@ -25,6 +25,7 @@ async fn state_with(config: ApiConfig) -> (AppState, tempfile::TempDir) {
     let vault = Vault::open(VaultConfig {
         clock: coffre_vault::Clock::system(),
         person_keys: (dir.path().join("db")).with_file_name("person-keys"),
+        journal: (dir.path().join("db")).with_file_name("journal"),
         db_path: dir.path().join("db"),
         store,
         root: RootKeyRing::generate().unwrap(),

@@ -97,6 +97,7 @@ pub async fn run(settings: Settings, demo: bool) -> anyhow::Result<()> {
         clock: coffre_vault::Clock::system(),
         db_path: data_dir.join(datadir::DB_DIR),
         person_keys: data_dir.join(datadir::PERSON_KEYS_DIR),
+        journal: data_dir.join(datadir::JOURNAL_DIR),
         store,
         root: opened.root,
         limits,

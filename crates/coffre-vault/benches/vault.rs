@@ -52,6 +52,7 @@ async fn run() {
     let v = Vault::open(VaultConfig {
         clock: coffre_vault::Clock::system(),
         person_keys: (dir.path().join("db")).with_file_name("person-keys"),
+        journal: (dir.path().join("db")).with_file_name("journal"),
         db_path: dir.path().join("db"),
         store,
         root: RootKeyRing::generate().unwrap(),

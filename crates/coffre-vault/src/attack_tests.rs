@@ -332,6 +332,7 @@ async fn orphan_keys_are_destroyed_only_after_an_erasure() {
     let config = |root: &RootKeyRing| VaultConfig {
         clock: crate::Clock::system(),
         person_keys: dir.path().join("person-keys"),
+        journal: dir.path().join("journal"),
         db_path: dir.path().join("db"),
         store: store.clone(),
         root: root.current_only(),

@@ -6,6 +6,8 @@
 //! <dir>/root-identity.txt    the age identity that opens it (mode 0600), when
 //!                            protected by an identity file kept beside it
 //! <dir>/db/                  sled metadata
+//! <dir>/person-keys/         the per-person key files
+//! <dir>/journal/             the audit journal (records/journal.rs)
 //! <dir>/objects/             the filesystem object store
 //! ```
 
@@ -22,6 +24,8 @@ pub const ROOT_IDENTITY_FILE: &str = "root-identity.txt";
 pub const DB_DIR: &str = "db";
 /// The per-person key files (beside the database).
 pub const PERSON_KEYS_DIR: &str = "person-keys";
+/// The audit journal's files (beside the database).
+pub const JOURNAL_DIR: &str = "journal";
 /// Where a restore stages its work, in the target data directory.
 pub const RESTORE_STAGING: &str = "restore.partial";
 

@@ -102,6 +102,9 @@ pub struct VaultConfig {
     /// Directory of the per-person key files (by default `person-keys`
     /// beside the database).
     pub person_keys: PathBuf,
+    /// Directory of the audit journal's files (by default `journal` beside
+    /// the database).
+    pub journal: PathBuf,
     pub store: Arc<dyn ObjectStore>,
     pub root: RootKeyRing,
     pub limits: Limits,
@@ -119,6 +122,7 @@ impl VaultConfig {
     ) -> Self {
         Self {
             person_keys: db_path.with_file_name("person-keys"),
+            journal: db_path.with_file_name(crate::datadir::JOURNAL_DIR),
             db_path,
             store,
             root,
@@ -263,6 +267,7 @@ impl Vault {
         let records = Arc::new(Records::open(
             &config.db_path,
             &config.person_keys,
+            &config.journal,
             config.root,
             expect,
         )?);

@@ -53,6 +53,7 @@ async fn open(dir: &Path) -> (Vault, Arc<dyn ObjectStore>) {
     let vault = Vault::open(VaultConfig {
         clock: coffre_vault::Clock::system(),
         person_keys: (dir.join("db")).with_file_name("person-keys"),
+        journal: (dir.join("db")).with_file_name("journal"),
         db_path: dir.join("db"),
         store: store.clone(),
         root,

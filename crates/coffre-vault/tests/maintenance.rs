@@ -286,6 +286,7 @@ async fn backup_during_writes_restores_a_consistent_vault() {
     let vault = Vault::open(VaultConfig {
         clock: coffre_vault::Clock::system(),
         person_keys: (dir.path().join("db")).with_file_name("person-keys"),
+        journal: (dir.path().join("db")).with_file_name("journal"),
         db_path: dir.path().join("db"),
         store: w.store.clone(),
         root: w.root_copy(),
@@ -312,6 +313,20 @@ async fn backup_during_writes_restores_a_consistent_vault() {
             .unwrap();
         assert_eq!(got, vec![i; 3000]);
     }
+    // The person's journal came back with the rest (its index is rebuilt
+    // from the entries when the restored journal is moved into its files).
+    let page = vault.vault_journal_page(&me, b, None, 50).await.unwrap();
+    assert!(page.entries.len() >= 2, "{:?}", page.entries);
+    assert!(
+        page.entries
+            .iter()
+            .all(|e| e.beneficiary.as_deref() == Some(b.to_string().as_str()))
+    );
+    assert!(
+        page.entries
+            .iter()
+            .any(|e| e.action == "beneficiary.enroll")
+    );
     // The restored journal verifies.
     vault.checkpoint().await.unwrap();
     let slice = vault.journal_slice(1, u64::MAX).await.unwrap();
@@ -399,6 +414,7 @@ async fn gc_and_scrub_leave_an_upload_in_flight_alone() {
     let vault = Vault::open(VaultConfig {
         clock: coffre_vault::Clock::system(),
         person_keys: (dir.path().join("db")).with_file_name("person-keys"),
+        journal: (dir.path().join("db")).with_file_name("journal"),
         db_path: dir.path().join("db"),
         store: store.clone(),
         root: RootKeyRing::generate().unwrap(),

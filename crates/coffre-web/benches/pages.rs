@@ -96,6 +96,7 @@ fn main() {
         let vault = Vault::open(VaultConfig {
             clock: coffre_vault::Clock::system(),
             person_keys: dir.path().join("person-keys"),
+            journal: dir.path().join("journal"),
             db_path: dir.path().join("db"),
             store,
             root: RootKeyRing::generate().unwrap(),

@@ -12,6 +12,7 @@ pub async fn vault(dir: &Path) -> Vault {
     Vault::open(VaultConfig {
         clock: coffre_vault::Clock::system(),
         person_keys: dir.join("person-keys"),
+        journal: dir.join("journal"),
         db_path: dir.join("db"),
         store,
         root: RootKeyRing::generate().unwrap(),

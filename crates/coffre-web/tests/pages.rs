@@ -38,6 +38,7 @@ async fn site_with(web: WebConfig) -> Site {
     let vault = Vault::open(VaultConfig {
         clock: coffre_vault::Clock::system(),
         person_keys: dir.path().join("person-keys"),
+        journal: dir.path().join("journal"),
         db_path: dir.path().join("db"),
         store,
         root: RootKeyRing::generate().unwrap(),

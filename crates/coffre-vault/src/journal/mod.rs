@@ -21,7 +21,7 @@ pub(crate) use coalesce::{Admit, Coalescer};
 pub use event::{Event, Outcome, Who};
 
 use crate::clock::Clock;
-use crate::records::Records;
+use crate::records::{Appended, Records};
 use crate::{Result, VaultError};
 
 /// A checkpoint is signed after this many entries (and on demand).
@@ -170,29 +170,46 @@ impl Writer {
                     Err(_) => break,
                 }
             }
+            // Undone if the batch does not reach the disk.
+            let before = (self.next_seq, self.head, self.unsigned);
             let mut appended = Vec::new();
+            let mut lines = Vec::new();
+            let mut signed = Vec::new();
             let mut checkpoints = Vec::new();
             let mut syncs = Vec::new();
-            let mut failed: Option<String> = None;
             for m in batch {
                 match m {
-                    Msg::Append(e, done) => match self.write(e) {
-                        Ok(seq) => appended.push((seq, done)),
-                        Err(err) => {
-                            failed.get_or_insert_with(|| err.to_string());
-                            let _ = done.send(Err(err));
-                        }
-                    },
+                    Msg::Append(e, done) => {
+                        let (line, cp) = self.write(e);
+                        appended.push((line.record.entry.seq, done));
+                        lines.push(line);
+                        signed.extend(cp);
+                    }
                     Msg::Checkpoint(done) => checkpoints.push(done),
                     Msg::Sync(done) => syncs.push(done),
                 }
             }
             let forced = if checkpoints.is_empty() || self.unsigned == 0 {
-                Ok(None)
+                None
             } else {
-                self.sign().map(Some)
+                let c = self.sign();
+                signed.push(c.clone());
+                Some(c)
             };
-            let flushed = self.records.flush().await;
+            // The journal's files and the database reach the disk together;
+            // nobody hears back before both have.
+            let records = self.records.clone();
+            let (committed, flushed) = tokio::join!(
+                tokio::task::spawn_blocking(move || records.journal().commit(&lines, &signed)),
+                self.records.flush()
+            );
+            let committed =
+                committed.unwrap_or(Err(VaultError::Internal("journal write task failed")));
+            if let Err(e) = &committed {
+                tracing::error!(error = %e, "audit journal append failed");
+                (self.next_seq, self.head, self.unsigned) = before;
+            }
+            let flushed = committed.and(flushed);
             for (seq, done) in appended {
                 let _ = done.send(flushed.as_ref().map(|()| seq).map_err(db_err));
             }
@@ -200,18 +217,16 @@ impl Writer {
                 let _ = done.send(flushed.as_ref().map(|_| ()).map_err(db_err));
             }
             for done in checkpoints {
-                let _ = done.send(match (&flushed, &forced) {
-                    (Ok(()), Ok(c)) => Ok(c.clone()),
-                    (Err(e), _) | (_, Err(e)) => Err(db_err(e)),
+                let _ = done.send(match &flushed {
+                    Ok(()) => Ok(forced.clone()),
+                    Err(e) => Err(db_err(e)),
                 });
-            }
-            if let Some(f) = failed {
-                tracing::error!(error = %f, "audit journal append failed");
             }
         }
     }
 
-    fn write(&mut self, e: NewEntry) -> Result<u64> {
+    /// The next entry, chained (and the checkpoint it calls for).
+    fn write(&mut self, e: NewEntry) -> (Appended, Option<Checkpoint>) {
         let entry = Entry {
             seq: self.next_seq,
             time_ms: self.clock.now_ms(),
@@ -223,29 +238,23 @@ impl Writer {
             detail: e.detail,
         };
         let hash = self.head.next(&entry);
-        let seq = entry.seq;
-        let journal = self.records.journal();
-        journal.append(&Record { entry, hash }, e.beneficiary)?;
-        if let Some(b) = e.beneficiary
-            && e.event.kept_in_view(e.outcome)
-        {
-            journal.pin(b, seq)?;
-        }
         self.head = hash;
         self.next_seq += 1;
         self.unsigned += 1;
-        if self.unsigned >= CHECKPOINT_EVERY {
-            self.sign()?;
-        }
-        Ok(seq)
+        let line = Appended {
+            record: Record { entry, hash },
+            vault: e.beneficiary,
+            pinned: e.beneficiary.is_some() && e.event.kept_in_view(e.outcome),
+        };
+        let cp = (self.unsigned >= CHECKPOINT_EVERY).then(|| self.sign());
+        (line, cp)
     }
 
-    fn sign(&mut self) -> Result<Checkpoint> {
+    fn sign(&mut self) -> Checkpoint {
         let seq = self.next_seq - 1;
         let c = self.key.checkpoint(seq, self.head, self.clock.now_ms());
-        self.records.journal().put_checkpoint(&c)?;
         self.unsigned = 0;
-        Ok(c)
+        c
     }
 }
 

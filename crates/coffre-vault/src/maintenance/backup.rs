@@ -160,7 +160,11 @@ pub fn restore(input: impl BufRead, dir: &Path) -> Result<RestoreSummary> {
         let text = std::fs::read(&marker).map_err(io("read", &marker))?;
         serde_json::from_slice::<RestoreSummary>(&text)?
     } else {
-        if keys.exists() || db_dir.exists() || dir.join(crate::datadir::PERSON_KEYS_DIR).exists() {
+        if keys.exists()
+            || db_dir.exists()
+            || dir.join(crate::datadir::PERSON_KEYS_DIR).exists()
+            || dir.join(crate::datadir::JOURNAL_DIR).exists()
+        {
             return Err(VaultError::Invalid(format!(
                 "{} already holds a Coffre database or root key file; restore into an empty directory",
                 dir.display()

@@ -1,172 +1,263 @@
-//! The journal's tables: entries by sequence number, their per-vault
-//! index, the per-vault index of the entries kept in view (security events),
-//! and signed checkpoints. Only the journal's writer task appends.
+//! The journal's files: entries in append-only segments, their per-vault
+//! indexes, and the signed checkpoints. Only the journal's writer task
+//! appends ([`JournalStore::commit`]).
+//!
+//! The journal left sled because sled keeps, in memory, a page table that
+//! grows with every key that stays (about 16 bytes a key, `examples/
+//! sled_memory.rs`), and a journal only grows: the soak of issue 12 saw the
+//! server's memory rise with every request. Here nothing held in memory
+//! grows with the journal.
+//!
+//! ```text
+//! <journal>/log/<first seq, 20 digits>.jsonl  entries, one JSON record a line
+//! <journal>/log/<first seq>.off               where each line starts (u64 LE)
+//! <journal>/checkpoints.jsonl                 signed checkpoints, one a line
+//! <journal>/vaults/<id>.idx                   entries filed under a vault (u64 LE seqs)
+//! <journal>/vaults/<id>.pin                   the vault's entries kept in view
+//! <journal>/indexed                           how far the derived files are durable
+//! ```
+//!
+//! Durability: a commit writes its lines and syncs the segment and the
+//! checkpoints, and only then writes the derived files (offsets and vault
+//! indexes). Those are not synced one by one: every [`WATERMARK_EVERY`]
+//! entries one `syncfs` makes them durable and `indexed` records how far.
+//! Opening re-derives everything after `indexed` from the log, so a power
+//! cut loses no acknowledged entry, and no index names an entry the log does
+//! not hold (derived writes come after the log is durable).
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use coffre_crypto::PrincipalId;
-use coffre_crypto::audit::{Checkpoint, Record};
+use coffre_crypto::audit::{ChainHash, Checkpoint, Record};
 
-use serde::Serialize;
-use serde::de::DeserializeOwned;
-
-use super::{db_error, key};
 use crate::{Result, VaultError};
 
-// The journal's tables are in clear: its hash chain and signed checkpoints
-// are what protect them (and an auditor must read them without any key).
-fn decode<V: DeserializeOwned>(bytes: &[u8]) -> Result<V> {
-    serde_json::from_slice(bytes)
-        .map_err(|_| VaultError::Db("a journal record does not decode".into()))
+/// Entries a segment holds (so a seq's segment is arithmetic, never a search).
+const SEGMENT: u64 = 1 << 16;
+/// Entries between two `syncfs` of the derived files.
+pub(crate) const WATERMARK_EVERY: u64 = 4096;
+/// The longest line read back (entries are a few hundred bytes).
+const MAX_LINE: usize = 64 << 10;
+
+fn io_err(what: &str, path: &Path) -> impl FnOnce(std::io::Error) -> VaultError {
+    let m = format!("{what} {}", path.display());
+    move |e| VaultError::Db(format!("journal: {m}: {e}"))
 }
 
-fn encode<V: Serialize>(v: &V) -> Result<Vec<u8>> {
-    Ok(serde_json::to_vec(v)?)
+fn damaged(what: impl std::fmt::Display) -> VaultError {
+    VaultError::Unreadable(format!("the journal is damaged: {what}"))
 }
 
-fn get<V: DeserializeOwned>(tree: &sled::Tree, key: &[u8]) -> Result<Option<V>> {
-    match tree.get(key).map_err(db_error)? {
-        Some(v) => Ok(Some(decode(&v)?)),
-        None => Ok(None),
-    }
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-pub(crate) struct JournalStore<'a> {
-    audit: &'a sled::Tree,
-    by_vault: &'a sled::Tree,
-    pinned: &'a sled::Tree,
-    checkpoints: &'a sled::Tree,
+/// The first seq of the segment holding `seq` (seq ≥ 1).
+fn segment_of(seq: u64) -> u64 {
+    (seq - 1) / SEGMENT * SEGMENT + 1
 }
 
-impl<'a> JournalStore<'a> {
-    pub(super) fn new(
-        audit: &'a sled::Tree,
-        by_vault: &'a sled::Tree,
-        pinned: &'a sled::Tree,
-        checkpoints: &'a sled::Tree,
-    ) -> Self {
+/// An entry as the writer hands it over.
+pub(crate) struct Appended {
+    pub record: Record,
+    /// The vault it is filed under (the person sees it).
+    pub vault: Option<PrincipalId>,
+    /// Kept in view in that vault's journal whatever follows.
+    pub pinned: bool,
+}
+
+impl Appended {
+    /// Rebuilt from a stored record alone (imports and recovery).
+    fn from_record(record: Record) -> Self {
+        use crate::journal::{Event, Outcome};
+        let vault = record
+            .entry
+            .beneficiary
+            .as_deref()
+            .and_then(|b| b.parse::<PrincipalId>().ok());
+        let pinned = vault.is_some()
+            && matches!(
+                (
+                    Event::from_code(&record.entry.action),
+                    Outcome::from_code(&record.entry.outcome)
+                ),
+                (Some(e), Some(o)) if e.kept_in_view(o)
+            );
         Self {
-            audit,
-            by_vault,
+            record,
+            vault,
             pinned,
-            checkpoints,
         }
     }
+}
 
-    /// Keeps an entry of a vault in view whatever follows it.
-    pub fn pin(&self, b: PrincipalId, seq: u64) -> Result<()> {
-        self.pinned
-            .insert(key(&[b.as_bytes(), &seq.to_be_bytes()]), &[])
-            .map_err(db_error)?;
-        Ok(())
-    }
+/// The journal's files.
+pub(crate) struct JournalStore {
+    dir: PathBuf,
+    /// The last entry whose derived files are written: readers see up to it.
+    end: AtomicU64,
+    last_checkpoint: Mutex<Option<Checkpoint>>,
+    appender: Mutex<Appender>,
+}
 
-    /// The newest `limit` pinned entries of a vault, newest first.
-    pub fn pinned_of_vault(&self, b: PrincipalId, limit: usize) -> Result<Vec<Record>> {
-        self.indexed(self.pinned, b, limit)
-    }
+/// The writer's side.
+struct Appender {
+    /// The segment being written: its first seq and length.
+    segment: u64,
+    segment_len: u64,
+    checkpoints_len: u64,
+    /// Derived files are durable up to this seq.
+    watermark: u64,
+    /// A failed commit whose files could not be put back: no more appends
+    /// until a restart re-derives them.
+    broken: bool,
+}
 
-    /// Appends an entry (and indexes it under its vault).
-    pub fn append(&self, r: &Record, vault: Option<PrincipalId>) -> Result<()> {
-        let seq = r.entry.seq.to_be_bytes();
-        self.audit.insert(seq, encode(r)?).map_err(db_error)?;
-        if let Some(b) = vault {
-            self.by_vault
-                .insert(key(&[b.as_bytes(), &seq]), &[])
-                .map_err(db_error)?;
+impl JournalStore {
+    /// Opens (creating) the journal at `dir`, re-deriving what a crash may
+    /// have left unwritten.
+    pub fn open(dir: &Path) -> Result<Self> {
+        for d in [dir.to_path_buf(), dir.join("log"), dir.join("vaults")] {
+            let mut b = std::fs::DirBuilder::new();
+            b.recursive(true);
+            std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+            b.create(&d).map_err(io_err("create", &d))?;
         }
-        Ok(())
+        let store = Self {
+            dir: dir.to_path_buf(),
+            end: AtomicU64::new(0),
+            last_checkpoint: Mutex::new(None),
+            appender: Mutex::new(Appender {
+                segment: 1,
+                segment_len: 0,
+                checkpoints_len: 0,
+                watermark: 0,
+                broken: false,
+            }),
+        };
+        store.recover()?;
+        Ok(store)
     }
 
-    pub fn put_checkpoint(&self, c: &Checkpoint) -> Result<()> {
-        self.checkpoints
-            .insert(c.seq.to_be_bytes(), encode(c)?)
-            .map_err(db_error)?;
-        Ok(())
+    fn log_path(&self, first: u64) -> PathBuf {
+        self.dir.join("log").join(format!("{first:020}.jsonl"))
     }
+    fn off_path(&self, first: u64) -> PathBuf {
+        self.dir.join("log").join(format!("{first:020}.off"))
+    }
+    fn index_path(&self, b: PrincipalId, pinned: bool) -> PathBuf {
+        let ext = if pinned { "pin" } else { "idx" };
+        self.dir.join("vaults").join(format!("{b}.{ext}"))
+    }
+    fn checkpoints_path(&self) -> PathBuf {
+        self.dir.join("checkpoints.jsonl")
+    }
+    fn watermark_path(&self) -> PathBuf {
+        self.dir.join("indexed")
+    }
+
+    /// The newest entry's seq (0 when empty).
+    pub fn end(&self) -> u64 {
+        self.end.load(Ordering::Acquire)
+    }
+
+    // --- reading -----------------------------------------------------------
 
     pub fn last(&self) -> Result<Option<Record>> {
-        match self.audit.last().map_err(db_error)? {
-            Some((_, v)) => Ok(Some(decode(&v)?)),
-            None => Ok(None),
-        }
+        self.record(self.end())
     }
 
     pub fn record(&self, seq: u64) -> Result<Option<Record>> {
-        get(self.audit, &seq.to_be_bytes())
-    }
-
-    pub fn last_checkpoint(&self) -> Result<Option<Checkpoint>> {
-        match self.checkpoints.last().map_err(db_error)? {
-            Some((_, v)) => Ok(Some(decode(&v)?)),
-            None => Ok(None),
+        if seq == 0 || seq > self.end() {
+            return Ok(None);
         }
+        self.read_record(seq).map(Some)
     }
 
-    /// The checkpoint signing entry `seq`, if one does.
-    pub fn checkpoint_at(&self, seq: u64) -> Result<Option<Checkpoint>> {
-        get(self.checkpoints, &seq.to_be_bytes())
+    /// Entry `seq`, which must be in the log (no bound check).
+    fn read_record(&self, seq: u64) -> Result<Record> {
+        let first = segment_of(seq);
+        let off = self.line_start(first, seq)?;
+        let path = self.log_path(first);
+        let f = File::open(&path).map_err(io_err("open", &path))?;
+        let mut r = BufReader::new(f);
+        r.seek(SeekFrom::Start(off))
+            .map_err(io_err("read", &path))?;
+        let line =
+            read_line(&mut r, &path)?.ok_or_else(|| damaged(format!("entry {seq} is missing")))?;
+        parse(&line, seq)
     }
 
-    /// The first checkpoint at or after `seq`.
-    pub fn checkpoint_from(&self, seq: u64) -> Result<Option<Checkpoint>> {
-        match self.checkpoints.range(seq.to_be_bytes()..).next() {
-            Some(kv) => Ok(Some(decode(&kv.map_err(db_error)?.1)?)),
-            None => Ok(None),
-        }
+    /// Where entry `seq`'s line starts in its segment.
+    fn line_start(&self, first: u64, seq: u64) -> Result<u64> {
+        let path = self.off_path(first);
+        let f = File::open(&path).map_err(io_err("open", &path))?;
+        read_u64(&f, seq - first, &path)?
+            .ok_or_else(|| damaged(format!("no offset for entry {seq}")))
     }
 
-    /// The last checkpoint strictly before `seq`.
-    pub fn checkpoint_before(&self, seq: u64) -> Result<Option<Checkpoint>> {
-        match self.checkpoints.range(..seq.to_be_bytes()).next_back() {
-            Some(kv) => Ok(Some(decode(&kv.map_err(db_error)?.1)?)),
-            None => Ok(None),
-        }
-    }
-
-    /// Entries `from..=to`.
+    /// Entries `from..=to`, oldest first.
     pub fn range(&self, from: u64, to: u64) -> Result<Vec<Record>> {
         let mut out = Vec::new();
-        if from > to {
-            return Ok(out);
-        }
-        for kv in self.audit.range(from.to_be_bytes()..=to.to_be_bytes()) {
-            out.push(decode(&kv.map_err(db_error)?.1)?);
-        }
+        self.scan(from, to, |r| {
+            out.push(r);
+            Ok(true)
+        })?;
         Ok(out)
     }
 
-    /// Checkpoints signing entries `from..=to`.
-    pub fn checkpoints_in(&self, from: u64, to: u64) -> Result<Vec<Checkpoint>> {
-        let mut out = Vec::new();
-        if from > to {
-            return Ok(out);
+    /// Reads entries `from..=to` in order, while `each` says to go on.
+    fn scan(&self, from: u64, to: u64, mut each: impl FnMut(Record) -> Result<bool>) -> Result<()> {
+        let to = to.min(self.end());
+        let mut seq = from.max(1);
+        while seq <= to {
+            let first = segment_of(seq);
+            let path = self.log_path(first);
+            let f = File::open(&path).map_err(io_err("open", &path))?;
+            let mut r = BufReader::with_capacity(64 << 10, f);
+            r.seek(SeekFrom::Start(self.line_start(first, seq)?))
+                .map_err(io_err("read", &path))?;
+            let last = to.min(first + SEGMENT - 1);
+            while seq <= last {
+                let line = read_line(&mut r, &path)?
+                    .ok_or_else(|| damaged(format!("entry {seq} is missing")))?;
+                if !each(parse(&line, seq)?)? {
+                    return Ok(());
+                }
+                seq += 1;
+            }
         }
-        for kv in self
-            .checkpoints
-            .range(from.to_be_bytes()..=to.to_be_bytes())
-        {
-            out.push(decode(&kv.map_err(db_error)?.1)?);
-        }
-        Ok(out)
+        Ok(())
     }
 
     /// The first entry (oldest first) for which `pick` holds.
     pub fn first_where(&self, pick: impl Fn(&Record) -> bool) -> Result<Option<Record>> {
-        for kv in self.audit.iter() {
-            let r: Record = decode(&kv.map_err(db_error)?.1)?;
+        let mut found = None;
+        self.scan(1, u64::MAX, |r| {
             if pick(&r) {
-                return Ok(Some(r));
+                found = Some(r);
+                return Ok(false);
             }
-        }
-        Ok(None)
+            Ok(true)
+        })?;
+        Ok(found)
     }
 
     /// The last entry at or before `seq` (newest first) for which `pick` holds.
     pub fn last_where(&self, seq: u64, pick: impl Fn(&Record) -> bool) -> Result<Option<Record>> {
-        for kv in self.audit.range(..=seq.to_be_bytes()).rev() {
-            let r: Record = decode(&kv.map_err(db_error)?.1)?;
+        let mut seq = seq.min(self.end());
+        while seq >= 1 {
+            let r = self.read_record(seq)?;
             if pick(&r) {
                 return Ok(Some(r));
             }
+            seq -= 1;
         }
         Ok(None)
     }
@@ -179,33 +270,918 @@ impl<'a> JournalStore<'a> {
         before: Option<u64>,
         limit: usize,
     ) -> Result<Vec<Record>> {
-        let start = key(&[b.as_bytes(), &0u64.to_be_bytes()]);
-        let end = key(&[b.as_bytes(), &before.unwrap_or(u64::MAX).to_be_bytes()]);
-        let mut out = Vec::new();
-        for k in self.by_vault.range(start..end).keys().rev() {
-            if out.len() >= limit {
-                break;
+        let below = before.unwrap_or(u64::MAX).min(self.end().saturating_add(1));
+        self.indexed(b, false, below, limit)
+    }
+
+    /// The newest `limit` pinned entries of a vault, newest first.
+    pub fn pinned_of_vault(&self, b: PrincipalId, limit: usize) -> Result<Vec<Record>> {
+        self.indexed(b, true, self.end().saturating_add(1), limit)
+    }
+
+    /// The newest `limit` entries below `below` that an index names under
+    /// vault `b`, newest first.
+    fn indexed(
+        &self,
+        b: PrincipalId,
+        pinned: bool,
+        below: u64,
+        limit: usize,
+    ) -> Result<Vec<Record>> {
+        let path = self.index_path(b, pinned);
+        let f = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io_err("open", &path)(e)),
+        };
+        let n = f.metadata().map_err(io_err("read", &path))?.len() / 8;
+        // The first position holding a seq ≥ `below` (seqs ascend).
+        let (mut lo, mut hi) = (0u64, n);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match read_u64(&f, mid, &path)? {
+                Some(s) if s < below => lo = mid + 1,
+                _ => hi = mid,
             }
-            let k = k.map_err(db_error)?;
-            if let Some(r) = get::<Record>(self.audit, &k[16..])? {
+        }
+        let want = b.to_string();
+        let mut out = Vec::new();
+        let mut at = lo;
+        while at > 0 && out.len() < limit {
+            at -= 1;
+            let Some(seq) = read_u64(&f, at, &path)? else {
+                break;
+            };
+            let r = self.read_record(seq)?;
+            // An index is derived data: it never hands over another
+            // vault's entry, whatever it holds.
+            if r.entry.beneficiary.as_deref() == Some(want.as_str()) {
                 out.push(r);
             }
         }
         Ok(out)
     }
 
-    /// The newest `limit` entries an index names under a vault, newest first.
-    fn indexed(&self, index: &sled::Tree, b: PrincipalId, limit: usize) -> Result<Vec<Record>> {
-        let mut out = Vec::new();
-        for k in index.scan_prefix(b.as_bytes()).keys().rev() {
-            if out.len() >= limit {
+    pub fn last_checkpoint(&self) -> Result<Option<Checkpoint>> {
+        Ok(lock(&self.last_checkpoint).clone())
+    }
+
+    /// Every checkpoint signing an entry in the log, oldest first, while
+    /// `each` says to go on.
+    fn checkpoints(&self, mut each: impl FnMut(Checkpoint) -> bool) -> Result<()> {
+        let end = self.end();
+        let path = self.checkpoints_path();
+        let f = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(io_err("open", &path)(e)),
+        };
+        let mut r = BufReader::new(f);
+        while let Some(line) = read_line(&mut r, &path)? {
+            let c: Checkpoint = serde_json::from_slice(&line)
+                .map_err(|_| damaged("a checkpoint does not decode"))?;
+            if c.seq > end || !each(c) {
                 break;
             }
-            let k = k.map_err(db_error)?;
-            if let Some(r) = get::<Record>(self.audit, &k[16..])? {
-                out.push(r);
+        }
+        Ok(())
+    }
+
+    /// The checkpoint signing entry `seq`, if one does.
+    pub fn checkpoint_at(&self, seq: u64) -> Result<Option<Checkpoint>> {
+        let mut found = None;
+        self.checkpoints(|c| {
+            let go_on = c.seq < seq;
+            if c.seq == seq {
+                found = Some(c);
+            }
+            go_on
+        })?;
+        Ok(found)
+    }
+
+    /// The first checkpoint at or after `seq`.
+    pub fn checkpoint_from(&self, seq: u64) -> Result<Option<Checkpoint>> {
+        let mut found = None;
+        self.checkpoints(|c| {
+            if c.seq >= seq {
+                found = Some(c);
+                return false;
+            }
+            true
+        })?;
+        Ok(found)
+    }
+
+    /// The last checkpoint strictly before `seq`.
+    pub fn checkpoint_before(&self, seq: u64) -> Result<Option<Checkpoint>> {
+        let mut found = None;
+        self.checkpoints(|c| {
+            if c.seq < seq {
+                found = Some(c);
+                return true;
+            }
+            false
+        })?;
+        Ok(found)
+    }
+
+    /// Checkpoints signing entries `from..=to`.
+    pub fn checkpoints_in(&self, from: u64, to: u64) -> Result<Vec<Checkpoint>> {
+        let mut out = Vec::new();
+        self.checkpoints(|c| {
+            if c.seq > to {
+                return false;
+            }
+            if c.seq >= from {
+                out.push(c);
+            }
+            true
+        })?;
+        Ok(out)
+    }
+
+    /// Everything, as a backup copies it: checkpoints first, then entries,
+    /// so every checkpoint copied names an entry copied too (the journal
+    /// keeps being written). Values are the stored JSON; keys the seq.
+    pub fn dump(&self, mut each: impl FnMut(&str, &[u8], &[u8]) -> Result<()>) -> Result<u64> {
+        let mut cps = Vec::new();
+        self.checkpoints(|c| {
+            cps.push(c);
+            true
+        })?;
+        let mut n = 0;
+        for c in cps {
+            each(
+                "checkpoints",
+                &c.seq.to_be_bytes(),
+                &serde_json::to_vec(&c)?,
+            )?;
+            n += 1;
+        }
+        let mut failed = None;
+        self.scan(1, u64::MAX, |r| {
+            let v = serde_json::to_vec(&r)?;
+            if let Err(e) = each("audit", &r.entry.seq.to_be_bytes(), &v) {
+                failed = Some(e);
+                return Ok(false);
+            }
+            n += 1;
+            Ok(true)
+        })?;
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(n),
+        }
+    }
+
+    // --- writing -----------------------------------------------------------
+
+    /// Appends `entries` (consecutive, following the log) and `checkpoints`
+    /// durably; returns once both are on disk and indexed.
+    pub fn commit(&self, entries: &[Appended], checkpoints: &[Checkpoint]) -> Result<()> {
+        let mut a = lock(&self.appender);
+        if a.broken {
+            return Err(VaultError::Db(
+                "journal: a failed write could not be undone; restart the server".into(),
+            ));
+        }
+        let before = (a.segment, a.segment_len, a.checkpoints_len);
+        let starts = match self.write_durably(&mut a, entries, checkpoints) {
+            Ok(s) => s,
+            Err(e) => {
+                if self.undo(&mut a, before).is_err() {
+                    a.broken = true;
+                }
+                return Err(e);
+            }
+        };
+        // The lines are durable: what follows is derived, and re-derived at
+        // the next start if it fails half-way.
+        if let Err(e) = self
+            .write_offsets(&starts)
+            .and_then(|()| self.write_indexes(entries))
+        {
+            a.broken = true;
+            return Err(e);
+        }
+        if let Some(last) = entries.last() {
+            self.end.store(last.record.entry.seq, Ordering::Release);
+        }
+        if let Some(c) = checkpoints.last() {
+            *lock(&self.last_checkpoint) = Some(c.clone());
+        }
+        let end = self.end();
+        if end - a.watermark >= WATERMARK_EVERY {
+            self.advance_watermark(end)?;
+            a.watermark = end;
+        }
+        Ok(())
+    }
+
+    fn write_durably(
+        &self,
+        a: &mut Appender,
+        entries: &[Appended],
+        checkpoints: &[Checkpoint],
+    ) -> Result<Vec<(u64, u64)>> {
+        let mut starts = Vec::with_capacity(entries.len());
+        let mut expected = self.end() + 1;
+        let mut i = 0;
+        while i < entries.len() {
+            let first = segment_of(expected);
+            let path = self.log_path(first);
+            let created = !path.exists();
+            let mut f = OpenOptions::new()
+                .append(true)
+                .create(true)
+                .mode(0o600)
+                .open(&path)
+                .map_err(io_err("open", &path))?;
+            if first != a.segment {
+                a.segment = first;
+                a.segment_len = 0;
+            }
+            let mut buf = Vec::new();
+            while i < entries.len() && segment_of(expected) == first {
+                let r = &entries[i].record;
+                if r.entry.seq != expected {
+                    return Err(VaultError::Internal("journal entries out of order"));
+                }
+                starts.push((first, a.segment_len + buf.len() as u64));
+                serde_json::to_writer(&mut buf, r)?;
+                buf.push(b'\n');
+                expected += 1;
+                i += 1;
+            }
+            f.write_all(&buf).map_err(io_err("write", &path))?;
+            f.sync_data().map_err(io_err("sync", &path))?;
+            a.segment_len += buf.len() as u64;
+            if created {
+                sync_dir(&self.dir.join("log"))?;
             }
         }
-        Ok(out)
+        if !checkpoints.is_empty() {
+            let path = self.checkpoints_path();
+            let mut buf = Vec::new();
+            for c in checkpoints {
+                serde_json::to_writer(&mut buf, c)?;
+                buf.push(b'\n');
+            }
+            let mut f = append_file(&path)?;
+            f.write_all(&buf).map_err(io_err("write", &path))?;
+            f.sync_data().map_err(io_err("sync", &path))?;
+            a.checkpoints_len += buf.len() as u64;
+        }
+        Ok(starts)
+    }
+
+    /// Puts the files back as they were before a failed commit.
+    fn undo(&self, a: &mut Appender, (segment, len, cps): (u64, u64, u64)) -> Result<()> {
+        if a.segment != segment {
+            let p = self.log_path(a.segment);
+            std::fs::remove_file(&p).map_err(io_err("remove", &p))?;
+        }
+        let p = self.log_path(segment);
+        if p.exists() {
+            truncate(&p, len)?;
+        }
+        let p = self.checkpoints_path();
+        if p.exists() {
+            truncate(&p, cps)?;
+        }
+        a.segment = segment;
+        a.segment_len = len;
+        a.checkpoints_len = cps;
+        Ok(())
+    }
+
+    /// Appends each entry's line start to its segment's offsets.
+    fn write_offsets(&self, starts: &[(u64, u64)]) -> Result<()> {
+        let mut offsets: BTreeMap<u64, Vec<u8>> = BTreeMap::new();
+        for (first, start) in starts {
+            offsets
+                .entry(*first)
+                .or_default()
+                .extend(start.to_le_bytes());
+        }
+        for (first, bytes) in offsets {
+            let p = self.off_path(first);
+            append_file(&p)?
+                .write_all(&bytes)
+                .map_err(io_err("write", &p))?;
+        }
+        Ok(())
+    }
+
+    /// Where entry `seq` starts: after the previous line of its segment.
+    fn start_of(&self, first: u64, seq: u64) -> Result<u64> {
+        if seq == first {
+            return Ok(0);
+        }
+        let prev = self.line_start(first, seq - 1)?;
+        let path = self.log_path(first);
+        let f = File::open(&path).map_err(io_err("open", &path))?;
+        let mut r = BufReader::new(f);
+        r.seek(SeekFrom::Start(prev))
+            .map_err(io_err("read", &path))?;
+        let line = read_line(&mut r, &path)?
+            .ok_or_else(|| damaged(format!("entry {} is missing", seq - 1)))?;
+        Ok(prev + line.len() as u64 + 1)
+    }
+
+    /// Makes every derived file durable, then says so in `indexed`.
+    fn advance_watermark(&self, end: u64) -> Result<()> {
+        let d = File::open(&self.dir).map_err(io_err("open", &self.dir))?;
+        rustix::fs::syncfs(&d).map_err(|e| io_err("sync", &self.dir)(std::io::Error::from(e)))?;
+        let tmp = self.dir.join("indexed.new");
+        let _ = std::fs::remove_file(&tmp);
+        crate::datadir::write_private(&tmp, end.to_string().as_bytes())?;
+        let path = self.watermark_path();
+        std::fs::rename(&tmp, &path).map_err(io_err("rename", &path))?;
+        sync_dir(&self.dir)
+    }
+
+    // --- opening -------------------------------------------------------------
+
+    /// Finds the log's end, cuts a torn tail, and re-derives the offsets and
+    /// vault indexes of every entry after the watermark.
+    fn recover(&self) -> Result<()> {
+        let log = self.dir.join("log");
+        let mut segments = Vec::new();
+        for e in std::fs::read_dir(&log).map_err(io_err("list", &log))? {
+            let e = e.map_err(io_err("list", &log))?;
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            if let Some(n) = name.strip_suffix(".jsonl") {
+                let first: u64 = n
+                    .parse()
+                    .map_err(|_| damaged(format!("stray file {name}")))?;
+                segments.push(first);
+            }
+        }
+        segments.sort_unstable();
+        for (k, first) in segments.iter().enumerate() {
+            if *first != k as u64 * SEGMENT + 1 {
+                return Err(damaged("a segment is missing"));
+            }
+        }
+        let watermark = match std::fs::read_to_string(self.watermark_path()) {
+            Ok(s) => s.trim().parse::<u64>().map_err(|_| damaged("indexed"))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+            Err(e) => return Err(io_err("read", &self.watermark_path())(e)),
+        };
+        let last_segment = segments.last().copied().unwrap_or(1);
+        if watermark > 0 && segment_of(watermark) > last_segment {
+            return Err(damaged("the log ends before its indexes"));
+        }
+        // Entries up to the watermark are whole, and so are their offsets.
+        let mut prev = if watermark == 0 {
+            ChainHash::GENESIS
+        } else {
+            self.read_record(watermark)?.hash
+        };
+        let mut seq = watermark + 1;
+        let mut tail: Vec<Appended> = Vec::new();
+        let from = seq;
+        for &first in segments.iter().filter(|f| **f + SEGMENT > from) {
+            let path = self.log_path(first);
+            // Offsets of entries up to the watermark stay; the rest are redone.
+            let kept = watermark.saturating_sub(first - 1).min(SEGMENT);
+            let off = self.off_path(first);
+            if off.exists() {
+                truncate(&off, kept * 8)?;
+            }
+            let start = if seq == first {
+                0
+            } else {
+                self.start_of(first, seq)?
+            };
+            let f = OpenOptions::new()
+                .read(true)
+                .open(&path)
+                .map_err(io_err("open", &path))?;
+            let total = f.metadata().map_err(io_err("read", &path))?.len();
+            let mut r = BufReader::new(f);
+            r.seek(SeekFrom::Start(start))
+                .map_err(io_err("read", &path))?;
+            let mut at = start;
+            let mut offsets = Vec::new();
+            let mut torn = false;
+            while at < total {
+                let whole = match read_line(&mut r, &path) {
+                    Ok(Some(line)) => parse(&line, seq)
+                        .ok()
+                        .filter(|rec| prev.next(&rec.entry) == rec.hash)
+                        .map(|rec| (rec, line.len() as u64 + 1)),
+                    _ => None,
+                };
+                let Some((rec, len)) = whole else {
+                    torn = true;
+                    break;
+                };
+                offsets.extend(at.to_le_bytes());
+                at += len;
+                prev = rec.hash;
+                seq += 1;
+                tail.push(Appended::from_record(rec));
+            }
+            if torn {
+                if first != last_segment {
+                    return Err(damaged(format!("segment {first} is cut short")));
+                }
+                // Lines never acknowledged (their sync did not return).
+                tracing::warn!(entry = seq, "journal: a torn last line was cut");
+                truncate(&path, at)?;
+            }
+            append_file(&off)?
+                .write_all(&offsets)
+                .map_err(io_err("write", &off))?;
+        }
+        self.end.store(seq - 1, Ordering::Release);
+        // Vault indexes: what follows the watermark is cut, then redone.
+        let mut touched = std::collections::BTreeSet::new();
+        for e in &tail {
+            if let Some(b) = e.vault {
+                touched.insert((b, false));
+                if e.pinned {
+                    touched.insert((b, true));
+                }
+            }
+        }
+        for &(b, pinned) in &touched {
+            cut_index(&self.index_path(b, pinned), watermark)?;
+        }
+        self.write_indexes(&tail)?;
+        // Checkpoints: keep those that sign an entry of the log as it is.
+        let path = self.checkpoints_path();
+        let mut keep = 0u64;
+        let mut last = None;
+        if let Ok(f) = File::open(&path) {
+            let total = f.metadata().map_err(io_err("read", &path))?.len();
+            let mut r = BufReader::new(f);
+            while let Ok(Some(line)) = read_line(&mut r, &path) {
+                if keep + line.len() as u64 + 1 > total {
+                    break;
+                }
+                let Ok(c) = serde_json::from_slice::<Checkpoint>(&line) else {
+                    break;
+                };
+                if c.seq == 0 || c.seq > self.end() || self.read_record(c.seq)?.hash != c.hash {
+                    break;
+                }
+                keep += line.len() as u64 + 1;
+                last = Some(c);
+            }
+            truncate(&path, keep)?;
+        }
+        *lock(&self.last_checkpoint) = last;
+        let end = self.end();
+        {
+            let mut a = lock(&self.appender);
+            a.segment = segment_of(end.max(1));
+            a.segment_len = match std::fs::metadata(self.log_path(a.segment)) {
+                Ok(m) => m.len(),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+                Err(e) => return Err(io_err("read", &self.log_path(a.segment))(e)),
+            };
+            a.checkpoints_len = keep;
+        }
+        if end > watermark {
+            self.advance_watermark(end)?;
+        }
+        lock(&self.appender).watermark = end;
+        Ok(())
+    }
+
+    /// Appends each entry to its vault's indexes.
+    fn write_indexes(&self, entries: &[Appended]) -> Result<()> {
+        let mut vaults: BTreeMap<(PrincipalId, bool), Vec<u8>> = BTreeMap::new();
+        for e in entries {
+            if let Some(b) = e.vault {
+                let seq = e.record.entry.seq.to_le_bytes();
+                vaults.entry((b, false)).or_default().extend(seq);
+                if e.pinned {
+                    vaults.entry((b, true)).or_default().extend(seq);
+                }
+            }
+        }
+        for ((b, pinned), bytes) in vaults {
+            let p = self.index_path(b, pinned);
+            append_file(&p)?
+                .write_all(&bytes)
+                .map_err(io_err("write", &p))?;
+        }
+        Ok(())
+    }
+
+    /// Entries and checkpoints kept in the database's old tables (a journal
+    /// from before the files, or a backup just restored) moved here, in
+    /// order, in batches. Returns how many entries came.
+    pub fn import(
+        &self,
+        records: impl Iterator<Item = Result<Record>>,
+        checkpoints: &mut dyn Iterator<Item = Result<Checkpoint>>,
+    ) -> Result<u64> {
+        let mut batch = Vec::new();
+        let mut pending_cp: Option<Checkpoint> = None;
+        let mut n = 0;
+        let mut flush =
+            |batch: &mut Vec<Appended>, pending_cp: &mut Option<Checkpoint>| -> Result<()> {
+                let Some(last) = batch.last().map(|a| a.record.entry.seq) else {
+                    return Ok(());
+                };
+                let mut cps = Vec::new();
+                loop {
+                    let c = match pending_cp.take() {
+                        Some(c) => c,
+                        None => match checkpoints.next() {
+                            Some(c) => c?,
+                            None => break,
+                        },
+                    };
+                    if c.seq > last {
+                        *pending_cp = Some(c);
+                        break;
+                    }
+                    if c.seq > self.end() {
+                        cps.push(c);
+                    }
+                }
+                self.commit(batch, &cps)?;
+                batch.clear();
+                Ok(())
+            };
+        for r in records {
+            let r = r?;
+            if r.entry.seq <= self.end() {
+                continue;
+            }
+            batch.push(Appended::from_record(r));
+            n += 1;
+            if batch.len() >= WATERMARK_EVERY as usize {
+                flush(&mut batch, &mut pending_cp)?;
+            }
+        }
+        flush(&mut batch, &mut pending_cp)?;
+        Ok(n)
+    }
+}
+
+/// Reads a line (without its `\n`); `None` at the end or on a line not
+/// finished yet. A line over [`MAX_LINE`] is damage.
+fn read_line(r: &mut impl BufRead, path: &Path) -> Result<Option<Vec<u8>>> {
+    let mut line = Vec::new();
+    let n = r
+        .by_ref()
+        .take(MAX_LINE as u64 + 1)
+        .read_until(b'\n', &mut line)
+        .map_err(io_err("read", path))?;
+    if n == 0 || line.last() != Some(&b'\n') {
+        if line.len() > MAX_LINE {
+            return Err(damaged("a line is too long"));
+        }
+        return Ok(None);
+    }
+    line.pop();
+    Ok(Some(line))
+}
+
+fn parse(line: &[u8], seq: u64) -> Result<Record> {
+    let r: Record = serde_json::from_slice(line)
+        .map_err(|_| damaged(format!("entry {seq} does not decode")))?;
+    if r.entry.seq != seq {
+        return Err(damaged(format!("entry {seq} holds entry {}", r.entry.seq)));
+    }
+    Ok(r)
+}
+
+/// The `at`-th u64 of a file, if the file holds it whole.
+fn read_u64(f: &File, at: u64, path: &Path) -> Result<Option<u64>> {
+    let mut b = [0u8; 8];
+    match f.read_exact_at(&mut b, at * 8) {
+        Ok(()) => Ok(Some(u64::from_le_bytes(b))),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(None),
+        Err(e) => Err(io_err("read", path)(e)),
+    }
+}
+
+/// Cuts a vault index before its first seq past `watermark` (or out of
+/// order, or torn): what follows is re-derived from the log.
+fn cut_index(path: &Path, watermark: u64) -> Result<()> {
+    let f = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io_err("open", path)(e)),
+    };
+    let mut bytes = Vec::new();
+    BufReader::new(f)
+        .read_to_end(&mut bytes)
+        .map_err(io_err("read", path))?;
+    let mut keep = 0u64;
+    let mut prev = 0u64;
+    for c in bytes.chunks_exact(8) {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(c);
+        let s = u64::from_le_bytes(b);
+        if s <= prev || s > watermark {
+            break;
+        }
+        prev = s;
+        keep += 8;
+    }
+    truncate(path, keep)
+}
+
+fn append_file(path: &Path) -> Result<File> {
+    OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io_err("open", path))
+}
+
+fn truncate(path: &Path, len: u64) -> Result<()> {
+    let f = OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(io_err("open", path))?;
+    if f.metadata().map_err(io_err("read", path))?.len() != len {
+        f.set_len(len).map_err(io_err("truncate", path))?;
+        f.sync_all().map_err(io_err("sync", path))?;
+    }
+    Ok(())
+}
+
+fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err("sync", dir))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journal::{Event, Outcome};
+    use coffre_crypto::audit::{AuditSigningKey, Entry};
+
+    /// Entries `from..from+n`, chained after `prev`, alternately filed
+    /// under `a` and `b`; every tenth is a recovery (kept in view).
+    fn chain(
+        from: u64,
+        n: u64,
+        prev: &mut ChainHash,
+        a: PrincipalId,
+        b: PrincipalId,
+    ) -> Vec<Appended> {
+        (from..from + n)
+            .map(|seq| {
+                let vault = if seq % 2 == 0 { a } else { b };
+                let event = if seq % 10 == 0 {
+                    Event::RecoveryStart
+                } else {
+                    Event::DocumentDownload
+                };
+                let entry = Entry {
+                    seq,
+                    time_ms: seq as i64,
+                    actor: "operator".into(),
+                    action: event.code().into(),
+                    outcome: Outcome::Ok.code().into(),
+                    beneficiary: Some(vault.to_string()),
+                    document: None,
+                    detail: None,
+                };
+                let hash = prev.next(&entry);
+                *prev = hash;
+                Appended::from_record(Record { entry, hash })
+            })
+            .collect()
+    }
+
+    fn seqs(rs: &[Record]) -> Vec<u64> {
+        rs.iter().map(|r| r.entry.seq).collect()
+    }
+
+    #[test]
+    fn entries_indexes_and_checkpoints_read_back_across_segments_and_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (
+            PrincipalId::random().unwrap(),
+            PrincipalId::random().unwrap(),
+        );
+        let key = AuditSigningKey::generate().unwrap();
+        let store = JournalStore::open(dir.path()).unwrap();
+        let mut prev = ChainHash::GENESIS;
+        // Past one segment, in batches of uneven sizes.
+        let total = SEGMENT + 1000;
+        let mut seq = 1;
+        let mut cps = Vec::new();
+        while seq <= total {
+            let n = (7919).min(total - seq + 1);
+            let batch = chain(seq, n, &mut prev, a, b);
+            let c = key.checkpoint(seq + n - 1, prev, 0);
+            store.commit(&batch, std::slice::from_ref(&c)).unwrap();
+            cps.push(c);
+            seq += n;
+        }
+        let check = |s: &JournalStore| {
+            assert_eq!(s.end(), total);
+            assert_eq!(s.last().unwrap().unwrap().hash, prev);
+            assert_eq!(s.record(SEGMENT).unwrap().unwrap().entry.seq, SEGMENT);
+            assert_eq!(
+                s.record(SEGMENT + 1).unwrap().unwrap().entry.seq,
+                SEGMENT + 1
+            );
+            assert!(s.record(total + 1).unwrap().is_none());
+            assert_eq!(
+                seqs(&s.range(SEGMENT - 2, SEGMENT + 2).unwrap()),
+                (SEGMENT - 2..=SEGMENT + 2).collect::<Vec<_>>()
+            );
+            let page = s.page_of_vault(a, None, 3).unwrap();
+            assert_eq!(seqs(&page), vec![total, total - 2, total - 4]);
+            let page = s.page_of_vault(b, Some(SEGMENT + 2), 3).unwrap();
+            assert_eq!(seqs(&page), vec![SEGMENT + 1, SEGMENT - 1, SEGMENT - 3]);
+            let pinned = s.pinned_of_vault(a, 2).unwrap();
+            assert_eq!(seqs(&pinned), vec![total / 10 * 10, total / 10 * 10 - 10]);
+            assert!(s.pinned_of_vault(b, 5).unwrap().is_empty());
+            assert_eq!(s.last_checkpoint().unwrap().as_ref(), cps.last());
+            assert_eq!(s.checkpoint_at(cps[2].seq).unwrap().as_ref(), Some(&cps[2]));
+            assert_eq!(s.checkpoint_at(cps[2].seq + 1).unwrap(), None);
+            assert_eq!(
+                s.checkpoint_from(cps[2].seq + 1).unwrap().as_ref(),
+                Some(&cps[3])
+            );
+            assert_eq!(
+                s.checkpoint_before(cps[2].seq).unwrap().as_ref(),
+                Some(&cps[1])
+            );
+            assert_eq!(
+                s.checkpoints_in(cps[1].seq, cps[3].seq).unwrap(),
+                cps[1..=3].to_vec()
+            );
+            assert_eq!(
+                s.first_where(|r| r.entry.seq == 5000)
+                    .unwrap()
+                    .unwrap()
+                    .entry
+                    .seq,
+                5000
+            );
+            assert_eq!(
+                s.last_where(SEGMENT + 5, |r| r.entry.seq % 1000 == 0)
+                    .unwrap()
+                    .unwrap()
+                    .entry
+                    .seq,
+                SEGMENT / 1000 * 1000
+            );
+        };
+        check(&store);
+        drop(store);
+        check(&JournalStore::open(dir.path()).unwrap());
+    }
+
+    #[test]
+    fn a_power_cut_loses_nothing_acknowledged_and_indexes_are_re_derived() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (
+            PrincipalId::random().unwrap(),
+            PrincipalId::random().unwrap(),
+        );
+        let store = JournalStore::open(dir.path()).unwrap();
+        let mut prev = ChainHash::GENESIS;
+        // Past the watermark, then 100 entries after it.
+        store
+            .commit(&chain(1, WATERMARK_EVERY, &mut prev, a, b), &[])
+            .unwrap();
+        store
+            .commit(&chain(WATERMARK_EVERY + 1, 100, &mut prev, a, b), &[])
+            .unwrap();
+        let before = store.page_of_vault(a, None, 80).unwrap();
+        let pinned = store.pinned_of_vault(a, 30).unwrap();
+        drop(store);
+        // What a cut may leave of files written but not synced: indexes
+        // short, garbage after them, an offsets file gone, half a line.
+        let idx = dir.path().join("vaults").join(format!("{a}.idx"));
+        let len = std::fs::metadata(&idx).unwrap().len();
+        truncate(&idx, len - 8 * 30).unwrap();
+        let mut f = OpenOptions::new().append(true).open(&idx).unwrap();
+        f.write_all(&[0u8; 20]).unwrap();
+        let pin = dir.path().join("vaults").join(format!("{a}.pin"));
+        let len = std::fs::metadata(&pin).unwrap().len();
+        truncate(&pin, len - 8 * 10).unwrap();
+        let off = dir.path().join("log").join(format!("{:020}.off", 1));
+        let len = std::fs::metadata(&off).unwrap().len();
+        truncate(&off, len - 8 * 50).unwrap();
+        let log = dir.path().join("log").join(format!("{:020}.jsonl", 1));
+        OpenOptions::new()
+            .append(true)
+            .open(&log)
+            .unwrap()
+            .write_all(b"{\"seq\":99999,\"ti")
+            .unwrap();
+
+        let store = JournalStore::open(dir.path()).unwrap();
+        assert_eq!(store.end(), WATERMARK_EVERY + 100);
+        assert_eq!(store.last().unwrap().unwrap().hash, prev);
+        assert_eq!(store.page_of_vault(a, None, 80).unwrap(), before);
+        assert_eq!(store.pinned_of_vault(a, 30).unwrap(), pinned);
+        // Appending goes on after the cut line, in the same chain.
+        store
+            .commit(&chain(WATERMARK_EVERY + 101, 3, &mut prev, a, b), &[])
+            .unwrap();
+        drop(store);
+        let store = JournalStore::open(dir.path()).unwrap();
+        assert_eq!(store.last().unwrap().unwrap().hash, prev);
+        assert_eq!(
+            store.range(1, u64::MAX).unwrap().len() as u64,
+            WATERMARK_EVERY + 103
+        );
+    }
+
+    #[test]
+    fn an_index_never_hands_over_another_vaults_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (
+            PrincipalId::random().unwrap(),
+            PrincipalId::random().unwrap(),
+        );
+        let store = JournalStore::open(dir.path()).unwrap();
+        let mut prev = ChainHash::GENESIS;
+        store.commit(&chain(1, 10, &mut prev, a, b), &[]).unwrap();
+        // b's index edited to name a's entries (2, 4).
+        let idx = dir.path().join("vaults").join(format!("{b}.idx"));
+        let mut bytes = Vec::new();
+        for s in [1u64, 2, 3, 4, 5] {
+            bytes.extend(s.to_le_bytes());
+        }
+        std::fs::write(&idx, bytes).unwrap();
+        assert_eq!(
+            seqs(&store.page_of_vault(b, None, 10).unwrap()),
+            vec![5, 3, 1]
+        );
+    }
+
+    #[test]
+    fn a_middle_segment_cut_short_is_damage_not_a_new_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (
+            PrincipalId::random().unwrap(),
+            PrincipalId::random().unwrap(),
+        );
+        let store = JournalStore::open(dir.path()).unwrap();
+        let mut prev = ChainHash::GENESIS;
+        store
+            .commit(&chain(1, SEGMENT + 5, &mut prev, a, b), &[])
+            .unwrap();
+        drop(store);
+        let _ = std::fs::remove_file(dir.path().join("indexed"));
+        let log = dir.path().join("log").join(format!("{:020}.jsonl", 1));
+        let len = std::fs::metadata(&log).unwrap().len();
+        truncate(&log, len - 10).unwrap();
+        assert!(matches!(
+            JournalStore::open(dir.path()),
+            Err(VaultError::Unreadable(_))
+        ));
+    }
+
+    #[test]
+    fn an_import_moves_records_and_checkpoints_and_resumes() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (
+            PrincipalId::random().unwrap(),
+            PrincipalId::random().unwrap(),
+        );
+        let key = AuditSigningKey::generate().unwrap();
+        let mut prev = ChainHash::GENESIS;
+        let all: Vec<Record> = chain(1, 5000, &mut prev, a, b)
+            .into_iter()
+            .map(|x| x.record)
+            .collect();
+        let cps: Vec<Checkpoint> = [256u64, 4352, 5000]
+            .iter()
+            .map(|s| key.checkpoint(*s, all[*s as usize - 1].hash, 0))
+            .collect();
+        let store = JournalStore::open(dir.path()).unwrap();
+        // An import stopped after its first batch goes on from there.
+        let n = store
+            .import(
+                all[..4096].iter().cloned().map(Ok),
+                &mut cps.clone().into_iter().map(Ok),
+            )
+            .unwrap();
+        assert_eq!(n, 4096);
+        let n = store
+            .import(
+                all.iter().cloned().map(Ok),
+                &mut cps.clone().into_iter().map(Ok),
+            )
+            .unwrap();
+        assert_eq!(n, 5000 - 4096);
+        assert_eq!(store.range(1, 5000).unwrap(), all);
+        assert_eq!(store.checkpoints_in(1, 5000).unwrap(), cps);
+        assert_eq!(store.pinned_of_vault(a, 1000).unwrap().len(), 500);
     }
 }

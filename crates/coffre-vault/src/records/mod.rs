@@ -49,7 +49,7 @@ pub(crate) use caseworkers::{CaseworkerRecord, Caseworkers, Codes, EnrollmentRec
 pub(crate) use documents::{DocumentRecord, Documents, KeyWrap};
 pub use grants::GrantRecord;
 pub(crate) use grants::Grants;
-pub(crate) use journal::JournalStore;
+pub(crate) use journal::{Appended, JournalStore};
 pub(crate) use logins::{Login, LoginKind, Logins};
 pub(crate) use meta::{Meta, SCHEMA_VERSION, Secret};
 pub(crate) use recoveries::{PendingRecovery, Recoveries};
@@ -147,6 +147,15 @@ impl Table {
             Table::AuditPinned => "audit_pinned",
             Table::Checkpoints => "checkpoints",
         }
+    }
+
+    /// The journal's old tables: empty once their content moved to the
+    /// journal's files (kept so old data and backups can be imported).
+    fn is_journal(self) -> bool {
+        matches!(
+            self,
+            Table::Audit | Table::AuditByVault | Table::AuditPinned | Table::Checkpoints
+        )
     }
 
     fn by_name(name: &str) -> Option<Table> {
@@ -294,6 +303,7 @@ pub(crate) enum Expect {
 pub(crate) struct Records {
     db: sled::Db,
     trees: Vec<sled::Tree>,
+    journal: JournalStore,
     codec: Codec,
     root: Arc<RwLock<Arc<RootKeyRing>>>,
 }
@@ -304,7 +314,13 @@ impl Records {
     /// is initialised only when `expect` allows it, and never while person
     /// key files exist (a lost or damaged database would otherwise be
     /// replaced by an empty one, silently).
-    pub fn open(path: &Path, keys: &Path, root: RootKeyRing, expect: Expect) -> Result<Self> {
+    pub fn open(
+        path: &Path,
+        keys: &Path,
+        journal: &Path,
+        root: RootKeyRing,
+        expect: Expect,
+    ) -> Result<Self> {
         if expect == Expect::Existing && !path.exists() {
             return Err(VaultError::Unreadable(format!(
                 "the database {} is missing",
@@ -373,11 +389,14 @@ impl Records {
                 k
             }
         };
+        let journal = open_journal(&trees, journal)?;
+        db.flush().map_err(db_error)?;
         let root = Arc::new(RwLock::new(Arc::new(root)));
         let persons = PersonKeys::open(keys.to_path_buf(), root.clone())?;
         Ok(Self {
             db,
             trees,
+            journal,
             codec: Codec::new(record_key, persons),
             root,
         })
@@ -441,14 +460,9 @@ impl Records {
         }
     }
 
-    /// The journal's tables (written by the journal's single writer task).
-    pub fn journal(&self) -> JournalStore<'_> {
-        JournalStore::new(
-            self.tree(Table::Audit),
-            self.tree(Table::AuditByVault),
-            self.tree(Table::AuditPinned),
-            self.tree(Table::Checkpoints),
-        )
+    /// The journal's files (written by the journal's single writer task).
+    pub fn journal(&self) -> &JournalStore {
+        &self.journal
     }
 
     /// Makes every write so far durable.
@@ -487,27 +501,19 @@ impl Records {
         self.tree(t).len() as u64
     }
 
-    /// Every stored value, table by table, as a backup copies them. The
-    /// journal's tables come last, checkpoints first among them, so that
-    /// every checkpoint copied names an entry copied too (the journal keeps
-    /// being written during a backup).
+    /// Every stored value, table by table, as a backup copies them; the
+    /// journal last, under the old tables' names ("checkpoints", "audit"),
+    /// so a restore puts it where [`open_journal`] imports it from.
     pub fn dump(&self, mut each: impl FnMut(&str, &[u8], &[u8]) -> Result<()>) -> Result<u64> {
-        let mut order: Vec<Table> = Table::ALL.to_vec();
-        order.sort_by_key(|t| match t {
-            Table::Checkpoints => 1,
-            Table::Audit => 2,
-            Table::AuditByVault | Table::AuditPinned => 3,
-            _ => 0,
-        });
         let mut n = 0;
-        for t in order {
+        for t in Table::ALL.into_iter().filter(|t| !t.is_journal()) {
             for kv in self.tree(t).iter() {
                 let (k, v) = kv.map_err(db_error)?;
                 each(t.name(), &k, &v)?;
                 n += 1;
             }
         }
-        Ok(n)
+        Ok(n + self.journal.dump(each)?)
     }
 }
 
@@ -547,6 +553,67 @@ impl RestoreDb {
         self.db.flush().map_err(db_error)?;
         Ok(())
     }
+}
+
+/// Set in the database once the journal lives in its files: from then on a
+/// missing journal directory is a loss, never a new start.
+const JOURNAL_IN_FILES: &[u8] = b"journal_in_files";
+
+/// Opens the journal's files, first moving into them what the database's
+/// old journal tables hold (a database from before the files, or a backup
+/// just restored), then emptying those tables.
+fn open_journal(trees: &[sled::Tree], dir: &Path) -> Result<JournalStore> {
+    use coffre_crypto::audit::{Checkpoint, Record};
+    let meta = &trees[Table::Meta as usize];
+    let audit = &trees[Table::Audit as usize];
+    if meta.get(JOURNAL_IN_FILES).map_err(db_error)?.is_some() && !dir.exists() && audit.is_empty()
+    {
+        return Err(VaultError::Unreadable(format!(
+            "the journal directory {} is missing",
+            dir.display()
+        )));
+    }
+    let journal = JournalStore::open(dir)?;
+    if !audit.is_empty() {
+        let decode_record = |v: &[u8]| -> Result<Record> {
+            serde_json::from_slice(v)
+                .map_err(|_| VaultError::Unreadable("a journal record does not decode".into()))
+        };
+        // An import interrupted earlier goes on where it stopped, provided
+        // both sides agree on the last entry it moved.
+        if let Some(last) = journal.last()? {
+            let theirs = audit
+                .get(last.entry.seq.to_be_bytes())
+                .map_err(db_error)?
+                .map(|v| decode_record(&v))
+                .transpose()?;
+            if theirs.as_ref().map(|r| r.hash) != Some(last.hash) {
+                return Err(VaultError::Unreadable(
+                    "the journal's files and the database's journal disagree".into(),
+                ));
+            }
+        }
+        let from = (journal.end() + 1).to_be_bytes();
+        let records = audit
+            .range(from..)
+            .map(|kv| decode_record(&kv.map_err(db_error)?.1));
+        let mut checkpoints = trees[Table::Checkpoints as usize].iter().map(|kv| {
+            serde_json::from_slice::<Checkpoint>(&kv.map_err(db_error)?.1)
+                .map_err(|_| VaultError::Unreadable("a checkpoint does not decode".into()))
+        });
+        let n = journal.import(records, &mut checkpoints)?;
+        if n > 0 {
+            tracing::info!(
+                entries = n,
+                "journal moved from the database into its files"
+            );
+        }
+    }
+    meta.insert(JOURNAL_IN_FILES, &[1u8]).map_err(db_error)?;
+    for t in Table::ALL.into_iter().filter(|t| t.is_journal()) {
+        trees[t as usize].clear().map_err(db_error)?;
+    }
+    Ok(journal)
 }
 
 /// Key parts concatenated.

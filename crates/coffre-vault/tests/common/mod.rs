@@ -67,6 +67,7 @@ pub async fn world_on(limits: Limits, clock: coffre_vault::Clock) -> World {
     let vault = Vault::open(VaultConfig {
         clock,
         person_keys: (dir.path().join("db")).with_file_name("person-keys"),
+        journal: (dir.path().join("db")).with_file_name("journal"),
         db_path: dir.path().join("db"),
         store: store.clone(),
         root: root.current_only(),
