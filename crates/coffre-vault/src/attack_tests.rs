@@ -388,6 +388,56 @@ async fn orphan_keys_are_destroyed_only_after_an_erasure() {
     drop(v);
 }
 
+/// Someone with the disks who removes or swaps the journal to hide what
+/// was done: the vault refuses to start rather than begin a new journal,
+/// and a new database never adopts another one's journal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_or_swapped_journal_is_refused_never_started_afresh() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn coffre_store::ObjectStore> =
+        Arc::new(FsStore::open(dir.path().join("objects")).await.unwrap());
+    let root = RootKeyRing::generate().unwrap();
+    let config = |db: &str, journal: &str| VaultConfig {
+        clock: crate::Clock::system(),
+        person_keys: dir.path().join(format!("{db}-keys")),
+        journal: dir.path().join(journal),
+        db_path: dir.path().join(db),
+        store: store.clone(),
+        root: root.current_only(),
+        limits: Limits::default(),
+    };
+    let v = Vault::open(config("db", "journal")).await.unwrap();
+    let (_, admin) = structure(&v, "admin").await;
+    person(&v, &admin, "paul", "Paul", "482913").await;
+    // One more operation: the head noted after the last one is flushed.
+    structure(&v, "admin2").await;
+    let end = v.records().journal().end();
+    assert!(end > 3);
+    drop(v);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let moved = dir.path().join("journal-hidden");
+    std::fs::rename(dir.path().join("journal"), &moved).unwrap();
+    let refused = Vault::open_existing(config("db", "journal")).await;
+    assert!(
+        matches!(refused, Err(VaultError::Unreadable(ref m)) if m.contains("entries are missing")),
+        "{:?}",
+        refused.err()
+    );
+    // Nor does a new database take that journal as its own.
+    let refused = Vault::open(config("db2", "journal-hidden")).await;
+    assert!(
+        matches!(refused, Err(VaultError::Unreadable(ref m)) if m.contains("journal exists beside it")),
+        "{:?}",
+        refused.err()
+    );
+    // Put back, everything opens and the chain goes on.
+    std::fs::remove_dir_all(dir.path().join("journal")).unwrap();
+    std::fs::rename(&moved, dir.path().join("journal")).unwrap();
+    let v = Vault::open_existing(config("db", "journal")).await.unwrap();
+    assert_eq!(v.records().journal().end(), end);
+    drop(v);
+}
+
 /// Where `needle` appears in any file under `dir`.
 fn found_in(dir: &Path, needle: &[u8]) -> Vec<String> {
     let mut out = Vec::new();

@@ -123,6 +123,9 @@ impl Vault {
             return Ok(out);
         }
         let store = self.records().journal();
+        // Read once for the page (a lookup per entry would reread the
+        // checkpoints' file for each).
+        let mut checkpoints = store.checkpoints_in(from, to)?.into_iter().peekable();
         for r in store.range(from, to)? {
             let seq = r.entry.seq;
             match &who {
@@ -138,8 +141,10 @@ impl Vault {
                 }
                 _ => out.push(Line::Entry(r)),
             }
-            if let Some(c) = store.checkpoint_at(seq)? {
-                out.push(Line::Checkpoint(c));
+            while let Some(c) = checkpoints.next_if(|c| c.seq <= seq) {
+                if c.seq == seq {
+                    out.push(Line::Checkpoint(c));
+                }
             }
         }
         Ok(out)

@@ -94,6 +94,8 @@ struct Writer {
     next_seq: u64,
     head: ChainHash,
     unsigned: u64,
+    /// The derived files' background sync, while it runs.
+    watermark: Option<tokio::task::JoinHandle<()>>,
 }
 
 fn stopped() -> VaultError {
@@ -117,6 +119,7 @@ impl Journal {
             next_seq,
             head,
             unsigned: (next_seq - 1).saturating_sub(last_cp),
+            watermark: None,
         };
         tokio::spawn(writer.run(rx));
         Ok(Self { tx, verifying })
@@ -196,20 +199,43 @@ impl Writer {
                 signed.push(c.clone());
                 Some(c)
             };
-            // The journal's files and the database reach the disk together;
-            // nobody hears back before both have.
-            let records = self.records.clone();
-            let (committed, flushed) = tokio::join!(
-                tokio::task::spawn_blocking(move || records.journal().commit(&lines, &signed)),
-                self.records.flush()
-            );
-            let committed =
-                committed.unwrap_or(Err(VaultError::Internal("journal write task failed")));
-            if let Err(e) = &committed {
-                tracing::error!(error = %e, "audit journal append failed");
-                (self.next_seq, self.head, self.unsigned) = before;
-            }
-            let flushed = committed.and(flushed);
+            // The database first, then the journal's lines: an entry on disk
+            // always has the changes made before it on disk too (the other
+            // way, a power cut could keep a "revoked" entry and lose the
+            // revocation). Nobody hears back before both are durable.
+            let flushed = match self.records.flush().await {
+                Ok(()) => {
+                    let records = self.records.clone();
+                    tokio::task::spawn_blocking(move || records.journal().commit(&lines, &signed))
+                        .await
+                        .unwrap_or(Err(VaultError::Internal("journal write task failed")))
+                }
+                Err(e) => Err(e),
+            };
+            let flushed = match flushed {
+                Ok(due) => {
+                    let end = self.next_seq - 1;
+                    // Noted for the next flush: the database then knows how
+                    // far the journal reached, and a lost journal directory
+                    // is refused instead of started afresh.
+                    if let Err(e) = self.records.note_journal_head(end) {
+                        tracing::error!(error = %e, "noting the journal's head failed");
+                    }
+                    if due {
+                        self.advance_watermark();
+                    }
+                    Ok(())
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "audit journal append failed");
+                    // Whatever reached the files is where the chain goes on.
+                    if let Err(e) = self.resync() {
+                        tracing::error!(error = %e, "the journal writer cannot read the journal back");
+                        (self.next_seq, self.head, self.unsigned) = before;
+                    }
+                    Err(e)
+                }
+            };
             for (seq, done) in appended {
                 let _ = done.send(flushed.as_ref().map(|()| seq).map_err(db_err));
             }
@@ -223,6 +249,34 @@ impl Writer {
                 });
             }
         }
+    }
+
+    /// Starts the derived files' sync in the background, unless one runs.
+    fn advance_watermark(&mut self) {
+        if self.watermark.as_ref().is_some_and(|h| !h.is_finished()) {
+            return;
+        }
+        let records = self.records.clone();
+        self.watermark = Some(tokio::task::spawn_blocking(move || {
+            if let Err(e) = records.journal().advance_watermark() {
+                // Only more to re-derive at the next start.
+                tracing::warn!(error = %e, "the journal's indexes were not synced");
+            }
+        }));
+    }
+
+    /// The chain's state as the journal's files hold it.
+    fn resync(&mut self) -> Result<()> {
+        let store = self.records.journal();
+        let (next_seq, head) = match store.last()? {
+            Some(r) => (r.entry.seq + 1, r.hash),
+            None => (1, ChainHash::GENESIS),
+        };
+        let signed = store.last_checkpoint()?.map_or(0, |c| c.seq);
+        self.next_seq = next_seq;
+        self.head = head;
+        self.unsigned = (next_seq - 1).saturating_sub(signed);
+        Ok(())
     }
 
     /// The next entry, chained (and the checkpoint it calls for).

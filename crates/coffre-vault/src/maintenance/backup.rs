@@ -166,7 +166,7 @@ pub fn restore(input: impl BufRead, dir: &Path) -> Result<RestoreSummary> {
             || dir.join(crate::datadir::JOURNAL_DIR).exists()
         {
             return Err(VaultError::Invalid(format!(
-                "{} already holds a Coffre database or root key file; restore into an empty directory",
+                "{} already holds a Coffre database, journal or root key file; restore into an empty directory",
                 dir.display()
             )));
         }

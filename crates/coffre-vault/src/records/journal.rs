@@ -18,14 +18,18 @@
 //! ```
 //!
 //! Durability: a commit writes its lines and syncs the segment and the
-//! checkpoints, and only then writes the derived files (offsets and vault
-//! indexes). Those are not synced one by one: every [`WATERMARK_EVERY`]
-//! entries one `syncfs` makes them durable and `indexed` records how far.
-//! Opening re-derives everything after `indexed` from the log, so a power
-//! cut loses no acknowledged entry, and no index names an entry the log does
-//! not hold (derived writes come after the log is durable).
+//! checkpoints (and their directory when a file is new), and only then
+//! writes the derived files (offsets and vault indexes). Those are not
+//! synced one by one: about every [`WATERMARK_EVERY`] entries one `syncfs`,
+//! off the answering path, makes them durable and `indexed` records how far.
+//! Opening re-derives everything after `indexed` from the log, so no index
+//! names an entry the log does not hold (derived writes come after the log
+//! is durable). Opening cuts only what follows the last newline (a line
+//! whose sync never returned, so never acknowledged) or a last line that
+//! does not decode; a bad line with more after it is damage, and the journal
+//! is then refused, never cut.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
@@ -42,7 +46,7 @@ use crate::{Result, VaultError};
 const SEGMENT: u64 = 1 << 16;
 /// Entries between two `syncfs` of the derived files.
 pub(crate) const WATERMARK_EVERY: u64 = 4096;
-/// The longest line read back (entries are a few hundred bytes).
+/// The longest line written or read back (entries are a few hundred bytes).
 const MAX_LINE: usize = 64 << 10;
 
 fn io_err(what: &str, path: &Path) -> impl FnOnce(std::io::Error) -> VaultError {
@@ -60,7 +64,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// The first seq of the segment holding `seq` (seq ≥ 1).
 fn segment_of(seq: u64) -> u64 {
-    (seq - 1) / SEGMENT * SEGMENT + 1
+    seq.saturating_sub(1) / SEGMENT * SEGMENT + 1
 }
 
 /// An entry as the writer hands it over.
@@ -119,6 +123,56 @@ struct Appender {
     broken: bool,
 }
 
+/// Reads entries with the files of one segment kept open.
+struct Reader<'a> {
+    store: &'a JournalStore,
+    open: Option<(u64, File, File)>,
+}
+
+impl<'a> Reader<'a> {
+    fn new(store: &'a JournalStore) -> Self {
+        Self { store, open: None }
+    }
+
+    /// Entry `seq` (1 ≤ seq ≤ the log's end).
+    fn get(&mut self, seq: u64) -> Result<Record> {
+        let first = segment_of(seq);
+        if self.open.as_ref().is_none_or(|(f, _, _)| *f != first) {
+            let (lp, op) = (self.store.log_path(first), self.store.off_path(first));
+            let log = File::open(&lp).map_err(io_err("open", &lp))?;
+            let off = File::open(&op).map_err(io_err("open", &op))?;
+            self.open = Some((first, log, off));
+        }
+        let Some((_, log, off)) = &self.open else {
+            return Err(VaultError::Internal("journal reader"));
+        };
+        let op = self.store.off_path(first);
+        let lp = self.store.log_path(first);
+        let at = seq - first;
+        let start =
+            read_u64(off, at, &op)?.ok_or_else(|| damaged(format!("no offset for entry {seq}")))?;
+        // The next line's start bounds this one, when it is known.
+        let line = match read_u64(off, at + 1, &op)? {
+            Some(next) if next > start && next - start <= MAX_LINE as u64 + 1 => {
+                let mut buf = vec![0u8; (next - start) as usize];
+                log.read_exact_at(&mut buf, start)
+                    .map_err(io_err("read", &lp))?;
+                if buf.pop() != Some(b'\n') {
+                    return Err(damaged(format!("entry {seq} is not a line")));
+                }
+                buf
+            }
+            _ => {
+                let mut r = BufReader::new(log);
+                r.seek(SeekFrom::Start(start))
+                    .map_err(io_err("read", &lp))?;
+                read_line(&mut r, &lp)?.ok_or_else(|| damaged(format!("entry {seq} is missing")))?
+            }
+        };
+        parse(&line, seq)
+    }
+}
+
 impl JournalStore {
     /// Opens (creating) the journal at `dir`, re-deriving what a crash may
     /// have left unwritten.
@@ -129,6 +183,10 @@ impl JournalStore {
             std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
             b.create(&d).map_err(io_err("create", &d))?;
         }
+        if let Some(parent) = dir.parent() {
+            sync_dir(parent)?;
+        }
+        sync_dir(dir)?;
         let store = Self {
             dir: dir.to_path_buf(),
             end: AtomicU64::new(0),
@@ -143,6 +201,14 @@ impl JournalStore {
         };
         store.recover()?;
         Ok(store)
+    }
+
+    /// Whether a journal directory holds entries (the database beside it
+    /// must not be a new one).
+    pub fn has_entries(dir: &Path) -> bool {
+        std::fs::read_dir(dir.join("log"))
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(false)
     }
 
     fn log_path(&self, first: u64) -> PathBuf {
@@ -182,24 +248,17 @@ impl JournalStore {
 
     /// Entry `seq`, which must be in the log (no bound check).
     fn read_record(&self, seq: u64) -> Result<Record> {
-        let first = segment_of(seq);
-        let off = self.line_start(first, seq)?;
-        let path = self.log_path(first);
-        let f = File::open(&path).map_err(io_err("open", &path))?;
-        let mut r = BufReader::new(f);
-        r.seek(SeekFrom::Start(off))
-            .map_err(io_err("read", &path))?;
-        let line =
-            read_line(&mut r, &path)?.ok_or_else(|| damaged(format!("entry {seq} is missing")))?;
-        parse(&line, seq)
+        Reader::new(self).get(seq)
     }
 
     /// Where entry `seq`'s line starts in its segment.
     fn line_start(&self, first: u64, seq: u64) -> Result<u64> {
         let path = self.off_path(first);
+        let at = seq
+            .checked_sub(first)
+            .ok_or_else(|| damaged(format!("entry {seq} looked for in segment {first}")))?;
         let f = File::open(&path).map_err(io_err("open", &path))?;
-        read_u64(&f, seq - first, &path)?
-            .ok_or_else(|| damaged(format!("no offset for entry {seq}")))
+        read_u64(&f, at, &path)?.ok_or_else(|| damaged(format!("no offset for entry {seq}")))
     }
 
     /// Entries `from..=to`, oldest first.
@@ -249,17 +308,33 @@ impl JournalStore {
         Ok(found)
     }
 
-    /// The last entry at or before `seq` (newest first) for which `pick` holds.
+    /// The last entry at or before `seq` for which `pick` holds: segments
+    /// from the newest back, each read forward (sequential reads, not one
+    /// seek per entry).
     pub fn last_where(&self, seq: u64, pick: impl Fn(&Record) -> bool) -> Result<Option<Record>> {
-        let mut seq = seq.min(self.end());
-        while seq >= 1 {
-            let r = self.read_record(seq)?;
-            if pick(&r) {
-                return Ok(Some(r));
-            }
-            seq -= 1;
+        let seq = seq.min(self.end());
+        if seq == 0 {
+            return Ok(None);
         }
-        Ok(None)
+        // Mostly the newest entry itself (an export with no end date).
+        let newest = self.read_record(seq)?;
+        if pick(&newest) {
+            return Ok(Some(newest));
+        }
+        let mut first = segment_of(seq);
+        loop {
+            let mut found = None;
+            self.scan(first, seq.min(first + SEGMENT - 1), |r| {
+                if pick(&r) {
+                    found = Some(r);
+                }
+                Ok(true)
+            })?;
+            if found.is_some() || first == 1 {
+                return Ok(found);
+            }
+            first -= SEGMENT;
+        }
     }
 
     /// A page of a vault's entries, newest first: the `limit` entries
@@ -305,6 +380,8 @@ impl JournalStore {
             }
         }
         let want = b.to_string();
+        let end = self.end();
+        let mut reader = Reader::new(self);
         let mut out = Vec::new();
         let mut at = lo;
         while at > 0 && out.len() < limit {
@@ -312,9 +389,12 @@ impl JournalStore {
             let Some(seq) = read_u64(&f, at, &path)? else {
                 break;
             };
-            let r = self.read_record(seq)?;
-            // An index is derived data: it never hands over another
-            // vault's entry, whatever it holds.
+            // Derived data: a value that cannot be right is passed over,
+            // and no other vault's entry is ever handed over.
+            if seq == 0 || seq >= below || seq > end {
+                continue;
+            }
+            let r = reader.get(seq)?;
             if r.entry.beneficiary.as_deref() == Some(want.as_str()) {
                 out.push(r);
             }
@@ -345,19 +425,6 @@ impl JournalStore {
             }
         }
         Ok(())
-    }
-
-    /// The checkpoint signing entry `seq`, if one does.
-    pub fn checkpoint_at(&self, seq: u64) -> Result<Option<Checkpoint>> {
-        let mut found = None;
-        self.checkpoints(|c| {
-            let go_on = c.seq < seq;
-            if c.seq == seq {
-                found = Some(c);
-            }
-            go_on
-        })?;
-        Ok(found)
     }
 
     /// The first checkpoint at or after `seq`.
@@ -405,78 +472,76 @@ impl JournalStore {
     /// so every checkpoint copied names an entry copied too (the journal
     /// keeps being written). Values are the stored JSON; keys the seq.
     pub fn dump(&self, mut each: impl FnMut(&str, &[u8], &[u8]) -> Result<()>) -> Result<u64> {
-        let mut cps = Vec::new();
-        self.checkpoints(|c| {
-            cps.push(c);
-            true
-        })?;
+        let end = self.end();
         let mut n = 0;
-        for c in cps {
-            each(
-                "checkpoints",
-                &c.seq.to_be_bytes(),
-                &serde_json::to_vec(&c)?,
-            )?;
-            n += 1;
-        }
         let mut failed = None;
-        self.scan(1, u64::MAX, |r| {
-            let v = serde_json::to_vec(&r)?;
-            if let Err(e) = each("audit", &r.entry.seq.to_be_bytes(), &v) {
-                failed = Some(e);
-                return Ok(false);
+        self.checkpoints(|c| {
+            if c.seq > end {
+                return false;
             }
+            let sent = serde_json::to_vec(&c)
+                .map_err(VaultError::from)
+                .and_then(|v| each("checkpoints", &c.seq.to_be_bytes(), &v));
+            match sent {
+                Ok(()) => {
+                    n += 1;
+                    true
+                }
+                Err(e) => {
+                    failed = Some(e);
+                    false
+                }
+            }
+        })?;
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        self.scan(1, end, |r| {
+            let v = serde_json::to_vec(&r)?;
+            each("audit", &r.entry.seq.to_be_bytes(), &v)?;
             n += 1;
             Ok(true)
         })?;
-        match failed {
-            Some(e) => Err(e),
-            None => Ok(n),
-        }
+        Ok(n)
     }
 
     // --- writing -----------------------------------------------------------
 
     /// Appends `entries` (consecutive, following the log) and `checkpoints`
-    /// durably; returns once both are on disk and indexed.
-    pub fn commit(&self, entries: &[Appended], checkpoints: &[Checkpoint]) -> Result<()> {
+    /// durably; returns once both are on disk and indexed, saying whether
+    /// the derived files are due an [`Self::advance_watermark`].
+    pub fn commit(&self, entries: &[Appended], checkpoints: &[Checkpoint]) -> Result<bool> {
         let mut a = lock(&self.appender);
         if a.broken {
             return Err(VaultError::Db(
                 "journal: a failed write could not be undone; restart the server".into(),
             ));
         }
+        // Cleared below once the files are known whole again (a panic in
+        // between leaves it set).
+        a.broken = true;
         let before = (a.segment, a.segment_len, a.checkpoints_len);
         let starts = match self.write_durably(&mut a, entries, checkpoints) {
             Ok(s) => s,
             Err(e) => {
-                if self.undo(&mut a, before).is_err() {
-                    a.broken = true;
+                if self.undo(&mut a, before).is_ok() {
+                    a.broken = false;
                 }
                 return Err(e);
             }
         };
         // The lines are durable: what follows is derived, and re-derived at
         // the next start if it fails half-way.
-        if let Err(e) = self
-            .write_offsets(&starts)
-            .and_then(|()| self.write_indexes(entries))
-        {
-            a.broken = true;
-            return Err(e);
-        }
+        self.write_offsets(&starts)?;
+        self.write_indexes(entries)?;
         if let Some(last) = entries.last() {
             self.end.store(last.record.entry.seq, Ordering::Release);
         }
         if let Some(c) = checkpoints.last() {
             *lock(&self.last_checkpoint) = Some(c.clone());
         }
-        let end = self.end();
-        if end - a.watermark >= WATERMARK_EVERY {
-            self.advance_watermark(end)?;
-            a.watermark = end;
-        }
-        Ok(())
+        a.broken = false;
+        Ok(self.end() - a.watermark >= WATERMARK_EVERY)
     }
 
     fn write_durably(
@@ -491,7 +556,8 @@ impl JournalStore {
         while i < entries.len() {
             let first = segment_of(expected);
             let path = self.log_path(first);
-            let created = !path.exists();
+            // A new directory entry (or one a crash may have left unsynced).
+            let created = first != a.segment || !path.exists();
             let mut f = OpenOptions::new()
                 .append(true)
                 .create(true)
@@ -509,7 +575,11 @@ impl JournalStore {
                     return Err(VaultError::Internal("journal entries out of order"));
                 }
                 starts.push((first, a.segment_len + buf.len() as u64));
-                serde_json::to_writer(&mut buf, r)?;
+                let line = serde_json::to_vec(r)?;
+                if line.len() > MAX_LINE {
+                    return Err(VaultError::Internal("a journal entry is too long"));
+                }
+                buf.extend(line);
                 buf.push(b'\n');
                 expected += 1;
                 i += 1;
@@ -528,9 +598,13 @@ impl JournalStore {
                 serde_json::to_writer(&mut buf, c)?;
                 buf.push(b'\n');
             }
+            let created = !path.exists();
             let mut f = append_file(&path)?;
             f.write_all(&buf).map_err(io_err("write", &path))?;
             f.sync_data().map_err(io_err("sync", &path))?;
+            if created {
+                sync_dir(&self.dir)?;
+            }
             a.checkpoints_len += buf.len() as u64;
         }
         Ok(starts)
@@ -541,6 +615,7 @@ impl JournalStore {
         if a.segment != segment {
             let p = self.log_path(a.segment);
             std::fs::remove_file(&p).map_err(io_err("remove", &p))?;
+            sync_dir(&self.dir.join("log"))?;
         }
         let p = self.log_path(segment);
         if p.exists() {
@@ -574,24 +649,41 @@ impl JournalStore {
         Ok(())
     }
 
-    /// Where entry `seq` starts: after the previous line of its segment.
-    fn start_of(&self, first: u64, seq: u64) -> Result<u64> {
-        if seq == first {
-            return Ok(0);
+    /// Appends each entry to its vault's indexes.
+    fn write_indexes(&self, entries: &[Appended]) -> Result<()> {
+        let mut vaults: BTreeMap<(PrincipalId, bool), Vec<u8>> = BTreeMap::new();
+        for e in entries {
+            if let Some(b) = e.vault {
+                let seq = e.record.entry.seq.to_le_bytes();
+                vaults.entry((b, false)).or_default().extend(seq);
+                if e.pinned {
+                    vaults.entry((b, true)).or_default().extend(seq);
+                }
+            }
         }
-        let prev = self.line_start(first, seq - 1)?;
-        let path = self.log_path(first);
-        let f = File::open(&path).map_err(io_err("open", &path))?;
-        let mut r = BufReader::new(f);
-        r.seek(SeekFrom::Start(prev))
-            .map_err(io_err("read", &path))?;
-        let line = read_line(&mut r, &path)?
-            .ok_or_else(|| damaged(format!("entry {} is missing", seq - 1)))?;
-        Ok(prev + line.len() as u64 + 1)
+        for ((b, pinned), bytes) in vaults {
+            let p = self.index_path(b, pinned);
+            append_file(&p)?
+                .write_all(&bytes)
+                .map_err(io_err("write", &p))?;
+        }
+        Ok(())
     }
 
-    /// Makes every derived file durable, then says so in `indexed`.
-    fn advance_watermark(&self, end: u64) -> Result<()> {
+    /// Makes every derived file durable, then says so in `indexed`. The
+    /// writer runs it in the background, off the answering path; a failure
+    /// only leaves more to re-derive at the next start.
+    pub fn advance_watermark(&self) -> Result<()> {
+        let end = self.end();
+        self.sync_derived(end)?;
+        let mut a = lock(&self.appender);
+        a.watermark = a.watermark.max(end);
+        Ok(())
+    }
+
+    /// `syncfs`, then `indexed` = `end`: every derived file written for
+    /// entries up to `end` was written before the sync began.
+    fn sync_derived(&self, end: u64) -> Result<()> {
         let d = File::open(&self.dir).map_err(io_err("open", &self.dir))?;
         rustix::fs::syncfs(&d).map_err(|e| io_err("sync", &self.dir)(std::io::Error::from(e)))?;
         let tmp = self.dir.join("indexed.new");
@@ -604,8 +696,8 @@ impl JournalStore {
 
     // --- opening -------------------------------------------------------------
 
-    /// Finds the log's end, cuts a torn tail, and re-derives the offsets and
-    /// vault indexes of every entry after the watermark.
+    /// Finds the log's end, cuts an unfinished last line, and re-derives the
+    /// offsets and vault indexes of every entry after the watermark.
     fn recover(&self) -> Result<()> {
         let log = self.dir.join("log");
         let mut segments = Vec::new();
@@ -642,137 +734,194 @@ impl JournalStore {
             self.read_record(watermark)?.hash
         };
         let mut seq = watermark + 1;
-        let mut tail: Vec<Appended> = Vec::new();
+        let mut touched = BTreeSet::new();
         let from = seq;
         for &first in segments.iter().filter(|f| **f + SEGMENT > from) {
-            let path = self.log_path(first);
-            // Offsets of entries up to the watermark stay; the rest are redone.
-            let kept = watermark.saturating_sub(first - 1).min(SEGMENT);
-            let off = self.off_path(first);
-            if off.exists() {
-                truncate(&off, kept * 8)?;
-            }
-            let start = if seq == first {
-                0
-            } else {
-                self.start_of(first, seq)?
-            };
-            let f = OpenOptions::new()
-                .read(true)
-                .open(&path)
-                .map_err(io_err("open", &path))?;
-            let total = f.metadata().map_err(io_err("read", &path))?.len();
-            let mut r = BufReader::new(f);
-            r.seek(SeekFrom::Start(start))
-                .map_err(io_err("read", &path))?;
-            let mut at = start;
-            let mut offsets = Vec::new();
-            let mut torn = false;
-            while at < total {
-                let whole = match read_line(&mut r, &path) {
-                    Ok(Some(line)) => parse(&line, seq)
-                        .ok()
-                        .filter(|rec| prev.next(&rec.entry) == rec.hash)
-                        .map(|rec| (rec, line.len() as u64 + 1)),
-                    _ => None,
-                };
-                let Some((rec, len)) = whole else {
-                    torn = true;
-                    break;
-                };
-                offsets.extend(at.to_le_bytes());
-                at += len;
-                prev = rec.hash;
-                seq += 1;
-                tail.push(Appended::from_record(rec));
-            }
-            if torn {
-                if first != last_segment {
-                    return Err(damaged(format!("segment {first} is cut short")));
-                }
-                // Lines never acknowledged (their sync did not return).
-                tracing::warn!(entry = seq, "journal: a torn last line was cut");
-                truncate(&path, at)?;
-            }
-            append_file(&off)?
-                .write_all(&offsets)
-                .map_err(io_err("write", &off))?;
+            self.recover_segment(
+                first,
+                first == last_segment,
+                watermark,
+                &mut seq,
+                &mut prev,
+                &mut touched,
+            )?;
         }
         self.end.store(seq - 1, Ordering::Release);
-        // Vault indexes: what follows the watermark is cut, then redone.
-        let mut touched = std::collections::BTreeSet::new();
-        for e in &tail {
-            if let Some(b) = e.vault {
-                touched.insert((b, false));
-                if e.pinned {
-                    touched.insert((b, true));
-                }
-            }
-        }
+        // Vault indexes: what follows the watermark is cut, then redone in
+        // bounded batches from the log.
         for &(b, pinned) in &touched {
             cut_index(&self.index_path(b, pinned), watermark)?;
         }
-        self.write_indexes(&tail)?;
-        // Checkpoints: keep those that sign an entry of the log as it is.
-        let path = self.checkpoints_path();
-        let mut keep = 0u64;
-        let mut last = None;
-        if let Ok(f) = File::open(&path) {
-            let total = f.metadata().map_err(io_err("read", &path))?.len();
-            let mut r = BufReader::new(f);
-            while let Ok(Some(line)) = read_line(&mut r, &path) {
-                if keep + line.len() as u64 + 1 > total {
-                    break;
-                }
-                let Ok(c) = serde_json::from_slice::<Checkpoint>(&line) else {
-                    break;
-                };
-                if c.seq == 0 || c.seq > self.end() || self.read_record(c.seq)?.hash != c.hash {
-                    break;
-                }
-                keep += line.len() as u64 + 1;
-                last = Some(c);
-            }
-            truncate(&path, keep)?;
-        }
-        *lock(&self.last_checkpoint) = last;
         let end = self.end();
+        let mut at = watermark + 1;
+        while at <= end {
+            let to = end.min(at + WATERMARK_EVERY - 1);
+            let batch: Vec<Appended> = self
+                .range(at, to)?
+                .into_iter()
+                .map(Appended::from_record)
+                .collect();
+            self.write_indexes(&batch)?;
+            at = to + 1;
+        }
+        let keep = self.recover_checkpoints(watermark)?;
         {
             let mut a = lock(&self.appender);
             a.segment = segment_of(end.max(1));
-            a.segment_len = match std::fs::metadata(self.log_path(a.segment)) {
+            let p = self.log_path(a.segment);
+            a.segment_len = match std::fs::metadata(&p) {
                 Ok(m) => m.len(),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
-                Err(e) => return Err(io_err("read", &self.log_path(a.segment))(e)),
+                Err(e) => return Err(io_err("read", &p)(e)),
             };
             a.checkpoints_len = keep;
         }
         if end > watermark {
-            self.advance_watermark(end)?;
+            self.sync_derived(end)?;
         }
         lock(&self.appender).watermark = end;
         Ok(())
     }
 
-    /// Appends each entry to its vault's indexes.
-    fn write_indexes(&self, entries: &[Appended]) -> Result<()> {
-        let mut vaults: BTreeMap<(PrincipalId, bool), Vec<u8>> = BTreeMap::new();
-        for e in entries {
-            if let Some(b) = e.vault {
-                let seq = e.record.entry.seq.to_le_bytes();
-                vaults.entry((b, false)).or_default().extend(seq);
-                if e.pinned {
-                    vaults.entry((b, true)).or_default().extend(seq);
+    /// Checks segment `first` from entry `*seq` on, re-deriving its offsets;
+    /// advances `*seq` and `*prev` past its last whole entry and notes the
+    /// vault indexes its entries touch.
+    fn recover_segment(
+        &self,
+        first: u64,
+        is_last: bool,
+        watermark: u64,
+        seq: &mut u64,
+        prev: &mut ChainHash,
+        touched: &mut BTreeSet<(PrincipalId, bool)>,
+    ) -> Result<()> {
+        let path = self.log_path(first);
+        // Offsets of entries up to the watermark stay; the rest are redone.
+        let kept = watermark.saturating_sub(first - 1).min(SEGMENT);
+        let off = self.off_path(first);
+        if off.exists() {
+            truncate(&off, kept * 8)?;
+        }
+        let start = if *seq == first {
+            0
+        } else {
+            let at = self.line_start(first, *seq - 1)?;
+            let f = File::open(&path).map_err(io_err("open", &path))?;
+            let mut r = BufReader::new(f);
+            r.seek(SeekFrom::Start(at)).map_err(io_err("read", &path))?;
+            let line = read_line(&mut r, &path)?
+                .ok_or_else(|| damaged(format!("entry {} is missing", *seq - 1)))?;
+            at + line.len() as u64 + 1
+        };
+        let f = File::open(&path).map_err(io_err("open", &path))?;
+        let total = f.metadata().map_err(io_err("read", &path))?.len();
+        // Bytes after the last newline are a line whose sync never
+        // returned: never acknowledged.
+        let whole = last_line_end(&f, start, total, &path)?;
+        if whole < total && !is_last {
+            return Err(damaged(format!("segment {first} ends mid-line")));
+        }
+        let mut r = BufReader::new(f);
+        r.seek(SeekFrom::Start(start))
+            .map_err(io_err("read", &path))?;
+        let mut at = start;
+        let mut offsets = Vec::new();
+        let mut cut = whole;
+        while at < whole {
+            let line = read_line(&mut r, &path)?
+                .ok_or_else(|| damaged(format!("entry {} is missing", *seq)))?;
+            let len = line.len() as u64 + 1;
+            let rec = parse(&line, *seq)
+                .ok()
+                .filter(|rec| prev.next(&rec.entry) == rec.hash);
+            let Some(rec) = rec else {
+                if is_last && at + len == whole {
+                    // The last line, garbled: a write cut by the power.
+                    cut = at;
+                    break;
+                }
+                return Err(damaged(format!("entry {} does not decode or chain", *seq)));
+            };
+            if *seq >= first + SEGMENT {
+                return Err(damaged(format!("segment {first} holds too many entries")));
+            }
+            offsets.extend(at.to_le_bytes());
+            at += len;
+            *prev = rec.hash;
+            *seq += 1;
+            let a = Appended::from_record(rec);
+            if let Some(b) = a.vault {
+                touched.insert((b, false));
+                if a.pinned {
+                    touched.insert((b, true));
                 }
             }
         }
-        for ((b, pinned), bytes) in vaults {
-            let p = self.index_path(b, pinned);
-            append_file(&p)?
-                .write_all(&bytes)
-                .map_err(io_err("write", &p))?;
+        if !is_last && *seq != first + SEGMENT {
+            return Err(damaged(format!("segment {first} is cut short")));
         }
+        if cut < total {
+            tracing::warn!(
+                entry = *seq,
+                "journal: an unfinished last line (never acknowledged) was cut"
+            );
+            truncate(&path, cut)?;
+        }
+        append_file(&off)?
+            .write_all(&offsets)
+            .map_err(io_err("write", &off))?;
         Ok(())
+    }
+
+    /// Keeps the checkpoints that sign an entry of the log as it is now
+    /// (checking those after the watermark against their entry); cuts an
+    /// unfinished or garbled last line. Returns the file's kept length.
+    fn recover_checkpoints(&self, watermark: u64) -> Result<u64> {
+        let path = self.checkpoints_path();
+        let f = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                *lock(&self.last_checkpoint) = None;
+                return Ok(0);
+            }
+            Err(e) => return Err(io_err("open", &path)(e)),
+        };
+        let total = f.metadata().map_err(io_err("read", &path))?.len();
+        let whole = last_line_end(&f, 0, total, &path)?;
+        let mut r = BufReader::new(f);
+        let mut keep = 0u64;
+        let mut last: Option<Checkpoint> = None;
+        while keep < whole {
+            let line =
+                read_line(&mut r, &path)?.ok_or_else(|| damaged("a checkpoint is missing"))?;
+            let len = line.len() as u64 + 1;
+            let Ok(c) = serde_json::from_slice::<Checkpoint>(&line) else {
+                if keep + len == whole {
+                    break;
+                }
+                return Err(damaged("a checkpoint does not decode"));
+            };
+            if c.seq == 0 || c.seq > self.end() {
+                // Signing entries cut with an unfinished tail.
+                break;
+            }
+            if last.as_ref().is_some_and(|l| l.seq >= c.seq) {
+                return Err(damaged("checkpoints out of order"));
+            }
+            if c.seq > watermark && self.read_record(c.seq)?.hash != c.hash {
+                return Err(damaged(format!(
+                    "the checkpoint of entry {} does not match it",
+                    c.seq
+                )));
+            }
+            keep += len;
+            last = Some(c);
+        }
+        if keep < total {
+            truncate(&path, keep)?;
+        }
+        *lock(&self.last_checkpoint) = last;
+        Ok(keep)
     }
 
     /// Entries and checkpoints kept in the database's old tables (a journal
@@ -791,6 +940,9 @@ impl JournalStore {
                 let Some(last) = batch.last().map(|a| a.record.entry.seq) else {
                     return Ok(());
                 };
+                // Checkpoints already moved (an import cut short) are not
+                // moved twice; one whose entries moved before it did is.
+                let signed = self.last_checkpoint()?.map_or(0, |c| c.seq);
                 let mut cps = Vec::new();
                 loop {
                     let c = match pending_cp.take() {
@@ -804,11 +956,13 @@ impl JournalStore {
                         *pending_cp = Some(c);
                         break;
                     }
-                    if c.seq > self.end() {
+                    if c.seq > signed {
                         cps.push(c);
                     }
                 }
-                self.commit(batch, &cps)?;
+                if self.commit(batch, &cps)? {
+                    self.advance_watermark()?;
+                }
                 batch.clear();
                 Ok(())
             };
@@ -847,6 +1001,23 @@ fn read_line(r: &mut impl BufRead, path: &Path) -> Result<Option<Vec<u8>>> {
     Ok(Some(line))
 }
 
+/// Where the last whole line of `f[start..total]` ends (just after its
+/// newline; `start` if there is none).
+fn last_line_end(f: &File, start: u64, total: u64, path: &Path) -> Result<u64> {
+    let mut hi = total;
+    let mut buf = vec![0u8; 64 << 10];
+    while hi > start {
+        let lo = hi.saturating_sub(buf.len() as u64).max(start);
+        let chunk = &mut buf[..(hi - lo) as usize];
+        f.read_exact_at(chunk, lo).map_err(io_err("read", path))?;
+        if let Some(i) = chunk.iter().rposition(|b| *b == b'\n') {
+            return Ok(lo + i as u64 + 1);
+        }
+        hi = lo;
+    }
+    Ok(start)
+}
+
 fn parse(line: &[u8], seq: u64) -> Result<Record> {
     let r: Record = serde_json::from_slice(line)
         .map_err(|_| damaged(format!("entry {seq} does not decode")))?;
@@ -859,7 +1030,7 @@ fn parse(line: &[u8], seq: u64) -> Result<Record> {
 /// The `at`-th u64 of a file, if the file holds it whole.
 fn read_u64(f: &File, at: u64, path: &Path) -> Result<Option<u64>> {
     let mut b = [0u8; 8];
-    match f.read_exact_at(&mut b, at * 8) {
+    match f.read_exact_at(&mut b, at.saturating_mul(8)) {
         Ok(()) => Ok(Some(u64::from_le_bytes(b))),
         Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(None),
         Err(e) => Err(io_err("read", path)(e)),
@@ -874,15 +1045,16 @@ fn cut_index(path: &Path, watermark: u64) -> Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(io_err("open", path)(e)),
     };
-    let mut bytes = Vec::new();
-    BufReader::new(f)
-        .read_to_end(&mut bytes)
-        .map_err(io_err("read", path))?;
+    let mut r = BufReader::new(f);
     let mut keep = 0u64;
     let mut prev = 0u64;
-    for c in bytes.chunks_exact(8) {
-        let mut b = [0u8; 8];
-        b.copy_from_slice(c);
+    let mut b = [0u8; 8];
+    loop {
+        match r.read_exact(&mut b) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+            Err(e) => return Err(io_err("read", path)(e)),
+        }
         let s = u64::from_le_bytes(b);
         if s <= prev || s > watermark {
             break;
@@ -1007,8 +1179,6 @@ mod tests {
             assert_eq!(seqs(&pinned), vec![total / 10 * 10, total / 10 * 10 - 10]);
             assert!(s.pinned_of_vault(b, 5).unwrap().is_empty());
             assert_eq!(s.last_checkpoint().unwrap().as_ref(), cps.last());
-            assert_eq!(s.checkpoint_at(cps[2].seq).unwrap().as_ref(), Some(&cps[2]));
-            assert_eq!(s.checkpoint_at(cps[2].seq + 1).unwrap(), None);
             assert_eq!(
                 s.checkpoint_from(cps[2].seq + 1).unwrap().as_ref(),
                 Some(&cps[3])
@@ -1145,6 +1315,41 @@ mod tests {
             JournalStore::open(dir.path()),
             Err(VaultError::Unreadable(_))
         ));
+    }
+
+    #[test]
+    fn a_garbled_line_with_entries_after_it_is_damage_never_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (
+            PrincipalId::random().unwrap(),
+            PrincipalId::random().unwrap(),
+        );
+        let store = JournalStore::open(dir.path()).unwrap();
+        let mut prev = ChainHash::GENESIS;
+        store.commit(&chain(1, 20, &mut prev, a, b), &[]).unwrap();
+        drop(store);
+        let log = dir.path().join("log").join(format!("{:020}.jsonl", 1));
+        let mut bytes = std::fs::read(&log).unwrap();
+        // One byte of entry 10 changed: its chain breaks; 10 entries follow.
+        let starts: Vec<usize> = std::iter::once(0)
+            .chain(
+                bytes
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, c)| **c == b'\n')
+                    .map(|(i, _)| i + 1),
+            )
+            .collect();
+        let at = starts[9] + 30;
+        bytes[at] = if bytes[at] == b'1' { b'2' } else { b'1' };
+        std::fs::write(&log, &bytes).unwrap();
+        let _ = std::fs::remove_file(dir.path().join("indexed"));
+        assert!(matches!(
+            JournalStore::open(dir.path()),
+            Err(VaultError::Unreadable(_))
+        ));
+        // Nothing was cut.
+        assert_eq!(std::fs::read(&log).unwrap(), bytes);
     }
 
     #[test]

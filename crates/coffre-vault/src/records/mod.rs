@@ -365,7 +365,8 @@ impl Records {
             .map(|t| db.open_tree(t.name()).map_err(db_error))
             .collect::<Result<Vec<_>>>()?;
         let meta = &trees[Table::Meta as usize];
-        if meta.get(b"schema_version").map_err(db_error)?.is_none() {
+        let new_db = meta.get(b"schema_version").map_err(db_error)?.is_none();
+        if new_db {
             let keys_left = PersonKeys::count_files(keys)?;
             if expect == Expect::Existing || keys_left > 0 {
                 return Err(VaultError::Unreadable(format!(
@@ -389,7 +390,7 @@ impl Records {
                 k
             }
         };
-        let journal = open_journal(&trees, journal)?;
+        let journal = open_journal(&trees, journal, new_db)?;
         db.flush().map_err(db_error)?;
         let root = Arc::new(RwLock::new(Arc::new(root)));
         let persons = PersonKeys::open(keys.to_path_buf(), root.clone())?;
@@ -458,6 +459,14 @@ impl Records {
             Err(TransactionError::Abort(e)) => Err(e),
             Err(TransactionError::Storage(e)) => Err(db_error(e)),
         }
+    }
+
+    /// Notes how far the journal reached (durable with the next flush).
+    pub fn note_journal_head(&self, seq: u64) -> Result<()> {
+        self.tree(Table::Meta)
+            .insert(JOURNAL_HEAD, &seq.to_be_bytes())
+            .map_err(db_error)?;
+        Ok(())
     }
 
     /// The journal's files (written by the journal's single writer task).
@@ -555,21 +564,23 @@ impl RestoreDb {
     }
 }
 
-/// Set in the database once the journal lives in its files: from then on a
-/// missing journal directory is a loss, never a new start.
-const JOURNAL_IN_FILES: &[u8] = b"journal_in_files";
+/// The journal's head (u64 BE) as the database last heard it: noted after
+/// each commit, so the journal's files are never behind it. Files that are
+/// behind it (a lost or replaced journal directory) are refused, never
+/// started afresh.
+const JOURNAL_HEAD: &[u8] = b"journal_head";
 
 /// Opens the journal's files, first moving into them what the database's
 /// old journal tables hold (a database from before the files, or a backup
-/// just restored), then emptying those tables.
-fn open_journal(trees: &[sled::Tree], dir: &Path) -> Result<JournalStore> {
+/// just restored), then emptying those tables. `new_db`: the database was
+/// just created, so a journal beside it belongs to another one.
+fn open_journal(trees: &[sled::Tree], dir: &Path, new_db: bool) -> Result<JournalStore> {
     use coffre_crypto::audit::{Checkpoint, Record};
     let meta = &trees[Table::Meta as usize];
     let audit = &trees[Table::Audit as usize];
-    if meta.get(JOURNAL_IN_FILES).map_err(db_error)?.is_some() && !dir.exists() && audit.is_empty()
-    {
+    if new_db && JournalStore::has_entries(dir) {
         return Err(VaultError::Unreadable(format!(
-            "the journal directory {} is missing",
+            "the database is new but a journal exists beside it in {}",
             dir.display()
         )));
     }
@@ -609,7 +620,22 @@ fn open_journal(trees: &[sled::Tree], dir: &Path) -> Result<JournalStore> {
             );
         }
     }
-    meta.insert(JOURNAL_IN_FILES, &[1u8]).map_err(db_error)?;
+    let heard =
+        match meta.get(JOURNAL_HEAD).map_err(db_error)? {
+            Some(v) => u64::from_be_bytes(v.as_ref().try_into().map_err(|_| {
+                VaultError::Unreadable("the journal's head does not decode".into())
+            })?),
+            None => 0,
+        };
+    if journal.end() < heard {
+        return Err(VaultError::Unreadable(format!(
+            "the journal in {} ends at entry {} but the database saw entry {heard}: entries are missing (restore the newest backup)",
+            dir.display(),
+            journal.end()
+        )));
+    }
+    meta.insert(JOURNAL_HEAD, &journal.end().to_be_bytes())
+        .map_err(db_error)?;
     for t in Table::ALL.into_iter().filter(|t| t.is_journal()) {
         trees[t as usize].clear().map_err(db_error)?;
     }
