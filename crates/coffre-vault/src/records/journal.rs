@@ -1132,19 +1132,22 @@ mod tests {
             .collect()
     }
 
+    /// A new journal in a new directory, and two vaults.
+    fn setup() -> (tempfile::TempDir, PrincipalId, PrincipalId, JournalStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = JournalStore::open(dir.path()).unwrap();
+        let a = PrincipalId::random().unwrap();
+        (dir, a, PrincipalId::random().unwrap(), store)
+    }
+
     fn seqs(rs: &[Record]) -> Vec<u64> {
         rs.iter().map(|r| r.entry.seq).collect()
     }
 
     #[test]
     fn entries_indexes_and_checkpoints_read_back_across_segments_and_reopening() {
-        let dir = tempfile::tempdir().unwrap();
-        let (a, b) = (
-            PrincipalId::random().unwrap(),
-            PrincipalId::random().unwrap(),
-        );
+        let (dir, a, b, store) = setup();
         let key = AuditSigningKey::generate().unwrap();
-        let store = JournalStore::open(dir.path()).unwrap();
         let mut prev = ChainHash::GENESIS;
         // Past one segment, in batches of uneven sizes.
         let total = SEGMENT + 1000;
@@ -1215,12 +1218,7 @@ mod tests {
 
     #[test]
     fn a_power_cut_loses_nothing_acknowledged_and_indexes_are_re_derived() {
-        let dir = tempfile::tempdir().unwrap();
-        let (a, b) = (
-            PrincipalId::random().unwrap(),
-            PrincipalId::random().unwrap(),
-        );
-        let store = JournalStore::open(dir.path()).unwrap();
+        let (dir, a, b, store) = setup();
         let mut prev = ChainHash::GENESIS;
         // Past the watermark, then 100 entries after it.
         store
@@ -1273,12 +1271,7 @@ mod tests {
 
     #[test]
     fn an_index_never_hands_over_another_vaults_entry() {
-        let dir = tempfile::tempdir().unwrap();
-        let (a, b) = (
-            PrincipalId::random().unwrap(),
-            PrincipalId::random().unwrap(),
-        );
-        let store = JournalStore::open(dir.path()).unwrap();
+        let (dir, a, b, store) = setup();
         let mut prev = ChainHash::GENESIS;
         store.commit(&chain(1, 10, &mut prev, a, b), &[]).unwrap();
         // b's index edited to name a's entries (2, 4).
@@ -1296,12 +1289,7 @@ mod tests {
 
     #[test]
     fn a_middle_segment_cut_short_is_damage_not_a_new_start() {
-        let dir = tempfile::tempdir().unwrap();
-        let (a, b) = (
-            PrincipalId::random().unwrap(),
-            PrincipalId::random().unwrap(),
-        );
-        let store = JournalStore::open(dir.path()).unwrap();
+        let (dir, a, b, store) = setup();
         let mut prev = ChainHash::GENESIS;
         store
             .commit(&chain(1, SEGMENT + 5, &mut prev, a, b), &[])
@@ -1319,12 +1307,7 @@ mod tests {
 
     #[test]
     fn a_garbled_line_with_entries_after_it_is_damage_never_cut() {
-        let dir = tempfile::tempdir().unwrap();
-        let (a, b) = (
-            PrincipalId::random().unwrap(),
-            PrincipalId::random().unwrap(),
-        );
-        let store = JournalStore::open(dir.path()).unwrap();
+        let (dir, a, b, store) = setup();
         let mut prev = ChainHash::GENESIS;
         store.commit(&chain(1, 20, &mut prev, a, b), &[]).unwrap();
         drop(store);
@@ -1354,11 +1337,7 @@ mod tests {
 
     #[test]
     fn an_import_moves_records_and_checkpoints_and_resumes() {
-        let dir = tempfile::tempdir().unwrap();
-        let (a, b) = (
-            PrincipalId::random().unwrap(),
-            PrincipalId::random().unwrap(),
-        );
+        let (_dir, a, b, store) = setup();
         let key = AuditSigningKey::generate().unwrap();
         let mut prev = ChainHash::GENESIS;
         let all: Vec<Record> = chain(1, 5000, &mut prev, a, b)
@@ -1369,7 +1348,6 @@ mod tests {
             .iter()
             .map(|s| key.checkpoint(*s, all[*s as usize - 1].hash, 0))
             .collect();
-        let store = JournalStore::open(dir.path()).unwrap();
         // An import stopped after its first batch goes on from there.
         let n = store
             .import(
