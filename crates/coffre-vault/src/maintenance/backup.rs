@@ -219,7 +219,7 @@ fn restore_into(input: impl BufRead, dir: &Path) -> Result<RestoreSummary> {
     if header.schema_version > SCHEMA_VERSION {
         return Err(bad("made by a newer Coffre; upgrade first"));
     }
-    if header.schema_version < SCHEMA_VERSION {
+    if header.schema_version < crate::records::OLDEST_READ {
         return Err(bad("made by a development build before any release"));
     }
     let root_keys = B64

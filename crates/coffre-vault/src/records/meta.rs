@@ -8,8 +8,16 @@ use crate::{Result, VaultError};
 
 /// Version of the stored format this build writes and reads. Version 2
 /// seals every record of a vault under its person's key and authenticates
-/// the others; version 1 (before any release) is not read.
-pub const SCHEMA_VERSION: u32 = 2;
+/// the others; version 3 keeps the journal in its own files
+/// (`records/journal.rs`), so a build that knows only version 2 cannot open
+/// the database and start a second journal in the emptied tables. A
+/// version 2 database (or backup) is read: its journal tables are moved
+/// into the files, then it is marked version 3. Version 1 (before any
+/// release) is not read.
+pub const SCHEMA_VERSION: u32 = 3;
+
+/// The oldest version this build reads (and upgrades).
+pub const OLDEST_READ: u32 = 2;
 
 /// A server secret kept sealed in `meta`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,23 +78,48 @@ impl Meta<'_, TransactionalTree> {
     }
 }
 
-/// Records this build's schema in a new database; refuses another one.
-pub(super) fn check_schema(meta: &sled::Tree) -> Result<()> {
+/// Records this build's schema in a new database; refuses one it cannot
+/// read. Returns the version found (an older one is upgraded by the caller,
+/// then marked with [`mark_current`]).
+pub(super) fn check_schema(meta: &sled::Tree) -> Result<u32> {
     match meta.get(b"schema_version").map_err(db_error)? {
         None => {
-            meta.insert(b"schema_version".as_slice(), &SCHEMA_VERSION.to_be_bytes())
-                .map_err(db_error)?;
-            Ok(())
+            mark_current(meta)?;
+            Ok(SCHEMA_VERSION)
         }
         Some(v) => match version(&v)? {
-            SCHEMA_VERSION => Ok(()),
+            v @ OLDEST_READ..=SCHEMA_VERSION => Ok(v),
             v if v > SCHEMA_VERSION => Err(VaultError::Db(format!(
                 "metadata schema {v} is newer than this build supports ({SCHEMA_VERSION}); upgrade Coffre"
             ))),
             v => Err(VaultError::Db(format!(
                 "metadata schema {v} was written by a development build of Coffre before any release; \
-                 this build reads schema {SCHEMA_VERSION} only: start from a new data directory"
+                 this build reads schema {OLDEST_READ} to {SCHEMA_VERSION} only: start from a new data directory"
             ))),
         },
+    }
+}
+
+/// Marks the database as this build's schema.
+pub(super) fn mark_current(meta: &sled::Tree) -> Result<()> {
+    meta.insert(b"schema_version".as_slice(), &SCHEMA_VERSION.to_be_bytes())
+        .map_err(db_error)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn older_schemas_are_read_or_refused_newer_ones_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::open(dir.path()).unwrap();
+        let meta = db.open_tree("meta").unwrap();
+        assert_eq!(check_schema(&meta).unwrap(), SCHEMA_VERSION);
+        for (v, ok) in [(1u32, false), (2, true), (3, true), (4, false)] {
+            meta.insert(b"schema_version", &v.to_be_bytes()).unwrap();
+            assert_eq!(check_schema(&meta).ok(), ok.then_some(v), "{v}");
+        }
     }
 }

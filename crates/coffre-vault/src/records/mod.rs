@@ -51,7 +51,7 @@ pub use grants::GrantRecord;
 pub(crate) use grants::Grants;
 pub(crate) use journal::{Appended, JournalStore};
 pub(crate) use logins::{Login, LoginKind, Logins};
-pub(crate) use meta::{Meta, SCHEMA_VERSION, Secret};
+pub(crate) use meta::{Meta, OLDEST_READ, SCHEMA_VERSION, Secret};
 pub(crate) use recoveries::{PendingRecovery, Recoveries};
 pub(crate) use scopes::{ScopeRecord, Scopes};
 pub(crate) use shares::{ShareRecord, Shares};
@@ -380,7 +380,7 @@ impl Records {
                 )));
             }
         }
-        meta::check_schema(meta)?;
+        let schema = meta::check_schema(meta)?;
         let record_key = match meta.get(Secret::Records.key()).map_err(db_error)? {
             Some(sealed) => RecordKey::unseal(&sealed, &root)?,
             None => {
@@ -391,6 +391,16 @@ impl Records {
             }
         };
         let journal = open_journal(&trees, journal, new_db)?;
+        if schema < SCHEMA_VERSION {
+            // Version 2 kept the journal in the tables open_journal just
+            // emptied into its files.
+            meta::mark_current(meta)?;
+            tracing::info!(
+                from = schema,
+                to = SCHEMA_VERSION,
+                "database schema upgraded"
+            );
+        }
         db.flush().map_err(db_error)?;
         let root = Arc::new(RwLock::new(Arc::new(root)));
         let persons = PersonKeys::open(keys.to_path_buf(), root.clone())?;
