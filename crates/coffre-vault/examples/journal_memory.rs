@@ -8,37 +8,15 @@
 
 #[path = "common/rss.rs"]
 mod rss;
+#[path = "common/scratch.rs"]
+mod scratch;
 
-use std::sync::Arc;
-
-use coffre_crypto::root::RootKeyRing;
-use coffre_store::{FsStore, ObjectStore};
 use coffre_vault::journal::{Event, NewEntry, Who};
-use coffre_vault::{Limits, Vault, VaultConfig};
 
 fn main() {
-    let total: u64 = std::env::args()
-        .nth(1)
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(400_000);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let base = std::env::current_dir().unwrap().join("target");
-        let dir = tempfile::tempdir_in(&base).unwrap();
-        let store: Arc<dyn ObjectStore> =
-            Arc::new(FsStore::open(dir.path().join("objects")).await.unwrap());
-        let v = Vault::open(VaultConfig::new(
-            dir.path().join("db"),
-            store,
-            RootKeyRing::generate().unwrap(),
-            Limits::default(),
-        ))
-        .await
-        .unwrap();
+    let total: u64 = scratch::arg(400_000);
+    scratch::runtime().block_on(async {
+        let (_dir, v) = scratch::vault().await;
         println!("entries  RSS MiB");
         println!("{:>7}  {:7.1}", 0, rss::rss_mib());
         let mut done = 0u64;

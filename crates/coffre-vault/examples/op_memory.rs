@@ -10,16 +10,12 @@
 
 #[path = "common/rss.rs"]
 mod rss;
-
-use std::sync::Arc;
+#[path = "common/scratch.rs"]
+mod scratch;
 
 use bytes::Bytes;
 use coffre_crypto::UserSecret;
-use coffre_crypto::root::RootKeyRing;
-use coffre_store::{FsStore, ObjectStore};
-use coffre_vault::{
-    Category, Limits, NewBeneficiary, NewDocument, NewGrant, Permission, Vault, VaultConfig,
-};
+use coffre_vault::{Category, NewBeneficiary, NewDocument, NewGrant, Permission};
 use futures_util::StreamExt;
 
 fn doc(i: u64) -> NewDocument {
@@ -37,33 +33,20 @@ fn body(n: usize) -> coffre_vault::PlaintextStream {
     futures_util::stream::iter([Ok(Bytes::from(vec![7u8; n]))]).boxed()
 }
 
+/// One line of the table: the round, what it did, how many operations, and
+/// the RSS after them.
+fn report(round: usize, kind: &str, ops: u32) {
+    println!("{round:>5}  {kind:<24} {ops:>5}   {:7.1}", rss::rss_mib());
+}
+
 async fn drain(mut s: coffre_vault::PlaintextStream) {
     while s.next().await.is_some() {}
 }
 
 fn main() {
-    let rounds: usize = std::env::args()
-        .nth(1)
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(6);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let base = std::env::current_dir().unwrap().join("target");
-        let dir = tempfile::tempdir_in(&base).unwrap();
-        let store: Arc<dyn ObjectStore> =
-            Arc::new(FsStore::open(dir.path().join("objects")).await.unwrap());
-        let v = Vault::open(VaultConfig::new(
-            dir.path().join("db"),
-            store,
-            RootKeyRing::generate().unwrap(),
-            Limits::default(),
-        ))
-        .await
-        .unwrap();
+    let rounds: usize = scratch::arg(6);
+    scratch::runtime().block_on(async {
+        let (_dir, v) = scratch::vault().await;
         let s = v.create_structure("CCAS", "admin").await.unwrap();
         v.enroll_caseworker(
             &s.enrollment_code,
@@ -116,13 +99,7 @@ fn main() {
             own.push(v.session(&out.token).unwrap());
         }
         println!("round  kind                      ops   RSS MiB");
-        println!(
-            "{:>5}  {:<24} {:>5}   {:7.1}",
-            0,
-            "(start)",
-            0,
-            rss::rss_mib()
-        );
+        report(0, "(start)", 0);
         let mut n = 1_000u64;
         for round in 1..=rounds {
             // Uploads, then their deletion.
@@ -139,33 +116,18 @@ fn main() {
             for (k, d) in made {
                 v.delete_document(&own[k], d).await.unwrap();
             }
-            println!(
-                "{round:>5}  {:<24} {:>5}   {:7.1}",
-                "upload + delete",
-                4_000,
-                rss::rss_mib()
-            );
+            report(round, "upload + delete", 4_000);
             for i in 0..4_000u64 {
                 let (b, _, _) = &people[(i % 8) as usize];
                 v.list_documents(&cw, *b).await.unwrap();
             }
-            println!(
-                "{round:>5}  {:<24} {:>5}   {:7.1}",
-                "listing",
-                4_000,
-                rss::rss_mib()
-            );
+            report(round, "listing", 4_000);
             for i in 0..4_000u64 {
                 let (_, _, docs) = &people[(i % 8) as usize];
                 let (_, s) = v.download(&cw, docs[(i % 20) as usize]).await.unwrap();
                 drain(s).await;
             }
-            println!(
-                "{round:>5}  {:<24} {:>5}   {:7.1}",
-                "download",
-                4_000,
-                rss::rss_mib()
-            );
+            report(round, "download", 4_000);
             for i in 0..1_000u64 {
                 let (_, _, docs) = &people[(i % 8) as usize];
                 let l = v
@@ -176,12 +138,7 @@ fn main() {
                 drain(s).await;
                 v.revoke_share(&cw, l.share_id).await.unwrap();
             }
-            println!(
-                "{round:>5}  {:<24} {:>5}   {:7.1}",
-                "share make/use/revoke",
-                3_000,
-                rss::rss_mib()
-            );
+            report(round, "share make/use/revoke", 3_000);
             for i in 0..40u64 {
                 let (_, id, _) = &people[(i % 8) as usize];
                 let out = v
@@ -194,12 +151,7 @@ fn main() {
                     .login_beneficiary(id, UserSecret::new("pas le bon code du tout".into()))
                     .await;
             }
-            println!(
-                "{round:>5}  {:<24} {:>5}   {:7.1}",
-                "logins (right + wrong)",
-                80,
-                rss::rss_mib()
-            );
+            report(round, "logins (right + wrong)", 80);
         }
     });
 }

@@ -24,6 +24,19 @@ fn paper(title: &str) -> NewDocument {
     }
 }
 
+/// One identity paper ("Carte") of `b`, uploaded by `who`.
+async fn upload_card(
+    w: &World,
+    who: &coffre_vault::Session,
+    b: coffre_crypto::PrincipalId,
+) -> coffre_crypto::DocumentId {
+    w.vault
+        .upload(who, b, paper("Carte"), body(&scan(100, 1), 50))
+        .await
+        .unwrap()
+        .document_id
+}
+
 /// Marie, enrolled by a structure with consent on identity papers, logged
 /// in, with one paper of hers.
 async fn marie_and_her_card(
@@ -34,12 +47,7 @@ async fn marie_and_her_card(
 ) {
     let (_, admin) = structure(w, "CCAS", "admin").await;
     let (b, me) = beneficiary(w, &admin, "marie", "482913", &[Category::Identity], false).await;
-    let d = w
-        .vault
-        .upload(&me, b, paper("Carte"), body(&scan(100, 1), 50))
-        .await
-        .unwrap()
-        .document_id;
+    let d = upload_card(w, &me, b).await;
     (me, d)
 }
 
@@ -177,12 +185,7 @@ async fn only_the_person_shows_their_papers_and_nobody_else_sees_the_codes() {
     let cw = caseworker(&w, &admin, s, "julie").await;
     let (b, me) = beneficiary(&w, &cw, "marie", "482913", &[Category::Identity], false).await;
     let (_, other) = beneficiary(&w, &cw, "karim", "739164", &[], false).await;
-    let d = w
-        .vault
-        .upload(&me, b, paper("Carte"), body(&scan(100, 1), 50))
-        .await
-        .unwrap()
-        .document_id;
+    let d = upload_card(&w, &me, b).await;
     // A caseworker with view consent (who may read the paper) cannot open
     // a counter link on it; another person cannot either.
     assert!(w.vault.document_info(&cw, d).await.is_ok());
