@@ -281,7 +281,8 @@ async fn caseworkers_leave_and_people_remove_structures() {
         .post(
             "/api/v1/sessions",
             None,
-            json!({"kind":"caseworker","login":"julie","password":"mot-de-passe-julie"}),
+            json!({"kind":"caseworker","login":"julie","password":"mot-de-passe-julie",
+                   "code": api.otp("julie").await}),
         )
         .await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
@@ -315,7 +316,8 @@ async fn caseworkers_leave_and_people_remove_structures() {
         .post(
             "/api/v1/sessions",
             None,
-            json!({"kind":"caseworker","login":"admin.lyon","password":"mot-de-passe-admin"}),
+            json!({"kind":"caseworker","login":"admin.lyon","password":"mot-de-passe-admin",
+                   "code": api.otp("admin.lyon").await}),
         )
         .await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);

@@ -353,7 +353,8 @@ async fn the_operator_removes_a_caseworker_who_left() {
         .post(
             "/api/v1/sessions",
             None,
-            serde_json::json!({"kind":"caseworker","login":"julie","password":"mot-de-passe-julie"}),
+            serde_json::json!({"kind":"caseworker","login":"julie","password":"mot-de-passe-julie",
+                               "code": api.otp("julie").await}),
         )
         .await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);

@@ -698,7 +698,9 @@ async fn backup_then_restore_into_a_new_data_directory() {
 
     // The new data directory against the same bucket: every document reads.
     let server = start_in(tempfile::tempdir().unwrap(), fresh.clone(), &config, &env);
-    let api = server.api();
+    let restored = server.api();
+    api.hand_second_factors_to(&restored);
+    let api = restored;
     let marie = marie(&api, &c.identifier).await;
     for (id, bytes) in &c.docs {
         let (s, got) = api

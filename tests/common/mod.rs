@@ -291,7 +291,98 @@ pub struct Api {
     pub base: String,
 }
 
+/// The caseworkers' authenticator apps, by (server, login): the secret
+/// the enrolment answered, and the last step a code was made for (the
+/// server accepts each step once).
+type App = (String, u64, Vec<String>);
+fn apps() -> &'static std::sync::Mutex<std::collections::HashMap<(String, String), App>> {
+    static APPS: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::HashMap<(String, String), App>>,
+    > = std::sync::OnceLock::new();
+    APPS.get_or_init(Default::default)
+}
+
 impl Api {
+    /// Keeps the second factor an enrolment answered (the login is the
+    /// account name in its `otpauth://` address).
+    fn keep_second_factor(&self, v: &Value) {
+        let (Some(uri), Some(secret)) = (
+            v["second_factor_uri"].as_str(),
+            v["second_factor_secret"].as_str(),
+        ) else {
+            return;
+        };
+        let Some(login) = uri
+            .strip_prefix("otpauth://totp/Coffre:")
+            .and_then(|r| r.split('?').next())
+        else {
+            return;
+        };
+        let login = login.replace("%20", " ").replace("%40", "@");
+        let recovery = v["recovery_codes"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|c| c.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        apps()
+            .lock()
+            .unwrap()
+            .insert((self.base.clone(), login), (secret.to_owned(), 0, recovery));
+    }
+
+    /// The same server's data, served at another address (a restore):
+    /// the apps go with it.
+    pub fn hand_second_factors_to(&self, other: &Api) {
+        let mut apps = apps().lock().unwrap();
+        let mine: Vec<_> = apps
+            .iter()
+            .filter(|((base, _), _)| *base == self.base)
+            .map(|((_, login), app)| (login.clone(), app.clone()))
+            .collect();
+        for (login, app) in mine {
+            apps.insert((other.base.clone(), login), app);
+        }
+    }
+
+    /// A code of `login`'s app for a step not used yet (the current one,
+    /// else the next, which the server accepts a step early; else after
+    /// waiting for the clock).
+    pub async fn otp(&self, login: &str) -> String {
+        loop {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap();
+            let step = now.as_secs() / 30;
+            {
+                let mut apps = apps().lock().unwrap();
+                let Some((secret, last, recovery)) =
+                    apps.get_mut(&(self.base.clone(), login.to_owned()))
+                else {
+                    return String::new();
+                };
+                let secret = coffre_crypto::otp::OtpSecret::from_base32(secret).unwrap();
+                if *last < step {
+                    *last = step;
+                    return secret.code_at(step * 30).to_string();
+                }
+                if *last == step {
+                    *last = step + 1;
+                    return secret.code_at((step + 1) * 30).to_string();
+                }
+                // Logins in quick succession: a recovery code, as a
+                // caseworker without time would; then the clock.
+                if let Some(code) = recovery.pop() {
+                    return code;
+                }
+            }
+            let wait = (step + 1) * 30_000 - u64::try_from(now.as_millis()).unwrap();
+            tokio::time::sleep(std::time::Duration::from_millis(wait + 20)).await;
+        }
+    }
+
     pub async fn call(
         &self,
         method: reqwest::Method,
@@ -309,7 +400,11 @@ impl Api {
         let res = req.send().await.unwrap();
         let status = res.status();
         let text = res.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        let v = serde_json::from_str(&text).unwrap_or(Value::Null);
+        if path == "/api/v1/enrollments" && status == StatusCode::CREATED {
+            self.keep_second_factor(&v);
+        }
+        (status, v)
     }
 
     pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (StatusCode, Value) {
@@ -332,11 +427,12 @@ impl Api {
     }
 
     pub async fn login_caseworker(&self, login: &str, password: &str) -> String {
+        let code = self.otp(login).await;
         let (s, v) = self
             .post(
                 "/api/v1/sessions",
                 None,
-                json!({"kind":"caseworker","login":login,"password":password}),
+                json!({"kind":"caseworker","login":login,"password":password,"code":code}),
             )
             .await;
         assert_eq!(s, StatusCode::CREATED, "{v}");

@@ -67,8 +67,11 @@ post() { curl -sf -X POST "$base$1" -H 'content-type: application/json' "${@:3}"
 # Seeded data: a structure, its admin, a caseworker, a person with a paper.
 code=$("$bin" admin structure create --name "CCAS" --admin-login admin --json \
     --data-dir "$work/data" | json '["enrollment_code"]')
-post /api/v1/enrollments "{\"code\":\"$code\",\"password\":\"mot-de-passe-admin\"}" >/dev/null
-admin=$(post /api/v1/sessions '{"kind":"caseworker","login":"admin","password":"mot-de-passe-admin"}' | json '["token"]')
+# The admin logs in with one of the recovery codes the activation gave
+# (their second factor).
+recovery=$(post /api/v1/enrollments "{\"code\":\"$code\",\"password\":\"mot-de-passe-admin\"}" \
+    | json '["recovery_codes"][0]')
+admin=$(post /api/v1/sessions "{\"kind\":\"caseworker\",\"login\":\"admin\",\"password\":\"mot-de-passe-admin\",\"code\":\"$recovery\"}" | json '["token"]')
 enrolled=$(post /api/v1/beneficiaries '{"identifier":"marie","display_name":"Marie","secret":"tulipe marche violon","recovery_trustee":true,"grant":{"categories":["identity"],"permissions":["view","upload"],"days":31}}' \
     -H "authorization: Bearer $admin")
 b=$(echo "$enrolled" | json '["beneficiary_id"]')

@@ -11,8 +11,18 @@ use utoipa::ToSchema;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum LoginRequest {
-    Caseworker { login: String, password: String },
-    Beneficiary { identifier: String, secret: String },
+    /// `code`: the 6 digits the caseworker's authenticator app shows, or
+    /// one of their recovery codes (the second factor).
+    Caseworker {
+        login: String,
+        password: String,
+        #[serde(default)]
+        code: String,
+    },
+    Beneficiary {
+        identifier: String,
+        secret: String,
+    },
 }
 
 /// Who a session belongs to.
@@ -102,6 +112,13 @@ pub struct EnrollRequest {
 pub struct CaseworkerEnrolled {
     #[schema(value_type = String)]
     pub caseworker_id: PrincipalId,
+    /// The second factor's secret (base32), for an authenticator app.
+    /// Shown once.
+    pub second_factor_secret: String,
+    /// The same as an `otpauth://` address (what a QR code carries).
+    pub second_factor_uri: String,
+    /// Single-use codes for a login without the app. Shown once.
+    pub recovery_codes: Vec<String>,
 }
 
 /// An invitation by a structure admin.

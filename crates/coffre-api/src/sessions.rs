@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use coffre_crypto::UserSecret;
-use coffre_vault::VaultError;
+use coffre_vault::{SecondFactorStage, VaultError};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -33,7 +33,8 @@ pub fn router() -> OpenApiRouter<AppState> {
     responses(
         (status = 201, description = "Logged in; the token is also set as a cookie", body = SessionCreated),
         (status = 400, description = "Malformed body", body = ErrorBody),
-        (status = 401, description = "Wrong identifier or secret", body = ErrorBody),
+        (status = 401, description = "Wrong identifier, secret or second-factor code", body = ErrorBody),
+        (status = 403, description = "A caseworker without a second factor (reset by an admin): set one up on the pages", body = ErrorBody),
         (status = 429, description = "Locked after repeated failures, or too many attempts from this address", body = ErrorBody),
         (status = 503, description = "Too many logins under way; retry after the time given", body = ErrorBody),
         BodyRefusals,
@@ -45,11 +46,30 @@ async fn create_session(
 ) -> ApiResult<Response> {
     state.per_address(client)?;
     let outcome = match login {
-        LoginRequest::Caseworker { login, password } => {
-            state
+        LoginRequest::Caseworker {
+            login,
+            password,
+            code,
+        } => {
+            let code = zeroize::Zeroizing::new(code);
+            match state
                 .vault
-                .login_caseworker_from(&login, UserSecret::new(password), client)
+                .login_caseworker_from(&login, UserSecret::new(password), &code, client)
                 .await
+            {
+                // Setting a second factor up is done on the pages (a QR
+                // code to scan); the session that login opened ends here.
+                Ok(o) if o.second_factor == SecondFactorStage::SetupRequired => {
+                    if let Ok(s) = state.vault.session_awaiting_second_factor(&o.token) {
+                        state.vault.logout(&s);
+                    }
+                    return Err(VaultError::Forbidden(
+                        "no second factor set up: log in once on the pages at /pro to set one up",
+                    )
+                    .into());
+                }
+                other => other,
+            }
         }
         LoginRequest::Beneficiary { identifier, secret } => {
             state
@@ -122,13 +142,31 @@ async fn enroll(
 ) -> ApiResult<(StatusCode, Json<CaseworkerEnrolled>)> {
     // Code guessing costs a journal write each: limited like logins.
     state.per_address(client)?;
-    let caseworker_id = state
+    let activated = state
         .vault
         .enroll_caseworker(&e.code, UserSecret::new(e.password))
         .await?;
+    let secret = &activated.second_factor.secret;
+    let login = state
+        .vault
+        .caseworker_login(activated.caseworker_id)
+        .unwrap_or_default();
     Ok((
         StatusCode::CREATED,
-        Json(CaseworkerEnrolled { caseworker_id }),
+        Json(CaseworkerEnrolled {
+            caseworker_id: activated.caseworker_id,
+            second_factor_secret: secret.to_base32().to_string(),
+            second_factor_uri: secret
+                .otpauth_uri("Coffre", &login)
+                .map(|u| u.to_string())
+                .unwrap_or_default(),
+            recovery_codes: activated
+                .second_factor
+                .recovery_codes
+                .iter()
+                .map(|c| c.to_string())
+                .collect(),
+        }),
     ))
 }
 

@@ -265,16 +265,26 @@ async fn errors_are_json_with_codes_and_headers_are_set() {
 async fn cookie_sessions_need_the_csrf_token() {
     let (state, _dir) = state().await;
     let created = state.vault.create_structure("CCAS", "admin").await.unwrap();
-    state
+    let activated = state
         .vault
         .enroll_caseworker(&created.enrollment_code, "mot-de-passe-admin".into())
         .await
         .unwrap();
-    let login = Request::post("/api/v1/sessions")
+    // Without the second factor's code, the password alone is refused.
+    let no_code = Request::post("/api/v1/sessions")
         .header("content-type", "application/json")
         .body(Body::from(
             r#"{"kind":"caseworker","login":"admin","password":"mot-de-passe-admin"}"#,
         ))
+        .unwrap();
+    let (s, _, _) = send(&state, no_code).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let login = Request::post("/api/v1/sessions")
+        .header("content-type", "application/json")
+        .body(Body::from(format!(
+            r#"{{"kind":"caseworker","login":"admin","password":"mot-de-passe-admin","code":"{}"}}"#,
+            activated.second_factor.recovery_codes[0].as_str()
+        )))
         .unwrap();
     let (s, h, body) = send(&state, login).await;
     assert_eq!(s, StatusCode::CREATED);

@@ -286,8 +286,14 @@ fn print_demo(l: &coffre_web::demo::DemoLogins, bound: std::net::SocketAddr) -> 
     }
     writeln!(
         out,
-        "Caseworker of {} (API only for now): login {}, password \"{}\"",
+        "Caseworker of {} at http://{bound}/pro: login {}, password \"{}\";",
         l.structure, l.caseworker_login, l.caseworker_password
+    )?;
+    writeln!(
+        out,
+        "  second factor: add the key {} to an authenticator app, or use one of these codes once each: {}",
+        l.caseworker_otp_secret,
+        l.caseworker_recovery_codes.join(" ")
     )?;
     out.flush()?;
     Ok(())

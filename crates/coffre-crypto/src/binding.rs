@@ -49,6 +49,11 @@ impl Binding {
         Self::new(4).with(name.as_bytes())
     }
 
+    /// A caseworker's second-factor secret, wrapped to their own identity.
+    pub fn second_factor(principal: PrincipalId) -> Self {
+        Self::new(5).with(principal.as_bytes())
+    }
+
     pub(crate) fn as_bytes(&self) -> &[u8] {
         &self.0
     }

@@ -18,6 +18,7 @@
 //!   listing instead of one X25519 unwrap per document).
 //! - [`metadata`]: the keys that protect the metadata store: a per-person
 //!   key sealing one vault's records, a key authenticating the others.
+//! - [`otp`]: the one-time codes of a caseworker's second factor (TOTP).
 //! - [`audit`]: canonical journal entries, the hash chain, signed checkpoints,
 //!   and the audit export format ([`audit::export`]).
 //! - [`archive`]: age-encrypted archives (audit exports, metadata backups)
@@ -44,6 +45,7 @@ mod keys;
 pub mod listing;
 pub mod metadata;
 pub mod object;
+pub mod otp;
 pub mod root;
 pub mod wrap;
 

@@ -26,6 +26,7 @@ pub use crate::binding::Binding;
 
 const KIND_DEK: u8 = 1;
 const KIND_IDENTITY: u8 = 2;
+const KIND_OTP: u8 = 3;
 
 /// Inside the age envelope: `SHA-256(binding) ‖ kind ‖ secret`. age
 /// authenticates its payload, so the binding cannot be altered.
@@ -94,6 +95,26 @@ pub fn wrap_identity(identity: &Identity, to: &Recipient, binding: &Binding) -> 
 /// Opens an identity wrapped by [`wrap_identity`].
 pub fn unwrap_identity(wrapped: &[u8], with: &Identity, binding: &Binding) -> Result<Identity> {
     Identity::from_secret_text(&age_unwrap(wrapped, KIND_IDENTITY, with, binding)?)
+}
+
+/// Wraps a second-factor secret to its caseworker's own identity: only
+/// their password (which opens that identity) lets the server check a
+/// code, so a copy of the disks and the root key yields no codes.
+pub fn wrap_otp_secret(
+    secret: &crate::otp::OtpSecret,
+    to: &Recipient,
+    binding: &Binding,
+) -> Result<Vec<u8>> {
+    age_wrap(secret.expose(), KIND_OTP, to, binding)
+}
+
+/// Opens a secret wrapped by [`wrap_otp_secret`].
+pub fn unwrap_otp_secret(
+    wrapped: &[u8],
+    with: &Identity,
+    binding: &Binding,
+) -> Result<crate::otp::OtpSecret> {
+    crate::otp::OtpSecret::from_slice(&age_unwrap(wrapped, KIND_OTP, with, binding)?)
 }
 
 /// A 256-bit bearer secret: a share link's, or a one-time enrolment code's.

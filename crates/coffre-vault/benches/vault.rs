@@ -61,14 +61,22 @@ async fn run() {
     .await
     .unwrap();
     let s = v.create_structure("CCAS", "admin").await.unwrap();
-    v.enroll_caseworker(
-        &s.enrollment_code,
-        UserSecret::from("mot-de-passe-du-travailleur"),
-    )
-    .await
-    .unwrap();
+    let a = v
+        .enroll_caseworker(
+            &s.enrollment_code,
+            UserSecret::from("mot-de-passe-du-travailleur"),
+        )
+        .await
+        .unwrap();
+    // Each login here uses one of the recovery codes (an app's code is
+    // accepted once per 30 seconds).
+    let mut codes = a.second_factor.recovery_codes.into_iter();
     let t = v
-        .login_caseworker("admin", UserSecret::from("mot-de-passe-du-travailleur"))
+        .login_caseworker(
+            "admin",
+            UserSecret::from("mot-de-passe-du-travailleur"),
+            &codes.next().unwrap(),
+        )
         .await
         .unwrap();
     let cw = v.session(&t.token).unwrap();
@@ -144,7 +152,11 @@ async fn run() {
     let mut times = Vec::new();
     for _ in 0..5 {
         let t = v
-            .login_caseworker("admin", UserSecret::from("mot-de-passe-du-travailleur"))
+            .login_caseworker(
+                "admin",
+                UserSecret::from("mot-de-passe-du-travailleur"),
+                &codes.next().unwrap(),
+            )
             .await
             .unwrap();
         let fresh = v.session(&t.token).unwrap();

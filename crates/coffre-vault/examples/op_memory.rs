@@ -48,14 +48,19 @@ fn main() {
     scratch::runtime().block_on(async {
         let (_dir, v) = scratch::vault().await;
         let s = v.create_structure("CCAS", "admin").await.unwrap();
-        v.enroll_caseworker(
-            &s.enrollment_code,
-            UserSecret::new("mot-de-passe-agent".into()),
-        )
-        .await
-        .unwrap();
+        let a = v
+            .enroll_caseworker(
+                &s.enrollment_code,
+                UserSecret::new("mot-de-passe-agent".into()),
+            )
+            .await
+            .unwrap();
         let cw = v
-            .login_caseworker("admin", UserSecret::new("mot-de-passe-agent".into()))
+            .login_caseworker(
+                "admin",
+                UserSecret::new("mot-de-passe-agent".into()),
+                &a.second_factor.recovery_codes[0],
+            )
             .await
             .unwrap();
         let cw = v.session(&cw.token).unwrap();

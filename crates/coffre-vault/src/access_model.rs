@@ -499,7 +499,7 @@ impl Harness {
     async fn login_caseworker(&self, cw: usize) -> Result<Arc<Session>, String> {
         let out = self
             .vault
-            .login_caseworker(&format!("cw{cw}"), UserSecret::from(PASSWORD))
+            .login_cw(&format!("cw{cw}"), PASSWORD)
             .await
             .map_err(|e| format!("caseworker login: {e}"))?;
         self.vault.session(&out.token).map_err(|e| e.to_string())
@@ -542,7 +542,7 @@ impl Harness {
                     )
                     .await
                     .map_err(|e| format!("structure: {e}"))?;
-                v.enroll_caseworker(&s.enrollment_code, UserSecret::from(PASSWORD))
+                v.activate(&s.enrollment_code, PASSWORD)
                     .await
                     .map_err(|e| format!("enroll admin: {e}"))?;
                 self.m.structures.push(MStructure { id: s.structure_id });
@@ -571,7 +571,7 @@ impl Harness {
                     .await;
                 expect("invite", &res, self.m.caseworkers[cw].admin)?;
                 if let Ok((id, code)) = res {
-                    v.enroll_caseworker(&code, UserSecret::from(PASSWORD))
+                    v.activate(&code, PASSWORD)
                         .await
                         .map_err(|e| format!("enroll: {e}"))?;
                     self.m.caseworkers.push(MCaseworker {
@@ -1072,10 +1072,7 @@ impl Harness {
                     return Ok(());
                 };
                 if !self.m.caseworkers[c].active {
-                    let res = v
-                        .login_caseworker(&format!("cw{c}"), UserSecret::from(PASSWORD))
-                        .await
-                        .map(|_| ());
+                    let res = v.login_cw(&format!("cw{c}"), PASSWORD).await.map(|_| ());
                     return expect("login of a deactivated caseworker", &res, false);
                 }
                 // Rotates the structure's key when an operator's

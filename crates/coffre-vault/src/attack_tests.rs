@@ -50,26 +50,19 @@ async fn vault() -> (Vault, RootKeyRing, tempfile::TempDir) {
 }
 
 async fn login(v: &Vault, login: &str) -> Arc<Session> {
-    let t = v
-        .login_caseworker(login, UserSecret::from(PASSWORD))
-        .await
-        .unwrap();
+    let t = v.login_cw(login, PASSWORD).await.unwrap();
     v.session(&t.token).unwrap()
 }
 
 async fn structure(v: &Vault, admin: &str) -> (PrincipalId, Arc<Session>) {
     let s = v.create_structure("S", admin).await.unwrap();
-    v.enroll_caseworker(&s.enrollment_code, UserSecret::from(PASSWORD))
-        .await
-        .unwrap();
+    v.activate(&s.enrollment_code, PASSWORD).await.unwrap();
     (s.structure_id, login(v, admin).await)
 }
 
 async fn member(v: &Vault, admin: &Session, s: PrincipalId, name: &str) -> Arc<Session> {
     let (_, code) = v.invite_caseworker(admin, s, name, false).await.unwrap();
-    v.enroll_caseworker(&code, UserSecret::from(PASSWORD))
-        .await
-        .unwrap();
+    v.activate(&code, PASSWORD).await.unwrap();
     login(v, name).await
 }
 
@@ -182,11 +175,7 @@ async fn a_departed_caseworker_keeps_nothing() {
     ));
     // Her session ends at once; she cannot log in again.
     assert!(!v.session_is_live(&leaving));
-    assert!(
-        v.login_caseworker("julie", UserSecret::from(PASSWORD))
-            .await
-            .is_err()
-    );
+    assert!(v.login_cw("julie", PASSWORD).await.is_err());
     // The structure's key was rotated: what she held opens nothing.
     let after = v
         .upload(
@@ -223,11 +212,7 @@ async fn a_departed_caseworker_keeps_nothing() {
         assert!(v.download(&admin, id).await.is_ok());
     }
     // The invitation that carried the old key is cancelled.
-    assert!(
-        v.enroll_caseworker(&pending_code, UserSecret::from(PASSWORD))
-            .await
-            .is_err()
-    );
+    assert!(v.activate(&pending_code, PASSWORD).await.is_err());
     // A fresh invitation works, and its caseworker reads.
     let paul = member(&v, &admin, s, "paul2").await;
     assert!(v.download(&paul, after.document_id).await.is_ok());
@@ -254,11 +239,7 @@ async fn an_operator_deactivation_rotates_at_the_next_login() {
     assert!(!v.session_is_live(&leaving));
     assert!(v.structure(s).unwrap().rotation_due);
     // They were all cancelled, whoever keeps a copy.
-    assert!(
-        v.enroll_caseworker(&code, UserSecret::from(PASSWORD))
-            .await
-            .is_err()
-    );
+    assert!(v.activate(&code, PASSWORD).await.is_err());
     // The operator holds no structure key: until a member logs in, the
     // wraps are still to the old key.
     assert!(opens_anything(&v, &old, s, b));
@@ -292,12 +273,7 @@ async fn a_login_racing_its_deactivation_keeps_nothing() {
         let mut logins = tokio::task::JoinSet::new();
         for _ in 0..4 {
             let (v, name) = (v.clone(), name.clone());
-            logins.spawn(async move {
-                v.login_caseworker(&name, UserSecret::from(PASSWORD))
-                    .await
-                    .ok()
-                    .map(|o| o.token)
-            });
+            logins.spawn(async move { v.login_cw(&name, PASSWORD).await.ok().map(|o| o.token) });
         }
         let admin_now = login(&v, "admin").await;
         v.deactivate_caseworker(&admin_now, leaving.principal.id())
@@ -311,11 +287,7 @@ async fn a_login_racing_its_deactivation_keeps_nothing() {
                 );
             }
         }
-        assert!(
-            v.login_caseworker(&name, UserSecret::from(PASSWORD))
-                .await
-                .is_err()
-        );
+        assert!(v.login_cw(&name, PASSWORD).await.is_err());
     }
 }
 

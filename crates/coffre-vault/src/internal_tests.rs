@@ -39,13 +39,8 @@ async fn vault() -> (Vault, Arc<dyn ObjectStore>, tempfile::TempDir) {
 
 async fn structure(v: &Vault, admin: &str) -> (PrincipalId, Arc<Session>) {
     let s = v.create_structure("S", admin).await.unwrap();
-    v.enroll_caseworker(&s.enrollment_code, UserSecret::from(PASSWORD))
-        .await
-        .unwrap();
-    let t = v
-        .login_caseworker(admin, UserSecret::from(PASSWORD))
-        .await
-        .unwrap();
+    v.activate(&s.enrollment_code, PASSWORD).await.unwrap();
+    let t = v.login_cw(admin, PASSWORD).await.unwrap();
     (s.structure_id, v.session(&t.token).unwrap())
 }
 
@@ -729,8 +724,7 @@ async fn unknown_identifiers_cost_a_secret_check() {
         ));
     }
     assert!(matches!(
-        v.login_caseworker("inconnu", UserSecret::from(PASSWORD))
-            .await,
+        v.login_cw("inconnu", PASSWORD).await,
         Err(VaultError::Unauthenticated)
     ));
     assert_eq!(runs(), 4);

@@ -41,6 +41,8 @@ mod principals;
 mod records;
 mod session;
 mod shares;
+#[cfg(test)]
+mod test_otp;
 mod vault;
 
 pub use audit_export::AuditRange;
@@ -60,8 +62,9 @@ pub use maintenance::{
 };
 pub use model::{Category, Date, Permission};
 pub use principals::{
-    CaseworkerInfo, EnrolledBeneficiary, LoginOutcome, NewBeneficiary, NewGrant, RecoveryStarted,
-    SUGGESTED_WORDS, SecretProblem, StructureCreated, TRUSTEE_MEANS, Trustee, passphrase_bits,
+    CaseworkerActivated, CaseworkerInfo, EnrolledBeneficiary, LoginOutcome, NewBeneficiary,
+    NewGrant, RECOVERY_CODES, RecoveryStarted, SUGGESTED_WORDS, SecondFactorSetUp,
+    SecondFactorStage, SecretProblem, StructureCreated, TRUSTEE_MEANS, Trustee, passphrase_bits,
     suggest_passphrase,
 };
 pub use records::{GrantRecord, Notice, NoticeKind, StructureRecord};

@@ -103,6 +103,9 @@ fn token_key(token: &str) -> [u8; 32] {
 
 pub(crate) struct Sessions {
     map: Mutex<HashMap<[u8; 32], Arc<Session>>>,
+    /// Caseworkers' sessions that can only set up a second factor: kept
+    /// apart, so no lookup of an ordinary session ever finds one.
+    awaiting: Mutex<HashMap<[u8; 32], Arc<Session>>>,
     idle: Duration,
     /// However active, a session ends this long after it began.
     lifetime: Duration,
@@ -110,11 +113,16 @@ pub(crate) struct Sessions {
 
 /// Most sessions held at once; the oldest idle ones go first past it.
 const MAX_SESSIONS: usize = 100_000;
+/// Most sessions awaiting a second factor held at once.
+const MAX_AWAITING: usize = 10_000;
+/// How long a session awaiting a second factor stays idle.
+const AWAITING_IDLE: Duration = Duration::from_secs(10 * 60);
 
 impl Sessions {
     pub fn new(idle: Duration, lifetime: Duration) -> Self {
         Self {
             map: Mutex::new(HashMap::new()),
+            awaiting: Mutex::new(HashMap::new()),
             idle,
             lifetime,
         }
@@ -149,9 +157,65 @@ impl Sessions {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Registers a session under a token (only its hash is kept).
-    pub fn insert(
+    fn lock_awaiting(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Arc<Session>>> {
+        self.awaiting
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Registers a session that can only set up a second factor.
+    pub fn insert_awaiting(
         &self,
+        token: &str,
+        principal: Principal,
+        identity: Identity,
+        structure_identity: Option<Identity>,
+    ) -> Arc<Session> {
+        let s = Self::build(token, principal, identity, structure_identity);
+        // Ten minutes to scan a code and type one.
+        s.shorten_idle(AWAITING_IDLE);
+        let mut map = self.lock_awaiting();
+        if map.len() >= MAX_AWAITING {
+            map.retain(|_, s| self.live(s));
+        }
+        map.insert(s.key, s.clone());
+        s
+    }
+
+    /// A session awaiting its second factor, by token.
+    pub fn get_awaiting(&self, token: &str) -> Result<Arc<Session>> {
+        let key = token_key(token);
+        let mut map = self.lock_awaiting();
+        let s = map.get(&key).cloned().ok_or(VaultError::Unauthenticated)?;
+        if !self.live(&s) {
+            map.remove(&key);
+            return Err(VaultError::Unauthenticated);
+        }
+        Ok(s)
+    }
+
+    /// Whether this session is awaiting its second factor still.
+    pub fn awaiting(&self, session: &Session) -> bool {
+        self.lock_awaiting()
+            .get(&session.key)
+            .is_some_and(|s| self.live(s))
+    }
+
+    /// A session whose second factor is now set up becomes an ordinary one.
+    pub fn promote(&self, session: &Session) {
+        let Some(s) = self.lock_awaiting().remove(&session.key) else {
+            return;
+        };
+        s.idle_limit_ms
+            .store(0, std::sync::atomic::Ordering::Relaxed);
+        let mut map = self.lock();
+        if map.len() >= MAX_SESSIONS {
+            map.retain(|_, s| self.live(s));
+        }
+        map.insert(s.key, s);
+    }
+
+    fn build(
         token: &str,
         principal: Principal,
         identity: Identity,
@@ -159,7 +223,7 @@ impl Sessions {
     ) -> Arc<Session> {
         let key = token_key(token);
         let now = Instant::now();
-        let s = Arc::new(Session {
+        Arc::new(Session {
             principal,
             identity,
             structure_identity: RwLock::new(structure_identity.map(Arc::new)),
@@ -169,7 +233,19 @@ impl Sessions {
             failures_to_tell: std::sync::atomic::AtomicU32::new(0),
             previous_login_ms: std::sync::atomic::AtomicI64::new(0),
             key,
-        });
+        })
+    }
+
+    /// Registers a session under a token (only its hash is kept).
+    pub fn insert(
+        &self,
+        token: &str,
+        principal: Principal,
+        identity: Identity,
+        structure_identity: Option<Identity>,
+    ) -> Arc<Session> {
+        let s = Self::build(token, principal, identity, structure_identity);
+        let key = s.key;
         let mut map = self.lock();
         if map.len() >= MAX_SESSIONS {
             map.retain(|_, s| self.live(s));
@@ -199,11 +275,13 @@ impl Sessions {
 
     pub fn remove(&self, session: &Session) {
         self.lock().remove(&session.key);
+        self.lock_awaiting().remove(&session.key);
     }
 
     /// Ends every session of a principal (deactivation, erasure).
     pub fn remove_principal(&self, id: PrincipalId) {
         self.lock().retain(|_, s| s.principal.id() != id);
+        self.lock_awaiting().retain(|_, s| s.principal.id() != id);
     }
 
     /// Ends every session of this session's principal but this one.
@@ -215,6 +293,7 @@ impl Sessions {
 
     pub fn sweep(&self) {
         self.lock().retain(|_, s| self.live(s));
+        self.lock_awaiting().retain(|_, s| self.live(s));
     }
 
     /// Gives every session of a structure's caseworkers its new key.

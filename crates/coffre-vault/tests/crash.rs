@@ -81,11 +81,16 @@ fn child_setup(dir: &Path) {
     rt().block_on(async {
         let (v, _) = open(dir).await;
         let s = v.create_structure("CCAS", "admin").await.unwrap();
-        v.enroll_caseworker(&s.enrollment_code, UserSecret::from(PASSWORD))
+        let a = v
+            .enroll_caseworker(&s.enrollment_code, UserSecret::from(PASSWORD))
             .await
             .unwrap();
         let t = v
-            .login_caseworker("admin", UserSecret::from(PASSWORD))
+            .login_caseworker(
+                "admin",
+                UserSecret::from(PASSWORD),
+                &a.second_factor.recovery_codes[0],
+            )
             .await
             .unwrap();
         let cw = v.session(&t.token).unwrap();

@@ -78,23 +78,16 @@ async fn rotation_interrupted_then_run_again() {
     assert!(w.vault.rotate_root(&file).await.is_err());
     assert_eq!(*file.saved.lock().unwrap(), vec![1, 2]);
     assert_eq!(w.vault.status().unwrap().root_key_versions, vec![1, 2]);
-    let everyone = |w: &World| {
-        let v = w.vault.clone();
-        let marie = w.id("marie");
-        async move {
-            v.login_caseworker("julie", UserSecret::from(PASSWORD))
-                .await
-                .unwrap();
-            v.login_caseworker("admin.lyon", UserSecret::from(PASSWORD))
-                .await
-                .unwrap();
-            let out = v
-                .login_beneficiary(&marie, UserSecret::from("482913"))
-                .await
-                .unwrap();
-            v.session(&out.token).unwrap()
-        }
-    };
+    async fn everyone(w: &World) -> std::sync::Arc<coffre_vault::Session> {
+        w.login_cw("julie", PASSWORD).await.unwrap();
+        w.login_cw("admin.lyon", PASSWORD).await.unwrap();
+        let out = w
+            .vault
+            .login_beneficiary(&w.id("marie"), UserSecret::from("482913"))
+            .await
+            .unwrap();
+        w.vault.session(&out.token).unwrap()
+    }
     let me = everyone(&w).await;
     assert_eq!(
         collect(w.vault.download(&me, d.document_id).await.unwrap().1)
@@ -428,6 +421,8 @@ async fn gc_and_scrub_leave_an_upload_in_flight_alone() {
         dir,
         root: RootKeyRing::generate().unwrap(),
         identifiers: Default::default(),
+        clock: coffre_vault::Clock::system(),
+        otps: Default::default(),
     };
     let (_, admin) = structure(&w, "CCAS", "a1").await;
     let (b, me) = beneficiary(&w, &admin, "marie", "482913", &[], false).await;

@@ -38,8 +38,7 @@ async fn structures_and_caseworkers() {
             .await,
         Err(VaultError::Invalid(_))
     ));
-    w.vault
-        .enroll_caseworker(&s.enrollment_code, UserSecret::from(PASSWORD))
+    w.activate("admin.lyon", &s.enrollment_code, PASSWORD)
         .await
         .unwrap();
     // A code works once.
@@ -53,11 +52,7 @@ async fn structures_and_caseworkers() {
         w.vault.create_structure("Autre", "ADMIN.lyon ").await,
         Err(VaultError::Conflict(_))
     ));
-    let admin = w
-        .vault
-        .login_caseworker("admin.lyon", UserSecret::from(PASSWORD))
-        .await
-        .unwrap();
+    let admin = w.login_cw("admin.lyon", PASSWORD).await.unwrap();
     let admin = w.vault.session(&admin.token).unwrap();
     let cw = caseworker(&w, &admin, s.structure_id, "julie").await;
     // Only an admin invites.
@@ -68,9 +63,7 @@ async fn structures_and_caseworkers() {
         Err(VaultError::Forbidden(_))
     ));
     assert!(matches!(
-        w.vault
-            .login_caseworker("julie", UserSecret::from("mauvais-mot-de-passe"))
-            .await,
+        w.login_cw("julie", "mauvais-mot-de-passe").await,
         Err(VaultError::Unauthenticated)
     ));
     // Deactivation: the caseworker can no longer log in; the structure keeps working.
@@ -79,12 +72,7 @@ async fn structures_and_caseworkers() {
         _ => unreachable!(),
     };
     w.vault.deactivate_caseworker(&admin, julie).await.unwrap();
-    assert!(
-        w.vault
-            .login_caseworker("julie", UserSecret::from(PASSWORD))
-            .await
-            .is_err()
-    );
+    assert!(w.login_cw("julie", PASSWORD).await.is_err());
     assert_eq!(w.vault.structures().unwrap().len(), 1);
 }
 
@@ -1211,15 +1199,10 @@ async fn idle_sessions_and_old_codes_expire() {
     };
     let w = world_with(limits).await;
     let s = w.vault.create_structure("CCAS", "admin").await.unwrap();
-    w.vault
-        .enroll_caseworker(&s.enrollment_code, UserSecret::from(PASSWORD))
+    w.activate("admin", &s.enrollment_code, PASSWORD)
         .await
         .unwrap();
-    let out = w
-        .vault
-        .login_caseworker("admin", UserSecret::from(PASSWORD))
-        .await
-        .unwrap();
+    let out = w.login_cw("admin", PASSWORD).await.unwrap();
     let admin = w.vault.session(&out.token).unwrap();
     let (_, code) = w
         .vault
@@ -1243,15 +1226,10 @@ async fn idle_sessions_and_old_codes_expire() {
     .await;
     let s2 = lived.vault.create_structure("CCAS", "admin").await.unwrap();
     lived
-        .vault
-        .enroll_caseworker(&s2.enrollment_code, UserSecret::from(PASSWORD))
+        .activate("admin", &s2.enrollment_code, PASSWORD)
         .await
         .unwrap();
-    let busy = lived
-        .vault
-        .login_caseworker("admin", UserSecret::from(PASSWORD))
-        .await
-        .unwrap();
+    let busy = lived.login_cw("admin", PASSWORD).await.unwrap();
     let started = std::time::Instant::now();
     while started.elapsed() < Duration::from_millis(900) {
         assert!(lived.vault.session(&busy.token).is_ok());

@@ -32,6 +32,8 @@ pub struct Ctx {
     pub path_q: String,
     /// The other languages, `(code, name in that language)`.
     pub languages: Vec<(&'static str, &'static str)>,
+    /// A page of the desk (`/pro`): its menu, its logout.
+    pub pro: bool,
 }
 
 impl Ctx {
@@ -61,6 +63,7 @@ impl Ctx {
             path: path.to_owned(),
             path_q: query_escape(path),
             languages,
+            pro: path.starts_with("/pro"),
             tr,
         }
     }
@@ -78,6 +81,22 @@ impl Ctx {
         let left = state.vault.session_time_left(&p.session).as_secs();
         c.idle_secs = left.max(1);
         c.session_note = p.tr.n("session-note", left.div_ceil(60).max(1));
+        c
+    }
+
+    /// A page of the desk, for a caseworker past their second factor.
+    pub fn caseworker(
+        cw: &crate::session::Caseworker,
+        state: &AppState,
+        title_key: &str,
+        nav: &'static str,
+    ) -> Self {
+        let mut c = Self::new(cw.tr, &cw.web, title_key, &cw.path);
+        c.csrf = Some(cw.csrf.clone());
+        c.nav = nav;
+        let left = state.vault.session_time_left(&cw.session).as_secs();
+        c.idle_secs = left.max(1);
+        c.session_note = cw.tr.n("session-note", left.div_ceil(60).max(1));
         c
     }
 

@@ -18,6 +18,10 @@ pub struct DemoLogins {
     pub structure: String,
     pub caseworker_login: String,
     pub caseworker_password: String,
+    /// The caseworker's second factor: the secret to type into an
+    /// authenticator app, and recovery codes (each works once).
+    pub caseworker_otp_secret: String,
+    pub caseworker_recovery_codes: Vec<String>,
     /// `(name, identifier, secret)` of each person.
     pub people: Vec<(String, String, String)>,
 }
@@ -73,16 +77,25 @@ pub async fn seed(vault: &Vault) -> coffre_vault::Result<DemoLogins> {
     let created = vault
         .create_structure(structure_name, "demo.accueil")
         .await?;
-    vault
+    let activated = vault
         .enroll_caseworker(
             &created.enrollment_code,
             UserSecret::new(CASEWORKER_PASSWORD.to_owned()),
         )
         .await?;
+    let mut recovery: Vec<String> = activated
+        .second_factor
+        .recovery_codes
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    // The seeding logs in with one recovery code; the others are printed.
+    let first = recovery.remove(0);
     let cw = vault
         .login_caseworker(
             "demo.accueil",
             UserSecret::new(CASEWORKER_PASSWORD.to_owned()),
+            &first,
         )
         .await?;
     let cw = vault.session(&cw.token)?;
@@ -196,6 +209,8 @@ pub async fn seed(vault: &Vault) -> coffre_vault::Result<DemoLogins> {
         structure: structure_name.into(),
         caseworker_login: "demo.accueil".into(),
         caseworker_password: CASEWORKER_PASSWORD.into(),
+        caseworker_otp_secret: activated.second_factor.secret.to_base32().to_string(),
+        caseworker_recovery_codes: recovery,
         people: vec![
             ("Marie Démo".into(), marie.identifier, MARIE_SECRET.into()),
             ("Karim Démo".into(), karim.identifier, KARIM_SECRET.into()),

@@ -6,7 +6,8 @@
 //!
 //! Map: [`session`] (cookie, CSRF, origin check), [`ctx`] (the frame of
 //! every page), [`error`] (pages for refusals), [`i18n`] (Fluent),
-//! `person/` (the person's pages, one module per page), `assets`
+//! `person/` (the person's pages, one module per page), `pro/` (the
+//! desk: caseworkers' pages under `/pro`), `assets`
 //! (stylesheet, script). Copies (photos to PDF, marks) are `coffre-copies`.
 
 #![deny(missing_debug_implementations)]
@@ -18,6 +19,7 @@ pub mod error;
 pub mod i18n;
 mod journal_words;
 mod person;
+mod pro;
 pub mod session;
 #[cfg(test)]
 mod testing;
@@ -68,6 +70,7 @@ img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none
 pub fn pages(web: WebConfig, max_body_bytes: usize) -> Router<AppState> {
     Router::new()
         .merge(person::router(max_body_bytes))
+        .merge(pro::router())
         .merge(assets::router())
         .fallback(not_found)
         .method_not_allowed_fallback(not_found)
@@ -125,11 +128,13 @@ async fn render_errors(req: Request, next: Next) -> Response {
         None => return res,
     };
     let tr = i18n::Tr::new(lang);
+    let pro = path == "/pro" || path.starts_with("/pro/");
     if let PageError::NotLoggedIn { ended } = err {
-        let to = if ended {
-            "/connexion?fin=1"
-        } else {
-            "/connexion"
+        let to = match (pro, ended) {
+            (true, true) => "/pro/connexion?fin=1",
+            (true, false) => "/pro/connexion",
+            (false, true) => "/connexion?fin=1",
+            (false, false) => "/connexion",
         };
         let mut r = Redirect::to(to).into_response();
         if ended {
@@ -152,6 +157,10 @@ async fn render_errors(req: Request, next: Next) -> Response {
         _ => tr.t(text),
     };
     let (next_href, next_key) = match &err {
+        PageError::Locked { .. } | PageError::Busy { .. } if pro => {
+            ("/pro/connexion", "err-next-login")
+        }
+        _ if pro => ("/pro", "pro-next-home"),
         PageError::Locked { .. } | PageError::Busy { .. } => ("/connexion", "err-next-login"),
         PageError::NotForCaseworkers => ("/", "err-next-home"),
         _ => ("/papiers", "err-next-papers"),
@@ -182,11 +191,15 @@ async fn render_errors(req: Request, next: Next) -> Response {
 /// The pages' cookie, deleted under both of its names (the error path
 /// does not know which one this site uses; deleting an absent cookie is
 /// harmless).
-fn cleared_cookies() -> [HeaderValue; 2] {
+fn cleared_cookies() -> [HeaderValue; 4] {
     [
         HeaderValue::from_static("coffre_page=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"),
         HeaderValue::from_static(
             "__Host-coffre_page=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0; Secure",
+        ),
+        HeaderValue::from_static("coffre_pro=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"),
+        HeaderValue::from_static(
+            "__Host-coffre_pro=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0; Secure",
         ),
     ]
 }

@@ -23,6 +23,10 @@ const COOKIE_PLAIN: &str = "coffre_page";
 /// Over TLS: a `__Host-` cookie is bound to this exact host, path `/`,
 /// and cannot be set by a sibling domain.
 const COOKIE_TLS: &str = "__Host-coffre_page";
+/// The desk's cookie (`/pro`): a caseworker's session apart from a
+/// person's, so one browser at a desk never mixes the two.
+const PRO_PLAIN: &str = "coffre_pro";
+const PRO_TLS: &str = "__Host-coffre_pro";
 /// The language chosen (not a secret).
 pub const LANG_COOKIE: &str = "coffre_lang";
 
@@ -37,6 +41,31 @@ fn cookie_name(state: &AppState) -> &'static str {
         COOKIE_TLS
     } else {
         COOKIE_PLAIN
+    }
+}
+
+fn pro_cookie_name(state: &AppState) -> &'static str {
+    if over_tls(state) { PRO_TLS } else { PRO_PLAIN }
+}
+
+/// The `Set-Cookie` value that opens a desk session.
+pub fn pro_cookie(state: &AppState, token: &str) -> Option<HeaderValue> {
+    let secure = if over_tls(state) { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!(
+        "{}={token}; HttpOnly; SameSite=Strict; Path=/{secure}",
+        pro_cookie_name(state)
+    ))
+    .ok()
+}
+
+/// The `Set-Cookie` value that deletes the desk's cookie.
+pub fn cleared_pro_cookie(state: &AppState) -> HeaderValue {
+    if over_tls(state) {
+        HeaderValue::from_static(
+            "__Host-coffre_pro=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0; Secure",
+        )
+    } else {
+        HeaderValue::from_static("coffre_pro=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0")
     }
 }
 
@@ -166,6 +195,141 @@ impl FromRequestParts<AppState> for Person {
             csrf: coffre_api::csrf_token(&token),
             session,
             id,
+            tr: Tr::new(lang_of(&parts.headers)),
+            web: crate::ctx::web_config(parts),
+            path: parts.uri.path().to_owned(),
+        })
+    }
+}
+
+/// A logged-in caseworker at the desk (`/pro`), past their second factor.
+/// A deactivated caseworker's sessions are gone from the vault: their
+/// next request lands on the login page.
+pub struct Caseworker {
+    pub session: Arc<Session>,
+    pub id: PrincipalId,
+    pub structure: PrincipalId,
+    pub admin: bool,
+    pub csrf: String,
+    pub tr: Tr,
+    pub web: Arc<crate::WebConfig>,
+    pub path: String,
+}
+
+impl std::fmt::Debug for Caseworker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Caseworker")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Caseworker {
+    /// Checks a form's CSRF token (constant time).
+    pub fn check_csrf(&self, sent: &str) -> Result<(), PageError> {
+        if bool::from(sent.as_bytes().ct_eq(self.csrf.as_bytes())) {
+            Ok(())
+        } else {
+            Err(PageError::Csrf)
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Caseworker {
+    type Rejection = PageError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if !same_origin(state, parts) {
+            return Err(PageError::OtherSite);
+        }
+        let Some(token) = cookie(&parts.headers, pro_cookie_name(state)) else {
+            return Err(PageError::NotLoggedIn { ended: false });
+        };
+        let token = Zeroizing::new(token.to_owned());
+        let session = state
+            .vault
+            .session(&token)
+            .map_err(|_| PageError::NotLoggedIn { ended: true })?;
+        let Principal::Caseworker {
+            id,
+            structure,
+            admin,
+        } = session.principal
+        else {
+            return Err(PageError::NotLoggedIn { ended: true });
+        };
+        state
+            .per_account(id)
+            .map_err(|_| PageError::TooManyRequests)?;
+        Ok(Caseworker {
+            csrf: coffre_api::csrf_token(&token),
+            session,
+            id,
+            structure,
+            admin,
+            tr: Tr::new(lang_of(&parts.headers)),
+            web: crate::ctx::web_config(parts),
+            path: parts.uri.path().to_owned(),
+        })
+    }
+}
+
+/// A caseworker whose login opened a session that can only set up a
+/// second factor (theirs was reset).
+pub struct SettingUp {
+    pub session: Arc<Session>,
+    pub login: String,
+    pub csrf: String,
+    pub tr: Tr,
+    pub web: Arc<crate::WebConfig>,
+    pub path: String,
+}
+
+impl std::fmt::Debug for SettingUp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SettingUp").finish_non_exhaustive()
+    }
+}
+
+impl SettingUp {
+    pub fn check_csrf(&self, sent: &str) -> Result<(), PageError> {
+        if bool::from(sent.as_bytes().ct_eq(self.csrf.as_bytes())) {
+            Ok(())
+        } else {
+            Err(PageError::Csrf)
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for SettingUp {
+    type Rejection = PageError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if !same_origin(state, parts) {
+            return Err(PageError::OtherSite);
+        }
+        let Some(token) = cookie(&parts.headers, pro_cookie_name(state)) else {
+            return Err(PageError::NotLoggedIn { ended: false });
+        };
+        let token = Zeroizing::new(token.to_owned());
+        let session = state
+            .vault
+            .session_awaiting_second_factor(&token)
+            .map_err(|_| PageError::NotLoggedIn { ended: true })?;
+        let login = state
+            .vault
+            .caseworker_login(session.principal.id())
+            .unwrap_or_default();
+        Ok(SettingUp {
+            csrf: coffre_api::csrf_token(&token),
+            session,
+            login,
             tr: Tr::new(lang_of(&parts.headers)),
             web: crate::ctx::web_config(parts),
             path: parts.uri.path().to_owned(),

@@ -512,6 +512,7 @@ async fn a_caseworker_session_opens_no_person_page() {
         .login_caseworker(
             &s.logins.caseworker_login,
             coffre_crypto::UserSecret::new(s.logins.caseworker_password.clone()),
+            &s.logins.caseworker_recovery_codes[0],
         )
         .await
         .unwrap();
@@ -1022,4 +1023,317 @@ async fn the_qr_code_gives_the_copy_once_and_others_cannot_show_my_papers() {
         assert_eq!(a.status, StatusCode::NOT_FOUND, "{path}: {}", a.body);
     }
     assert!(s.state.vault.counter_links(&session).unwrap().is_empty());
+}
+
+// ---------------------------------------------------------------------
+// The desk (`/pro`).
+
+/// The address of the link whose text holds `text`.
+fn link_to(html: &str, text: &str) -> String {
+    let doc = Html::parse_document(html);
+    doc.select(&sel("a"))
+        .find(|a| a.text().collect::<String>().contains(text))
+        .and_then(|a| a.value().attr("href").map(str::to_owned))
+        .unwrap_or_else(|| panic!("no link to {text}"))
+}
+
+impl Site {
+    /// Logs a caseworker in at the desk; their cookie (or the answer).
+    async fn pro_login(&self, login: &str, password: &str, code: &str) -> Result<String, Answer> {
+        let a = self
+            .post(
+                "/pro/connexion",
+                None,
+                &[("login", login), ("password", password), ("code", code)],
+            )
+            .await;
+        if a.status != StatusCode::SEE_OTHER {
+            return Err(a);
+        }
+        let set = a.headers.get(header::SET_COOKIE).unwrap().to_str().unwrap();
+        assert!(
+            set.starts_with("coffre_pro=")
+                && set.contains("HttpOnly")
+                && set.contains("SameSite=Strict"),
+            "{set}"
+        );
+        Ok(set.split(';').next().unwrap().to_owned())
+    }
+
+    /// The demonstration's caseworker, logged in with recovery code `n`.
+    async fn desk(&self, n: usize) -> String {
+        let l = &self.logins;
+        self.pro_login(
+            &l.caseworker_login,
+            &l.caseworker_password,
+            &l.caseworker_recovery_codes[n],
+        )
+        .await
+        .unwrap_or_else(|a| panic!("{} {}", a.status, a.body))
+    }
+
+    /// A second structure's admin, activated on the page, logged in.
+    async fn other_structure(&self) -> String {
+        let created = self
+            .state
+            .vault
+            .create_structure("Relais Solidarité", "admin.relais")
+            .await
+            .unwrap();
+        let page = self.get("/pro/activer", None).await;
+        check_page("/pro/activer", &page.body);
+        let a = self
+            .post(
+                "/pro/activer",
+                None,
+                &[
+                    ("code", created.enrollment_code.as_str()),
+                    ("password", "mot-de-passe-du-relais"),
+                    ("password2", "mot-de-passe-du-relais"),
+                ],
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+        check_page("/pro/activer (done)", &a.body);
+        // The second factor is shown once: a QR code, the key, the codes.
+        let doc = Html::parse_document(&a.body);
+        assert!(doc.select(&sel("img.qr")).count() == 1);
+        let codes: Vec<String> = doc
+            .select(&sel(".codes code"))
+            .map(|c| c.text().collect())
+            .collect();
+        assert_eq!(codes.len(), coffre_vault::RECOVERY_CODES);
+        self.pro_login("admin.relais", "mot-de-passe-du-relais", &codes[0])
+            .await
+            .unwrap_or_else(|a| panic!("{}", a.body))
+    }
+}
+
+#[tokio::test]
+async fn the_desk_pages_are_well_formed_and_need_the_second_factor() {
+    let s = site().await;
+    let login = s.get("/pro/connexion", None).await;
+    assert_eq!(login.status, StatusCode::OK);
+    let title = check_page("/pro/connexion", &login.body);
+    assert!(login.body.contains("autocomplete=\"one-time-code\""));
+    // Without a session: to the desk's login page.
+    let a = s.get("/pro", None).await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER);
+    assert_eq!(a.location(), "/pro/connexion");
+    // A password alone, or with a wrong code: refused, one message, no
+    // cookie.
+    let l = &s.logins;
+    for code in ["", "123456", "abcde-fghjk"] {
+        let a = s
+            .pro_login(&l.caseworker_login, &l.caseworker_password, code)
+            .await
+            .unwrap_err();
+        assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+        assert!(a.headers.get(header::SET_COOKIE).is_none());
+        assert!(
+            a.body.contains("mot de passe ou code incorrect"),
+            "{}",
+            a.body
+        );
+        check_page("/pro/connexion (refused)", &a.body);
+    }
+    let cookie = s.desk(0).await;
+    // A recovery code works once.
+    assert!(
+        s.pro_login(
+            &l.caseworker_login,
+            &l.caseworker_password,
+            &l.caseworker_recovery_codes[0]
+        )
+        .await
+        .is_err()
+    );
+    let home = s.get("/pro", Some(&cookie)).await;
+    assert_eq!(home.status, StatusCode::OK);
+    let home_title = check_page("/pro", &home.body);
+    assert_ne!(title, home_title);
+    assert!(home.body.contains("Marie Démo") && home.body.contains("Karim Démo"));
+    assert_eq!(home.headers[header::CACHE_CONTROL], "no-store");
+    // The search finds by name, accents or not.
+    let found = s.get("/pro?q=karim", Some(&cookie)).await;
+    assert!(found.body.contains("Karim Démo") && !found.body.contains("Marie Démo"));
+    let found = s.get("/pro?q=DEMO", Some(&cookie)).await;
+    assert!(found.body.contains("2 personnes"), "{}", found.body);
+    // Marie's file: what the structure may do, category by category, and
+    // the papers it may see.
+    let marie = link_to(&home.body, "Marie Démo");
+    let file = s.get(&marie, Some(&cookie)).await;
+    assert_eq!(file.status, StatusCode::OK, "{}", file.body);
+    let file_title = check_page(&marie, &file.body);
+    assert_ne!(file_title, home_title);
+    assert!(
+        file.body.contains("Voir et ajouter, jusqu"),
+        "{}",
+        file.body
+    );
+    assert!(file.body.contains("Pas d&#39;accès"), "{}", file.body);
+    assert!(file.body.contains("Carte d&#39;identité"), "{}", file.body);
+    // Karim gave this structure nothing: every category says so, and no
+    // paper is listed (nor a refused listing written to his journal).
+    let karim = s
+        .get(&link_to(&home.body, "Karim Démo"), Some(&cookie))
+        .await;
+    assert_eq!(karim.body.matches("Pas d&#39;accès").count(), 9);
+    assert!(karim.body.contains("aucune catégorie"));
+    // The person's own journal says the desk looked.
+    let person = s.login(0, "telephone").await;
+    let journal = s.get("/journal", Some(&person)).await;
+    assert!(
+        journal.body.contains("CCAS de Démo-sur-Loire"),
+        "{}",
+        journal.body
+    );
+    // The person's cookie opens no desk page, the desk's no person page.
+    let a = s.get("/pro", Some(&person)).await;
+    assert_eq!(a.location(), "/pro/connexion");
+    let a = s.get("/papiers", Some(&cookie)).await;
+    assert_eq!(a.location(), "/connexion");
+}
+
+#[tokio::test]
+async fn another_structure_sees_nobody_of_this_one() {
+    let s = site().await;
+    let ours = s.desk(1).await;
+    let home = s.get("/pro", Some(&ours)).await;
+    let marie = link_to(&home.body, "Marie Démo");
+    let theirs = s.other_structure().await;
+    let home = s.get("/pro", Some(&theirs)).await;
+    assert_eq!(home.status, StatusCode::OK);
+    assert!(!home.body.contains("Marie") && !home.body.contains("Karim"));
+    assert!(home.body.contains("Aucune personne"), "{}", home.body);
+    // Knowing her address changes nothing: the same page as a made-up one.
+    let a = s.get(&marie, Some(&theirs)).await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND);
+    assert!(!a.body.contains("Marie"));
+    let made_up = s
+        .get(
+            &format!(
+                "/pro/personnes/{}",
+                coffre_crypto::PrincipalId::random().unwrap()
+            ),
+            Some(&theirs),
+        )
+        .await;
+    assert_eq!(made_up.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_deactivated_caseworker_is_out_at_once_and_a_reset_factor_is_set_up_again() {
+    let s = site().await;
+    let admin = s.desk(2).await;
+    let admin_session = s
+        .state
+        .vault
+        .session(admin.trim_start_matches("coffre_pro="))
+        .unwrap();
+    let sid = admin_session.principal.structure().unwrap();
+    let (julie_id, code) = s
+        .state
+        .vault
+        .invite_caseworker(&admin_session, sid, "julie", false)
+        .await
+        .unwrap();
+    let a = s
+        .state
+        .vault
+        .enroll_caseworker(
+            &code,
+            coffre_crypto::UserSecret::from("mot-de-passe-de-julie"),
+        )
+        .await
+        .unwrap();
+    let julie = s
+        .pro_login(
+            "julie",
+            "mot-de-passe-de-julie",
+            &a.second_factor.recovery_codes[0],
+        )
+        .await
+        .unwrap_or_else(|a| panic!("{}", a.body));
+    assert_eq!(s.get("/pro", Some(&julie)).await.status, StatusCode::OK);
+    // Her admin resets her second factor (a lost phone): her session ends;
+    // her password opens only the page that sets up a new one.
+    s.state
+        .vault
+        .reset_second_factor(&admin_session, julie_id)
+        .await
+        .unwrap();
+    let a = s.get("/pro", Some(&julie)).await;
+    assert_eq!(a.location(), "/pro/connexion?fin=1");
+    let a = s
+        .post(
+            "/pro/connexion",
+            None,
+            &[
+                ("login", "julie"),
+                ("password", "mot-de-passe-de-julie"),
+                ("code", ""),
+            ],
+        )
+        .await;
+    assert_eq!(a.location(), "/pro/double-facteur");
+    let set = a.headers[header::SET_COOKIE].to_str().unwrap();
+    let pending = set.split(';').next().unwrap().to_owned();
+    assert_eq!(
+        s.get("/pro", Some(&pending)).await.location(),
+        "/pro/connexion?fin=1"
+    );
+    let setup = s.get("/pro/double-facteur", Some(&pending)).await;
+    assert_eq!(setup.status, StatusCode::OK);
+    check_page("/pro/double-facteur", &setup.body);
+    let doc = Html::parse_document(&setup.body);
+    let key: String = doc
+        .select(&sel("input[name=key]"))
+        .next()
+        .and_then(|i| i.value().attr("value").map(str::to_owned))
+        .unwrap();
+    let secret = coffre_crypto::otp::OtpSecret::from_base32(&key).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let wrong = s
+        .post(
+            "/pro/double-facteur",
+            Some(&pending),
+            &[
+                ("csrf", &csrf(&setup.body)),
+                ("key", &key),
+                ("code", "000000"),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
+    let done = s
+        .post(
+            "/pro/double-facteur",
+            Some(&pending),
+            &[
+                ("csrf", &csrf(&setup.body)),
+                ("key", &key),
+                ("code", &secret.code_at(now)),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    assert_eq!(
+        Html::parse_document(&done.body)
+            .select(&sel(".codes code"))
+            .count(),
+        coffre_vault::RECOVERY_CODES
+    );
+    assert_eq!(s.get("/pro", Some(&pending)).await.status, StatusCode::OK);
+    // Deactivated: her very next page is the login page.
+    s.state
+        .vault
+        .deactivate_caseworker(&admin_session, julie_id)
+        .await
+        .unwrap();
+    let a = s.get("/pro", Some(&pending)).await;
+    assert_eq!(a.location(), "/pro/connexion?fin=1");
 }

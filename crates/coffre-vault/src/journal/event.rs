@@ -43,6 +43,8 @@ pub enum Event {
     StructureUpdate,
     StructureKeyRotation,
     CaseworkerSecretChange,
+    SecondFactorSetUp,
+    SecondFactorReset,
     SecretChange,
     RecoveryStart,
     RecoveryConfirm,
@@ -55,7 +57,7 @@ pub enum Event {
 
 impl Event {
     /// Every event, for exhaustive tests and documentation.
-    pub const ALL: [Event; 43] = [
+    pub const ALL: [Event; 45] = [
         Event::StructureCreate,
         Event::CaseworkerInvite,
         Event::CaseworkerEnroll,
@@ -91,6 +93,8 @@ impl Event {
         Event::StructureUpdate,
         Event::StructureKeyRotation,
         Event::CaseworkerSecretChange,
+        Event::SecondFactorSetUp,
+        Event::SecondFactorReset,
         Event::SecretChange,
         Event::RecoveryStart,
         Event::RecoveryConfirm,
@@ -163,6 +167,8 @@ impl Event {
             Event::StructureUpdate => "structure.update",
             Event::StructureKeyRotation => "structure.rotate_key",
             Event::CaseworkerSecretChange => "caseworker.password",
+            Event::SecondFactorSetUp => "caseworker.second_factor",
+            Event::SecondFactorReset => "caseworker.second_factor_reset",
             Event::SecretChange => "secret.change",
             Event::RecoveryStart => "vault.recover_start",
             Event::RecoveryConfirm => "vault.recover_confirm",

@@ -6,6 +6,9 @@ use std::sync::Arc;
 use coffre_crypto::wrap::ShareSecret;
 use coffre_crypto::{Identity, PrincipalId, UserSecret};
 
+use coffre_crypto::otp::OtpSecret;
+
+use super::second_factor::{CodeCheck, SecondFactorSetUp, SecondFactorStage};
 use super::{LoginOutcome, check_password};
 use crate::access::Access;
 use crate::access::identity::check_recipient;
@@ -16,6 +19,14 @@ use crate::policy::StructureAction;
 use crate::records::{CaseworkerRecord, Login, LoginKind};
 use crate::session::{Principal, Session};
 use crate::{Result, Vault, VaultError};
+
+/// A caseworker's account, activated.
+#[derive(Debug)]
+pub struct CaseworkerActivated {
+    pub caseworker_id: PrincipalId,
+    /// Shown once: the app's secret and the recovery codes.
+    pub second_factor: SecondFactorSetUp,
+}
 
 /// Who deactivates a caseworker.
 #[derive(Debug, Clone, Copy)]
@@ -29,8 +40,15 @@ enum Deactivator<'a> {
 }
 
 impl Vault {
-    /// A caseworker activates their account with a one-time code.
-    pub async fn enroll_caseworker(&self, code: &str, password: UserSecret) -> Result<PrincipalId> {
+    /// A caseworker activates their account with a one-time code. Their
+    /// second factor is set up in the same step: the answer carries its
+    /// secret (for the app, as a QR code) and the recovery codes, shown
+    /// once.
+    pub async fn enroll_caseworker(
+        &self,
+        code: &str,
+        password: UserSecret,
+    ) -> Result<CaseworkerActivated> {
         let _writing = self.writing().await;
         check_password(&password)?;
         let refused = |detail: &'static str| {
@@ -83,7 +101,12 @@ impl Vault {
             .access()
             .seal_identity(Identity::generate(), password, cw.id)
             .await?;
+        let (second_factor, recovery_codes, shown) =
+            self.new_second_factor(cw.id, &identity, OtpSecret::generate()?)?;
         let enrolled = CaseworkerRecord {
+            second_factor,
+            recovery_codes,
+            last_otp_step: 0,
             recipient: Some(identity.recipient().to_string()),
             sealed_identity: sealed,
             structure_wrap: Access::structure_to_caseworker(
@@ -109,7 +132,10 @@ impl Vault {
             Event::CaseworkerEnroll,
         ))
         .await?;
-        Ok(enrolled.id)
+        Ok(CaseworkerActivated {
+            caseworker_id: enrolled.id,
+            second_factor: shown,
+        })
     }
 
     /// Structure admin: deactivates a caseworker. Their sessions end at
@@ -190,6 +216,8 @@ impl Vault {
                 active: false,
                 sealed_identity: Vec::new(),
                 structure_wrap: Vec::new(),
+                second_factor: Vec::new(),
+                recovery_codes: Vec::new(),
                 ..cw.clone()
             };
             self.records().write(|tx| {
@@ -230,15 +258,20 @@ impl Vault {
         Ok(())
     }
 
-    /// Logs a caseworker in with login and password. When their structure's
-    /// key is due for rotation (a colleague was deactivated by the
-    /// operator), it is rotated now, with the key this login unlocks.
+    /// Logs a caseworker in with login, password and a code of their
+    /// second factor (from their app, or a recovery code). A wrong code
+    /// counts as a failed attempt, like a wrong password. Without a second
+    /// factor (an admin reset it), the session opened can only set one up
+    /// ([`LoginOutcome::second_factor`]). When their structure's key is due
+    /// for rotation (a colleague was deactivated by the operator), it is
+    /// rotated now, with the key this login unlocks.
     pub async fn login_caseworker(
         &self,
         login: &str,
         password: UserSecret,
+        code: &str,
     ) -> Result<LoginOutcome> {
-        self.login_caseworker_from(login, password, std::net::Ipv4Addr::LOCALHOST.into())
+        self.login_caseworker_from(login, password, code, std::net::Ipv4Addr::LOCALHOST.into())
             .await
     }
 
@@ -247,6 +280,7 @@ impl Vault {
         &self,
         login: &str,
         password: UserSecret,
+        code: &str,
         from: std::net::IpAddr,
     ) -> Result<LoginOutcome> {
         let source = Source::Address(from);
@@ -284,6 +318,10 @@ impl Vault {
                 "structures",
             ))
             .await?;
+            let check = self.check_code(&cw, &identity, code)?;
+            if matches!(check, CodeCheck::Wrong) || !self.accept_code(cw.id, &check)? {
+                return Err(self.attempt_failed(&attempt).await);
+            }
             let failed = self.attempt_succeeded(&attempt)?;
             let notices = Vault::failed_notice(failed);
             let principal = Principal::Caseworker {
@@ -291,13 +329,25 @@ impl Vault {
                 structure: cw.structure,
                 admin: cw.admin,
             };
-            let mut outcome = self
-                .start_session(principal, identity, Some(structure_identity), notices)
-                .await?;
+            let mut outcome = match check {
+                CodeCheck::NotSetUp => {
+                    self.start_session_awaiting_second_factor(
+                        principal,
+                        identity,
+                        Some(structure_identity),
+                    )
+                    .await?
+                }
+                _ => {
+                    self.start_session(principal, identity, Some(structure_identity), notices)
+                        .await?
+                }
+            };
             outcome.failed_attempts = failed;
             (outcome, srec.rotation_due.then_some(cw.structure))
         };
         if let Some(structure) = rotate
+            && outcome.second_factor == SecondFactorStage::Passed
             && let Ok(session) = self.session(&outcome.token)
             && let Some(key) = session.structure_key()
         {

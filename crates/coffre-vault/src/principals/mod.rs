@@ -4,10 +4,13 @@
 mod beneficiaries;
 mod caseworkers;
 mod recovery;
+mod second_factor;
 mod secrets;
 mod structures;
 
+pub use caseworkers::CaseworkerActivated;
 pub use recovery::{RecoveryStarted, TRUSTEE_MEANS, Trustee};
+pub use second_factor::{RECOVERY_CODES, SecondFactorSetUp, SecondFactorStage};
 pub use secrets::{
     SUGGESTED_WORDS, SecretProblem, check_person_secret, passphrase_bits, suggest_passphrase,
 };
@@ -56,6 +59,9 @@ pub struct LoginOutcome {
     pub failed_attempts: u32,
     /// When this account last logged in before (people only).
     pub previous_login_ms: Option<i64>,
+    /// Whether the session is open, or can only set up a second factor
+    /// (then [`Vault::session`] does not know its token).
+    pub second_factor: second_factor::SecondFactorStage,
 }
 
 /// A consent grant, as asked.
@@ -169,7 +175,11 @@ impl Vault {
 
     /// The blind index of a typed identifier (of `kind`), and the account
     /// it names, if any.
-    fn account(&self, kind: LoginKind, identifier: &str) -> Result<(String, Option<Login>)> {
+    pub(crate) fn account(
+        &self,
+        kind: LoginKind,
+        identifier: &str,
+    ) -> Result<(String, Option<Login>)> {
         // One that cannot be an identifier is still counted like one.
         let login = normalize_login(identifier).unwrap_or_else(|_| identifier.to_owned());
         let index = self.login_index(kind, &login);
@@ -223,6 +233,34 @@ impl Vault {
         }
     }
 
+    /// A caseworker's login without a second factor: a session that can
+    /// only set one up, journaled as such.
+    async fn start_session_awaiting_second_factor(
+        &self,
+        principal: Principal,
+        identity: Identity,
+        structure_identity: Option<Identity>,
+    ) -> Result<LoginOutcome> {
+        let token = new_token()?;
+        self.inner
+            .sessions
+            .insert_awaiting(&token, principal, identity, structure_identity);
+        self.journal(
+            NewEntry::ok(principal.who(), Event::SessionCreate).detail("second factor to set up"),
+        )
+        .await?;
+        Ok(LoginOutcome {
+            token,
+            principal,
+            expires_in: self.limits().session_idle,
+            notices: Vec::new(),
+            open_notices: Vec::new(),
+            failed_attempts: 0,
+            previous_login_ms: None,
+            second_factor: second_factor::SecondFactorStage::SetupRequired,
+        })
+    }
+
     /// Registers a session for an unlocked principal and journals the login.
     async fn start_session(
         &self,
@@ -248,6 +286,7 @@ impl Vault {
             open_notices: Vec::new(),
             failed_attempts: 0,
             previous_login_ms: None,
+            second_factor: second_factor::SecondFactorStage::Passed,
         })
     }
 }

@@ -123,6 +123,9 @@ impl Vault {
                 sealed_identity: Vec::new(),
                 structure_wrap: Vec::new(),
                 created_ms: now,
+                second_factor: Vec::new(),
+                recovery_codes: Vec::new(),
+                last_otp_step: 0,
             },
             lookup: code.lookup_key()?,
             code: code.to_token(),
@@ -203,6 +206,8 @@ pub struct CaseworkerInfo {
     pub active: bool,
     /// Invited, code not used yet.
     pub pending: bool,
+    /// A second factor is set up (not reset since).
+    pub second_factor: bool,
     pub created_ms: i64,
 }
 
@@ -238,9 +243,21 @@ impl Vault {
                 admin: c.admin,
                 active: c.active,
                 pending: !c.active && c.recipient.is_none(),
+                second_factor: !c.second_factor.is_empty(),
                 created_ms: c.created_ms,
             })
             .collect())
+    }
+
+    /// A caseworker's login (what their authenticator app names them by).
+    pub fn caseworker_login(&self, caseworker: PrincipalId) -> Option<String> {
+        self.records()
+            .read()
+            .caseworkers()
+            .get(caseworker)
+            .ok()
+            .flatten()
+            .map(|c| c.login)
     }
 
     /// A structure as its own caseworkers (and its people's pages) see it.

@@ -32,6 +32,16 @@ pub(crate) struct CaseworkerRecord {
     #[serde(with = "b64", default)]
     pub structure_wrap: Vec<u8>,
     pub created_ms: i64,
+    /// The second factor's TOTP secret wrapped to this caseworker's
+    /// identity (empty: none set up, or reset by an admin).
+    #[serde(with = "b64", default)]
+    pub second_factor: Vec<u8>,
+    /// Blind indexes of the unused recovery codes.
+    #[serde(default)]
+    pub recovery_codes: Vec<String>,
+    /// The last TOTP step accepted: no code of it or before is accepted.
+    #[serde(default)]
+    pub last_otp_step: u64,
 }
 
 /// A one-time enrollment code (stored under its lookup key).

@@ -24,6 +24,106 @@ pub struct World {
     pub root: RootKeyRing,
     /// The identifiers the server gave, by the part each person chose.
     pub identifiers: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    pub clock: coffre_vault::Clock,
+    /// The caseworkers' second factors, by login.
+    pub otps: std::sync::Mutex<std::collections::HashMap<String, Arc<Otp>>>,
+}
+
+/// A caseworker's authenticator app: codes of steps never used before
+/// (the vault accepts a step once; the next step's code is accepted a
+/// step early, and past that the app waits for the clock).
+pub struct Otp {
+    secret: coffre_crypto::otp::OtpSecret,
+    last: std::sync::Mutex<u64>,
+    /// Recovery codes not used yet (logins in quick succession).
+    recovery: std::sync::Mutex<Vec<String>>,
+    clock: coffre_vault::Clock,
+}
+
+impl Otp {
+    pub fn new(activated: &coffre_vault::CaseworkerActivated, clock: &coffre_vault::Clock) -> Self {
+        let text = activated.second_factor.secret.to_base32();
+        Self {
+            secret: coffre_crypto::otp::OtpSecret::from_base32(&text).unwrap(),
+            last: std::sync::Mutex::new(0),
+            recovery: std::sync::Mutex::new(
+                activated
+                    .second_factor
+                    .recovery_codes
+                    .iter()
+                    .map(|c| c.to_string())
+                    .collect(),
+            ),
+            clock: clock.clone(),
+        }
+    }
+
+    pub async fn code(&self) -> String {
+        loop {
+            let now = u64::try_from(self.clock.now_ms() / 1000).unwrap();
+            let step = now / 30;
+            let wait = {
+                let mut last = self.last.lock().unwrap();
+                if *last < step {
+                    *last = step;
+                    return self.secret.code_at(step * 30).to_string();
+                }
+                if *last == step {
+                    *last = step + 1;
+                    return self.secret.code_at((step + 1) * 30).to_string();
+                }
+                if let Some(code) = self.recovery.lock().unwrap().pop() {
+                    return code;
+                }
+                (step + 1) * 30 * 1000 - u64::try_from(self.clock.now_ms()).unwrap()
+            };
+            if !self.clock.advance(Duration::from_millis(wait)) {
+                tokio::time::sleep(Duration::from_millis(wait + 10)).await;
+            }
+        }
+    }
+}
+
+impl World {
+    /// Activates a caseworker's account with an invitation code and keeps
+    /// their second factor.
+    pub async fn activate(
+        &self,
+        login: &str,
+        code: &str,
+        password: &str,
+    ) -> coffre_vault::Result<coffre_crypto::PrincipalId> {
+        let a = self
+            .vault
+            .enroll_caseworker(code, UserSecret::from(password))
+            .await?;
+        self.otps
+            .lock()
+            .unwrap()
+            .insert(login.to_owned(), Arc::new(Otp::new(&a, &self.clock)));
+        Ok(a.caseworker_id)
+    }
+
+    /// A fresh code of `login`'s second factor.
+    pub async fn otp(&self, login: &str) -> String {
+        let otp = self.otps.lock().unwrap().get(login).cloned();
+        match otp {
+            Some(o) => o.code().await,
+            None => String::new(),
+        }
+    }
+
+    /// Logs a caseworker in, with a fresh code.
+    pub async fn login_cw(
+        &self,
+        login: &str,
+        password: &str,
+    ) -> coffre_vault::Result<coffre_vault::LoginOutcome> {
+        let code = self.otp(login).await;
+        self.vault
+            .login_caseworker(login, UserSecret::from(password), &code)
+            .await
+    }
 }
 
 impl World {
@@ -60,6 +160,7 @@ pub async fn world_on_manual_clock() -> World {
 }
 
 pub async fn world_on(limits: Limits, clock: coffre_vault::Clock) -> World {
+    let clock_copy = clock.clone();
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn ObjectStore> =
         Arc::new(FsStore::open(dir.path().join("objects")).await.unwrap());
@@ -81,6 +182,8 @@ pub async fn world_on(limits: Limits, clock: coffre_vault::Clock) -> World {
         dir,
         root,
         identifiers: Default::default(),
+        clock: clock_copy,
+        otps: Default::default(),
     }
 }
 
@@ -109,15 +212,10 @@ pub const PASSWORD: &str = "mot-de-passe-du-travailleur";
 /// A structure with an enrolled, logged-in admin.
 pub async fn structure(w: &World, name: &str, admin: &str) -> (PrincipalId, Arc<Session>) {
     let s = w.vault.create_structure(name, admin).await.unwrap();
-    w.vault
-        .enroll_caseworker(&s.enrollment_code, UserSecret::from(PASSWORD))
+    w.activate(admin, &s.enrollment_code, PASSWORD)
         .await
         .unwrap();
-    let out = w
-        .vault
-        .login_caseworker(admin, UserSecret::from(PASSWORD))
-        .await
-        .unwrap();
+    let out = w.login_cw(admin, PASSWORD).await.unwrap();
     (s.structure_id, w.vault.session(&out.token).unwrap())
 }
 
@@ -144,15 +242,8 @@ pub async fn member(
         .invite_caseworker(admin, structure, login, is_admin)
         .await
         .unwrap();
-    w.vault
-        .enroll_caseworker(&code, UserSecret::from(PASSWORD))
-        .await
-        .unwrap();
-    let out = w
-        .vault
-        .login_caseworker(login, UserSecret::from(PASSWORD))
-        .await
-        .unwrap();
+    w.activate(login, &code, PASSWORD).await.unwrap();
+    let out = w.login_cw(login, PASSWORD).await.unwrap();
     w.vault.session(&out.token).unwrap()
 }
 

@@ -505,3 +505,81 @@ add-who-today = Aujourd'hui : { $list }.
 add-who-none = Aujourd'hui, aucune structure n'a d'accès à vos papiers.
 err-too-many = Vous avez atteint le maximum (papiers montrés en même temps, liens en cours, ou papiers dans votre coffre). Arrêtez un lien ou un code en cours, ou supprimez des papiers dont vous n'avez plus besoin, puis recommencez.
 add-busy = Beaucoup de photos arrivent sur Coffre en ce moment. Attendez une minute, puis ajoutez votre papier à nouveau.
+
+## Le bureau des structures (/pro)
+pro-brand = espace structure
+pro-nav-home = Tableau de bord
+pro-next-home = Aller au tableau de bord
+pro-back-home = Retour au tableau de bord
+pro-login-title = Connexion des structures
+pro-login-heading = Connexion des professionnels
+pro-login-ended = Vous êtes déconnecté.
+pro-login-login = Identifiant
+pro-login-password = Mot de passe
+pro-login-code = Code de l'application
+pro-login-code-hint = les 6 chiffres que montre votre application d'authentification, ou un code de secours
+pro-login-submit = Se connecter
+pro-login-missing = Indiquez votre identifiant et votre mot de passe.
+pro-login-wrong = Identifiant, mot de passe ou code incorrect. Le code change toutes les 30 secondes : tapez celui que l'application montre maintenant.
+pro-login-activate = Première fois ? Activer mon compte avec le code d'invitation
+pro-login-lost = Téléphone perdu et plus de code de secours ? Un administrateur de votre structure peut remettre à zéro votre second facteur.
+pro-activate-title = Activer mon compte
+pro-activate-heading = Activer mon compte professionnel
+pro-activate-intro = Tapez le code d'invitation que votre administrateur vous a donné, puis choisissez votre mot de passe.
+pro-activate-code = Code d'invitation
+pro-activate-password = Mot de passe
+pro-activate-password-hint = au moins 12 caractères
+pro-activate-password2 = Le même mot de passe, encore une fois
+pro-activate-submit = Activer mon compte
+pro-activate-mismatch = Les deux mots de passe ne sont pas les mêmes.
+pro-activate-bad-code = Ce code d'invitation ne marche pas : il est faux, déjà utilisé ou trop vieux. Demandez-en un nouveau à votre administrateur.
+pro-activate-short = Ce mot de passe est trop court : il faut au moins 12 caractères.
+pro-factor-title = Votre second facteur
+pro-factor-app-heading = Votre application d'authentification
+pro-factor-step-app = Ouvrez une application d'authentification sur votre téléphone professionnel (par exemple FreeOTP, Aegis ou Google Authenticator).
+pro-factor-step-scan = Ajoutez un compte en scannant ce QR code, ou en tapant la clé ci-dessous.
+pro-factor-qr-alt = QR code à scanner avec l'application d'authentification
+pro-factor-key = Clé à taper si vous ne pouvez pas scanner :
+pro-factor-codes-heading = Vos codes de secours
+pro-factor-codes-intro = Chaque code marche une seule fois, à la place du code de l'application (si vous perdez votre téléphone). Imprimez-les ou notez-les, et rangez-les à part. Ils ne seront plus jamais montrés.
+pro-factor-next = À chaque connexion, vous taperez votre mot de passe et le code que montre l'application.
+pro-factor-login = Me connecter
+pro-setup-title = Nouveau second facteur
+pro-setup-heading = Installer votre nouveau second facteur
+pro-setup-intro = Votre second facteur a été remis à zéro. Installez-le de nouveau pour continuer.
+pro-setup-step-code = Tapez le code à 6 chiffres que montre l'application.
+pro-setup-submit = Valider
+pro-setup-wrong = Ce code ne correspond pas. Vérifiez que vous avez scanné le QR code de cette page, puis tapez le code que montre l'application maintenant.
+pro-home-title = Tableau de bord
+pro-home-heading = Les personnes que vous accompagnez
+pro-search-label = Chercher une personne par son nom
+pro-search-submit = Chercher
+pro-people-heading = Personnes
+pro-people-count = { $n ->
+    [0] Aucune personne trouvée.
+    [one] 1 personne.
+   *[other] { $n } personnes.
+}
+pro-more = { $n ->
+    [one] Et 1 autre : précisez la recherche.
+   *[other] Et { $n } autres : précisez la recherche.
+}
+pro-person-title = Fiche personne
+pro-access-heading = Ce que votre structure peut faire
+pro-access-caption = Ce que la personne a accepté, catégorie par catégorie.
+pro-col-category = Catégorie
+pro-col-access = Accès
+pro-col-title = Papier
+pro-col-added = Ajouté le
+pro-col-validity = Valable jusqu'au
+pro-access-both = Voir et ajouter, jusqu'au { $date }
+pro-access-view = Voir, jusqu'au { $date }
+pro-access-upload = Ajouter seulement, jusqu'au { $date }
+pro-access-none = Pas d'accès
+pro-papers-heading = Papiers que vous pouvez voir
+pro-papers-no-view = La personne n'a permis de voir aucune catégorie de papiers.
+pro-papers-none = Aucun papier dans les catégories que vous pouvez voir.
+pro-papers-soon = { $n ->
+    [one] 1 papier n'est plus valable, ou ne le sera plus dans 60 jours.
+   *[other] { $n } papiers ne sont plus valables, ou ne le seront plus dans 60 jours.
+}

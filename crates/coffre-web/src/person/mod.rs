@@ -7,7 +7,7 @@ mod add;
 mod journal;
 mod links;
 mod login;
-mod papers;
+pub(crate) mod papers;
 mod show;
 
 use std::time::Duration;

@@ -1,0 +1,198 @@
+//! Tableau de bord (the people linked to the caseworker's structure, found
+//! by name) and Fiche personne (what the structure may see and add, until
+//! when; the papers it may see; those whose validity ends soon). Only what
+//! the vault lets this session see: a person not linked to the structure
+//! does not exist here.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::State;
+use axum::response::Response;
+use axum::routing::get;
+use coffre_api::AppState;
+use coffre_crypto::PrincipalId;
+use coffre_vault::{Category, Permission};
+use serde::Deserialize;
+
+use crate::ctx::Ctx;
+use crate::error::PageResult;
+use crate::i18n::Tr;
+use crate::ok;
+use crate::person::papers::category_name;
+use crate::person::{PagePath, Query};
+use crate::session::Caseworker;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/pro", get(dashboard))
+        .route("/pro/personnes/{id}", get(person))
+}
+
+/// People shown at once on the dashboard (the search finds the others).
+const SHOWN: usize = 100;
+/// Papers whose validity ends within this many days are pointed out.
+const SOON_DAYS: i64 = 60;
+
+struct PersonRow {
+    id: String,
+    name: String,
+}
+
+#[derive(Template)]
+#[template(path = "pro/home.html")]
+struct Dashboard {
+    c: Ctx,
+    q: String,
+    people: Vec<PersonRow>,
+    count: String,
+    more: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Search {
+    q: Option<String>,
+}
+
+/// Lower case without accents: "Élodie" is found by "elodie".
+fn folded(s: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    s.nfd()
+        .filter(|c| !unicode_normalization::char::is_combining_mark(*c))
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+async fn dashboard(
+    State(state): State<AppState>,
+    cw: Caseworker,
+    Query(s): Query<Search>,
+) -> PageResult<Response> {
+    let q: String = s.q.unwrap_or_default().trim().chars().take(100).collect();
+    let mut all = state.vault.list_beneficiaries(&cw.session).await?;
+    all.sort_by(|a, b| folded(&a.1).cmp(&folded(&b.1)));
+    let wanted = folded(&q);
+    let found: Vec<_> = all
+        .into_iter()
+        .filter(|(_, name)| wanted.is_empty() || folded(name).contains(&wanted))
+        .collect();
+    let tr = cw.tr;
+    let more = (found.len() > SHOWN).then(|| tr.n("pro-more", (found.len() - SHOWN) as u64));
+    Ok(ok(&Dashboard {
+        c: Ctx::caseworker(&cw, &state, "pro-home-title", "accueil"),
+        count: tr.n("pro-people-count", found.len() as u64),
+        people: found
+            .into_iter()
+            .take(SHOWN)
+            .map(|(id, name)| PersonRow {
+                id: id.to_string(),
+                name,
+            })
+            .collect(),
+        more,
+        q,
+    }))
+}
+
+/// A category as the structure may use it.
+struct Access {
+    name: String,
+    words: String,
+    open: bool,
+}
+
+struct PaperRow {
+    title: String,
+    category: String,
+    added: String,
+    validity: Option<String>,
+    soon: bool,
+}
+
+#[derive(Template)]
+#[template(path = "pro/person.html")]
+struct PersonPage {
+    c: Ctx,
+    name: String,
+    access: Vec<Access>,
+    papers: Vec<PaperRow>,
+    soon: Option<String>,
+    sees: bool,
+}
+
+fn access_words(tr: &Tr, view: Option<i64>, upload: Option<i64>) -> (String, bool) {
+    match (view, upload) {
+        (Some(v), Some(u)) if v == u => (tr.with("pro-access-both", &[("date", &tr.day(v))]), true),
+        (Some(v), _) => (tr.with("pro-access-view", &[("date", &tr.day(v))]), true),
+        (None, Some(u)) => (tr.with("pro-access-upload", &[("date", &tr.day(u))]), true),
+        (None, None) => (tr.t("pro-access-none"), false),
+    }
+}
+
+async fn person(
+    State(state): State<AppState>,
+    cw: Caseworker,
+    PagePath(id): PagePath<PrincipalId>,
+) -> PageResult<Response> {
+    let tr = cw.tr;
+    // Not linked to this structure: the vault refuses, and the page says
+    // "not found" (the same as an id that names nobody).
+    let name = state.vault.beneficiary_name(&cw.session, id).await?;
+    let now = state.vault.clock().now_ms();
+    let grants = state.vault.list_grants(&cw.session, id).await?;
+    let until = |cat: Category, perm: Permission| {
+        grants
+            .iter()
+            .filter(|g| g.live(now) && g.categories.contains(&cat) && g.permissions.contains(&perm))
+            .map(|g| g.expires_ms)
+            .max()
+    };
+    let mut sees = false;
+    let access = Category::ALL
+        .into_iter()
+        .map(|cat| {
+            let view = until(cat, Permission::View);
+            sees |= view.is_some();
+            let (words, open) = access_words(&tr, view, until(cat, Permission::Upload));
+            Access {
+                name: category_name(&tr, cat),
+                words,
+                open,
+            }
+        })
+        .collect();
+    // Listing only with a view grant: without one, there is nothing to
+    // see, and the person's journal need not show a refused attempt.
+    let docs = if sees {
+        state.vault.list_documents(&cw.session, id).await?
+    } else {
+        Vec::new()
+    };
+    let today = Tr::local_day(now).unwrap_or(jiff::civil::date(2026, 1, 1));
+    let papers: Vec<PaperRow> = docs
+        .iter()
+        .map(|d| {
+            let left = d
+                .expires_on
+                .map(|until| i64::from(until.civil().since(today).map_or(0, |s| s.get_days())));
+            PaperRow {
+                title: d.title.clone(),
+                category: category_name(&tr, d.category),
+                added: tr.day(d.uploaded_at_ms),
+                validity: d.expires_on.map(|e| tr.date(e)),
+                soon: left.is_some_and(|l| l <= SOON_DAYS),
+            }
+        })
+        .collect();
+    let soon = match papers.iter().filter(|p| p.soon).count() {
+        0 => None,
+        n => Some(tr.n("pro-papers-soon", n as u64)),
+    };
+    Ok(ok(&PersonPage {
+        c: Ctx::caseworker(&cw, &state, "pro-person-title", "accueil").titled(name.clone()),
+        name,
+        access,
+        papers,
+        soon,
+        sees,
+    }))
+}

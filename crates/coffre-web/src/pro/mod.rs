@@ -1,0 +1,38 @@
+//! The desk (`/pro`): caseworkers' pages, on the same foundation as the
+//! person's (templates, words, sessions, CSRF) with a cookie of their own.
+//! One module per page: `login` (connexion with a second factor, account
+//! activation, setting a second factor up again), `desk` (the people
+//! linked to the structure, a person's file).
+
+mod desk;
+mod login;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::StatusCode;
+use coffre_api::AppState;
+use tower_http::timeout::TimeoutLayer;
+
+pub fn router() -> Router<AppState> {
+    let short =
+        || TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30));
+    Router::new()
+        .merge(login::router().layer(short()))
+        .merge(desk::router().layer(short()))
+}
+
+/// The QR code of an address, as an image the page carries itself.
+pub(crate) fn qr_data_url(text: &str) -> Option<String> {
+    use base64::Engine;
+    let code = qrcode::QrCode::with_error_correction_level(text, qrcode::EcLevel::M).ok()?;
+    let svg = code
+        .render::<qrcode::render::svg::Color<'_>>()
+        .min_dimensions(240, 240)
+        .quiet_zone(true)
+        .build();
+    Some(format!(
+        "data:image/svg+xml;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(svg)
+    ))
+}
