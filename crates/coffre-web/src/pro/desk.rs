@@ -69,7 +69,7 @@ async fn dashboard(
 ) -> PageResult<Response> {
     let q: String = s.q.unwrap_or_default().trim().chars().take(100).collect();
     let mut all = state.vault.list_beneficiaries(&cw.session).await?;
-    all.sort_by(|a, b| folded(&a.1).cmp(&folded(&b.1)));
+    all.sort_by_cached_key(|p| folded(&p.1));
     let wanted = folded(&q);
     let found: Vec<_> = all
         .into_iter()
