@@ -34,6 +34,8 @@ pub struct Ctx {
     pub languages: Vec<(&'static str, &'static str)>,
     /// A page of the desk (`/pro`): its menu, its logout.
     pub pro: bool,
+    /// A structure admin at the desk (the menu shows "Ma structure").
+    pub admin: bool,
 }
 
 impl Ctx {
@@ -64,6 +66,7 @@ impl Ctx {
             path_q: query_escape(path),
             languages,
             pro: path.starts_with("/pro"),
+            admin: false,
             tr,
         }
     }
@@ -93,6 +96,7 @@ impl Ctx {
     ) -> Self {
         let mut c = Self::new(cw.tr, &cw.web, title_key, &cw.path);
         c.csrf = Some(cw.csrf.clone());
+        c.admin = cw.admin;
         c.nav = nav;
         let left = state.vault.session_time_left(&cw.session).as_secs();
         c.idle_secs = left.max(1);

@@ -1337,3 +1337,142 @@ async fn a_deactivated_caseworker_is_out_at_once_and_a_reset_factor_is_set_up_ag
     let a = s.get("/pro", Some(&pending)).await;
     assert_eq!(a.location(), "/pro/connexion?fin=1");
 }
+
+#[tokio::test]
+async fn an_admin_invites_resets_and_deactivates_members_from_ma_structure() {
+    let s = site().await;
+    let admin = s.desk(3).await;
+    let page = s.get("/pro/structure", Some(&admin)).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    check_page("/pro/structure", &page.body);
+    assert!(page.body.contains("demo.accueil"));
+    // Invite: the code shown once, as text, with the activation page's
+    // address (never the code) in the QR code.
+    let invited = s
+        .post(
+            "/pro/structure/inviter",
+            Some(&admin),
+            &[
+                ("csrf", &csrf(&page.body)),
+                ("login", "paul.m"),
+                ("role", "agent"),
+            ],
+        )
+        .await;
+    assert_eq!(invited.status, StatusCode::OK, "{}", invited.body);
+    check_page("/pro/structure/inviter", &invited.body);
+    let doc = Html::parse_document(&invited.body);
+    let code: String = doc
+        .select(&sel("code.key"))
+        .next()
+        .unwrap()
+        .text()
+        .collect();
+    assert!(code.len() >= 40, "{code}");
+    let qr_alt = doc
+        .select(&sel("img.qr"))
+        .next()
+        .unwrap()
+        .value()
+        .attr("alt")
+        .unwrap()
+        .to_owned();
+    assert!(qr_alt.contains("/pro/activer") && !qr_alt.contains(&code));
+    // Paul activates, and appears with his second factor installed.
+    let a = s
+        .post(
+            "/pro/activer",
+            None,
+            &[
+                ("code", &code),
+                ("password", "mot-de-passe-de-paul"),
+                ("password2", "mot-de-passe-de-paul"),
+            ],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let codes: Vec<String> = Html::parse_document(&a.body)
+        .select(&sel(".codes code"))
+        .map(|c| c.text().collect())
+        .collect();
+    let paul = s
+        .pro_login("paul.m", "mot-de-passe-de-paul", &codes[0])
+        .await
+        .unwrap_or_else(|a| panic!("{}", a.body));
+    // Paul is no admin: Ma structure does not exist for him, nor its menu.
+    assert_eq!(
+        s.get("/pro/structure", Some(&paul)).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert!(
+        !s.get("/pro", Some(&paul))
+            .await
+            .body
+            .contains("/pro/structure")
+    );
+    let page = s.get("/pro/structure", Some(&admin)).await;
+    assert!(page.body.contains("paul.m"));
+    // Reset his second factor, behind a confirmation page: his session ends.
+    let reset = link_to(&page.body, "Remettre à zéro le second facteur");
+    let confirm = s.get(&reset, Some(&admin)).await;
+    assert_eq!(confirm.status, StatusCode::OK);
+    check_page(&reset, &confirm.body);
+    let done = s
+        .post(&reset, Some(&admin), &[("csrf", &csrf(&confirm.body))])
+        .await;
+    assert_eq!(done.location(), "/pro/structure?enregistre=1");
+    assert_eq!(
+        s.get("/pro", Some(&paul)).await.location(),
+        "/pro/connexion?fin=1"
+    );
+    let page = s.get("/pro/structure", Some(&admin)).await;
+    assert!(page.body.contains("À installer"), "{}", page.body);
+    // Deactivate him: his password opens nothing any more.
+    let deactivate = link_to(&page.body, "Désactiver");
+    let confirm = s.get(&deactivate, Some(&admin)).await;
+    check_page(&deactivate, &confirm.body);
+    // Without the form's token, nothing happens.
+    let refused = s.post(&deactivate, Some(&admin), &[("csrf", "faux")]).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    let done = s
+        .post(&deactivate, Some(&admin), &[("csrf", &csrf(&confirm.body))])
+        .await;
+    assert_eq!(done.location(), "/pro/structure?enregistre=1");
+    assert!(
+        s.pro_login("paul.m", "mot-de-passe-de-paul", &codes[1])
+            .await
+            .is_err()
+    );
+    let page = s.get("/pro/structure", Some(&admin)).await;
+    assert!(page.body.contains("Désactivé"));
+    // Contact details, shown on people's pages and cards.
+    let saved = s
+        .post(
+            "/pro/structure",
+            Some(&admin),
+            &[
+                ("csrf", &csrf(&page.body)),
+                ("telephone", "04 00 00 00 00"),
+                ("adresse", "2 rue du Port"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.location(), "/pro/structure?enregistre=1");
+    assert!(
+        s.get("/pro/structure", Some(&admin))
+            .await
+            .body
+            .contains("2 rue du Port")
+    );
+    // Another structure's admin cannot touch this structure's members.
+    let theirs = s.other_structure().await;
+    assert_eq!(
+        s.get(&deactivate, Some(&theirs)).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let their_page = s.get("/pro/structure", Some(&theirs)).await;
+    let refused = s
+        .post(&reset, Some(&theirs), &[("csrf", &csrf(&their_page.body))])
+        .await;
+    assert_eq!(refused.status, StatusCode::NOT_FOUND);
+}

@@ -123,16 +123,11 @@ struct ActivatePage {
     code: String,
 }
 
-#[derive(Debug, Deserialize)]
-struct ActivateQuery {
-    code: Option<String>,
-}
-
-async fn activate_page(v: Visitor, Query(q): Query<ActivateQuery>) -> Response {
+async fn activate_page(v: Visitor) -> Response {
     ok(&ActivatePage {
         c: Ctx::visitor(&v, "pro-activate-title"),
         error: None,
-        code: q.code.unwrap_or_default().chars().take(100).collect(),
+        code: String::new(),
     })
 }
 

@@ -2,10 +2,12 @@
 //! person's (templates, words, sessions, CSRF) with a cookie of their own.
 //! One module per page: `login` (connexion with a second factor, account
 //! activation, setting a second factor up again), `desk` (the people
-//! linked to the structure, a person's file).
+//! linked to the structure, a person's file), `structure` (Ma structure:
+//! members, invitations, deactivation, second-factor resets, contact).
 
 mod desk;
 mod login;
+mod structure;
 
 use std::time::Duration;
 
@@ -20,6 +22,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .merge(login::router().layer(short()))
         .merge(desk::router().layer(short()))
+        .merge(structure::router().layer(short()))
 }
 
 /// The QR code of an address, as an image the page carries itself.
