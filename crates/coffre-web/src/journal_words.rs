@@ -21,6 +21,8 @@ pub struct Names<'a> {
     /// Paper titles by document id (as text).
     pub titles: HashMap<String, String>,
     structures: HashMap<PrincipalId, String>,
+    /// Structure names by structure id (entries that name a structure).
+    named: HashMap<PrincipalId, String>,
 }
 
 impl<'a> Names<'a> {
@@ -30,6 +32,7 @@ impl<'a> Names<'a> {
             person,
             titles,
             structures: HashMap::new(),
+            named: HashMap::new(),
         }
     }
 
@@ -67,16 +70,44 @@ impl<'a> Names<'a> {
         }
     }
 
+    /// The structure an entry's detail names (`structure:<id>`: a grant,
+    /// a trustee), in words.
+    fn structure(&mut self, tr: &Tr, e: &Entry) -> String {
+        let id = e.detail.as_deref().and_then(|d| {
+            let rest = &d[d.find("structure:")? + "structure:".len()..];
+            let end = rest
+                .find(|c: char| c.is_whitespace() || c == ';' || c == ',')
+                .unwrap_or(rest.len());
+            rest[..end].parse::<PrincipalId>().ok()
+        });
+        let Some(id) = id else {
+            return tr.t("someone-structure");
+        };
+        let state = self.state;
+        self.named
+            .entry(id)
+            .or_insert_with(|| {
+                state
+                    .vault
+                    .structure(id)
+                    .map(|s| s.name)
+                    .unwrap_or_else(|_| tr.t("someone-structure"))
+            })
+            .clone()
+    }
+
     /// The entry as a sentence.
     pub fn sentence(&mut self, tr: &Tr, e: &Entry) -> String {
         let (who, you) = self.who(tr, &e.actor);
         let paper = self.paper(tr, e);
+        let structure = self.structure(tr, e);
         let key = e.action.replace(['.', '_'], "-");
         let you = if you { "yes" } else { "no" };
         let vars = [
             ("who", who.as_str()),
             ("you", you),
             ("paper", paper.as_str()),
+            ("structure", structure.as_str()),
         ];
         let what = tr.with(&format!("jw-{key}"), &vars);
         let what = if what.starts_with("jw-") {

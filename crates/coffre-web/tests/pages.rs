@@ -1476,3 +1476,206 @@ async fn an_admin_invites_resets_and_deactivates_members_from_ma_structure() {
         .await;
     assert_eq!(refused.status, StatusCode::NOT_FOUND);
 }
+
+/// Every pair of a page's form named `action` (hidden fields, checked
+/// boxes and radios, text fields), as a browser would send it.
+fn form_fields(html: &str, action: &str) -> Vec<(String, String)> {
+    let doc = Html::parse_document(html);
+    let form = doc
+        .select(&sel(&format!("form[action='{action}']")))
+        .next()
+        .unwrap_or_else(|| panic!("no form to {action}"));
+    let mut out = Vec::new();
+    for input in form.select(&sel("input")) {
+        let v = input.value();
+        let (Some(name), kind) = (v.attr("name"), v.attr("type").unwrap_or("text")) else {
+            continue;
+        };
+        let checked = v.attr("checked").is_some();
+        if (kind == "checkbox" || kind == "radio") && !checked {
+            continue;
+        }
+        out.push((name.to_owned(), v.attr("value").unwrap_or("").to_owned()));
+    }
+    out
+}
+
+fn with(mut fields: Vec<(String, String)>, set: &[(&str, &str)]) -> Vec<(String, String)> {
+    for (k, v) in set {
+        fields.retain(|(name, _)| name != k);
+        fields.push(((*k).to_owned(), (*v).to_owned()));
+    }
+    fields
+}
+
+impl Site {
+    async fn post_pairs(&self, path: &str, cookie: &str, pairs: &[(String, String)]) -> Answer {
+        let b = Request::post(path)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header("sec-fetch-site", "same-origin")
+            .header(header::COOKIE, cookie);
+        let body = serde_urlencoded::to_string(pairs).unwrap();
+        self.send(b.body(Body::from(body)).unwrap()).await
+    }
+}
+
+#[tokio::test]
+async fn a_person_is_enrolled_at_the_desk_with_the_hand_over() {
+    let s = site().await;
+    let desk = s.desk(4).await;
+    let start = s.get("/pro/inscrire", Some(&desk)).await;
+    assert_eq!(start.status, StatusCode::OK);
+    check_page("/pro/inscrire", &start.body);
+    assert!(start.body.contains("Rien n&#39;est créé avant"));
+    // The caseworker proposes: a name, the start of an identifier, two
+    // categories for 31 days (checked by default).
+    let proposal = with(
+        form_fields(&start.body, "/pro/inscrire"),
+        &[("nom", "Léa Martin"), ("identifiant", "lea")],
+    );
+    let bad = s
+        .post_pairs(
+            "/pro/inscrire",
+            &desk,
+            &with(proposal.clone(), &[("identifiant", "lea martin")]),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    check_page("/pro/inscrire (refused)", &bad.body);
+    let hand = s.post_pairs("/pro/inscrire", &desk, &proposal).await;
+    assert_eq!(hand.status, StatusCode::OK, "{}", hand.body);
+    check_page("/pro/inscrire (hand-over)", &hand.body);
+    assert!(
+        hand.body.contains("Léa, c&#39;est à vous."),
+        "{}",
+        hand.body
+    );
+    assert!(
+        hand.body.contains("CCAS de Démo-sur-Loire pourra voir et ajouter vos papiers de ces catégories : Identité, Aides et prestations, pendant 31 jours, jusqu"),
+        "{}",
+        hand.body
+    );
+    assert!(hand.body.contains("personne ne pourra rouvrir vos papiers"));
+    // The person's turn: a weak secret, or two different ones, are said so
+    // without the secret coming back.
+    let fields = form_fields(&hand.body, "/pro/inscrire/main");
+    let weak = s
+        .post_pairs(
+            "/pro/inscrire/main",
+            &desk,
+            &with(
+                fields.clone(),
+                &[
+                    ("accord", "oui"),
+                    ("confiance", "oui"),
+                    ("secret", "123456"),
+                    ("secret2", "123456"),
+                ],
+            ),
+        )
+        .await;
+    assert_eq!(weak.status, StatusCode::BAD_REQUEST);
+    assert!(!weak.body.contains("123456"));
+    let secret = "girafe verte tambour matin";
+    let differ = s
+        .post_pairs(
+            "/pro/inscrire/main",
+            &desk,
+            &with(
+                fields.clone(),
+                &[
+                    ("accord", "oui"),
+                    ("confiance", "oui"),
+                    ("secret", secret),
+                    ("secret2", "autre chose"),
+                ],
+            ),
+        )
+        .await;
+    assert_eq!(differ.status, StatusCode::BAD_REQUEST);
+    assert!(!differ.body.contains(secret));
+    let done = s
+        .post_pairs(
+            "/pro/inscrire/main",
+            &desk,
+            &with(
+                fields,
+                &[
+                    ("accord", "oui"),
+                    ("confiance", "oui"),
+                    ("secret", secret),
+                    ("secret2", secret),
+                ],
+            ),
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    check_page("/pro/inscrire (done)", &done.body);
+    // The caseworker's page never shows the secret; it gives the
+    // identifier, the access card (with no secret) and the receipt.
+    assert!(!done.body.contains(secret) && !done.body.contains("girafe"));
+    let doc = Html::parse_document(&done.body);
+    let identifier: String = doc
+        .select(&sel("p.identifier"))
+        .next()
+        .unwrap()
+        .text()
+        .collect();
+    assert!(identifier.starts_with("lea-"), "{identifier}");
+    let card: String = doc.select(&sel(".card")).next().unwrap().text().collect();
+    assert!(
+        card.contains(&identifier)
+            && card.contains("CCAS de Démo-sur-Loire")
+            && card.contains("01 23 45 67 89")
+    );
+    let receipt: String = doc
+        .select(&sel(".receipt"))
+        .next()
+        .unwrap()
+        .text()
+        .collect();
+    assert!(
+        receipt.contains("Identité, Aides et prestations")
+            && receipt.contains("Qui voit mes papiers"),
+        "{receipt}"
+    );
+    // She logs in with what she chose; her journal says she gave the
+    // access and chose the trustee, at the desk.
+    let a = s
+        .post(
+            "/connexion",
+            None,
+            &[
+                ("identifier", &identifier),
+                ("secret", secret),
+                ("appareil", "telephone"),
+            ],
+        )
+        .await;
+    assert_eq!(a.location(), "/papiers", "{}", a.body);
+    let cookie = a.headers[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let journal = s.get("/journal", Some(&cookie)).await;
+    assert!(
+        journal
+            .body
+            .contains("Vous avez donné un accès à CCAS de Démo-sur-Loire."),
+        "{}",
+        journal.body
+    );
+    assert!(
+        journal
+            .body
+            .contains("Vous avez choisi CCAS de Démo-sur-Loire comme structure de confiance.")
+    );
+    // The desk sees her, with the access she gave.
+    let home = s.get("/pro?q=lea", Some(&desk)).await;
+    let file = s.get(&link_to(&home.body, "Léa Martin"), Some(&desk)).await;
+    assert!(file.body.contains("Voir et ajouter, jusqu"));
+    assert_eq!(file.body.matches("Pas d&#39;accès").count(), 7);
+}

@@ -158,21 +158,20 @@ impl Vault {
                 }),
         )
         .await?;
-        // The trustee chosen at the desk is kept in view like any other.
+        // The trustee and the consent are the person's acts, typed in with
+        // their own secret at the desk: the journal names them as the
+        // actor, and the caseworker as present. Both are kept in view.
+        let present = format!("at the desk, {who} present");
         if new.recovery_trustee {
             self.journal(
-                NewEntry::ok(who, Event::TrusteeAdd)
+                NewEntry::ok(Who::Beneficiary(id), Event::TrusteeAdd)
                     .vault(id)
-                    .detail(format!(
-                        "structure:{structure}, chosen by the person present at the desk"
-                    )),
+                    .detail(format!("structure:{structure}; {present}")),
             )
             .await?;
         }
-        // The caseworker entered it, with the person there who typed their
-        // secret for it.
         if let Some(g) = &grant {
-            self.journal(g.entry(who, Some("the person present at the desk")))
+            self.journal(g.entry(Who::Beneficiary(id), Some(&present)))
                 .await?;
         }
         Ok(EnrolledBeneficiary {

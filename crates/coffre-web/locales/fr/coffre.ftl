@@ -278,7 +278,7 @@ j-beneficiary-see = { $you ->
    *[other] { $who } a regardé votre fiche.
 }
 jw-grant-create = donner un accès
-j-grant-create = Vous avez donné un accès à une structure.
+j-grant-create = Vous avez donné un accès à { $structure }.
 jw-grant-list = voir les accès que vous avez donnés
 j-grant-list = { $you ->
     [yes] Vous avez regardé qui voit vos papiers.
@@ -364,7 +364,7 @@ j-vault-recover-start = { $who } a commencé à vous donner un nouveau code.
 jw-vault-recover-confirm = confirmer votre nouveau code
 j-vault-recover-confirm = { $who } a confirmé votre nouveau code.
 jw-trustee-add = choisir une structure de confiance
-j-trustee-add = Vous avez choisi { $who } comme structure de confiance.
+j-trustee-add = Vous avez choisi { $structure } comme structure de confiance.
 jw-trustee-remove = retirer une structure de confiance
 j-trustee-remove = { $you ->
     [yes] Vous avez retiré une structure de confiance.
@@ -630,3 +630,72 @@ pro-deactivate-button = Désactiver
 pro-reset-title = Remettre à zéro un second facteur
 pro-reset-text = { $login } sera déconnecté. À sa prochaine connexion, avec son mot de passe, il installera un nouveau second facteur. Faites-le seulement quand { $login } est là ou au téléphone : celui qui connaît son mot de passe à ce moment installera le second facteur.
 pro-reset-button = Remettre à zéro
+pro-nav-enrol = Inscrire une personne
+pro-enrol-title = Inscrire une personne
+pro-enrol-heading = Inscrire une personne à l'accueil
+pro-enrol-read-heading = À lire avec la personne, avant tout
+pro-enrol-read-intro = Lisez ces phrases à voix haute, et répondez à ses questions. Rien n'est créé avant qu'elle ait dit oui.
+pro-enrol-read-what = Coffre garde une copie de vos papiers, fermée à clé. Vous pourrez toujours les retrouver, même si vous perdez les originaux ou votre téléphone.
+pro-enrol-read-who = Vous seul décidez qui voit vos papiers. { $structure } ne verra que ce que vous acceptez, et seulement pendant le temps que vous choisissez. Vous pouvez retirer cet accès quand vous voulez.
+pro-enrol-read-back = Vous pouvez télécharger tous vos papiers d'un coup, à tout moment, sur votre page « Mon compte ».
+pro-enrol-read-delete = Vous pouvez supprimer un papier, ou tout votre coffre, quand vous voulez. Ce qui est supprimé ne peut plus être lu par personne.
+pro-enrol-read-terms = Coffre est gratuit pour vous. Vos papiers sont gardés en France, chiffrés ; personne chez Coffre ne peut les lire. Tout ce qui est fait avec vos papiers est écrit dans votre journal, que vous pouvez lire.
+pro-enrol-form-heading = Ce que vous proposez
+pro-enrol-name = Nom de la personne
+pro-enrol-name-hint = comme elle veut qu'il soit écrit
+pro-enrol-identifier = Début de son identifiant
+pro-enrol-identifier-hint = son prénom ou un surnom, sans espace ; Coffre ajoutera des chiffres (par exemple marie-4821)
+pro-enrol-categories = Les papiers que votre structure propose de voir
+pro-enrol-categories-hint = Aucune case cochée : la personne ne donne aucun accès pour le moment.
+pro-enrol-rights = Ce que votre structure pourra faire
+pro-enrol-rights-both = Voir et ajouter ces papiers
+pro-enrol-rights-upload = Ajouter seulement (sans voir)
+pro-enrol-days = Pendant combien de temps
+pro-days-31 = 31 jours
+pro-days-182 = 6 mois
+pro-days-365 = 1 an
+pro-enrol-submit = Passer la main à la personne
+pro-enrol-need-name = Indiquez le nom de la personne.
+pro-enrol-bad-identifier = Le début de l'identifiant : des lettres et des chiffres, sans espace (un point ou un tiret au plus), 40 caractères au plus.
+pro-handover-title = À vous
+pro-handover-heading = { $name }, c'est à vous.
+pro-handover-intro = Le professionnel vous a passé la main. Lisez, choisissez, puis appuyez sur « Rendre la main ».
+pro-handover-consent = Ce que vous acceptez
+pro-handover-consent-yes = Oui, j'accepte
+pro-handover-consent-no = Non, pas maintenant
+pro-handover-consent-hint = Vous pourrez retirer cet accès quand vous voulez, sur la page « Qui voit mes papiers ».
+pro-consent-sentence = { $n ->
+    [one] { $structure } pourra voir et ajouter vos papiers de ces catégories : { $categories }, pendant 1 jour, jusqu'au { $until }.
+   *[other] { $structure } pourra voir et ajouter vos papiers de ces catégories : { $categories }, pendant { $n } jours, jusqu'au { $until }.
+}
+pro-consent-sentence-upload = { $n ->
+    [one] { $structure } pourra ajouter des papiers dans ces catégories, sans voir vos papiers : { $categories }, pendant 1 jour, jusqu'au { $until }.
+   *[other] { $structure } pourra ajouter des papiers dans ces catégories, sans voir vos papiers : { $categories }, pendant { $n } jours, jusqu'au { $until }.
+}
+pro-handover-trustee = { $structure } comme structure de confiance ?
+pro-handover-trustee-what = Si vous oubliez votre code, { $structure } pourra vous rendre l'accès, avec vous à son accueil. Elle pourrait aussi, avec vous, ouvrir tout votre coffre.
+pro-handover-trustee-yes = Oui, c'est ma structure de confiance
+pro-handover-trustee-no = Non
+pro-trustee-none-consequence = Sans structure de confiance, si vous oubliez votre code, personne ne pourra rouvrir vos papiers. Ils seront perdus.
+pro-handover-secret = Votre code secret
+pro-handover-secret-field = Votre code secret (une phrase ou un code)
+pro-handover-secret-again = Le même, encore une fois
+pro-handover-need-secret = Choisissez votre code secret.
+pro-handover-submit = Rendre la main
+pro-enrolled-title = Inscription faite
+pro-enrolled-heading = C'est fait
+pro-enrolled-intro = Le coffre de { $name } est prêt. Son identifiant :
+pro-enrolled-print = Imprimez sa carte d'accès et son reçu (menu Imprimer du navigateur) et donnez-les-lui.
+pro-enrolled-file = Voir sa fiche
+pro-card-heading = Carte d'accès à Coffre
+pro-card-site = Adresse :
+pro-card-qr-alt = QR code de l'adresse { $site }
+pro-card-identifier = Votre identifiant :
+pro-card-no-secret = Votre code secret n'est pas écrit ici : vous seul le connaissez.
+pro-card-help = Besoin d'aide :
+pro-receipt-heading = Reçu de votre accord
+pro-receipt-date = Le { $date }, { $name } a ouvert son coffre Coffre.
+pro-receipt-no-consent = Vous n'avez donné aucun accès à vos papiers à { $structure }.
+pro-receipt-trustee = { $structure } est votre structure de confiance : elle peut vous rendre l'accès si vous oubliez votre code, avec vous à son accueil.
+pro-receipt-no-trustee = Vous n'avez pas de structure de confiance.
+pro-receipt-withdraw = Pour retirer un accès : sur Coffre, page « Qui voit mes papiers », ou à l'accueil de la structure.

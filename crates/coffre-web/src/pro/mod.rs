@@ -2,10 +2,13 @@
 //! person's (templates, words, sessions, CSRF) with a cookie of their own.
 //! One module per page: `login` (connexion with a second factor, account
 //! activation, setting a second factor up again), `desk` (the people
-//! linked to the structure, a person's file), `structure` (Ma structure:
+//! linked to the structure, a person's file), `enrol` (enrolment at the
+//! desk with the hand-over to the person, the access card and the consent
+//! receipt), `structure` (Ma structure:
 //! members, invitations, deactivation, second-factor resets, contact).
 
 mod desk;
+mod enrol;
 mod login;
 mod structure;
 
@@ -22,6 +25,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .merge(login::router().layer(short()))
         .merge(desk::router().layer(short()))
+        .merge(enrol::router().layer(short()))
         .merge(structure::router().layer(short()))
 }
 
