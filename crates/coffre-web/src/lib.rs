@@ -70,7 +70,7 @@ img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none
 pub fn pages(web: WebConfig, max_body_bytes: usize) -> Router<AppState> {
     Router::new()
         .merge(person::router(max_body_bytes))
-        .merge(pro::router())
+        .merge(pro::router(max_body_bytes))
         .merge(assets::router())
         .fallback(not_found)
         .method_not_allowed_fallback(not_found)

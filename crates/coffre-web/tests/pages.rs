@@ -1679,3 +1679,88 @@ async fn a_person_is_enrolled_at_the_desk_with_the_hand_over() {
     assert!(file.body.contains("Voir et ajouter, jusqu"));
     assert_eq!(file.body.matches("Pas d&#39;accès").count(), 7);
 }
+
+#[tokio::test]
+async fn a_caseworker_scans_two_pages_into_a_category_the_person_opened() {
+    let s = site().await;
+    let desk = s.desk(5).await;
+    let home = s.get("/pro", Some(&desk)).await;
+    let marie = link_to(&home.body, "Marie Démo");
+    let file = s.get(&marie, Some(&desk)).await;
+    let scan = link_to(&file.body, "Numériser un papier");
+    let form = s.get(&scan, Some(&desk)).await;
+    assert_eq!(form.status, StatusCode::OK, "{}", form.body);
+    check_page(&scan, &form.body);
+    // Only the categories Marie lets the structure add to are offered.
+    let offered: Vec<String> = Html::parse_document(&form.body)
+        .select(&sel("input[name=categorie]"))
+        .filter_map(|i| i.value().attr("value").map(str::to_owned))
+        .collect();
+    assert_eq!(offered, ["identity", "social_benefits"]);
+    let token = csrf(&form.body);
+    let send = |fields: Vec<(&'static str, String)>,
+                files: Vec<(&'static str, &'static str, &'static str, Vec<u8>)>| {
+        let (kind, body) = multipart(
+            &fields
+                .iter()
+                .map(|(k, v)| (*k, v.as_str()))
+                .collect::<Vec<_>>(),
+            &files,
+        );
+        let req = Request::post(scan.as_str())
+            .header(header::CONTENT_TYPE, kind)
+            .header(header::COOKIE, desk.as_str())
+            .header("sec-fetch-site", "same-origin")
+            .body(Body::from(body))
+            .unwrap();
+        s.send(req)
+    };
+    // A category she did not open: the vault refuses, nothing is stored.
+    let refused = send(
+        vec![
+            ("csrf", token.clone()),
+            ("categorie", "health".into()),
+            ("titre", "Ordonnance".into()),
+        ],
+        vec![("fichier", "p1.jpg", "image/jpeg", phone_jpeg(64, 48, 1))],
+    )
+    .await;
+    assert!(refused.status.is_client_error(), "{}", refused.status);
+    // Two scanned pages: one PDF in her vault.
+    let done = send(
+        vec![
+            ("csrf", token.clone()),
+            ("categorie", "social_benefits".into()),
+            ("titre", "Attestation CAF".into()),
+            ("valable", "2031-01-31".into()),
+        ],
+        vec![
+            ("fichier", "page1.jpg", "image/jpeg", phone_jpeg(64, 48, 1)),
+            ("fichier", "page2.jpg", "image/jpeg", phone_jpeg(64, 48, 1)),
+        ],
+    )
+    .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    assert!(done.location().ends_with("?ajoute=1"));
+    let file = s.get(done.location(), Some(&desk)).await;
+    assert!(
+        file.body.contains("Attestation CAF") && file.body.contains("a été ajouté"),
+        "{}",
+        file.body
+    );
+    // Marie finds it in her papers, as one PDF of two pages.
+    let person = s.login(0, "telephone").await;
+    let docs = s
+        .state
+        .vault
+        .list_documents(&s.session_of(&person), s.session_of(&person).principal.id())
+        .await
+        .unwrap();
+    let caf = docs.iter().find(|d| d.title == "Attestation CAF").unwrap();
+    assert_eq!(caf.content_type, "application/pdf");
+    // Karim opened nothing to the structure: no form, and a post is refused.
+    let karim = link_to(&home.body, "Karim Démo");
+    let k = s.get(&format!("{karim}/numeriser"), Some(&desk)).await;
+    assert_eq!(k.status, StatusCode::BAD_REQUEST);
+    assert!(k.body.contains("ne permet pas"), "{}", k.body);
+}

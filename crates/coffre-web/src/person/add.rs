@@ -182,12 +182,12 @@ fn is_heic(filename: &str, content_type: &str) -> bool {
 
 /// What the form said before its files.
 #[derive(Debug, Default)]
-struct Described {
+pub(crate) struct Described {
     csrf_ok: bool,
-    category: Option<Category>,
-    title: String,
-    expires: String,
-    private: bool,
+    pub category: Option<Category>,
+    pub title: String,
+    pub expires: String,
+    pub private: bool,
 }
 
 impl Described {
@@ -223,6 +223,56 @@ const PHOTO_IDLE: std::time::Duration = std::time::Duration::from_secs(30);
 const PHOTOS_DEADLINE: std::time::Duration = std::time::Duration::from_secs(180);
 
 /// Uploads holding photos in memory at once.
+/// Who adds a paper, and to whose vault: the person to their own, or a
+/// caseworker to the vault of a person they accompany (`pro/scan.rs`).
+/// The form's reading (photos made into one PDF, a file streamed through
+/// encryption) is the same; what differs is here.
+pub(crate) trait Adder: Sync {
+    fn session(&self) -> &coffre_vault::Session;
+    /// The vault the paper goes to.
+    fn vault(&self) -> coffre_crypto::PrincipalId;
+    fn check_csrf(&self, sent: &str) -> PageResult<()>;
+    /// The form again, with what was typed and why it was refused (a
+    /// Fluent key).
+    fn again(&self, d: &Described, key: &str) -> Response;
+    /// Where to go once the paper is stored.
+    fn stored_at(&self, info: &coffre_vault::DocumentInfo) -> String;
+}
+
+/// The person adding to their own vault.
+struct Own<'a> {
+    p: &'a Person,
+    state: &'a AppState,
+    allowed: String,
+}
+
+impl Adder for Own<'_> {
+    fn session(&self) -> &coffre_vault::Session {
+        &self.p.session
+    }
+    fn vault(&self) -> coffre_crypto::PrincipalId {
+        self.p.id
+    }
+    fn check_csrf(&self, sent: &str) -> PageResult<()> {
+        self.p.check_csrf(sent)
+    }
+    fn again(&self, d: &Described, key: &str) -> Response {
+        render(
+            self.p,
+            self.state,
+            &self.allowed,
+            d.category,
+            d.title.clone(),
+            d.expires.clone(),
+            d.private,
+            Some(self.p.tr.t(key)),
+        )
+    }
+    fn stored_at(&self, info: &coffre_vault::DocumentInfo) -> String {
+        format!("/papiers/{}", info.document_id)
+    }
+}
+
 fn photo_turns() -> &'static tokio::sync::Semaphore {
     static TURNS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
     TURNS.get_or_init(|| tokio::sync::Semaphore::new(4))
@@ -233,26 +283,29 @@ async fn add(
     p: Person,
     form: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> PageResult<Response> {
-    let mut form = form.map_err(|_| PageError::Invalid("err-form"))?;
+    let form = form.map_err(|_| PageError::Invalid("err-form"))?;
+    let allowed = who_may_see(&state, &p).await;
+    let own = Own {
+        p: &p,
+        state: &state,
+        allowed,
+    };
+    receive(&state, &own, form).await
+}
+
+/// Reads an "add a paper" form and stores the paper in `a`'s vault.
+pub(crate) async fn receive<A: Adder>(
+    state: &AppState,
+    a: &A,
+    mut form: Multipart,
+) -> PageResult<Response> {
     let mut d = Described::default();
     let mut photos: Vec<Vec<u8>> = Vec::new();
     let mut photos_bytes = 0usize;
     // Photos are held in memory until the PDF is made: a few uploads at a
     // time do it (4 × 60 MiB at most), whoever sends how many.
     let mut buffering: Option<tokio::sync::SemaphorePermit<'static>> = None;
-    let allowed = who_may_see(&state, &p).await;
-    let fail = |d: &Described, key: &str| {
-        render(
-            &p,
-            &state,
-            &allowed,
-            d.category,
-            d.title.clone(),
-            d.expires.clone(),
-            d.private,
-            Some(p.tr.t(key)),
-        )
-    };
+    let fail = |d: &Described, key: &str| a.again(d, key);
     // Once photos are held, the rest of the form has this long to arrive.
     let mut deadline: Option<tokio::time::Instant> = None;
     loop {
@@ -356,10 +409,10 @@ async fn add(
                 let (res, ()) = tokio::join!(
                     state
                         .vault
-                        .upload(&p.session, p.id, meta, coffre_api::stream_of(rx)),
+                        .upload(a.session(), a.vault(), meta, coffre_api::stream_of(rx)),
                     feed
                 );
-                return stored(&p, &state, &allowed, &d, res);
+                return stored(a, &d, res);
             }
             (_, Some(_)) => return Err(PageError::Invalid("err-form")),
             (_, None) => {
@@ -373,7 +426,7 @@ async fn add(
                 .map_err(|_| PageError::Invalid("err-form"))?;
                 match name.as_str() {
                     "csrf" => {
-                        p.check_csrf(&text)?;
+                        a.check_csrf(&text)?;
                         d.csrf_ok = true;
                     }
                     "categorie" => d.category = text.parse().ok(),
@@ -415,33 +468,22 @@ async fn add(
         Err(e) => return Err(e),
     };
     let body = futures_util::stream::iter([Ok(Bytes::from(bytes))]).boxed();
-    let res = state.vault.upload(&p.session, p.id, meta, body).await;
-    stored(&p, &state, &allowed, &d, res)
+    let res = state.vault.upload(a.session(), a.vault(), meta, body).await;
+    stored(a, &d, res)
 }
 
 /// The answer to a stored (or refused) upload.
-fn stored(
-    p: &Person,
-    state: &AppState,
-    allowed: &str,
+fn stored<A: Adder>(
+    a: &A,
     d: &Described,
     res: coffre_vault::Result<coffre_vault::DocumentInfo>,
 ) -> PageResult<Response> {
     let key = match res {
-        Ok(info) => return Ok(see_other(&format!("/papiers/{}", info.document_id))),
+        Ok(info) => return Ok(see_other(&a.stored_at(&info))),
         Err(coffre_vault::VaultError::TooLarge { .. }) => "add-too-large",
         Err(coffre_vault::VaultError::QuotaExceeded { .. }) => "err-quota-text",
         Err(coffre_vault::VaultError::Invalid(_)) => "add-invalid",
         Err(e) => return Err(e.into()),
     };
-    Ok(render(
-        p,
-        state,
-        allowed,
-        d.category,
-        d.title.clone(),
-        d.expires.clone(),
-        d.private,
-        Some(p.tr.t(key)),
-    ))
+    Ok(a.again(d, key))
 }

@@ -3,7 +3,7 @@
 
 mod access;
 mod account;
-mod add;
+pub(crate) mod add;
 mod journal;
 mod links;
 mod login;

@@ -113,6 +113,9 @@ struct PaperRow {
 struct PersonPage {
     c: Ctx,
     name: String,
+    /// The structure may add papers (a link to "Numériser").
+    scan: Option<String>,
+    added: bool,
     access: Vec<Access>,
     papers: Vec<PaperRow>,
     soon: Option<String>,
@@ -128,10 +131,16 @@ fn access_words(tr: &Tr, view: Option<i64>, upload: Option<i64>) -> (String, boo
     }
 }
 
+#[derive(Debug, Deserialize)]
+struct Added {
+    ajoute: Option<String>,
+}
+
 async fn person(
     State(state): State<AppState>,
     cw: Caseworker,
     PagePath(id): PagePath<PrincipalId>,
+    Query(q): Query<Added>,
 ) -> PageResult<Response> {
     let tr = cw.tr;
     // Not linked to this structure: the vault refuses, and the page says
@@ -147,12 +156,15 @@ async fn person(
             .max()
     };
     let mut sees = false;
+    let mut adds = false;
     let access = Category::ALL
         .into_iter()
         .map(|cat| {
             let view = until(cat, Permission::View);
+            let upload = until(cat, Permission::Upload);
             sees |= view.is_some();
-            let (words, open) = access_words(&tr, view, until(cat, Permission::Upload));
+            adds |= upload.is_some();
+            let (words, open) = access_words(&tr, view, upload);
             Access {
                 name: category_name(&tr, cat),
                 words,
@@ -190,6 +202,8 @@ async fn person(
     Ok(ok(&PersonPage {
         c: Ctx::caseworker(&cw, &state, "pro-person-title", "accueil").titled(name.clone()),
         name,
+        scan: adds.then(|| format!("/pro/personnes/{id}/numeriser")),
+        added: q.ajoute.is_some(),
         access,
         papers,
         soon,

@@ -10,6 +10,7 @@
 mod desk;
 mod enrol;
 mod login;
+mod scan;
 mod structure;
 
 use std::time::Duration;
@@ -19,7 +20,7 @@ use axum::http::StatusCode;
 use coffre_api::AppState;
 use tower_http::timeout::TimeoutLayer;
 
-pub fn router() -> Router<AppState> {
+pub fn router(max_body_bytes: usize) -> Router<AppState> {
     let short =
         || TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30));
     Router::new()
@@ -27,6 +28,13 @@ pub fn router() -> Router<AppState> {
         .merge(desk::router().layer(short()))
         .merge(enrol::router().layer(short()))
         .merge(structure::router().layer(short()))
+        // A paper over a slow connection: an hour, as the person's.
+        .merge(
+            scan::router(max_body_bytes).layer(TimeoutLayer::with_status_code(
+                StatusCode::REQUEST_TIMEOUT,
+                Duration::from_secs(3600),
+            )),
+        )
 }
 
 /// The QR code of an address, as an image the page carries itself.
