@@ -1764,3 +1764,75 @@ async fn a_caseworker_scans_two_pages_into_a_category_the_person_opened() {
     assert_eq!(k.status, StatusCode::BAD_REQUEST);
     assert!(k.body.contains("ne permet pas"), "{}", k.body);
 }
+
+#[tokio::test]
+async fn the_desk_prints_a_duplicate_and_sends_a_marked_link_both_in_the_persons_journal() {
+    let s = site().await;
+    let desk = s.desk(6).await;
+    let home = s.get("/pro", Some(&desk)).await;
+    let file = s.get(&link_to(&home.body, "Marie Démo"), Some(&desk)).await;
+    check_page("/pro/personnes (papers)", &file.body);
+    let dup = link_to(&file.body, "Imprimer un duplicata");
+    let copy = s.get(&dup, Some(&desk)).await;
+    assert_eq!(copy.status, StatusCode::OK);
+    assert_eq!(copy.headers[header::CONTENT_TYPE], "application/pdf");
+    assert!(copy.body.contains(&mark_hex("Duplicata imprimé le ")));
+    let send = link_to(&file.body, "Envoyer");
+    let form = s.get(&send, Some(&desk)).await;
+    assert_eq!(form.status, StatusCode::OK);
+    check_page(&send, &form.body);
+    let made = s
+        .post(
+            &send,
+            Some(&desk),
+            &[
+                ("csrf", &csrf(&form.body)),
+                ("pour", "CAF de Lyon"),
+                ("duree", "7"),
+            ],
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::OK, "{}", made.body);
+    check_page("link made (desk)", &made.body);
+    let url: String = Html::parse_document(&made.body)
+        .select(&sel(".secret-link"))
+        .next()
+        .unwrap()
+        .text()
+        .collect();
+    let path = url
+        .trim()
+        .trim_start_matches("http://127.0.0.1:8080")
+        .to_owned();
+    let copy = s.post(&path, None, &[]).await;
+    assert_eq!(copy.status, StatusCode::OK);
+    assert!(
+        copy.body
+            .contains(&mark_hex("Copie transmise à CAF de Lyon le "))
+    );
+    // Once: the organisation saved its copy.
+    assert_ne!(s.post(&path, None, &[]).await.status, StatusCode::OK);
+    // Marie reads both in her journal, under the structure's name.
+    let me = s.login(0, "telephone").await;
+    let journal = s.get("/journal", Some(&me)).await;
+    assert!(
+        journal
+            .body
+            .contains("CCAS de Démo-sur-Loire a imprimé un duplicata"),
+        "{}",
+        journal.body
+    );
+    assert!(
+        journal
+            .body
+            .contains("CCAS de Démo-sur-Loire a fait un lien vers « Attestation CAF »"),
+        "{}",
+        journal.body
+    );
+    // Another structure cannot print hers, even knowing the address.
+    let theirs = s.other_structure().await;
+    assert_eq!(
+        s.get(&dup, Some(&theirs)).await.status,
+        StatusCode::NOT_FOUND
+    );
+}

@@ -101,6 +101,7 @@ struct Access {
 }
 
 struct PaperRow {
+    id: String,
     title: String,
     category: String,
     added: String,
@@ -187,6 +188,7 @@ async fn person(
                 .expires_on
                 .map(|until| i64::from(until.civil().since(today).map_or(0, |s| s.get_days())));
             PaperRow {
+                id: d.document_id.to_string(),
                 title: d.title.clone(),
                 category: category_name(&tr, d.category),
                 added: tr.day(d.uploaded_at_ms),

@@ -7,6 +7,7 @@
 //! receipt), `structure` (Ma structure:
 //! members, invitations, deactivation, second-factor resets, contact).
 
+mod copies;
 mod desk;
 mod enrol;
 mod login;
@@ -26,6 +27,7 @@ pub fn router(max_body_bytes: usize) -> Router<AppState> {
     Router::new()
         .merge(login::router().layer(short()))
         .merge(desk::router().layer(short()))
+        .merge(copies::router().layer(short()))
         .merge(enrol::router().layer(short()))
         .merge(structure::router().layer(short()))
         // A paper over a slow connection: an hour, as the person's.
