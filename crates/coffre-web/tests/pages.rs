@@ -1154,9 +1154,35 @@ async fn the_desk_pages_are_well_formed_and_need_the_second_factor() {
     assert_ne!(title, home_title);
     assert!(home.body.contains("Marie Démo") && home.body.contains("Karim Démo"));
     assert_eq!(home.headers[header::CACHE_CONTROL], "no-store");
+    // What ends soon, among what the structure may see: Marie's card, and
+    // her 31-day consent; nothing of Karim, who opened nothing.
+    let doc = Html::parse_document(&home.body);
+    let expiring: String = doc
+        .select(&sel("table.expiring"))
+        .next()
+        .unwrap()
+        .text()
+        .collect();
+    assert!(
+        expiring.contains("Marie Démo") && expiring.contains("Carte d"),
+        "{expiring}"
+    );
+    assert!(!expiring.contains("Karim"));
+    assert!(home.body.contains("Accords qui se terminent"));
     // The search finds by name, accents or not.
     let found = s.get("/pro?q=karim", Some(&cookie)).await;
-    assert!(found.body.contains("Karim Démo") && !found.body.contains("Marie Démo"));
+    let people = |html: &str| -> String {
+        Html::parse_document(html)
+            .select(&sel("ul.list"))
+            .next()
+            .map(|u| u.text().collect())
+            .unwrap_or_default()
+    };
+    let list = people(&found.body);
+    assert!(
+        list.contains("Karim Démo") && !list.contains("Marie Démo"),
+        "{list}"
+    );
     let found = s.get("/pro?q=DEMO", Some(&cookie)).await;
     assert!(found.body.contains("2 personnes"), "{}", found.body);
     // Marie's file: what the structure may do, category by category, and

@@ -9,6 +9,7 @@
 
 mod edit;
 mod read;
+pub use read::DeskOverview;
 mod streams;
 mod upload;
 

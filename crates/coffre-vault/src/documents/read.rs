@@ -13,11 +13,11 @@ use futures_util::StreamExt;
 use super::streams::open_stream;
 use super::{DocumentInfo, PlaintextStream, header, object_key};
 use crate::access::dek::Listed;
-use crate::journal::{Event, NewEntry, Outcome};
+use crate::journal::{Event, NewEntry, Outcome, Who};
 use crate::model::Date;
 use crate::policy::Action;
-use crate::records::DocumentRecord;
-use crate::session::Session;
+use crate::records::{DocumentRecord, GrantRecord};
+use crate::session::{Principal, Session};
 use crate::{Result, Vault, VaultError};
 
 /// Objects up to this size are opened whole, in place (see [`open_whole`]);
@@ -70,6 +70,17 @@ async fn open_whole(
     Ok(futures_util::stream::iter(pieces).boxed())
 }
 
+/// What a caseworker's dashboard shows: `(person, their name, …)`.
+#[derive(Debug, Default)]
+pub struct DeskOverview {
+    /// Papers no longer valid, or not within the days asked, soonest first.
+    pub expiring: Vec<(PrincipalId, String, DocumentInfo)>,
+    /// Papers the structure's members added lately, newest first.
+    pub recent: Vec<(PrincipalId, String, DocumentInfo)>,
+    /// The structure's grants that end within the days asked.
+    pub grants_ending: Vec<(PrincipalId, String, GrantRecord)>,
+}
+
 impl Vault {
     /// The documents of a vault this session may see.
     pub async fn list_documents(
@@ -79,6 +90,24 @@ impl Vault {
     ) -> Result<Vec<DocumentInfo>> {
         self.authorize(session, Action::ListDocuments, beneficiary, None, None)
             .await?;
+        let out = self.listed(session, beneficiary).await?;
+        // Seeing the list (titles, file names) is an access the person sees.
+        self.journal(
+            NewEntry::ok(session.principal.who(), Event::DocumentList)
+                .vault(beneficiary)
+                .detail(format!("{} documents", out.len())),
+        )
+        .await?;
+        Ok(out)
+    }
+
+    /// The documents of a vault this session holds keys for, newest
+    /// first; no check, no journal (the callers do both).
+    async fn listed(
+        &self,
+        session: &Session,
+        beneficiary: PrincipalId,
+    ) -> Result<Vec<DocumentInfo>> {
         let read = self.records().read();
         let access = self.access();
         let mut keys = access.reader(session, read.grants().of_vault(beneficiary)?);
@@ -111,12 +140,102 @@ impl Vault {
                 .cmp(&a.uploaded_at_ms)
                 .then(a.document_id.cmp(&b.document_id))
         });
-        // Seeing the list (titles, file names) is an access the person sees.
-        self.journal(
-            NewEntry::ok(session.principal.who(), Event::DocumentList)
-                .vault(beneficiary)
-                .detail(format!("{} documents", out.len())),
+        Ok(out)
+    }
+
+    /// A caseworker's dashboard: for every person linked to their
+    /// structure, the papers the structure may see that are no longer
+    /// valid or will not be within `days`, those its members added since
+    /// `since_ms`, and its grants that end within `days`. Each person whose
+    /// papers were listed sees it in their journal (one entry).
+    pub async fn desk_overview(
+        &self,
+        session: &Session,
+        days: u32,
+        since_ms: i64,
+    ) -> Result<DeskOverview> {
+        let Principal::Caseworker { structure, .. } = session.principal else {
+            return Err(VaultError::Forbidden("caseworkers only"));
+        };
+        if days > 366 {
+            return Err(VaultError::Invalid("at most 366 days ahead".into()));
+        }
+        self.authorize_structure(
+            session,
+            crate::policy::StructureAction::ListBeneficiaries,
+            structure,
+            Event::DocumentList,
         )
+        .await?;
+        let now = self.now_ms();
+        let today = Date::from_epoch_ms(now).days_since_epoch();
+        let horizon = now + i64::from(days) * 86_400_000;
+        let members: Vec<String> = self
+            .records()
+            .read()
+            .caseworkers()
+            .of_structure(structure)?
+            .into_iter()
+            .map(|c| Who::Caseworker(c.id).to_string())
+            .collect();
+        let mut out = DeskOverview::default();
+        let mut listed = Vec::new();
+        let people = self.records().read().links().of_structure(structure)?;
+        for b in people {
+            let Some(rec) = self.records().read().beneficiaries().get(b)? else {
+                continue;
+            };
+            if !rec.linked.contains(&structure) {
+                continue;
+            }
+            let grants: Vec<GrantRecord> = self
+                .records()
+                .read()
+                .grants()
+                .of_vault(b)?
+                .into_iter()
+                .filter(|g| g.structure == structure && g.live(now))
+                .collect();
+            for g in &grants {
+                if g.expires_ms <= horizon {
+                    out.grants_ending
+                        .push((b, rec.display_name.clone(), g.clone()));
+                }
+            }
+            if !grants
+                .iter()
+                .any(|g| g.permissions.contains(&crate::model::Permission::View))
+            {
+                continue;
+            }
+            let docs = self.listed(session, b).await?;
+            listed.push((b, docs.len()));
+            for d in docs {
+                let ends = d
+                    .expires_on
+                    .is_some_and(|e| e.days_since_epoch() - today <= i64::from(days));
+                let ours = d.uploaded_at_ms >= since_ms && members.contains(&d.uploaded_by);
+                if ends {
+                    out.expiring.push((b, rec.display_name.clone(), d.clone()));
+                }
+                if ours {
+                    out.recent.push((b, rec.display_name.clone(), d));
+                }
+            }
+        }
+        out.expiring
+            .sort_by_key(|(_, _, d)| d.expires_on.map(Date::days_since_epoch));
+        out.recent
+            .sort_by_key(|(_, _, d)| std::cmp::Reverse(d.uploaded_at_ms));
+        out.grants_ending.sort_by_key(|(_, _, g)| g.expires_ms);
+        let who = session.principal.who();
+        futures_util::future::try_join_all(listed.iter().map(|(b, n)| {
+            self.journal(
+                NewEntry::ok(who, Event::DocumentList)
+                    .vault(*b)
+                    .detail(format!("{n} documents; dashboard")),
+            )
+        }))
         .await?;
         Ok(out)
     }

@@ -218,7 +218,7 @@ impl Vault {
     }
 
     /// Asks the policy about a structure-level action; journals a refusal.
-    async fn authorize_structure(
+    pub(crate) async fn authorize_structure(
         &self,
         session: &Session,
         action: StructureAction,

@@ -38,6 +38,14 @@ struct PersonRow {
     name: String,
 }
 
+/// A line of the dashboard's lists: a person, a paper or a grant, a date.
+struct Line {
+    href: String,
+    name: String,
+    what: String,
+    when: String,
+}
+
 #[derive(Template)]
 #[template(path = "pro/home.html")]
 struct Dashboard {
@@ -46,7 +54,15 @@ struct Dashboard {
     people: Vec<PersonRow>,
     count: String,
     more: Option<String>,
+    expiring: Vec<Line>,
+    ending: Vec<Line>,
+    recent: Vec<Line>,
 }
+
+/// Lines shown in each of the dashboard's lists.
+const LINES: usize = 50;
+/// How far back "added lately" goes.
+const RECENT_DAYS: i64 = 14;
 
 #[derive(Debug, Deserialize)]
 struct Search {
@@ -77,7 +93,54 @@ async fn dashboard(
         .collect();
     let tr = cw.tr;
     let more = (found.len() > SHOWN).then(|| tr.n("pro-more", (found.len() - SHOWN) as u64));
+    let now = state.vault.clock().now_ms();
+    let o = state
+        .vault
+        .desk_overview(
+            &cw.session,
+            SOON_DAYS as u32,
+            now - RECENT_DAYS * 86_400_000,
+        )
+        .await?;
+    let paper =
+        |(b, name, d): &(PrincipalId, String, coffre_vault::DocumentInfo), when: String| Line {
+            href: format!("/pro/personnes/{b}"),
+            name: name.clone(),
+            what: format!("{} ({})", d.title, category_name(&tr, d.category)),
+            when,
+        };
+    let expiring = o
+        .expiring
+        .iter()
+        .take(LINES)
+        .map(|x| paper(x, x.2.expires_on.map(|e| tr.date(e)).unwrap_or_default()))
+        .collect();
+    let recent = o
+        .recent
+        .iter()
+        .take(LINES)
+        .map(|x| paper(x, tr.day(x.2.uploaded_at_ms)))
+        .collect();
+    let ending = o
+        .grants_ending
+        .iter()
+        .take(LINES)
+        .map(|(b, name, g)| Line {
+            href: format!("/pro/personnes/{b}"),
+            name: name.clone(),
+            what: g
+                .categories
+                .iter()
+                .map(|c| category_name(&tr, *c))
+                .collect::<Vec<_>>()
+                .join(", "),
+            when: tr.day(g.expires_ms),
+        })
+        .collect();
     Ok(ok(&Dashboard {
+        expiring,
+        ending,
+        recent,
         c: Ctx::caseworker(&cw, &state, "pro-home-title", "accueil"),
         count: tr.n("pro-people-count", found.len() as u64),
         people: found
