@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The browser suite: Debian's Chromium driven by Python Playwright, axe-core
 # from the npm registry, against the real binary (`coffre serve --demo`, a
-# fresh server per run). Installs what it needs when missing (idempotent).
+# fresh server per run: the person's story, then the desk's). Installs what
+# it needs when missing (idempotent).
 # Screenshots of every page at 360 px wide go to target/ui-screenshots/.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -59,6 +60,35 @@ for mode in js nojs; do
     set +e
     "$venv/bin/python" tests/browser/story.py "$base" "$identifier" "$secret" "$shots" \
         tests/browser/node_modules/axe-core/axe.min.js "$mode"
+    rc=$?
+    set -e
+    kill -INT "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    rm -f "$out"
+    if [ "$rc" -ne 0 ]; then status=1; fi
+
+    # The desk's story, on a fresh demonstration server of its own.
+    out=$(mktemp)
+    ./target/debug/coffre serve --demo --listen 127.0.0.1:0 >"$out" 2>target/browser-desk-server-$mode.log &
+    pid=$!
+    base=""
+    for _ in $(seq 1 300); do
+        base=$(sed -n 's/^coffre listening on \(http:[^ ]*\)$/\1/p' "$out")
+        [ -n "$base" ] && break
+        sleep 0.1
+    done
+    if [ -z "$base" ]; then
+        echo "the demonstration server did not start:"; cat "$out" target/browser-desk-server-$mode.log
+        kill "$pid" 2>/dev/null || true
+        exit 1
+    fi
+    line=$(grep -m1 '^Caseworker of' "$out")
+    login=$(sed -n 's/.*: login \([^,]*\), password.*/\1/p' <<<"$line")
+    password=$(sed -n 's/.*password "\(.*\)";$/\1/p' <<<"$line")
+    recovery=$(grep -m1 'second factor:' "$out" | sed -n 's/.*once each: \([^ ]*\).*/\1/p')
+    set +e
+    "$venv/bin/python" tests/browser/desk.py "$base" "$shots" \
+        tests/browser/node_modules/axe-core/axe.min.js "$mode" "$login" "$password" "$recovery"
     rc=$?
     set -e
     kill -INT "$pid" 2>/dev/null || true

@@ -39,6 +39,7 @@ pub mod model;
 pub mod policy;
 mod principals;
 mod records;
+mod report;
 mod session;
 mod shares;
 #[cfg(test)]
@@ -68,6 +69,7 @@ pub use principals::{
     suggest_passphrase,
 };
 pub use records::{GrantRecord, Notice, NoticeKind, StructureRecord};
+pub use report::{MonthCounts, REPORT_MONTHS_MAX, SMALL_COUNT, shown_count};
 pub use session::{Principal, Session};
 pub use shares::{MAX_RECIPIENT_CHARS, ShareCreated, ShareInfo, ShareStatus, SharedCopy};
 pub use vault::{Limits, Status, Vault, VaultConfig};

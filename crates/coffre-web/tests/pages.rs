@@ -1862,3 +1862,110 @@ async fn the_desk_prints_a_duplicate_and_sends_a_marked_link_both_in_the_persons
         StatusCode::NOT_FOUND
     );
 }
+
+#[tokio::test]
+async fn the_activity_report_counts_without_naming_and_hides_small_counts() {
+    let s = site().await;
+    let admin = s.desk(7).await;
+    let report = s.get("/pro/rapport", Some(&admin)).await;
+    assert_eq!(report.status, StatusCode::OK, "{}", report.body);
+    check_page("/pro/rapport", &report.body);
+    // The demonstration enrolled two people this month: "< 5", not drawn.
+    let csv = s.get("/pro/rapport.csv", Some(&admin)).await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert_eq!(csv.headers[header::CONTENT_TYPE], "text/csv; charset=utf-8");
+    let lines: Vec<&str> = csv.body.lines().collect();
+    assert_eq!(lines.len(), 13, "{}", csv.body);
+    assert_eq!(
+        lines[0],
+        "mois,personnes_inscrites,papiers_ajoutes,duplicatas_imprimes,liens_ouverts,accords_donnes,accords_retires"
+    );
+    let this_month = lines[12];
+    assert!(
+        this_month.starts_with("2026-") || this_month.starts_with("20"),
+        "{this_month}"
+    );
+    let cols: Vec<&str> = this_month.split(',').collect();
+    assert_eq!(cols[1], "< 5", "{this_month}");
+    // Five more people: the count shows.
+    let session = s
+        .state
+        .vault
+        .session(admin.trim_start_matches("coffre_pro="))
+        .unwrap();
+    for i in 0..5 {
+        s.state
+            .vault
+            .enroll_beneficiary(
+                &session,
+                coffre_vault::NewBeneficiary {
+                    identifier: format!("personne{i}"),
+                    display_name: format!("Personne {i}"),
+                    secret: coffre_crypto::UserSecret::from("tulipe marche violon rouge"),
+                    recovery_trustee: false,
+                    grant: Some(coffre_vault::NewGrant {
+                        categories: vec![coffre_vault::Category::Identity],
+                        permissions: vec![coffre_vault::Permission::View],
+                        days: 31,
+                    }),
+                },
+            )
+            .await
+            .unwrap();
+    }
+    let csv = s.get("/pro/rapport.csv", Some(&admin)).await;
+    let cols: Vec<String> = csv
+        .body
+        .lines()
+        .last()
+        .unwrap()
+        .split(',')
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(cols[1], "7", "{}", csv.body);
+    // Marie's consent at the demonstration, and theirs (Karim gave none).
+    assert_eq!(cols[5], "6", "{}", csv.body);
+    // No name, no identifier, no title anywhere.
+    let report = s.get("/pro/rapport", Some(&admin)).await;
+    for text in [&report.body, &csv.body] {
+        assert!(!text.contains("Marie") && !text.contains("Personne 1") && !text.contains("Carte"));
+    }
+    assert!(report.body.contains("<svg class=\"chart\""));
+    // Not an admin: the report does not exist.
+    let (_, code) = s
+        .state
+        .vault
+        .invite_caseworker(
+            &session,
+            session.principal.structure().unwrap(),
+            "agent.x",
+            false,
+        )
+        .await
+        .unwrap();
+    let a = s
+        .state
+        .vault
+        .enroll_caseworker(
+            &code,
+            coffre_crypto::UserSecret::from("mot-de-passe-agent-x"),
+        )
+        .await
+        .unwrap();
+    let agent = s
+        .pro_login(
+            "agent.x",
+            "mot-de-passe-agent-x",
+            &a.second_factor.recovery_codes[0],
+        )
+        .await
+        .unwrap_or_else(|a| panic!("{}", a.body));
+    assert_eq!(
+        s.get("/pro/rapport", Some(&agent)).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        s.get("/pro/rapport.csv", Some(&agent)).await.status,
+        StatusCode::NOT_FOUND
+    );
+}
