@@ -80,7 +80,7 @@ def run(browser, javascript):
     admin.look("03-tableau-de-bord")
     # The expiring-papers list: Marie's identity card ends within 60 days.
     expiring = page.locator("table.expiring").inner_text()
-    check("Marie Démo" in expiring and "Carte d'identité" in expiring, f"expiring papers: {expiring!r}")
+    check("Marie Démo" in expiring and "Identité" in expiring, f"expiring papers: {expiring!r}")
 
     # 2. Ma structure: invite Julie.
     page.click("nav >> text=Ma structure")

@@ -52,7 +52,7 @@ pub use counter::{
     CODE_LEN, CODE_TRIES_PER_MINUTE, CounterCopy, CounterCreated, CounterView, MAX_MINUTES,
     normalize_code,
 };
-pub use documents::{DeskOverview, DocumentInfo, NewDocument, PlaintextStream};
+pub use documents::{DeskOverview, DeskPaper, DocumentInfo, NewDocument, PlaintextStream};
 pub use error::{Result, VaultError};
 pub use export::{JOURNAL_PAGE_MAX, Manifest, ManifestEntry, PINNED_SHOWN, VaultJournal};
 pub use journal::{Event, NewEntry, Outcome, Who};

@@ -9,7 +9,7 @@
 
 mod edit;
 mod read;
-pub use read::DeskOverview;
+pub use read::{DeskOverview, DeskPaper};
 mod streams;
 mod upload;
 

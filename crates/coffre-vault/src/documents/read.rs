@@ -14,7 +14,7 @@ use super::streams::open_stream;
 use super::{DocumentInfo, PlaintextStream, header, object_key};
 use crate::access::dek::Listed;
 use crate::journal::{Event, NewEntry, Outcome, Who};
-use crate::model::Date;
+use crate::model::{Category, Date};
 use crate::policy::Action;
 use crate::records::{DocumentRecord, GrantRecord};
 use crate::session::{Principal, Session};
@@ -73,12 +73,24 @@ async fn open_whole(
 /// What a caseworker's dashboard shows: `(person, their name, …)`.
 #[derive(Debug, Default)]
 pub struct DeskOverview {
+    /// The people linked to the structure, by name.
+    pub people: Vec<(PrincipalId, String)>,
     /// Papers no longer valid, or not within the days asked, soonest first.
-    pub expiring: Vec<(PrincipalId, String, DocumentInfo)>,
+    pub expiring: Vec<(PrincipalId, String, DeskPaper)>,
     /// Papers the structure's members added lately, newest first.
-    pub recent: Vec<(PrincipalId, String, DocumentInfo)>,
+    pub recent: Vec<(PrincipalId, String, DeskPaper)>,
     /// The structure's grants that end within the days asked.
     pub grants_ending: Vec<(PrincipalId, String, GrantRecord)>,
+}
+
+/// A paper on the dashboard: its category and dates (no title: the
+/// dashboard opens no key).
+#[derive(Debug, Clone)]
+pub struct DeskPaper {
+    pub document_id: DocumentId,
+    pub category: Category,
+    pub expires_on: Option<Date>,
+    pub uploaded_at_ms: i64,
 }
 
 impl Vault {
@@ -143,11 +155,14 @@ impl Vault {
         Ok(out)
     }
 
-    /// A caseworker's dashboard: for every person linked to their
-    /// structure, the papers the structure may see that are no longer
-    /// valid or will not be within `days`, those its members added since
-    /// `since_ms`, and its grants that end within `days`. Each person whose
-    /// papers were listed sees it in their journal (one entry).
+    /// A caseworker's dashboard, in one pass over the people linked to
+    /// their structure: their names; the papers the structure may see
+    /// (a live view grant on the category, not private) that are no longer
+    /// valid or will not be within `days`; those its members added since
+    /// `since_ms`; its grants that end within `days`. Papers are given by
+    /// category and dates only, read from the records: no key is opened,
+    /// no title leaves the vault. Each person sees in their journal that
+    /// the structure looked (one entry).
     pub async fn desk_overview(
         &self,
         session: &Session,
@@ -164,33 +179,31 @@ impl Vault {
             session,
             crate::policy::StructureAction::ListBeneficiaries,
             structure,
-            Event::DocumentList,
+            Event::BeneficiaryList,
         )
         .await?;
         let now = self.now_ms();
         let today = Date::from_epoch_ms(now).days_since_epoch();
         let horizon = now + i64::from(days) * 86_400_000;
-        let members: Vec<String> = self
-            .records()
-            .read()
+        let read = self.records().read();
+        let members: Vec<String> = read
             .caseworkers()
             .of_structure(structure)?
             .into_iter()
             .map(|c| Who::Caseworker(c.id).to_string())
             .collect();
         let mut out = DeskOverview::default();
-        let mut listed = Vec::new();
-        let people = self.records().read().links().of_structure(structure)?;
-        for b in people {
-            let Some(rec) = self.records().read().beneficiaries().get(b)? else {
+        for b in read.links().of_structure(structure)? {
+            // A link left by an interrupted erasure points at nothing.
+            let Some(rec) = read.beneficiaries().get(b)? else {
                 continue;
             };
             if !rec.linked.contains(&structure) {
                 continue;
             }
-            let grants: Vec<GrantRecord> = self
-                .records()
-                .read()
+            let name = rec.display_name;
+            out.people.push((b, name.clone()));
+            let grants: Vec<GrantRecord> = read
                 .grants()
                 .of_vault(b)?
                 .into_iter()
@@ -198,42 +211,53 @@ impl Vault {
                 .collect();
             for g in &grants {
                 if g.expires_ms <= horizon {
-                    out.grants_ending
-                        .push((b, rec.display_name.clone(), g.clone()));
+                    out.grants_ending.push((b, name.clone(), g.clone()));
                 }
             }
-            if !grants
-                .iter()
-                .any(|g| g.permissions.contains(&crate::model::Permission::View))
-            {
+            let sees = |c: Category| {
+                grants.iter().any(|g| {
+                    g.categories.contains(&c)
+                        && g.permissions.contains(&crate::model::Permission::View)
+                })
+            };
+            if !Category::ALL.into_iter().any(sees) {
                 continue;
             }
-            let docs = self.listed(session, b).await?;
-            listed.push((b, docs.len()));
-            for d in docs {
-                let ends = d
-                    .expires_on
-                    .is_some_and(|e| e.days_since_epoch() - today <= i64::from(days));
-                let ours = d.uploaded_at_ms >= since_ms && members.contains(&d.uploaded_by);
-                if ends {
-                    out.expiring.push((b, rec.display_name.clone(), d.clone()));
+            for d in read.documents().of_vault(b)? {
+                if d.private() || !sees(d.category) {
+                    continue;
                 }
-                if ours {
-                    out.recent.push((b, rec.display_name.clone(), d));
+                let paper = DeskPaper {
+                    document_id: d.id,
+                    category: d.category,
+                    expires_on: d.expires_on,
+                    uploaded_at_ms: d.uploaded_ms,
+                };
+                if d.expires_on
+                    .is_some_and(|e| e.days_since_epoch() - today <= i64::from(days))
+                {
+                    out.expiring.push((b, name.clone(), paper.clone()));
+                }
+                if d.uploaded_ms >= since_ms && members.contains(&d.uploaded_by) {
+                    out.recent.push((b, name.clone(), paper));
                 }
             }
         }
+        drop(read);
+        out.people.sort_by(|a, b| a.1.cmp(&b.1));
         out.expiring
             .sort_by_key(|(_, _, d)| d.expires_on.map(Date::days_since_epoch));
         out.recent
             .sort_by_key(|(_, _, d)| std::cmp::Reverse(d.uploaded_at_ms));
         out.grants_ending.sort_by_key(|(_, _, g)| g.expires_ms);
+        // Each person sees that this structure looked (names, and which
+        // papers end when).
         let who = session.principal.who();
-        futures_util::future::try_join_all(listed.iter().map(|(b, n)| {
+        futures_util::future::try_join_all(out.people.iter().map(|(b, _)| {
             self.journal(
-                NewEntry::ok(who, Event::DocumentList)
+                NewEntry::ok(who, Event::BeneficiarySee)
                     .vault(*b)
-                    .detail(format!("{n} documents; dashboard")),
+                    .detail("dashboard"),
             )
         }))
         .await?;

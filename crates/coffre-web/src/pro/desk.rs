@@ -84,15 +84,6 @@ async fn dashboard(
     Query(s): Query<Search>,
 ) -> PageResult<Response> {
     let q: String = s.q.unwrap_or_default().trim().chars().take(100).collect();
-    let mut all = state.vault.list_beneficiaries(&cw.session).await?;
-    all.sort_by_cached_key(|p| folded(&p.1));
-    let wanted = folded(&q);
-    let found: Vec<_> = all
-        .into_iter()
-        .filter(|(_, name)| wanted.is_empty() || folded(name).contains(&wanted))
-        .collect();
-    let tr = cw.tr;
-    let more = (found.len() > SHOWN).then(|| tr.n("pro-more", (found.len() - SHOWN) as u64));
     let now = state.vault.clock().now_ms();
     let o = state
         .vault
@@ -102,11 +93,20 @@ async fn dashboard(
             now - RECENT_DAYS * 86_400_000,
         )
         .await?;
+    let mut all = o.people.clone();
+    all.sort_by_cached_key(|p| folded(&p.1));
+    let wanted = folded(&q);
+    let found: Vec<_> = all
+        .into_iter()
+        .filter(|(_, name)| wanted.is_empty() || folded(name).contains(&wanted))
+        .collect();
+    let tr = cw.tr;
+    let more = (found.len() > SHOWN).then(|| tr.n("pro-more", (found.len() - SHOWN) as u64));
     let paper =
-        |(b, name, d): &(PrincipalId, String, coffre_vault::DocumentInfo), when: String| Line {
+        |(b, name, d): &(PrincipalId, String, coffre_vault::DeskPaper), when: String| Line {
             href: format!("/pro/personnes/{b}"),
             name: name.clone(),
-            what: format!("{} ({})", d.title, category_name(&tr, d.category)),
+            what: category_name(&tr, d.category),
             when,
         };
     let expiring = o
