@@ -243,7 +243,6 @@ impl Vault {
                 }
             }
         }
-        drop(read);
         out.people.sort_by(|a, b| a.1.cmp(&b.1));
         out.expiring
             .sort_by_key(|(_, _, d)| d.expires_on.map(Date::days_since_epoch));
