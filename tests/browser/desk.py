@@ -193,7 +193,19 @@ def run(browser, javascript):
     check("aucune catégorie" in text, "the file says why")
     julie.look("16-fiche-apres-retrait")
 
-    # 8. Julie logs out.
+    # 8. The admin's report: counts only, small ones hidden.
+    admin.go("/pro/rapport")
+    check(admin.h1() == "Rapport d'activité", f"the report: {admin.h1()!r}")
+    report = page.inner_text("main")
+    check("Léa" not in report and "Marie" not in report and "< 5" in report, "the report names no one")
+    admin.look("17-rapport")
+    csv = page.request.get(BASE + "/pro/rapport.csv")
+    check(csv.ok and csv.text().startswith("mois,personnes_inscrites"), "the report as CSV")
+    admin.go("/pro/personnes/00000000000000000000000000000000")
+    check(admin.h1() == "Page introuvable", f"a person of no one's: {admin.h1()!r}")
+    admin.look("18-introuvable")
+
+    # 9. Julie logs out.
     jp.click("button >> text=Me déconnecter")
     check(jp.url.startswith(BASE + "/pro/connexion"), f"logged out: {jp.url}")
 

@@ -195,6 +195,29 @@ mod tests {
         }
     }
 
+    /// A message defined twice keeps its first text, silently: the second
+    /// is never shown.
+    #[test]
+    fn no_message_is_defined_twice() {
+        for lang in Lang::ALL {
+            let res = FluentResource::try_new(lang.source().to_owned()).unwrap_or_else(|(r, _)| r);
+            let mut seen = std::collections::HashSet::new();
+            let mut twice = Vec::new();
+            for entry in res.entries() {
+                if let fluent_syntax::ast::Entry::Message(m) = entry
+                    && !seen.insert(m.id.name)
+                {
+                    twice.push(m.id.name.to_owned());
+                }
+            }
+            assert!(
+                twice.is_empty(),
+                "{}: defined twice: {twice:?}",
+                lang.code()
+            );
+        }
+    }
+
     #[test]
     fn english_keys_all_exist_in_french() {
         let en = FluentResource::try_new(Lang::En.source().to_owned()).unwrap_or_else(|(r, _)| r);

@@ -53,7 +53,7 @@ fn shown(n: u64) -> String {
 }
 
 fn month_name(tr: &Tr, (y, m): (i16, i8)) -> String {
-    tr.with(&format!("month-{m}"), &[("year", &y.to_string())])
+    format!("{} {y}", tr.t(&format!("month-{m}")))
 }
 
 /// One bar of a chart.
