@@ -1971,3 +1971,136 @@ async fn the_activity_report_counts_without_naming_and_hides_small_counts() {
         StatusCode::NOT_FOUND
     );
 }
+
+#[tokio::test]
+async fn more_access_is_asked_at_the_desk_and_given_only_by_the_person() {
+    let s = site().await;
+    let desk = s.desk(8).await;
+    let home = s.get("/pro", Some(&desk)).await;
+    let karim = link_to(&home.body, "Karim Démo");
+    let file = s.get(&karim, Some(&desk)).await;
+    let ask = link_to(&file.body, "Demander plus d");
+    let form = s.get(&ask, Some(&desk)).await;
+    assert_eq!(form.status, StatusCode::OK, "{}", form.body);
+    check_page(&ask, &form.body);
+    let fields = with(
+        form_fields(&form.body, &ask),
+        &[("categorie", "health"), ("jours", "31"), ("droits", "voir")],
+    );
+    let hand = s.post_pairs(&ask, &desk, &fields).await;
+    assert_eq!(hand.status, StatusCode::OK, "{}", hand.body);
+    check_page("more access (hand-over)", &hand.body);
+    assert!(
+        hand.body.contains("Karim, c&#39;est à vous."),
+        "{}",
+        hand.body
+    );
+    assert!(
+        hand.body
+            .contains("ces catégories : Santé, pendant 31 jours"),
+        "{}",
+        hand.body
+    );
+    let main = format!("{ask}/main");
+    let handed = form_fields(&hand.body, &main);
+    // Refused: nothing changes.
+    let no = s
+        .post_pairs(&main, &desk, &with(handed.clone(), &[("accord", "non")]))
+        .await;
+    assert!(no.location().ends_with("?refuse=1"));
+    assert_eq!(
+        s.get(&karim, Some(&desk))
+            .await
+            .body
+            .matches("Pas d&#39;accès")
+            .count(),
+        9
+    );
+    // Someone else's identifier and secret (Marie's): nothing given.
+    let (_, marie_id, marie_secret) = &s.logins.people[0];
+    let other = s
+        .post_pairs(
+            &main,
+            &desk,
+            &with(
+                handed.clone(),
+                &[
+                    ("accord", "oui"),
+                    ("identifiant", marie_id),
+                    ("secret", marie_secret),
+                ],
+            ),
+        )
+        .await;
+    assert_eq!(other.status, StatusCode::BAD_REQUEST);
+    assert!(other.body.contains("pas celui de cette personne"));
+    assert!(!other.body.contains(marie_secret.as_str()));
+    // A wrong secret: said, nothing given.
+    let (_, karim_id, karim_secret) = &s.logins.people[1];
+    let wrong = s
+        .post_pairs(
+            &main,
+            &desk,
+            &with(
+                handed.clone(),
+                &[
+                    ("accord", "oui"),
+                    ("identifiant", karim_id),
+                    ("secret", "pas le bon"),
+                ],
+            ),
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
+    // Karim accepts with his own.
+    let yes = s
+        .post_pairs(
+            &main,
+            &desk,
+            &with(
+                handed,
+                &[
+                    ("accord", "oui"),
+                    ("identifiant", karim_id),
+                    ("secret", karim_secret),
+                ],
+            ),
+        )
+        .await;
+    assert!(
+        yes.location().ends_with("?accord=1"),
+        "{} {}",
+        yes.status,
+        yes.body
+    );
+    let file = s.get(yes.location(), Some(&desk)).await;
+    assert!(file.body.contains("La personne a accepté"));
+    assert_eq!(file.body.matches("Pas d&#39;accès").count(), 8);
+    // His journal: his consent, the structure present.
+    let me = s
+        .post(
+            "/connexion",
+            None,
+            &[
+                ("identifier", karim_id),
+                ("secret", karim_secret),
+                ("appareil", "telephone"),
+            ],
+        )
+        .await;
+    let cookie = me.headers[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let journal = s.get("/journal", Some(&cookie)).await;
+    assert!(
+        journal
+            .body
+            .contains("Vous avez donné un accès à CCAS de Démo-sur-Loire."),
+        "{}",
+        journal.body
+    );
+}

@@ -179,7 +179,9 @@ struct PersonPage {
     name: String,
     /// The structure may add papers (a link to "Numériser").
     scan: Option<String>,
-    added: bool,
+    more: String,
+    /// What happened: a paper added, a consent given or refused.
+    said: Option<String>,
     access: Vec<Access>,
     papers: Vec<PaperRow>,
     soon: Option<String>,
@@ -198,6 +200,8 @@ fn access_words(tr: &Tr, view: Option<i64>, upload: Option<i64>) -> (String, boo
 #[derive(Debug, Deserialize)]
 struct Added {
     ajoute: Option<String>,
+    accord: Option<String>,
+    refuse: Option<String>,
 }
 
 async fn person(
@@ -268,7 +272,16 @@ async fn person(
         c: Ctx::caseworker(&cw, &state, "pro-person-title", "accueil").titled(name.clone()),
         name,
         scan: adds.then(|| format!("/pro/personnes/{id}/numeriser")),
-        added: q.ajoute.is_some(),
+        more: format!("/pro/personnes/{id}/demander"),
+        said: if q.ajoute.is_some() {
+            Some(tr.t("pro-scan-done"))
+        } else if q.accord.is_some() {
+            Some(tr.t("pro-more-accepted"))
+        } else if q.refuse.is_some() {
+            Some(tr.t("pro-more-refused"))
+        } else {
+            None
+        },
         access,
         papers,
         soon,

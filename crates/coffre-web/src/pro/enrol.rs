@@ -27,6 +27,7 @@ use zeroize::Zeroizing;
 use crate::ctx::Ctx;
 use crate::error::{PageError, PageResult};
 use crate::i18n::Tr;
+pub(super) use crate::person::add::Choice;
 use crate::person::papers::category_name;
 use crate::session::Caseworker;
 use crate::{ok, page};
@@ -38,16 +39,9 @@ pub fn router() -> Router<AppState> {
 }
 
 /// The durations a first consent may have, in days.
-const DAYS: [u32; 3] = [31, 182, 365];
+pub(super) const DAYS: [u32; 3] = [31, 182, 365];
 
-/// A category as a choice on a form.
-struct Choice {
-    slug: &'static str,
-    name: String,
-    checked: bool,
-}
-
-fn choices(tr: &Tr, chosen: &[Category]) -> Vec<Choice> {
+pub(super) fn choices(tr: &Tr, chosen: &[Category]) -> Vec<Choice> {
     Category::ALL
         .into_iter()
         .map(|c| Choice {
@@ -87,17 +81,17 @@ async fn start(State(state): State<AppState>, cw: Caseworker) -> PageResult<Resp
 
 /// What the caseworker proposes (step 1), carried to the hand-over.
 #[derive(Debug, Default)]
-struct Proposal {
-    name: String,
-    identifier: String,
-    categories: Vec<Category>,
-    days: u32,
-    upload_only: bool,
+pub(super) struct Proposal {
+    pub name: String,
+    pub identifier: String,
+    pub categories: Vec<Category>,
+    pub days: u32,
+    pub upload_only: bool,
 }
 
 impl Proposal {
     /// Reads the proposal's fields from a form's pairs (categories repeat).
-    fn from_pairs(pairs: &[(String, String)]) -> Self {
+    pub(super) fn from_pairs(pairs: &[(String, String)]) -> Self {
         let mut p = Proposal {
             days: 31,
             ..Proposal::default()
@@ -141,7 +135,7 @@ impl Proposal {
         None
     }
 
-    fn permissions(&self) -> Vec<Permission> {
+    pub(super) fn permissions(&self) -> Vec<Permission> {
         if self.upload_only {
             vec![Permission::Upload]
         } else {
@@ -150,7 +144,7 @@ impl Proposal {
     }
 
     /// The consent as the person reads it.
-    fn sentence(&self, tr: &Tr, structure: &str, until: &str) -> String {
+    pub(super) fn sentence(&self, tr: &Tr, structure: &str, until: &str) -> String {
         let names: Vec<String> = self
             .categories
             .iter()
@@ -175,7 +169,7 @@ impl Proposal {
 
 /// The pairs of an urlencoded form (a category may come several times).
 #[derive(Debug)]
-struct Pairs(Vec<(String, String)>);
+pub(super) struct Pairs(pub Vec<(String, String)>);
 
 impl<S: Send + Sync> axum::extract::FromRequest<S> for Pairs {
     type Rejection = PageError;
@@ -190,7 +184,7 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for Pairs {
 }
 
 impl Pairs {
-    fn get(&self, key: &str) -> &str {
+    pub(super) fn get(&self, key: &str) -> &str {
         self.0
             .iter()
             .find(|(k, _)| k == key)

@@ -11,6 +11,7 @@ mod copies;
 mod desk;
 mod enrol;
 mod login;
+mod more;
 mod report;
 mod scan;
 mod structure;
@@ -30,6 +31,7 @@ pub fn router(max_body_bytes: usize) -> Router<AppState> {
         .merge(desk::router().layer(short()))
         .merge(copies::router().layer(short()))
         .merge(enrol::router().layer(short()))
+        .merge(more::router().layer(short()))
         .merge(structure::router().layer(short()))
         .merge(report::router().layer(short()))
         // A paper over a slow connection: an hour, as the person's.
