@@ -20,6 +20,7 @@ pub mod i18n;
 mod journal_words;
 mod person;
 mod pro;
+mod qr;
 pub mod session;
 #[cfg(test)]
 mod testing;
@@ -223,6 +224,18 @@ pub(crate) fn page<T: Template>(status: StatusCode, t: &T) -> Response {
 /// Renders a page (200).
 pub(crate) fn ok<T: Template>(t: &T) -> Response {
     page(StatusCode::OK, t)
+}
+
+/// After logging out: to `to`, the cookie deleted, and the browser told
+/// to forget what it kept (Back shows nothing).
+pub(crate) fn logged_out(to: &str, cleared: HeaderValue) -> Response {
+    let mut r = see_other(to);
+    r.headers_mut().insert(header::SET_COOKIE, cleared);
+    r.headers_mut().insert(
+        "clear-site-data",
+        HeaderValue::from_static("\"cache\", \"storage\""),
+    );
+    r
 }
 
 /// After a form: back to a page of ours (303, so Back does not re-post).

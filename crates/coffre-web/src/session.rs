@@ -136,6 +136,26 @@ pub fn same_origin(state: &AppState, parts: &Parts) -> bool {
     !host.is_empty() && (origin == format!("http://{host}") || origin == format!("https://{host}"))
 }
 
+/// The session token in the cookie `name`, after the origin check.
+fn token_of(state: &AppState, parts: &Parts, name: &str) -> Result<Zeroizing<String>, PageError> {
+    if !same_origin(state, parts) {
+        return Err(PageError::OtherSite);
+    }
+    match cookie(&parts.headers, name) {
+        Some(token) => Ok(Zeroizing::new(token.to_owned())),
+        None => Err(PageError::NotLoggedIn { ended: false }),
+    }
+}
+
+/// A form's CSRF token against its session's, in constant time.
+fn csrf_matches(sent: &str, expected: &str) -> Result<(), PageError> {
+    if bool::from(sent.as_bytes().ct_eq(expected.as_bytes())) {
+        Ok(())
+    } else {
+        Err(PageError::Csrf)
+    }
+}
+
 /// A logged-in person on their pages.
 pub struct Person {
     pub session: Arc<Session>,
@@ -159,11 +179,7 @@ impl std::fmt::Debug for Person {
 impl Person {
     /// Checks a form's CSRF token (constant time).
     pub fn check_csrf(&self, sent: &str) -> Result<(), PageError> {
-        if bool::from(sent.as_bytes().ct_eq(self.csrf.as_bytes())) {
-            Ok(())
-        } else {
-            Err(PageError::Csrf)
-        }
+        csrf_matches(sent, &self.csrf)
     }
 }
 
@@ -174,13 +190,7 @@ impl FromRequestParts<AppState> for Person {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        if !same_origin(state, parts) {
-            return Err(PageError::OtherSite);
-        }
-        let Some(token) = cookie(&parts.headers, cookie_name(state)) else {
-            return Err(PageError::NotLoggedIn { ended: false });
-        };
-        let token = Zeroizing::new(token.to_owned());
+        let token = token_of(state, parts, cookie_name(state))?;
         let session = state
             .vault
             .session(&token)
@@ -227,11 +237,7 @@ impl std::fmt::Debug for Caseworker {
 impl Caseworker {
     /// Checks a form's CSRF token (constant time).
     pub fn check_csrf(&self, sent: &str) -> Result<(), PageError> {
-        if bool::from(sent.as_bytes().ct_eq(self.csrf.as_bytes())) {
-            Ok(())
-        } else {
-            Err(PageError::Csrf)
-        }
+        csrf_matches(sent, &self.csrf)
     }
 }
 
@@ -242,13 +248,7 @@ impl FromRequestParts<AppState> for Caseworker {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        if !same_origin(state, parts) {
-            return Err(PageError::OtherSite);
-        }
-        let Some(token) = cookie(&parts.headers, pro_cookie_name(state)) else {
-            return Err(PageError::NotLoggedIn { ended: false });
-        };
-        let token = Zeroizing::new(token.to_owned());
+        let token = token_of(state, parts, pro_cookie_name(state))?;
         let session = state
             .vault
             .session(&token)
@@ -296,11 +296,7 @@ impl std::fmt::Debug for SettingUp {
 
 impl SettingUp {
     pub fn check_csrf(&self, sent: &str) -> Result<(), PageError> {
-        if bool::from(sent.as_bytes().ct_eq(self.csrf.as_bytes())) {
-            Ok(())
-        } else {
-            Err(PageError::Csrf)
-        }
+        csrf_matches(sent, &self.csrf)
     }
 }
 
@@ -311,13 +307,7 @@ impl FromRequestParts<AppState> for SettingUp {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        if !same_origin(state, parts) {
-            return Err(PageError::OtherSite);
-        }
-        let Some(token) = cookie(&parts.headers, pro_cookie_name(state)) else {
-            return Err(PageError::NotLoggedIn { ended: false });
-        };
-        let token = Zeroizing::new(token.to_owned());
+        let token = token_of(state, parts, pro_cookie_name(state))?;
         let session = state
             .vault
             .session_awaiting_second_factor(&token)

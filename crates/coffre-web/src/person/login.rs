@@ -153,14 +153,10 @@ async fn logout(
 ) -> PageResult<Response> {
     p.check_csrf(&f.csrf)?;
     state.vault.logout(&p.session);
-    let mut r = see_other("/connexion?fin=1");
-    r.headers_mut()
-        .insert(header::SET_COOKIE, cleared_cookie(&state));
-    r.headers_mut().insert(
-        "clear-site-data",
-        HeaderValue::from_static("\"cache\", \"storage\""),
-    );
-    Ok(r)
+    Ok(crate::logged_out(
+        "/connexion?fin=1",
+        cleared_cookie(&state),
+    ))
 }
 
 #[derive(Debug, Deserialize)]

@@ -8,7 +8,6 @@ use axum::Router;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use base64::Engine;
 use coffre_api::{AppState, ClientAddr};
 use coffre_crypto::{DocumentId, ShareId};
 use coffre_vault::VaultError;
@@ -138,20 +137,6 @@ struct CounterPage {
     mark_note: String,
 }
 
-/// The QR code of a link, as an image the page carries itself.
-fn qr_data_url(url: &str) -> Option<String> {
-    let code = qrcode::QrCode::with_error_correction_level(url, qrcode::EcLevel::M).ok()?;
-    let svg = code
-        .render::<qrcode::render::svg::Color<'_>>()
-        .min_dimensions(240, 240)
-        .quiet_zone(true)
-        .build();
-    Some(format!(
-        "data:image/svg+xml;base64,{}",
-        base64::engine::general_purpose::STANDARD.encode(svg)
-    ))
-}
-
 async fn showing(
     State(state): State<AppState>,
     p: Person,
@@ -171,7 +156,7 @@ async fn showing(
         id: id.to_string(),
         document: link.document.to_string(),
         image: d.content_type.starts_with("image/"),
-        qr: qr_data_url(&url).unwrap_or_default(),
+        qr: crate::qr::data_url(&url).unwrap_or_default(),
         code: format!("{}-{}-{}", &code[..3], &code[3..6], &code[6..]),
         url: format!("{base}/c"),
         until: p.tr.moment(link.expires_ms),

@@ -207,16 +207,21 @@ struct HandOver {
     error: Option<String>,
 }
 
-fn carried(p: &Proposal) -> Vec<(&'static str, String)> {
-    let mut out = vec![
-        ("nom", p.name.clone()),
-        ("identifiant", p.identifier.clone()),
-        ("jours", p.days.to_string()),
-        (
-            "droits",
-            if p.upload_only { "ajouter" } else { "voir" }.to_owned(),
-        ),
-    ];
+/// The proposal's fields, to carry to the next step (the name and the
+/// identifier only when there are some: asking for more access has none).
+pub(super) fn carried(p: &Proposal) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    if !p.name.is_empty() {
+        out.push(("nom", p.name.clone()));
+    }
+    if !p.identifier.is_empty() {
+        out.push(("identifiant", p.identifier.clone()));
+    }
+    out.push(("jours", p.days.to_string()));
+    out.push((
+        "droits",
+        if p.upload_only { "ajouter" } else { "voir" }.to_owned(),
+    ));
     for c in &p.categories {
         out.push(("categorie", c.as_str().to_owned()));
     }
@@ -366,7 +371,7 @@ async fn hand_back(
             tr.t("pro-receipt-no-trustee")
         },
         warning: (!trustee).then(|| tr.t("pro-trustee-none-consequence")),
-        qr: super::qr_data_url(&format!("{site}/")).unwrap_or_default(),
+        qr: crate::qr::data_url(&format!("{site}/")).unwrap_or_default(),
         qr_alt: tr.with("pro-card-qr-alt", &[("site", &site)]),
         site,
         structure: s.name.clone(),

@@ -6,7 +6,7 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::Response;
 use axum::routing::{get, post};
 use coffre_api::{AppState, ClientAddr};
@@ -201,7 +201,7 @@ async fn activate(
         .map_err(|_| PageError::Internal("second factor"))?;
     Ok(ok(&SecondFactorShown {
         c: Ctx::visitor(&v, "pro-factor-title"),
-        qr: super::qr_data_url(&uri).unwrap_or_default(),
+        qr: crate::qr::data_url(&uri).unwrap_or_default(),
         key: spaced(&secret.to_base32()),
         recovery: activated
             .second_factor
@@ -252,7 +252,7 @@ fn setup_with(s: &SettingUp, secret: &OtpSecret, error: Option<String>) -> PageR
     let key = secret.to_base32();
     Ok(SetupPage {
         c: setup_ctx(s),
-        qr: super::qr_data_url(&uri).unwrap_or_default(),
+        qr: crate::qr::data_url(&uri).unwrap_or_default(),
         key: spaced(&key),
         key_raw: key.to_string(),
         error,
@@ -320,14 +320,10 @@ async fn logout(
 ) -> PageResult<Response> {
     cw.check_csrf(&f.csrf)?;
     state.vault.logout(&cw.session);
-    let mut r = see_other("/pro/connexion?fin=1");
-    r.headers_mut()
-        .insert(header::SET_COOKIE, cleared_pro_cookie(&state));
-    r.headers_mut().insert(
-        "clear-site-data",
-        HeaderValue::from_static("\"cache\", \"storage\""),
-    );
-    Ok(r)
+    Ok(crate::logged_out(
+        "/pro/connexion?fin=1",
+        cleared_pro_cookie(&state),
+    ))
 }
 
 #[derive(Debug, Deserialize)]

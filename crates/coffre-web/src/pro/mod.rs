@@ -42,18 +42,3 @@ pub fn router(max_body_bytes: usize) -> Router<AppState> {
             )),
         )
 }
-
-/// The QR code of an address, as an image the page carries itself.
-pub(crate) fn qr_data_url(text: &str) -> Option<String> {
-    use base64::Engine;
-    let code = qrcode::QrCode::with_error_correction_level(text, qrcode::EcLevel::M).ok()?;
-    let svg = code
-        .render::<qrcode::render::svg::Color<'_>>()
-        .min_dimensions(240, 240)
-        .quiet_zone(true)
-        .build();
-    Some(format!(
-        "data:image/svg+xml;base64,{}",
-        base64::engine::general_purpose::STANDARD.encode(svg)
-    ))
-}

@@ -17,7 +17,7 @@ use coffre_crypto::{PrincipalId, UserSecret};
 use coffre_vault::{Category, NewGrant, Permission, VaultError};
 use zeroize::Zeroizing;
 
-use super::enrol::{Choice, DAYS, Pairs, Proposal, choices};
+use super::enrol::{Choice, DAYS, Pairs, Proposal, carried, choices};
 use crate::ctx::Ctx;
 use crate::error::{PageError, PageResult};
 use crate::person::{PagePath, per_address};
@@ -85,20 +85,6 @@ struct HandOver {
     action: String,
     carried: Vec<(&'static str, String)>,
     error: Option<String>,
-}
-
-fn carried(p: &Proposal) -> Vec<(&'static str, String)> {
-    let mut out = vec![
-        ("jours", p.days.to_string()),
-        (
-            "droits",
-            if p.upload_only { "ajouter" } else { "voir" }.to_owned(),
-        ),
-    ];
-    for c in &p.categories {
-        out.push(("categorie", c.as_str().to_owned()));
-    }
-    out
 }
 
 async fn hand_over(

@@ -229,7 +229,7 @@ async fn invite(
         ),
         step_open: tr.with("pro-invited-step-open", &[("address", &address)]),
         code: code.to_string(),
-        qr: super::qr_data_url(&address).unwrap_or_default(),
+        qr: crate::qr::data_url(&address).unwrap_or_default(),
         qr_alt: tr.with("pro-invited-qr-alt", &[("address", &address)]),
     }))
 }
@@ -254,18 +254,50 @@ struct ConfirmPage {
     button: String,
 }
 
-async fn confirm_deactivate(
-    State(state): State<AppState>,
-    cw: Caseworker,
-    PagePath(id): PagePath<PrincipalId>,
+/// What an admin does to a member, behind a confirmation page.
+#[derive(Debug, Clone, Copy)]
+enum MemberAct {
+    Deactivate,
+    ResetSecondFactor,
+}
+
+impl MemberAct {
+    /// The Fluent keys of the page's title, text and button.
+    fn keys(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            MemberAct::Deactivate => (
+                "pro-deactivate-title",
+                "pro-deactivate-text",
+                "pro-deactivate-button",
+            ),
+            MemberAct::ResetSecondFactor => {
+                ("pro-reset-title", "pro-reset-text", "pro-reset-button")
+            }
+        }
+    }
+
+    fn path(self, id: PrincipalId) -> String {
+        match self {
+            MemberAct::Deactivate => format!("/pro/structure/membres/{id}/desactiver"),
+            MemberAct::ResetSecondFactor => format!("/pro/structure/membres/{id}/second-facteur"),
+        }
+    }
+}
+
+async fn confirm(
+    state: &AppState,
+    cw: &Caseworker,
+    id: PrincipalId,
+    act: MemberAct,
 ) -> PageResult<Response> {
-    admin(&cw)?;
-    let login = member(&state, &cw, id)?;
+    admin(cw)?;
+    let login = member(state, cw, id)?;
+    let (title, text, button) = act.keys();
     Ok(ok(&ConfirmPage {
-        c: Ctx::caseworker(&cw, &state, "pro-deactivate-title", "structure"),
-        text: cw.tr.with("pro-deactivate-text", &[("login", &login)]),
-        action: format!("/pro/structure/membres/{id}/desactiver"),
-        button: cw.tr.t("pro-deactivate-button"),
+        c: Ctx::caseworker(cw, state, title, "structure"),
+        text: cw.tr.with(text, &[("login", &login)]),
+        action: act.path(id),
+        button: cw.tr.t(button),
     }))
 }
 
@@ -275,17 +307,38 @@ struct CsrfOnly {
     csrf: String,
 }
 
+async fn act(
+    state: &AppState,
+    cw: &Caseworker,
+    id: PrincipalId,
+    form: &CsrfOnly,
+    act: MemberAct,
+) -> PageResult<Response> {
+    admin(cw)?;
+    cw.check_csrf(&form.csrf)?;
+    member(state, cw, id)?;
+    match act {
+        MemberAct::Deactivate => state.vault.deactivate_caseworker(&cw.session, id).await?,
+        MemberAct::ResetSecondFactor => state.vault.reset_second_factor(&cw.session, id).await?,
+    }
+    Ok(see_other("/pro/structure?enregistre=1"))
+}
+
+async fn confirm_deactivate(
+    State(state): State<AppState>,
+    cw: Caseworker,
+    PagePath(id): PagePath<PrincipalId>,
+) -> PageResult<Response> {
+    confirm(&state, &cw, id, MemberAct::Deactivate).await
+}
+
 async fn deactivate(
     State(state): State<AppState>,
     cw: Caseworker,
     PagePath(id): PagePath<PrincipalId>,
     PageForm(f): PageForm<CsrfOnly>,
 ) -> PageResult<Response> {
-    admin(&cw)?;
-    cw.check_csrf(&f.csrf)?;
-    member(&state, &cw, id)?;
-    state.vault.deactivate_caseworker(&cw.session, id).await?;
-    Ok(see_other("/pro/structure?enregistre=1"))
+    act(&state, &cw, id, &f, MemberAct::Deactivate).await
 }
 
 async fn confirm_reset(
@@ -293,14 +346,7 @@ async fn confirm_reset(
     cw: Caseworker,
     PagePath(id): PagePath<PrincipalId>,
 ) -> PageResult<Response> {
-    admin(&cw)?;
-    let login = member(&state, &cw, id)?;
-    Ok(ok(&ConfirmPage {
-        c: Ctx::caseworker(&cw, &state, "pro-reset-title", "structure"),
-        text: cw.tr.with("pro-reset-text", &[("login", &login)]),
-        action: format!("/pro/structure/membres/{id}/second-facteur"),
-        button: cw.tr.t("pro-reset-button"),
-    }))
+    confirm(&state, &cw, id, MemberAct::ResetSecondFactor).await
 }
 
 async fn reset(
@@ -309,9 +355,5 @@ async fn reset(
     PagePath(id): PagePath<PrincipalId>,
     PageForm(f): PageForm<CsrfOnly>,
 ) -> PageResult<Response> {
-    admin(&cw)?;
-    cw.check_csrf(&f.csrf)?;
-    member(&state, &cw, id)?;
-    state.vault.reset_second_factor(&cw.session, id).await?;
-    Ok(see_other("/pro/structure?enregistre=1"))
+    act(&state, &cw, id, &f, MemberAct::ResetSecondFactor).await
 }
