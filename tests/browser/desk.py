@@ -10,13 +10,15 @@ access card and the receipt print (print media: the menu is not printed,
 the card and the receipt are); she scans a two-page paper for Léa, sends a
 link to "CAF de Lyon" (the copy carries its mark), and sees the
 expiring-papers list; Léa, in her own browser, withdraws the consent, and
-Julie's next look at Léa's file shows no paper.
+Julie's next look at Léa's file shows no paper. A caseworker of another
+structure sees nothing of Léa, even with the address of her file.
 
 Run with JavaScript (axe-core on every page at 360x640 and 1280x800,
 screenshots under target/ui-screenshots/desk-*) and without.
 
 Usage: python3 desk.py BASE_URL SCREENSHOT_DIR AXE_JS js|nojs ADMIN_LOGIN
-       ADMIN_PASSWORD RECOVERY_CODE
+       ADMIN_PASSWORD RECOVERY_CODE OTHER_LOGIN OTHER_PASSWORD OTHER_CODE
+(OTHER_*: the admin of another structure, which none of the people chose)
 """
 
 import base64
@@ -31,6 +33,7 @@ from playwright.sync_api import sync_playwright
 from common import FAILURES, LAUNCH_ARGS, Pages, check, marked
 
 BASE, SHOTS, AXE, MODE, ADMIN, ADMIN_PASSWORD, RECOVERY = sys.argv[1:8]
+OTHER, OTHER_PASSWORD, OTHER_CODE = sys.argv[8:11]
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
@@ -193,7 +196,21 @@ def run(browser, javascript):
     check("aucune catégorie" in text, "the file says why")
     julie.look("16-fiche-apres-retrait")
 
-    # 8. The admin's report: counts only, small ones hidden.
+    # 8. Another structure's caseworker sees nothing of Léa.
+    stranger = Desk(browser, javascript, "other")
+    sp = stranger.page
+    stranger.go("/pro/connexion")
+    sp.fill("#login", OTHER)
+    sp.fill("#password", OTHER_PASSWORD)
+    sp.fill("#code", OTHER_CODE)
+    sp.click("button[type=submit] >> text=Se connecter")
+    check(stranger.h1() == "Les personnes que vous accompagnez", f"the other desk: {stranger.h1()!r}")
+    check("Léa" not in words(sp) and "Marie" not in words(sp), "the other structure's dashboard shows none of them")
+    sp.goto(lea_file)
+    check(stranger.h1() == "Page introuvable" and "Léa" not in words(sp), "Léa's file does not exist for them")
+    stranger.context.close()
+
+    # 9. The admin's report: counts only, small ones hidden.
     admin.go("/pro/rapport")
     check(admin.h1() == "Rapport d'activité", f"the report: {admin.h1()!r}")
     report = page.inner_text("main")
@@ -205,7 +222,7 @@ def run(browser, javascript):
     check(admin.h1() == "Page introuvable", f"a person of no one's: {admin.h1()!r}")
     admin.look("18-introuvable")
 
-    # 9. Julie logs out.
+    # 10. Julie logs out.
     jp.click("button >> text=Me déconnecter")
     check(jp.url.startswith(BASE + "/pro/connexion"), f"logged out: {jp.url}")
 

@@ -86,9 +86,14 @@ for mode in js nojs; do
     login=$(sed -n 's/.*: login \([^,]*\), password.*/\1/p' <<<"$line")
     password=$(sed -n 's/.*password "\(.*\)";$/\1/p' <<<"$line")
     recovery=$(grep -m1 'second factor:' "$out" | sed -n 's/.*once each: \([^ ]*\).*/\1/p')
+    other=$(grep -m1 '^Another structure' "$out")
+    other_login=$(sed -n 's/.*: login \([^,]*\), password.*/\1/p' <<<"$other")
+    other_password=$(sed -n 's/.*password "\([^"]*\)".*/\1/p' <<<"$other")
+    other_code=$(sed -n 's/.*, code \(.*\)$/\1/p' <<<"$other")
     set +e
     "$venv/bin/python" tests/browser/desk.py "$base" "$shots" \
-        tests/browser/node_modules/axe-core/axe.min.js "$mode" "$login" "$password" "$recovery"
+        tests/browser/node_modules/axe-core/axe.min.js "$mode" "$login" "$password" "$recovery" \
+        "$other_login" "$other_password" "$other_code"
     rc=$?
     set -e
     kill -INT "$pid" 2>/dev/null || true

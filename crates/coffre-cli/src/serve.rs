@@ -295,6 +295,11 @@ fn print_demo(l: &coffre_web::demo::DemoLogins, bound: std::net::SocketAddr) -> 
         l.caseworker_otp_secret,
         l.caseworker_recovery_codes.join(" ")
     )?;
+    let (name, login, password, code) = &l.other;
+    writeln!(
+        out,
+        "Another structure, {name}, which none of them chose: login {login}, password \"{password}\", code {code}"
+    )?;
     out.flush()?;
     Ok(())
 }

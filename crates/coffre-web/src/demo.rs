@@ -22,12 +22,17 @@ pub struct DemoLogins {
     /// authenticator app, and recovery codes (each works once).
     pub caseworker_otp_secret: String,
     pub caseworker_recovery_codes: Vec<String>,
+    /// Another structure, which none of the people chose: `(its name, its
+    /// admin's login, password, one recovery code)`, to see that it sees
+    /// nothing of them.
+    pub other: (String, String, String, String),
     /// `(name, identifier, secret)` of each person.
     pub people: Vec<(String, String, String)>,
 }
 
 /// Demonstration secrets: printed for anyone to try, so never real.
 const CASEWORKER_PASSWORD: &str = "demo-ccas-mot-de-passe";
+const OTHER_PASSWORD: &str = "demo-relais-mot-de-passe";
 const MARIE_SECRET: &str = "cheval bleu jardin soleil";
 const KARIM_SECRET: &str = "lune verte piano riviere";
 
@@ -205,7 +210,27 @@ pub async fn seed(vault: &Vault) -> coffre_vault::Result<DemoLogins> {
     )
     .await?;
     vault.logout(&k);
+    let other_name = "Relais de Démo-les-Bains";
+    let other = vault.create_structure(other_name, "demo.relais").await?;
+    let other_activated = vault
+        .enroll_caseworker(
+            &other.enrollment_code,
+            UserSecret::new(OTHER_PASSWORD.to_owned()),
+        )
+        .await?;
+    let other_code = other_activated
+        .second_factor
+        .recovery_codes
+        .first()
+        .map(|c| c.to_string())
+        .unwrap_or_default();
     Ok(DemoLogins {
+        other: (
+            other_name.into(),
+            "demo.relais".into(),
+            OTHER_PASSWORD.into(),
+            other_code,
+        ),
         structure: structure_name.into(),
         caseworker_login: "demo.accueil".into(),
         caseworker_password: CASEWORKER_PASSWORD.into(),
