@@ -390,4 +390,43 @@ async fn the_operator_removes_a_caseworker_who_left() {
         d,
     ]);
     assert!(out.contains("julie  member  (deactivated)"), "{out}");
+
+    // A structure whose only admin lost their phone: the operator gives
+    // them a set-up code. Their session ends; their password and app code
+    // open nothing until they set a new factor up (on the pages, with the
+    // code).
+    let admin_id = out
+        .lines()
+        .find(|l| l.contains("admin.lyon"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+    let (ok, out, err) = run(&[
+        "admin",
+        "caseworker",
+        "second-factor-code",
+        &admin_id,
+        "--data-dir",
+        d,
+    ]);
+    assert!(ok, "{err}");
+    assert!(out.contains("set-up code for caseworker"), "{out}");
+    let (s, _) = api.get(&documents, &admin).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let (s, v) = api
+        .post(
+            "/api/v1/sessions",
+            None,
+            serde_json::json!({"kind":"caseworker","login":"admin.lyon","password":"mot-de-passe-admin",
+                               "code": api.otp("admin.lyon").await}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("second factor"),
+        "{v}"
+    );
 }

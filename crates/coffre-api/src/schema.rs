@@ -108,7 +108,8 @@ pub struct EnrollRequest {
     pub password: String,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+/// `Debug` prints the id only: the rest is the second factor.
+#[derive(Serialize, ToSchema)]
 pub struct CaseworkerEnrolled {
     #[schema(value_type = String)]
     pub caseworker_id: PrincipalId,
@@ -119,6 +120,14 @@ pub struct CaseworkerEnrolled {
     pub second_factor_uri: String,
     /// Single-use codes for a login without the app. Shown once.
     pub recovery_codes: Vec<String>,
+}
+
+impl std::fmt::Debug for CaseworkerEnrolled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CaseworkerEnrolled")
+            .field("caseworker_id", &self.caseworker_id)
+            .finish_non_exhaustive()
+    }
 }
 
 /// An invitation by a structure admin.

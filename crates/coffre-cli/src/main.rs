@@ -16,8 +16,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use coffre_api::admin::protocol::{
-    CaseworkerListReply, Deactivated, MetricsReply, Request, StatusReply, StructureCreated,
-    StructureList,
+    CaseworkerListReply, Deactivated, MetricsReply, Request, SecondFactorCode, StatusReply,
+    StructureCreated, StructureList,
 };
 use coffre_crypto::PrincipalId;
 
@@ -145,6 +145,17 @@ enum CaseworkerCommand {
     ///
     /// Example: coffre admin caseworker deactivate 7c1d…
     Deactivate {
+        caseworker: PrincipalId,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Give a caseworker a one-time code (3 days) to set their second
+    /// factor up again, when no admin of their structure can: hand it over
+    /// in person. Their sessions end; their next login, with the password
+    /// and this code, sets up a new factor on the desk's pages.
+    ///
+    /// Example: coffre admin caseworker second-factor-code 7c1d…
+    SecondFactorCode {
         caseworker: PrincipalId,
         #[command(flatten)]
         target: Target,
@@ -373,6 +384,27 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         if c.active { "" } else { "  (deactivated)" }
                     )?;
                 }
+                Ok(())
+            })
+        }
+        Command::Admin(AdminCommand::Caseworker(CaseworkerCommand::SecondFactorCode {
+            caseworker,
+            target,
+        })) => {
+            let a: SecondFactorCode = admin::request(
+                &target.data_dir()?,
+                &Request::CaseworkerSecondFactorCode { caseworker },
+            )?;
+            print(&a, target.json, |o| {
+                writeln!(
+                    o,
+                    "set-up code for caseworker {}: {}",
+                    a.caseworker_id, a.code
+                )?;
+                writeln!(
+                    o,
+                    "hand it over in person; it works once, for 3 days, at /pro after a login with the password"
+                )?;
                 Ok(())
             })
         }

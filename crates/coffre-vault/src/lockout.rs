@@ -429,6 +429,16 @@ impl Vault {
     /// After a wrong secret: locks each counter at its limit, journals, and
     /// returns the error to answer with.
     pub(crate) async fn attempt_failed(&self, account: &Account<'_>) -> VaultError {
+        self.attempt_failed_with(account, "wrong secret").await
+    }
+
+    /// The same, journaled as `what` (a wrong second-factor code after a
+    /// right password says the password is known to someone).
+    pub(crate) async fn attempt_failed_with(
+        &self,
+        account: &Account<'_>,
+        what: &'static str,
+    ) -> VaultError {
         let res: Result<VaultError> = async {
             let l = self.limits().clone();
             let now = self.now_ms();
@@ -449,11 +459,8 @@ impl Vault {
                 Ok(client.locked_until(now).max(total.locked_until(now)))
             })?;
             let detail = match until {
-                Some(until) => format!(
-                    "wrong secret; locked for {} s",
-                    (until - now).div_euclid(1000)
-                ),
-                None => "wrong secret".to_owned(),
+                Some(until) => format!("{what}; locked for {} s", (until - now).div_euclid(1000)),
+                None => what.to_owned(),
             };
             self.journal(account.entry().detail(detail)).await?;
             Ok(match until {

@@ -6,6 +6,10 @@
 //! show a count under [`SMALL_COUNT`] as "< 5".
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::OnceLock;
+
+use coffre_crypto::PrincipalId;
+use tokio::sync::Semaphore;
 
 use crate::journal::{Event, NewEntry, Who};
 use crate::model::Date;
@@ -67,7 +71,7 @@ impl Vault {
         let start_ms = jiff::civil::date(first.0, first.1, 1)
             .since(jiff::civil::date(1970, 1, 1))
             .map_or(0, |span| i64::from(span.get_days()) * 86_400_000);
-        let mut counts: BTreeMap<(i16, i8), MonthCounts> = order
+        let counts: BTreeMap<(i16, i8), MonthCounts> = order
             .iter()
             .map(|&month| {
                 (
@@ -79,6 +83,32 @@ impl Vault {
                 )
             })
             .collect();
+        // The scan reads files for a while: off the async workers, one
+        // report at a time (two admins at once must not take both cores).
+        let _turn = reports()
+            .acquire()
+            .await
+            .map_err(|_| VaultError::Internal("report turns"))?;
+        let vault = self.clone();
+        let counts = tokio::task::spawn_blocking(move || vault.tally(structure, start_ms, counts))
+            .await
+            .map_err(|_| VaultError::Internal("activity report"))??;
+        self.journal(
+            NewEntry::ok(session.principal.who(), Event::JournalRead).detail(format!(
+                "activity report, {months} months, structure:{structure}"
+            )),
+        )
+        .await?;
+        Ok(counts.into_values().collect())
+    }
+
+    /// Counts the journal's entries since `start_ms` into `counts`.
+    fn tally(
+        &self,
+        structure: PrincipalId,
+        start_ms: i64,
+        mut counts: BTreeMap<(i16, i8), MonthCounts>,
+    ) -> Result<BTreeMap<(i16, i8), MonthCounts>> {
         let members: HashSet<String> = self
             .records()
             .read()
@@ -148,12 +178,7 @@ impl Vault {
             }
             seq = last + 1;
         }
-        self.journal(
-            NewEntry::ok(session.principal.who(), Event::JournalRead)
-                .detail(format!("activity report, {months} months, {tag}")),
-        )
-        .await?;
-        Ok(counts.into_values().collect())
+        Ok(counts)
     }
 }
 
@@ -168,6 +193,12 @@ fn names(detail: &str, tag: &str) -> bool {
     detail
         .split(|c: char| c.is_whitespace() || c == ';' || c == ',')
         .any(|w| w == tag)
+}
+
+/// One report at a time.
+fn reports() -> &'static Semaphore {
+    static TURNS: OnceLock<Semaphore> = OnceLock::new();
+    TURNS.get_or_init(|| Semaphore::new(1))
 }
 
 /// How a page shows a count: as is, or "< 5".

@@ -298,13 +298,16 @@ impl Sessions {
 
     /// Gives every session of a structure's caseworkers its new key.
     pub fn rekey_structure(&self, structure: PrincipalId, key: &Arc<Identity>) {
-        for s in self.lock().values() {
+        let rekey = |s: &Arc<Session>| {
             if s.principal.structure() == Some(structure) {
                 *s.structure_identity
                     .write()
                     .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(key.clone());
             }
-        }
+        };
+        self.lock().values().for_each(rekey);
+        // Those setting up a second factor become sessions with this key.
+        self.lock_awaiting().values().for_each(rekey);
     }
 }
 

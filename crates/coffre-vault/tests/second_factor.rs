@@ -145,7 +145,7 @@ async fn a_reset_leaves_a_session_that_can_only_set_up_a_new_factor() {
             .iter()
             .all(|c| c.second_factor)
     );
-    w.vault.reset_second_factor(&admin, julie_id).await.unwrap();
+    let setup = w.vault.reset_second_factor(&admin, julie_id).await.unwrap();
     // Her sessions ended at once.
     assert!(!w.vault.session_is_live(&julie));
     // Her old app's codes no longer matter; her password opens a session
@@ -164,24 +164,39 @@ async fn a_reset_leaves_a_session_that_can_only_set_up_a_new_factor() {
     assert!(matches!(pending.principal, Principal::Caseworker { .. }));
     // A wrong code does not set it up.
     let secret = OtpSecret::generate().unwrap();
-    let copy = OtpSecret::from_base32(&secret.to_base32()).unwrap();
     assert!(matches!(
         w.vault
             .set_up_second_factor(
                 &pending,
+                &setup,
                 OtpSecret::from_base32(&secret.to_base32()).unwrap(),
                 "000000"
             )
             .await,
         Err(VaultError::Invalid(_))
     ));
+    let copy = OtpSecret::from_base32(&secret.to_base32()).unwrap();
     let code = copy.code_at(now_secs(&w)).to_string();
+    // Without the set-up code the admin handed over, the password alone
+    // does not choose her factor (a stranger who knows it would).
+    for wrong in ["", "pas-le-bon-code"] {
+        assert!(matches!(
+            w.vault
+                .set_up_second_factor(
+                    &pending,
+                    wrong,
+                    OtpSecret::from_base32(&copy.to_base32()).unwrap(),
+                    &code
+                )
+                .await,
+            Err(VaultError::Forbidden(_))
+        ));
+    }
     let codes = w
         .vault
-        .set_up_second_factor(&pending, secret, &code)
+        .set_up_second_factor(&pending, &setup, secret, &code)
         .await
         .unwrap();
-    assert_eq!(codes.len(), coffre_vault::RECOVERY_CODES);
     // The same session is now an ordinary one.
     assert!(w.vault.session(&out.token).is_ok());
     assert!(w.vault.session_awaiting_second_factor(&out.token).is_err());
@@ -209,4 +224,27 @@ async fn a_reset_leaves_a_session_that_can_only_set_up_a_new_factor() {
         .collect();
     assert!(actions.contains(&"caseworker.second_factor_reset"));
     assert!(actions.contains(&"caseworker.second_factor"));
+    // The set-up code worked once.
+    w.vault.reset_second_factor(&admin, julie_id).await.unwrap();
+    let again = w
+        .vault
+        .login_caseworker("julie", UserSecret::from(PASSWORD), "")
+        .await
+        .unwrap();
+    let again = w
+        .vault
+        .session_awaiting_second_factor(&again.token)
+        .unwrap();
+    assert!(matches!(
+        w.vault
+            .set_up_second_factor(
+                &again,
+                &setup,
+                OtpSecret::from_base32(&copy.to_base32()).unwrap(),
+                &code
+            )
+            .await,
+        Err(VaultError::Forbidden(_))
+    ));
+    assert_eq!(codes.len(), coffre_vault::RECOVERY_CODES);
 }

@@ -147,8 +147,13 @@ fn token_of(state: &AppState, parts: &Parts, name: &str) -> Result<Zeroizing<Str
     }
 }
 
+/// The desk's session token in a request's cookies.
+pub fn pro_token(state: &AppState, headers: &HeaderMap) -> Option<Zeroizing<String>> {
+    cookie(headers, pro_cookie_name(state)).map(|t| Zeroizing::new(t.to_owned()))
+}
+
 /// A form's CSRF token against its session's, in constant time.
-fn csrf_matches(sent: &str, expected: &str) -> Result<(), PageError> {
+pub fn csrf_matches(sent: &str, expected: &str) -> Result<(), PageError> {
     if bool::from(sent.as_bytes().ct_eq(expected.as_bytes())) {
         Ok(())
     } else {

@@ -1172,7 +1172,17 @@ async fn the_desk_pages_are_well_formed_and_need_the_second_factor() {
     assert!(!expiring.contains("Karim"));
     assert!(home.body.contains("Accords qui se terminent"));
     // The search finds by name, accents or not.
-    let found = s.get("/pro?q=karim", Some(&cookie)).await;
+    // The search is posted: no name in an address (history, logs).
+    let search = |q: &'static str| {
+        let token = csrf(&home.body);
+        let cookie = cookie.clone();
+        let s = &s;
+        async move {
+            s.post("/pro", Some(&cookie), &[("csrf", token.as_str()), ("q", q)])
+                .await
+        }
+    };
+    let found = search("karim").await;
     let people = |html: &str| -> String {
         Html::parse_document(html)
             .select(&sel("ul.list"))
@@ -1185,7 +1195,7 @@ async fn the_desk_pages_are_well_formed_and_need_the_second_factor() {
         list.contains("Karim Démo") && !list.contains("Marie Démo"),
         "{list}"
     );
-    let found = s.get("/pro?q=DEMO", Some(&cookie)).await;
+    let found = search("DEMO").await;
     assert!(found.body.contains("2 personnes"), "{}", found.body);
     // Marie's file: what the structure may do, category by category, and
     // the papers it may see.
@@ -1286,7 +1296,8 @@ async fn a_deactivated_caseworker_is_out_at_once_and_a_reset_factor_is_set_up_ag
     assert_eq!(s.get("/pro", Some(&julie)).await.status, StatusCode::OK);
     // Her admin resets her second factor (a lost phone): her session ends;
     // her password opens only the page that sets up a new one.
-    s.state
+    let setup_code = s
+        .state
         .vault
         .reset_second_factor(&admin_session, julie_id)
         .await
@@ -1337,6 +1348,26 @@ async fn a_deactivated_caseworker_is_out_at_once_and_a_reset_factor_is_set_up_ag
         )
         .await;
     assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
+    // The right app code, but not the set-up code her admin handed over:
+    // her password alone does not choose her factor.
+    let no_remise = s
+        .post(
+            "/pro/double-facteur",
+            Some(&pending),
+            &[
+                ("csrf", &csrf(&setup.body)),
+                ("key", &key),
+                ("remise", "pas-le-bon"),
+                ("code", &secret.code_at(now)),
+            ],
+        )
+        .await;
+    assert_eq!(no_remise.status, StatusCode::BAD_REQUEST);
+    assert!(
+        no_remise.body.contains("code d&#39;installation"),
+        "{}",
+        no_remise.body
+    );
     let done = s
         .post(
             "/pro/double-facteur",
@@ -1344,6 +1375,7 @@ async fn a_deactivated_caseworker_is_out_at_once_and_a_reset_factor_is_set_up_ag
             &[
                 ("csrf", &csrf(&setup.body)),
                 ("key", &key),
+                ("remise", setup_code.as_str()),
                 ("code", &secret.code_at(now)),
             ],
         )
@@ -1448,7 +1480,16 @@ async fn an_admin_invites_resets_and_deactivates_members_from_ma_structure() {
     let done = s
         .post(&reset, Some(&admin), &[("csrf", &csrf(&confirm.body))])
         .await;
-    assert_eq!(done.location(), "/pro/structure?enregistre=1");
+    // The set-up code, shown once, to hand over in person.
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    check_page("set-up code", &done.body);
+    let setup: String = Html::parse_document(&done.body)
+        .select(&sel("code.key"))
+        .next()
+        .unwrap()
+        .text()
+        .collect();
+    assert!(setup.len() >= 40, "{setup}");
     assert_eq!(
         s.get("/pro", Some(&paul)).await.location(),
         "/pro/connexion?fin=1"
@@ -1534,6 +1575,14 @@ fn with(mut fields: Vec<(String, String)>, set: &[(&str, &str)]) -> Vec<(String,
         fields.push(((*k).to_owned(), (*v).to_owned()));
     }
     fields
+}
+
+/// The hand-over form's fields again, from a page that refused them.
+fn handed_again(html: &str, action: &str) -> Vec<(String, String)> {
+    form_fields(html, action)
+        .into_iter()
+        .filter(|(k, _)| k != "identifiant" && k != "secret")
+        .collect()
 }
 
 impl Site {
@@ -1702,7 +1751,7 @@ async fn a_person_is_enrolled_at_the_desk_with_the_hand_over() {
             .contains("Vous avez choisi CCAS de Démo-sur-Loire comme structure de confiance.")
     );
     // The desk sees her, with the access she gave.
-    let home = s.get("/pro?q=lea", Some(&desk)).await;
+    let home = s.get("/pro", Some(&desk)).await;
     let file = s.get(&link_to(&home.body, "Léa Martin"), Some(&desk)).await;
     assert!(file.body.contains("Voir et ajouter, jusqu"));
     assert_eq!(file.body.matches("Pas d&#39;accès").count(), 7);
@@ -2052,6 +2101,19 @@ async fn more_access_is_asked_at_the_desk_and_given_only_by_the_person() {
         )
         .await;
     assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
+    // What the person typed is not carried back into the page (a retry
+    // must not reuse it), and a field sent twice is refused.
+    assert!(!wrong.body.contains(karim_id.as_str()), "{}", wrong.body);
+    let mut twice = with(
+        handed_again(&wrong.body, &main),
+        &[("accord", "oui"), ("secret", karim_secret)],
+    );
+    twice.push(("identifiant".into(), karim_id.clone()));
+    twice.push(("identifiant".into(), marie_id.clone()));
+    assert_eq!(
+        s.post_pairs(&main, &desk, &twice).await.status,
+        StatusCode::BAD_REQUEST
+    );
     // Karim accepts with his own.
     let yes = s
         .post_pairs(
@@ -2067,14 +2129,19 @@ async fn more_access_is_asked_at_the_desk_and_given_only_by_the_person() {
             ),
         )
         .await;
+    // The wrong secret typed before counted: the person is told now.
     assert!(
-        yes.location().ends_with("?accord=1"),
+        yes.location().ends_with("?accord=1&echecs=1"),
         "{} {}",
         yes.status,
-        yes.body
+        yes.location()
     );
     let file = s.get(yes.location(), Some(&desk)).await;
     assert!(file.body.contains("La personne a accepté"));
+    assert!(
+        file.body
+            .contains("1 tentative de connexion au coffre de la personne a échoué")
+    );
     assert_eq!(file.body.matches("Pas d&#39;accès").count(), 8);
     // His journal: his consent, the structure present.
     let me = s

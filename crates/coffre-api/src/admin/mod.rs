@@ -15,8 +15,8 @@ use coffre_crypto::archive::ArchiveWriter;
 use coffre_vault::{RootFile, Vault};
 use protocol::{
     AuditPageReply, AuditRangeReply, BackupReply, CaseworkerListReply, Deactivated, GcReply,
-    MetricsReply, Progress, Request, RotationReply, ScrubReply, StatusReply, StructureCreated,
-    StructureInfo, StructureList, answer_line, progress_line,
+    MetricsReply, Progress, Request, RotationReply, ScrubReply, SecondFactorCode, StatusReply,
+    StructureCreated, StructureInfo, StructureList, answer_line, progress_line,
 };
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixListener;
@@ -231,6 +231,16 @@ async fn handle(op: &Operator, line: &str, progress: mpsc::Sender<Progress>) -> 
                 .map(|()| Deactivated {
                     caseworker_id: caseworker,
                     rotation_due: true,
+                })
+                .map_err(|e| e.to_string()),
+        ),
+        Request::CaseworkerSecondFactorCode { caseworker } => answer_line(
+            &vault
+                .reset_second_factor_as_operator(caseworker)
+                .await
+                .map(|code| SecondFactorCode {
+                    caseworker_id: caseworker,
+                    code: code.to_string(),
                 })
                 .map_err(|e| e.to_string()),
         ),

@@ -49,6 +49,12 @@ pub enum Request {
     CaseworkerList {
         structure: PrincipalId,
     },
+    /// Give a caseworker a one-time code to set their second factor up
+    /// again (a structure whose admins cannot: its only admin lost their
+    /// phone, or was made before second factors).
+    CaseworkerSecondFactorCode {
+        caseworker: PrincipalId,
+    },
     /// The Prometheus metrics, as `/metrics` serves them to its token.
     Metrics,
 }
@@ -132,6 +138,22 @@ pub struct Deactivated {
     pub caseworker_id: PrincipalId,
     /// The structure's key is rotated when one of its members next logs in.
     pub rotation_due: bool,
+}
+
+/// A set-up code for a caseworker's second factor: given to them in
+/// person, never sent.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct SecondFactorCode {
+    pub caseworker_id: PrincipalId,
+    pub code: String,
+}
+
+impl std::fmt::Debug for SecondFactorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecondFactorCode")
+            .field("caseworker_id", &self.caseworker_id)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -83,6 +83,9 @@ pub struct DeskOverview {
     pub grants_ending: Vec<(PrincipalId, String, GrantRecord)>,
 }
 
+/// Marks "journaled today" kept at most (people × structures a day).
+const DESK_SEEN_MAX: usize = 200_000;
+
 /// A paper on the dashboard: its category and dates (no title: the
 /// dashboard opens no key).
 #[derive(Debug, Clone)]
@@ -250,9 +253,27 @@ impl Vault {
             .sort_by_key(|(_, _, d)| std::cmp::Reverse(d.uploaded_at_ms));
         out.grants_ending.sort_by_key(|(_, _, g)| g.expires_ms);
         // Each person sees that this structure looked (names, and which
-        // papers end when).
+        // papers end when): once a day, not at every page or search.
         let who = session.principal.who();
-        futures_util::future::try_join_all(out.people.iter().map(|(b, _)| {
+        let unseen: Vec<PrincipalId> = {
+            let day = now.div_euclid(86_400_000);
+            let mut seen = self
+                .inner
+                .desk_seen
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            // Yesterday's marks go; the table stays bounded.
+            if seen.len() > DESK_SEEN_MAX {
+                seen.clear();
+            }
+            seen.retain(|(_, _, d)| *d == day);
+            out.people
+                .iter()
+                .filter(|(b, _)| seen.insert((structure, *b, day)))
+                .map(|(b, _)| *b)
+                .collect()
+        };
+        futures_util::future::try_join_all(unseen.iter().map(|b| {
             self.journal(
                 NewEntry::ok(who, Event::BeneficiarySee)
                     .vault(*b)

@@ -107,6 +107,7 @@ impl Vault {
             second_factor,
             recovery_codes,
             last_otp_step: 0,
+            setup_code: None,
             recipient: Some(identity.recipient().to_string()),
             sealed_identity: sealed,
             structure_wrap: Access::structure_to_caseworker(
@@ -218,6 +219,7 @@ impl Vault {
                 structure_wrap: Vec::new(),
                 second_factor: Vec::new(),
                 recovery_codes: Vec::new(),
+                setup_code: None,
                 ..cw.clone()
             };
             self.records().write(|tx| {
@@ -320,7 +322,9 @@ impl Vault {
             .await?;
             let check = self.check_code(&cw, &identity, code)?;
             if matches!(check, CodeCheck::Wrong) || !self.accept_code(cw.id, &check)? {
-                return Err(self.attempt_failed(&attempt).await);
+                return Err(self
+                    .attempt_failed_with(&attempt, "right password, wrong second-factor code")
+                    .await);
             }
             let failed = self.attempt_succeeded(&attempt)?;
             let notices = Vault::failed_notice(failed);

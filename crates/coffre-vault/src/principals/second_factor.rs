@@ -4,13 +4,18 @@
 //! blind indexes; the last step accepted, so no code is accepted twice.
 //!
 //! It is set up when the account is activated (the page shows it as a QR
-//! code). A structure admin can reset it (a lost phone): the next login,
-//! with the password alone, opens a session that can do one thing, set
-//! up a new one ([`Vault::set_up_second_factor`]).
+//! code). A structure admin can reset it (a lost phone), which gives a
+//! one-time set-up code to hand over in person: the next login, with the
+//! password alone, opens a session that can do one thing, set up a new
+//! factor ([`Vault::set_up_second_factor`]), and only with that code — so
+//! a password known to someone else is not enough to take the account.
+//! An account made before second factors existed has none: an admin (or
+//! the operator) gives it a set-up code the same way.
 
 use coffre_crypto::otp::{OtpSecret, STEP_SECS};
-use coffre_crypto::wrap::{self, Binding};
+use coffre_crypto::wrap::{self, Binding, ShareSecret};
 use coffre_crypto::{Identity, PrincipalId};
+use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use crate::journal::{Event, NewEntry, Who};
@@ -21,6 +26,8 @@ use crate::{Result, Vault, VaultError};
 
 /// Recovery codes given at each set-up.
 pub const RECOVERY_CODES: usize = 10;
+/// How long a set-up code given by an admin works.
+pub const SETUP_CODE_TTL_MS: i64 = 72 * 3600 * 1000;
 /// Letters of a recovery code: no 0/o, 1/l/i (read from paper).
 const RECOVERY_ALPHABET: &[u8; 31] = b"abcdefghjkmnpqrstuvwxyz23456789";
 
@@ -155,6 +162,7 @@ impl Vault {
     pub async fn set_up_second_factor(
         &self,
         session: &Session,
+        setup_code: &str,
         secret: OtpSecret,
         code: &str,
     ) -> Result<Vec<Zeroizing<String>>> {
@@ -165,6 +173,35 @@ impl Vault {
         };
         if !self.inner.sessions.awaiting(session) {
             return Err(VaultError::Unauthenticated);
+        }
+        // The set-up code the admin handed over: without it, a password
+        // known to someone else would let them choose the factor.
+        let given = ShareSecret::from_token(setup_code)
+            .ok()
+            .and_then(|s| s.lookup_key().ok())
+            .map(hex::encode);
+        let now = self.now_ms();
+        let expected = self
+            .records()
+            .read()
+            .caseworkers()
+            .get(id)?
+            .and_then(|c| c.setup_code);
+        let valid = match (&given, &expected) {
+            (Some(g), Some((want, until))) => {
+                bool::from(g.as_bytes().ct_eq(want.as_bytes())) && *until > now
+            }
+            _ => false,
+        };
+        if !valid {
+            self.journal(
+                NewEntry::denied(Who::Caseworker(id), Event::SecondFactorSetUp)
+                    .detail("wrong or expired set-up code"),
+            )
+            .await?;
+            return Err(VaultError::Forbidden(
+                "the set-up code is wrong or expired: ask an admin of your structure for a new one",
+            ));
         }
         let Some(step) = secret.check(code, self.now_secs()) else {
             return Err(VaultError::Invalid(
@@ -177,12 +214,13 @@ impl Vault {
             let Some(mut cw) = tx.caseworkers().get(id)? else {
                 return Ok(false);
             };
-            if !cw.active || !cw.second_factor.is_empty() {
+            if !cw.active || !cw.second_factor.is_empty() || cw.setup_code != expected {
                 return Ok(false);
             }
             cw.second_factor = wrapped.clone();
             cw.recovery_codes = indexes.clone();
             cw.last_otp_step = step;
+            cw.setup_code = None;
             tx.caseworkers().put(&cw)?;
             Ok(true)
         })?;
@@ -198,13 +236,15 @@ impl Vault {
     }
 
     /// Structure admin: removes a caseworker's second factor (a lost
-    /// phone). Their sessions end; their next login, with the password,
-    /// sets up a new one. Not one's own: another admin does it.
+    /// phone), or gives one to an account made before second factors.
+    /// Their sessions end. Returns the one-time set-up code to hand over in
+    /// person: their next login, with the password, sets up a new factor
+    /// with it. Not one's own: another admin does it.
     pub async fn reset_second_factor(
         &self,
         session: &Session,
         caseworker: PrincipalId,
-    ) -> Result<()> {
+    ) -> Result<Zeroizing<String>> {
         let who = session.principal.who();
         let _writing = self.writing().await;
         let Some(cw) = self.records().read().caseworkers().get(caseworker)? else {
@@ -231,15 +271,37 @@ impl Vault {
                 "an admin cannot reset their own second factor; another admin can",
             ));
         }
+        self.issue_setup_code(who, cw).await
+    }
+
+    /// Operator (`coffre admin caseworker second-factor-code`): the same,
+    /// for a structure whose admins cannot (its only admin lost their
+    /// phone, or was made before second factors).
+    pub async fn reset_second_factor_as_operator(
+        &self,
+        caseworker: PrincipalId,
+    ) -> Result<Zeroizing<String>> {
+        let _writing = self.writing().await;
+        let Some(cw) = self.records().read().caseworkers().get(caseworker)? else {
+            return Err(VaultError::NotFound);
+        };
+        self.issue_setup_code(Who::Operator, cw).await
+    }
+
+    async fn issue_setup_code(&self, who: Who, cw: CaseworkerRecord) -> Result<Zeroizing<String>> {
         if !cw.active {
             return Err(VaultError::Gone);
         }
+        let code = ShareSecret::generate()?;
+        let lookup = hex::encode(code.lookup_key()?);
+        let until = self.now_ms() + SETUP_CODE_TTL_MS;
         self.records().write(|tx| {
-            let Some(mut c) = tx.caseworkers().get(caseworker)? else {
+            let Some(mut c) = tx.caseworkers().get(cw.id)? else {
                 return Err(VaultError::NotFound.into());
             };
             c.second_factor = Vec::new();
             c.recovery_codes = Vec::new();
+            c.setup_code = Some((lookup.clone(), until));
             tx.caseworkers().put(&c)
         })?;
         self.inner.sessions.remove_principal(cw.id);
@@ -247,7 +309,7 @@ impl Vault {
             NewEntry::ok(who, Event::SecondFactorReset).detail(format!("caseworker:{}", cw.id)),
         )
         .await?;
-        Ok(())
+        Ok(code.to_token())
     }
 
     /// The session a login opened for a caseworker who must set up a

@@ -126,6 +126,7 @@ impl Vault {
                 second_factor: Vec::new(),
                 recovery_codes: Vec::new(),
                 last_otp_step: 0,
+                setup_code: None,
             },
             lookup: code.lookup_key()?,
             code: code.to_token(),

@@ -42,6 +42,11 @@ pub(crate) struct CaseworkerRecord {
     /// The last TOTP step accepted: no code of it or before is accepted.
     #[serde(default)]
     pub last_otp_step: u64,
+    /// A one-time code to set a second factor up again (after a reset, or
+    /// for an account made before second factors): its lookup key (hex)
+    /// and when it expires. Without it, no second factor is set up.
+    #[serde(default)]
+    pub setup_code: Option<(String, i64)>,
 }
 
 /// A one-time enrollment code (stored under its lookup key).

@@ -546,7 +546,7 @@ pro-factor-next = À chaque connexion, vous taperez votre mot de passe et le cod
 pro-factor-login = Me connecter
 pro-setup-title = Nouveau second facteur
 pro-setup-heading = Installer votre nouveau second facteur
-pro-setup-intro = Votre second facteur a été remis à zéro. Installez-le de nouveau pour continuer.
+pro-setup-intro = Votre second facteur a été remis à zéro, ou votre compte n'en a pas encore. Avec le code d'installation qu'un administrateur de votre structure vous a donné en main propre, installez-le pour continuer.
 pro-setup-step-code = Tapez le code à 6 chiffres que montre l'application.
 pro-setup-submit = Valider
 pro-setup-wrong = Ce code ne correspond pas. Vérifiez que vous avez scanné le QR code de cette page, puis tapez le code que montre l'application maintenant.
@@ -749,3 +749,17 @@ pro-more-wrong = Cet identifiant ou ce code secret n'est pas bon. Rien n'a été
 pro-more-not-them = Cet identifiant n'est pas celui de cette personne. Rien n'a été donné.
 pro-more-accepted = La personne a accepté : votre structure a maintenant cet accès.
 pro-more-refused = La personne n'a rien accepté. Rien n'a changé.
+pro-setup-remise = Code d'installation
+pro-setup-remise-hint = donné en main propre par un administrateur de votre structure, quand il a remis à zéro votre second facteur
+pro-setup-bad-remise = Ce code d'installation n'est pas bon, ou il a plus de 3 jours. Demandez-en un nouveau à un administrateur de votre structure.
+pro-failures = { $n ->
+    [one] 1 tentative de connexion à votre compte a échoué depuis votre dernière connexion. Si ce n'était pas vous, changez votre mot de passe et prévenez votre administrateur.
+   *[other] { $n } tentatives de connexion à votre compte ont échoué depuis votre dernière connexion. Si ce n'était pas vous, changez votre mot de passe et prévenez votre administrateur.
+}
+pro-reset-done-title = Code d'installation
+pro-reset-done-text = Donnez ce code en main propre à { $login } (pas par courriel ni par message). À sa prochaine connexion, avec son mot de passe et ce code, il installera son nouveau second facteur. Le code marche une fois, pendant 3 jours, et n'est montré qu'ici.
+pro-person-failures = { $n ->
+    [one] Avant cette visite, 1 tentative de connexion au coffre de la personne a échoué. Dites-le-lui : si ce n'était pas elle, elle peut changer son code.
+   *[other] Avant cette visite, { $n } tentatives de connexion au coffre de la personne ont échoué. Dites-le-lui : si ce n'était pas elle, elle peut changer son code.
+}
+pro-suggest = Proposez-moi une phrase facile

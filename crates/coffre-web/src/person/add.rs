@@ -222,7 +222,6 @@ const PHOTO_IDLE: std::time::Duration = std::time::Duration::from_secs(30);
 /// 60 MiB form over a slow phone link is about two minutes).
 const PHOTOS_DEADLINE: std::time::Duration = std::time::Duration::from_secs(180);
 
-/// Uploads holding photos in memory at once.
 /// Who adds a paper, and to whose vault: the person to their own, or a
 /// caseworker to the vault of a person they accompany (`pro/scan.rs`).
 /// The form's reading (photos made into one PDF, a file streamed through
@@ -273,6 +272,7 @@ impl Adder for Own<'_> {
     }
 }
 
+/// Uploads holding photos in memory at once.
 fn photo_turns() -> &'static tokio::sync::Semaphore {
     static TURNS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
     TURNS.get_or_init(|| tokio::sync::Semaphore::new(4))

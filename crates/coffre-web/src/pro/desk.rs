@@ -19,12 +19,12 @@ use crate::error::PageResult;
 use crate::i18n::Tr;
 use crate::ok;
 use crate::person::papers::category_name;
-use crate::person::{PagePath, Query};
+use crate::person::{PageForm, PagePath, Query};
 use crate::session::Caseworker;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/pro", get(dashboard))
+        .route("/pro", get(dashboard).post(search))
         .route("/pro/personnes/{id}", get(person))
 }
 
@@ -50,6 +50,8 @@ struct Line {
 #[template(path = "pro/home.html")]
 struct Dashboard {
     c: Ctx,
+    /// Failed logins on this account since the last one.
+    failures: Option<String>,
     q: String,
     people: Vec<PersonRow>,
     count: String,
@@ -66,7 +68,10 @@ const RECENT_DAYS: i64 = 14;
 
 #[derive(Debug, Deserialize)]
 struct Search {
-    q: Option<String>,
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    q: String,
 }
 
 /// Lower case without accents: "Élodie" is found by "elodie".
@@ -78,12 +83,23 @@ fn folded(s: &str) -> String {
         .collect()
 }
 
-async fn dashboard(
+async fn dashboard(State(state): State<AppState>, cw: Caseworker) -> PageResult<Response> {
+    dashboard_for(&state, &cw, String::new()).await
+}
+
+/// A search by name is posted: a name in an address would stay in the
+/// browser's history and the proxies' logs.
+async fn search(
     State(state): State<AppState>,
     cw: Caseworker,
-    Query(s): Query<Search>,
+    PageForm(f): PageForm<Search>,
 ) -> PageResult<Response> {
-    let q: String = s.q.unwrap_or_default().trim().chars().take(100).collect();
+    cw.check_csrf(&f.csrf)?;
+    let q: String = f.q.trim().chars().take(100).collect();
+    dashboard_for(&state, &cw, q).await
+}
+
+async fn dashboard_for(state: &AppState, cw: &Caseworker, q: String) -> PageResult<Response> {
     let now = state.vault.clock().now_ms();
     let o = state
         .vault
@@ -137,11 +153,13 @@ async fn dashboard(
             when: tr.day(g.expires_ms),
         })
         .collect();
+    let failed = cw.session.take_failures_to_tell();
     Ok(ok(&Dashboard {
+        failures: (failed > 0).then(|| tr.n("pro-failures", u64::from(failed))),
         expiring,
         ending,
         recent,
-        c: Ctx::caseworker(&cw, &state, "pro-home-title", "accueil"),
+        c: Ctx::caseworker(cw, state, "pro-home-title", "accueil"),
         count: tr.n("pro-people-count", found.len() as u64),
         people: found
             .into_iter()
@@ -182,6 +200,8 @@ struct PersonPage {
     more: String,
     /// What happened: a paper added, a consent given or refused.
     said: Option<String>,
+    /// The person's failed logins before the desk's, to tell them.
+    failures: Option<String>,
     access: Vec<Access>,
     papers: Vec<PaperRow>,
     soon: Option<String>,
@@ -202,6 +222,7 @@ struct Added {
     ajoute: Option<String>,
     accord: Option<String>,
     refuse: Option<String>,
+    echecs: Option<u32>,
 }
 
 async fn person(
@@ -273,6 +294,10 @@ async fn person(
         name,
         scan: adds.then(|| format!("/pro/personnes/{id}/numeriser")),
         more: format!("/pro/personnes/{id}/demander"),
+        failures: q
+            .echecs
+            .filter(|n| *n > 0)
+            .map(|n| tr.n("pro-person-failures", u64::from(n))),
         said: if q.ajoute.is_some() {
             Some(tr.t("pro-scan-done"))
         } else if q.accord.is_some() {

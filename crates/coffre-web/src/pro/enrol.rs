@@ -168,18 +168,49 @@ impl Proposal {
 }
 
 /// The pairs of an urlencoded form (a category may come several times).
-#[derive(Debug)]
+/// The form may carry a secret: zeroized when dropped, never printed.
 pub(super) struct Pairs(pub Vec<(String, String)>);
+
+impl std::fmt::Debug for Pairs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Pairs([redacted])")
+    }
+}
+
+impl Drop for Pairs {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        for (k, v) in &mut self.0 {
+            k.zeroize();
+            v.zeroize();
+        }
+    }
+}
 
 impl<S: Send + Sync> axum::extract::FromRequest<S> for Pairs {
     type Rejection = PageError;
     async fn from_request(req: axum::extract::Request, _: &S) -> Result<Self, Self::Rejection> {
-        let bytes = axum::body::to_bytes(req.into_body(), 64 * 1024)
-            .await
-            .map_err(|_| PageError::Invalid("err-form"))?;
-        serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
-            .map(Pairs)
-            .map_err(|_| PageError::Invalid("err-form"))
+        let bytes = Zeroizing::new(
+            axum::body::to_bytes(req.into_body(), 64 * 1024)
+                .await
+                .map_err(|_| PageError::Invalid("err-form"))?
+                .to_vec(),
+        );
+        let pairs = Pairs(
+            serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
+                .map_err(|_| PageError::Invalid("err-form"))?,
+        );
+        // A field given twice (but the categories) is a form tampered
+        // with: which one counts would be a guess.
+        let mut seen = std::collections::HashSet::new();
+        if pairs
+            .0
+            .iter()
+            .any(|(k, _)| k != "categorie" && !seen.insert(k.as_str()))
+        {
+            return Err(PageError::Invalid("err-form"));
+        }
+        Ok(pairs)
     }
 }
 

@@ -104,6 +104,9 @@ async fn login(
         Err(VaultError::Unauthenticated) => return Ok(again("pro-login-wrong")),
         Err(e) => return Err(e.into()),
     };
+    if let Ok(session) = state.vault.session(&outcome.token) {
+        session.tell_failures(outcome.failed_attempts);
+    }
     let to = match outcome.second_factor {
         SecondFactorStage::Passed => "/pro",
         SecondFactorStage::SetupRequired => "/pro/double-facteur",
@@ -272,6 +275,9 @@ struct SetupForm {
     csrf: String,
     #[serde(default)]
     key: String,
+    /// The one-time set-up code an admin handed over.
+    #[serde(default)]
+    remise: String,
     #[serde(default)]
     code: String,
 }
@@ -293,12 +299,16 @@ async fn setup(
     let shown = OtpSecret::from_base32(&key).map_err(|_| PageError::Invalid("err-form"))?;
     let codes = match state
         .vault
-        .set_up_second_factor(&s.session, secret, &form.code)
+        .set_up_second_factor(&s.session, &Zeroizing::new(form.remise), secret, &form.code)
         .await
     {
         Ok(c) => c,
         Err(VaultError::Invalid(_)) => {
             let p = setup_with(&s, &shown, Some(s.tr.t("pro-setup-wrong")))?;
+            return Ok(page(StatusCode::BAD_REQUEST, &p));
+        }
+        Err(VaultError::Forbidden(_)) => {
+            let p = setup_with(&s, &shown, Some(s.tr.t("pro-setup-bad-remise")))?;
             return Ok(page(StatusCode::BAD_REQUEST, &p));
         }
         Err(e) => return Err(e.into()),
@@ -313,13 +323,24 @@ async fn setup(
     }))
 }
 
+/// Logging out, from a session or from one setting up a second factor
+/// (a caseworker who gives up on it must be able to leave too).
 async fn logout(
     State(state): State<AppState>,
-    cw: Caseworker,
+    _: SameSite,
+    headers: axum::http::HeaderMap,
     PageForm(f): PageForm<CsrfOnly>,
 ) -> PageResult<Response> {
-    cw.check_csrf(&f.csrf)?;
-    state.vault.logout(&cw.session);
+    let Some(token) = crate::session::pro_token(&state, &headers) else {
+        return Err(PageError::NotLoggedIn { ended: false });
+    };
+    crate::session::csrf_matches(&f.csrf, &coffre_api::csrf_token(&token))?;
+    let session = state
+        .vault
+        .session(&token)
+        .or_else(|_| state.vault.session_awaiting_second_factor(&token))
+        .map_err(|_| PageError::NotLoggedIn { ended: true })?;
+    state.vault.logout(&session);
     Ok(crate::logged_out(
         "/pro/connexion?fin=1",
         cleared_pro_cookie(&state),

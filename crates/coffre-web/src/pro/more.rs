@@ -111,7 +111,11 @@ async fn hand_over(
 }
 
 fn proposal(form: &Pairs) -> PageResult<Proposal> {
-    let p = Proposal::from_pairs(&form.0);
+    let mut p = Proposal::from_pairs(&form.0);
+    // Only the consent's fields: what the person types (their identifier)
+    // is theirs, never carried back into the page.
+    p.name.clear();
+    p.identifier.clear();
     if p.categories.is_empty() || !DAYS.contains(&p.days) {
         return Err(PageError::Invalid("pro-more-none"));
     }
@@ -184,6 +188,12 @@ async fn hand_back(
     };
     state.vault.logout(&person);
     match result {
+        // Failed attempts before this login: the person is told now, while
+        // the screen is theirs (the login just reset the count).
+        Ok(()) if outcome.failed_attempts > 0 => Ok(see_other(&format!(
+            "/pro/personnes/{id}?accord=1&echecs={}",
+            outcome.failed_attempts.min(999)
+        ))),
         Ok(()) => Ok(see_other(&format!("/pro/personnes/{id}?accord=1"))),
         // Someone else's identifier typed: said so, nothing given.
         Err(VaultError::Forbidden(_)) => again("pro-more-not-them").await,

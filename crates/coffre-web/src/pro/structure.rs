@@ -110,7 +110,8 @@ async fn render(
                     (true, false) => "pro-factor-unset",
                 }),
                 actions: (m.active || m.pending) && m.caseworker_id != cw.id,
-                can_reset: m.active && m.second_factor && m.caseworker_id != cw.id,
+                // A lost phone, or an account made before second factors.
+                can_reset: m.active && m.caseworker_id != cw.id,
                 login: m.login,
             }
         })
@@ -316,12 +317,30 @@ async fn act(
 ) -> PageResult<Response> {
     admin(cw)?;
     cw.check_csrf(&form.csrf)?;
-    member(state, cw, id)?;
+    let login = member(state, cw, id)?;
     match act {
-        MemberAct::Deactivate => state.vault.deactivate_caseworker(&cw.session, id).await?,
-        MemberAct::ResetSecondFactor => state.vault.reset_second_factor(&cw.session, id).await?,
+        MemberAct::Deactivate => {
+            state.vault.deactivate_caseworker(&cw.session, id).await?;
+            Ok(see_other("/pro/structure?enregistre=1"))
+        }
+        MemberAct::ResetSecondFactor => {
+            let code = state.vault.reset_second_factor(&cw.session, id).await?;
+            Ok(ok(&SetupCodePage {
+                c: Ctx::caseworker(cw, state, "pro-reset-done-title", "structure"),
+                text: cw.tr.with("pro-reset-done-text", &[("login", &login)]),
+                code: code.to_string(),
+            }))
+        }
     }
-    Ok(see_other("/pro/structure?enregistre=1"))
+}
+
+/// The set-up code of a reset second factor, shown once.
+#[derive(Template)]
+#[template(path = "pro/setup_code.html")]
+struct SetupCodePage {
+    c: Ctx,
+    text: String,
+    code: String,
 }
 
 async fn confirm_deactivate(
