@@ -166,9 +166,10 @@ pub(crate) struct Inner {
     /// The bound on key derivations running at once.
     pub kdf: crate::access::kdf_gate::KdfGate,
     pub sessions: Sessions,
-    /// `(structure, person, day)` a dashboard already journaled: a person's
-    /// journal says once a day that a structure looked, not at every page.
-    pub desk_seen: std::sync::Mutex<std::collections::HashSet<(PrincipalId, PrincipalId, i64)>>,
+    /// The day, and the `(structure, person)` a dashboard journaled that
+    /// day: a person's journal says once a day that a structure looked, not
+    /// at every page.
+    pub desk_seen: std::sync::Mutex<(i64, std::collections::HashSet<(PrincipalId, PrincipalId)>)>,
     /// Counter links, in memory only (`counter.rs`).
     pub counter: crate::counter::CounterLinks,
     pub limits: Limits,
@@ -318,7 +319,7 @@ impl Vault {
                     config.limits.kdf_waiting,
                 ),
                 sessions: Sessions::new(config.limits.session_idle, config.limits.session_lifetime),
-                desk_seen: std::sync::Mutex::new(std::collections::HashSet::new()),
+                desk_seen: std::sync::Mutex::new((0, std::collections::HashSet::new())),
                 counter: crate::counter::CounterLinks::default(),
                 limits: config.limits,
                 clock: config.clock,

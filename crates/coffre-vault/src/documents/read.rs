@@ -105,24 +105,6 @@ impl Vault {
     ) -> Result<Vec<DocumentInfo>> {
         self.authorize(session, Action::ListDocuments, beneficiary, None, None)
             .await?;
-        let out = self.listed(session, beneficiary).await?;
-        // Seeing the list (titles, file names) is an access the person sees.
-        self.journal(
-            NewEntry::ok(session.principal.who(), Event::DocumentList)
-                .vault(beneficiary)
-                .detail(format!("{} documents", out.len())),
-        )
-        .await?;
-        Ok(out)
-    }
-
-    /// The documents of a vault this session holds keys for, newest
-    /// first; no check, no journal (the callers do both).
-    async fn listed(
-        &self,
-        session: &Session,
-        beneficiary: PrincipalId,
-    ) -> Result<Vec<DocumentInfo>> {
         let read = self.records().read();
         let access = self.access();
         let mut keys = access.reader(session, read.grants().of_vault(beneficiary)?);
@@ -155,6 +137,13 @@ impl Vault {
                 .cmp(&a.uploaded_at_ms)
                 .then(a.document_id.cmp(&b.document_id))
         });
+        // Seeing the list (titles, file names) is an access the person sees.
+        self.journal(
+            NewEntry::ok(session.principal.who(), Event::DocumentList)
+                .vault(beneficiary)
+                .detail(format!("{} documents", out.len())),
+        )
+        .await?;
         Ok(out)
     }
 
@@ -262,14 +251,13 @@ impl Vault {
                 .desk_seen
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            // Yesterday's marks go; the table stays bounded.
-            if seen.len() > DESK_SEEN_MAX {
-                seen.clear();
+            // A new day starts afresh; the table stays bounded.
+            if seen.0 != day || seen.1.len() > DESK_SEEN_MAX {
+                *seen = (day, std::collections::HashSet::new());
             }
-            seen.retain(|(_, _, d)| *d == day);
             out.people
                 .iter()
-                .filter(|(b, _)| seen.insert((structure, *b, day)))
+                .filter(|(b, _)| seen.1.insert((structure, *b)))
                 .map(|(b, _)| *b)
                 .collect()
         };

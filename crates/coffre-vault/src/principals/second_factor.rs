@@ -12,7 +12,7 @@
 //! An account made before second factors existed has none: an admin (or
 //! the operator) gives it a set-up code the same way.
 
-use coffre_crypto::otp::{OtpSecret, STEP_SECS};
+use coffre_crypto::otp::OtpSecret;
 use coffre_crypto::wrap::{self, Binding, ShareSecret};
 use coffre_crypto::{Identity, PrincipalId};
 use subtle::ConstantTimeEq;
@@ -317,11 +317,6 @@ impl Vault {
     /// not know it).
     pub fn session_awaiting_second_factor(&self, token: &str) -> Result<std::sync::Arc<Session>> {
         self.inner.sessions.get_awaiting(token)
-    }
-
-    /// The steps' length, for pages that say how long a code lasts.
-    pub fn second_factor_step_secs() -> u64 {
-        STEP_SECS
     }
 }
 
