@@ -112,6 +112,14 @@ async fn wrong_codes_lock_the_account_like_wrong_passwords() {
             .await,
         Err(VaultError::LockedOut { .. })
     ));
+    // The journal says the password was right: someone knows it.
+    let slice = w.vault.journal_slice(1, u64::MAX).await.unwrap();
+    assert!(slice.records.iter().any(|r| {
+        r.entry
+            .detail
+            .as_deref()
+            .is_some_and(|d| d.starts_with("right password, wrong second-factor code"))
+    }));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

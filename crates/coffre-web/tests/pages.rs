@@ -1150,6 +1150,23 @@ async fn the_desk_pages_are_well_formed_and_need_the_second_factor() {
     );
     let home = s.get("/pro", Some(&cookie)).await;
     assert_eq!(home.status, StatusCode::OK);
+    // The three refused tries are told at this login, once.
+    assert!(
+        home.body
+            .contains("3 tentatives de connexion à votre compte ont échoué"),
+        "{}",
+        home.body
+    );
+    let again = s.get("/pro", Some(&cookie)).await;
+    assert!(!again.body.contains("tentatives de connexion"));
+    // Two views, one "the structure looked" a day in each person's journal.
+    let slice = s.state.vault.journal_slice(1, u64::MAX).await.unwrap();
+    let looked = slice
+        .records
+        .iter()
+        .filter(|r| r.entry.detail.as_deref() == Some("dashboard"))
+        .count();
+    assert_eq!(looked, 2, "one entry for Marie, one for Karim");
     let home_title = check_page("/pro", &home.body);
     assert_ne!(title, home_title);
     assert!(home.body.contains("Marie Démo") && home.body.contains("Karim Démo"));
