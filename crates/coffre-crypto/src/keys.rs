@@ -1,5 +1,6 @@
 //! Key types. Every secret here zeroizes on drop, is neither `Clone` nor
-//! `Copy`, and prints as `[redacted]` in `Debug`.
+//! `Copy` (a copy is asked for by name: [`Dek::duplicate`]), and prints as
+//! `[redacted]` in `Debug`.
 
 use std::fmt;
 use std::str::FromStr;
@@ -28,6 +29,13 @@ impl Dek {
     #[cfg(fuzzing)]
     pub fn fixed_for_fuzzing(bytes: [u8; 32]) -> Self {
         Self(Zeroizing::new(bytes))
+    }
+
+    /// A second copy of this key, zeroized on drop like the first: for a
+    /// session's memo of the keys it unwrapped, which keeps its own and
+    /// hands out copies (one X25519 unwrap saved per request).
+    pub fn duplicate(&self) -> Self {
+        Self(Zeroizing::new(*self.0))
     }
 
     pub(crate) fn from_slice(bytes: &[u8]) -> Result<Self> {

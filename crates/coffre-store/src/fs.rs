@@ -297,26 +297,44 @@ impl ObjectStore for FsStore {
     }
 
     async fn get(&self, key: &ObjectKey) -> Result<ObjectBody> {
-        let (file, len) = self.open_file(key).await?;
+        // Open, stat and (for a small object) read in one trip to the
+        // blocking pool: each trip costs a hand-off between threads, and a
+        // download of a paper is a few of them otherwise.
         let path = self.path(key);
-        if len > WHOLE_READ {
-            return Ok(body_of(file, len, path));
-        }
-        let f = file.into_std().await;
-        let read = tokio::task::spawn_blocking(move || {
+        let p = path.clone();
+        let opened = tokio::task::spawn_blocking(move || {
+            let f = std::fs::File::open(&p).map_err(|e| ("open", e))?;
+            let len = f.metadata().map_err(|e| ("stat", e))?.len();
+            if len > WHOLE_READ {
+                return Ok((f, len, None));
+            }
             let mut v = Vec::with_capacity(len as usize);
             // No more than the length found at open, whatever the file
             // became since.
-            std::io::Read::read_to_end(&mut std::io::Read::take(f, len), &mut v).map(|_| v)
+            std::io::Read::read_to_end(&mut std::io::Read::take(&f, len), &mut v)
+                .map_err(|e| ("read", e))?;
+            Ok((f, len, Some(v)))
         })
         .await
         .map_err(|e| StoreError::Io {
             action: "read",
             path: path.clone(),
             source: io::Error::other(e),
-        })?
-        .map_err(io_err("read", &path))?;
-        let bytes = Bytes::from(read);
+        })?;
+        let (file, len, whole) = opened.map_err(|(action, e)| match e.kind() {
+            io::ErrorKind::NotFound if action == "open" => StoreError::NotFound {
+                key: key.to_string(),
+            },
+            _ => StoreError::Io {
+                action,
+                path: path.clone(),
+                source: e,
+            },
+        })?;
+        let Some(whole) = whole else {
+            return Ok(body_of(tokio::fs::File::from_std(file), len, path));
+        };
+        let bytes = Bytes::from(whole);
         Ok(ObjectBody {
             len,
             stream: futures_util::stream::once(async move { Ok(bytes) }).boxed(),

@@ -12,6 +12,10 @@
 //! - the key layer alone (the policy bypassed) opens exactly what the model
 //!   allows, and the raw wraps a structure holds open nothing beyond it
 //!   (invariant 3);
+//! - every key a session has memoized (`access/memo.rs`; sessions live
+//!   across steps, so their memos are warm) is for a wrap still stored and
+//!   a document or scope the model lets that session read: the step that
+//!   ended its use purged it;
 //! - no operation the model calls valid fails, and no failure is internal;
 //! - the journal verifies, entry by entry, with its checkpoints.
 //!
@@ -34,6 +38,7 @@ use coffre_store::{FsStore, ObjectStore};
 use futures_util::StreamExt;
 use proptest::prelude::*;
 
+use crate::access::memo::Slot;
 use crate::internal_tests::NoFile;
 use crate::model::{Category, DAY_MS, GRANT_DAYS, Permission};
 use crate::records::KeyWrap;
@@ -310,6 +315,13 @@ struct MShare {
     expires_ms: i64,
     /// Revoked, or deleted with its paper or its structure's consent.
     gone: bool,
+}
+
+/// Whose memo is checked.
+#[derive(Debug, Clone, Copy)]
+enum Reader {
+    Person(usize),
+    Structure(usize),
 }
 
 #[derive(Debug, Default)]
@@ -1136,6 +1148,20 @@ impl Harness {
                 ));
             }
         }
+        // Before this check's own reads fill the memos again: what the
+        // step left in them.
+        for p in 0..self.m.persons.len() {
+            if let Some(session) = &self.m.persons[p].session {
+                self.check_memo(session, Reader::Person(p))?;
+            }
+        }
+        for cw in 0..self.m.caseworkers.len() {
+            if let Some(session) = &self.m.caseworkers[cw].session
+                && self.m.caseworker_active(cw)
+            {
+                self.check_memo(session, Reader::Structure(self.m.caseworkers[cw].structure))?;
+            }
+        }
         for p in 0..self.m.persons.len() {
             if !self.m.persons[p].erased {
                 let problems = v
@@ -1154,6 +1180,81 @@ impl Harness {
             }
         }
         self.check_journal().await
+    }
+
+    /// Every key `session` memoized: unwrapped from a wrap still stored,
+    /// for what the model lets it read now.
+    fn check_memo(&self, session: &Session, reader: Reader) -> Result<(), String> {
+        let read = self.vault.records().read();
+        let person_of = |b: PrincipalId| {
+            self.m
+                .persons
+                .iter()
+                .position(|p| p.id == b)
+                .ok_or_else(|| format!("{reader:?} memoizes a key of an unknown vault"))
+        };
+        for (slot, w) in session.memo().held() {
+            match slot {
+                Slot::Document(b, id, version) => {
+                    let p = person_of(b)?;
+                    let d = self.m.docs.iter().position(|d| d.id == id);
+                    let allowed = d.is_some_and(|d| match reader {
+                        Reader::Person(me) => me == p && self.m.alive(d),
+                        Reader::Structure(s) => {
+                            self.m.structure_reads(s, d)
+                                || (self.m.alive(d)
+                                    && !self.m.docs[d].private
+                                    && self.expired_unswept(p, s, self.m.docs[d].category))
+                        }
+                    });
+                    let stored = read
+                        .documents()
+                        .get(id)
+                        .map_err(|e| e.to_string())?
+                        .is_some_and(|r| {
+                            r.version == version
+                                && match &r.key {
+                                    KeyWrap::Owner { wrap } | KeyWrap::Scope { wrap, .. } => {
+                                        *wrap == w
+                                    }
+                                }
+                        });
+                    if !allowed || !stored {
+                        return Err(format!(
+                            "{reader:?} still memoizes the key of a paper of person {p} \
+                             (readable: {allowed}, wrap stored: {stored})"
+                        ));
+                    }
+                }
+                Slot::Scope(b, c, epoch) => {
+                    let p = person_of(b)?;
+                    let stored = match reader {
+                        Reader::Person(me) => {
+                            me == p
+                                && read
+                                    .scopes()
+                                    .get(b, c, epoch)
+                                    .map_err(|e| e.to_string())?
+                                    .is_some_and(|r| r.owner_wrap == w)
+                        }
+                        Reader::Structure(s) => {
+                            (self.m.can(p, s, c, Permission::View) || self.expired_unswept(p, s, c))
+                                && read
+                                    .scopes()
+                                    .wrap(b, c, epoch, self.m.structures[s].id)
+                                    .map_err(|e| e.to_string())?
+                                    .is_some_and(|held| held == w)
+                        }
+                    };
+                    if !stored {
+                        return Err(format!(
+                            "{reader:?} still memoizes a scope key of person {p} it may not hold"
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     async fn check_person(&self, p: usize) -> Result<(), String> {

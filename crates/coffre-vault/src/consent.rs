@@ -224,6 +224,9 @@ impl Vault {
             self.records().write(|tx| plan.write(tx))?;
             Ok(plan)
         })?;
+        // A structure given consent again holds new wraps of the same
+        // scope keys: what its sessions memoized from the old ones goes.
+        self.forget_keys(beneficiary);
         let presence = present.map(|c| format!("at the desk of caseworker:{c}"));
         self.journal(plan.entry(session.principal.who(), presence.as_deref()))
             .await?;
@@ -389,7 +392,9 @@ impl Vault {
                 }
                 tx.beneficiaries().touch(b)
             })
-        })
+        })?;
+        self.forget_keys(b);
+        Ok(())
     }
 
     /// The structures (and their recipients) holding a live view grant on
@@ -513,6 +518,7 @@ impl Vault {
                     tx.beneficiaries().touch(b)
                 })
             })?;
+            self.forget_keys(b);
             self.journal(
                 NewEntry::ok(Who::System, Event::GrantExpire)
                     .vault(b)

@@ -110,6 +110,7 @@ impl Vault {
         })?;
         self.inner.journal.sync().await?;
         self.inner.sessions.remove_principal(beneficiary);
+        self.forget_keys(beneficiary);
         // The key last: where the database may still hold removed values,
         // they are sealed under it.
         self.records().persons().destroy(beneficiary)?;

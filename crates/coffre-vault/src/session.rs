@@ -10,6 +10,7 @@ use coffre_crypto::{Identity, PrincipalId};
 use ring::digest::{SHA256, digest};
 use std::sync::Arc;
 
+use crate::access::memo::KeyMemo;
 use crate::journal::Who;
 use crate::policy::Actor;
 use crate::{Result, VaultError};
@@ -84,6 +85,8 @@ pub struct Session {
     failures_to_tell: std::sync::atomic::AtomicU32,
     /// The login before this one (milliseconds; 0: none known).
     previous_login_ms: std::sync::atomic::AtomicI64,
+    /// The keys this session unwrapped (`access::memo`).
+    memo: Mutex<KeyMemo>,
     key: [u8; 32],
 }
 
@@ -232,6 +235,7 @@ impl Sessions {
             idle_limit_ms: std::sync::atomic::AtomicU64::new(0),
             failures_to_tell: std::sync::atomic::AtomicU32::new(0),
             previous_login_ms: std::sync::atomic::AtomicI64::new(0),
+            memo: Mutex::new(KeyMemo::default()),
             key,
         })
     }
@@ -296,13 +300,21 @@ impl Sessions {
         self.lock_awaiting().retain(|_, s| self.live(s));
     }
 
-    /// Gives every session of a structure's caseworkers its new key.
+    /// Drops the keys every session memoized for vault `b` (a deletion,
+    /// a privacy change, consent ended or rotated).
+    pub fn forget_keys(&self, b: PrincipalId) {
+        self.lock().values().for_each(|s| s.memo().forget_vault(b));
+    }
+
+    /// Gives every session of a structure's caseworkers its new key (and
+    /// drops what they unwrapped with the old one).
     pub fn rekey_structure(&self, structure: PrincipalId, key: &Arc<Identity>) {
         let rekey = |s: &Arc<Session>| {
             if s.principal.structure() == Some(structure) {
                 *s.structure_identity
                     .write()
                     .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(key.clone());
+                s.memo().forget_all();
             }
         };
         self.lock().values().for_each(rekey);
@@ -312,6 +324,14 @@ impl Sessions {
 }
 
 impl Session {
+    /// The keys this session unwrapped. Held for a lookup or an insertion
+    /// only, never across an unwrap.
+    pub(crate) fn memo(&self) -> std::sync::MutexGuard<'_, KeyMemo> {
+        self.memo
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// The structure's key, for a caseworker's session.
     pub(crate) fn structure_key(&self) -> Option<Arc<Identity>> {
         self.structure_identity

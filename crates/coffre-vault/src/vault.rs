@@ -462,6 +462,14 @@ impl Vault {
         Ok(())
     }
 
+    /// Drops the keys every session memoized for vault `b`: called once a
+    /// change of a document's key or of consent is committed (deletion,
+    /// privacy, revocation, expiry, erasure), so no unwrapped key stays in
+    /// memory past its use (`access/memo.rs`).
+    pub(crate) fn forget_keys(&self, b: PrincipalId) {
+        self.inner.sessions.forget_keys(b);
+    }
+
     /// Drops sessions idle past the limit (their keys are zeroized).
     pub fn sweep_sessions(&self) {
         self.inner.sessions.sweep();

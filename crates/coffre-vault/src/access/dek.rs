@@ -12,6 +12,7 @@ use coffre_crypto::listing::{ListedFields, ListedUnder, ListingKey};
 use coffre_crypto::wrap::{self, Binding, ShareSecret};
 use coffre_crypto::{Dek, Identity, Recipient};
 
+use super::memo::Slot;
 use super::{Access, recipient};
 use crate::model::Category;
 use crate::policy::GrantState;
@@ -21,6 +22,17 @@ use crate::{Result, VaultError};
 
 fn binding(d: &DocumentRecord) -> Binding {
     Binding::document_key(d.id, d.version)
+}
+
+/// `d`'s key unwrapped from `w` with `with`, once per session.
+fn memo_dek(session: &Session, d: &DocumentRecord, w: &[u8], with: &Identity) -> Result<Dek> {
+    let slot = Slot::Document(d.beneficiary, d.id, d.version);
+    if let Some(dek) = session.memo().dek(slot, w) {
+        return Ok(dek);
+    }
+    let dek = wrap::unwrap_dek(w, with, &binding(d))?;
+    session.memo().keep_dek(slot, w, &dek);
+    Ok(dek)
 }
 
 impl Access<'_> {
@@ -63,19 +75,20 @@ impl Access<'_> {
     }
 
     /// The DEK of a document, through the only path this session has.
+    /// The checks on the way (consent, the scope wrap stored) run every
+    /// time; the unwraps go through the session's memo.
     pub fn dek(&self, session: &Session, d: &DocumentRecord) -> Result<Dek> {
         match (&session.principal, &d.key) {
             (Principal::Beneficiary { .. }, KeyWrap::Owner { wrap: w }) => {
-                Ok(wrap::unwrap_dek(w, &session.identity, &binding(d))?)
+                memo_dek(session, d, w, &session.identity)
             }
             (Principal::Beneficiary { .. }, KeyWrap::Scope { epoch, wrap: w }) => {
-                let scope =
-                    self.owner_scope(&session.identity, d.beneficiary, d.category, *epoch)?;
-                Ok(wrap::unwrap_dek(w, &scope, &binding(d))?)
+                let scope = self.own_scope(session, d.beneficiary, d.category, *epoch)?;
+                memo_dek(session, d, w, &scope)
             }
             (Principal::Caseworker { .. }, KeyWrap::Scope { epoch, wrap: w }) => {
                 let scope = self.structure_scope(session, d.beneficiary, d.category, *epoch)?;
-                Ok(wrap::unwrap_dek(w, &scope, &binding(d))?)
+                memo_dek(session, d, w, &scope)
             }
             (Principal::Caseworker { .. }, KeyWrap::Owner { .. }) => Err(VaultError::NotFound),
         }
@@ -108,9 +121,9 @@ impl Access<'_> {
             (Principal::Beneficiary { .. }, KeyWrap::Owner { .. }) => {
                 ListingKey::of(&session.identity)?
             }
-            (Principal::Beneficiary { .. }, KeyWrap::Scope { epoch, .. }) => ListingKey::of(
-                &self.owner_scope(&session.identity, d.beneficiary, d.category, *epoch)?,
-            )?,
+            (Principal::Beneficiary { .. }, KeyWrap::Scope { epoch, .. }) => {
+                ListingKey::of(&*self.own_scope(session, d.beneficiary, d.category, *epoch)?)?
+            }
             (Principal::Caseworker { .. }, KeyWrap::Scope { epoch, .. }) => {
                 match self.structure_scope(session, d.beneficiary, d.category, *epoch) {
                     Ok(scope) => ListingKey::of(&scope)?,
@@ -177,7 +190,7 @@ pub(crate) struct KeyReader<'s> {
     session: &'s Session,
     grants: Vec<GrantRecord>,
     now: i64,
-    scopes: HashMap<(Category, u32), Option<Identity>>,
+    scopes: HashMap<(Category, u32), Option<std::sync::Arc<Identity>>>,
     /// Listing keys by scope epoch (`None`: the owner's own).
     listing: HashMap<Option<(Category, u32)>, Option<ListingKey>>,
 }
@@ -272,16 +285,13 @@ impl KeyReader<'_> {
                         self.access.structure_scope(self.session, b, c, epoch).ok()
                     }
                     Principal::Beneficiary { .. } => {
-                        Some(
-                            self.access
-                                .owner_scope(&self.session.identity, b, c, epoch)?,
-                        )
+                        Some(self.access.own_scope(self.session, b, c, epoch)?)
                     }
                 };
                 v.insert(found)
             }
         };
-        Ok(scope.as_ref())
+        Ok(scope.as_deref())
     }
 
     /// The key of `d` if this session may read it, `None` if it has no
@@ -291,6 +301,8 @@ impl KeyReader<'_> {
         // The same decision as a listing seal's (`path`): one place says
         // which key a session may reach.
         let (epoch, w) = match (self.path(d), &d.key) {
+            // Not through the session's memo: a listing of a thousand
+            // papers would only push out the keys a download will want.
             (Some(None), KeyWrap::Owner { wrap: w }) => {
                 return Ok(Some(wrap::unwrap_dek(
                     w,

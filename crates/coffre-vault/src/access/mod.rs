@@ -14,10 +14,13 @@
 //!   grant, rotated at revocation, opened by the owner or a structure.
 //! - [`dek`]: document keys: the wrap a new document gets, the key a
 //!   session may open, re-wraps (privacy, rotation), share links.
+//! - [`memo`]: what a session unwrapped, so the same wrap is not unwrapped
+//!   twice (purged when consent or a document's key changes).
 
 pub(crate) mod dek;
 pub(crate) mod identity;
 pub(crate) mod kdf_gate;
+pub(crate) mod memo;
 pub(crate) mod scope;
 
 use std::sync::Arc;

@@ -10,9 +10,12 @@
 //! holds no one's key) starts a new epoch for what comes next, and the
 //! person's next act of consent folds the older epochs into the current one.
 
+use std::sync::Arc;
+
 use coffre_crypto::wrap::{self, Binding};
 use coffre_crypto::{Identity, PrincipalId, Recipient};
 
+use super::memo::Slot;
 use super::{Access, recipient};
 use crate::model::Category;
 use crate::policy::GrantState;
@@ -83,33 +86,44 @@ impl Access<'_> {
         Ok(scope)
     }
 
-    /// The owner's scope identity of (b, c) at `epoch`.
-    pub fn owner_scope(
+    /// The person's own scope identity of (b, c) at `epoch`, through the
+    /// session's memo: the scope record is read every time, its wrap
+    /// unwrapped once.
+    pub fn own_scope(
         &self,
-        owner: &Identity,
+        session: &Session,
         b: PrincipalId,
         c: Category,
         epoch: u32,
-    ) -> Result<Identity> {
+    ) -> Result<Arc<Identity>> {
         let rec = self
             .records()
             .read()
             .scopes()
             .get(b, c, epoch)?
             .ok_or(VaultError::Integrity)?;
-        Self::open_owner_scope(owner, b, c, &rec)
+        let slot = Slot::Scope(b, c, epoch);
+        if let Some(scope) = session.memo().scope(slot, &rec.owner_wrap) {
+            return Ok(scope);
+        }
+        let scope = Arc::new(Self::open_owner_scope(&session.identity, b, c, &rec)?);
+        session
+            .memo()
+            .keep_scope(slot, &rec.owner_wrap, scope.clone());
+        Ok(scope)
     }
 
     /// The scope identity (b, c) at `epoch` that the session's structure
     /// holds, and only while its view consent is live: the only way a
-    /// structure reaches a shared document's key.
+    /// structure reaches a shared document's key. The consent and the
+    /// wrap are read on every call; only the unwrap is memoized.
     pub fn structure_scope(
         &self,
         session: &Session,
         b: PrincipalId,
         c: Category,
         epoch: u32,
-    ) -> Result<Identity> {
+    ) -> Result<Arc<Identity>> {
         let (Principal::Caseworker { structure, .. }, Some(sid)) =
             (session.principal, session.structure_key())
         else {
@@ -127,7 +141,14 @@ impl Access<'_> {
             .scopes()
             .wrap(b, c, epoch, structure)?
             .ok_or(VaultError::Forbidden("no consent key for this category"))?;
-        Ok(wrap::unwrap_identity(&w, &sid, &binding(b, c, epoch))?)
+        drop(read);
+        let slot = Slot::Scope(b, c, epoch);
+        if let Some(scope) = session.memo().scope(slot, &w) {
+            return Ok(scope);
+        }
+        let scope = Arc::new(wrap::unwrap_identity(&w, &sid, &binding(b, c, epoch))?);
+        session.memo().keep_scope(slot, &w, scope.clone());
+        Ok(scope)
     }
 
     /// The act of consent: every epoch in `scopes` of the categories

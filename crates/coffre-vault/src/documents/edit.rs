@@ -83,6 +83,9 @@ impl Vault {
             })?;
             Ok(d)
         })?;
+        if private.is_some() {
+            self.forget_keys(d.beneficiary);
+        }
         self.journal(
             NewEntry::ok(session.principal.who(), action.event())
                 .vault(d.beneficiary)
@@ -108,6 +111,7 @@ impl Vault {
                 forget(tx, &d, &links)
             })
         })?;
+        self.forget_keys(d.beneficiary);
         self.journal(
             NewEntry::ok(session.principal.who(), Event::DocumentDelete)
                 .vault(d.beneficiary)
