@@ -132,17 +132,23 @@ fn main() {
             }
             r.send()
         };
-        post(
+        // Activation gives recovery codes; one serves as the second
+        // factor of the admin's login.
+        let activated: Value = post(
             "/api/v1/enrollments",
             None,
             json!({"code": v["enrollment_code"], "password": "mot-de-passe-admin"}),
         )
         .await
+        .unwrap()
+        .json()
+        .await
         .unwrap();
         let t: Value = post(
             "/api/v1/sessions",
             None,
-            json!({"kind":"caseworker","login":"admin","password":"mot-de-passe-admin"}),
+            json!({"kind":"caseworker","login":"admin","password":"mot-de-passe-admin",
+                   "code": activated["recovery_codes"][0]}),
         )
         .await
         .unwrap()
@@ -224,11 +230,11 @@ fn main() {
         base_line.rps, base_line.p99_ms
     );
     println!(
-        "throughput ratio coffre/plain = {:.2}x (target >= 0.5x)",
+        "throughput ratio coffre/plain = {:.2}x (target >= 0.8x, issue 15)",
         ours.rps / base_line.rps
     );
     println!(
-        "p99 ratio coffre/plain       = {:.2}x (target <= 3x)",
+        "p99 ratio coffre/plain       = {:.2}x (target <= 1.5x, issue 15)",
         ours.p99_ms / base_line.p99_ms
     );
     let _ = child.kill();

@@ -488,17 +488,25 @@ impl RandomAccess {
 
     /// Authenticates and decrypts chunk `index` from its stored bytes.
     pub fn open_chunk(&self, index: u64, stored: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
-        let span = self.chunk_span(index)?;
-        if stored.len() as u64 != span.end - span.start {
-            return Err(Error::Decryption);
-        }
         let mut buf = Zeroizing::new(stored.to_vec());
-        let n = self
-            .cipher
-            .open_chunk(index, index + 1 == self.chunks, &mut buf)?
-            .len();
+        let n = self.open_chunk_in_place(index, &mut buf)?;
         buf.truncate(n);
         Ok(buf)
+    }
+
+    /// The same in a buffer the caller owns: `sealed` (exactly chunk
+    /// `index`'s stored bytes) is authenticated and decrypted where it
+    /// lies; its first `n` bytes (returned) are then the plaintext, the
+    /// rest is the tag. On error nothing in `sealed` is to be used.
+    pub fn open_chunk_in_place(&self, index: u64, sealed: &mut [u8]) -> Result<usize> {
+        let span = self.chunk_span(index)?;
+        if sealed.len() as u64 != span.end - span.start {
+            return Err(Error::Decryption);
+        }
+        Ok(self
+            .cipher
+            .open_chunk(index, index + 1 == self.chunks, sealed)?
+            .len())
     }
 }
 

@@ -263,6 +263,54 @@ async fn documents_upload_list_download_edit_delete() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_papers_and_ranges_open_in_batches_byte_exact() {
+    // Over 2 MiB: streamed, opened 16 chunks (16 KiB each) at a time in
+    // buffers of their own; ranges the same way.
+    let w = world().await;
+    let (s, admin) = structure(&w, "CCAS", "admin").await;
+    let cw = caseworker(&w, &admin, s, "julie").await;
+    let (b, me) = beneficiary(&w, &cw, "marie", "482913", &[Category::Identity], true).await;
+    let chunk = 16_384u64;
+    let batch = 16 * chunk;
+    let len = 10 * batch as usize + 12_345;
+    let scan = scan(len, 7);
+    let up = w
+        .vault
+        .upload(
+            &me,
+            b,
+            doc(Category::Identity, "Dossier", "dossier.pdf"),
+            body(&scan, 100_000),
+        )
+        .await
+        .unwrap();
+    let (_, stream) = w.vault.download(&me, up.document_id).await.unwrap();
+    assert_eq!(collect(stream).await.unwrap(), scan);
+    let n = len as u64;
+    for (a, z) in [
+        (0, batch),
+        (batch - 1, batch + 1),
+        (batch - 5, 3 * batch + 7),
+        (chunk + 3, 9 * batch),
+        (10 * batch, n),
+        (n - 1, n),
+        (0, n),
+    ] {
+        let (_, r, stream) = w
+            .vault
+            .download_range(&me, up.document_id, a..z)
+            .await
+            .unwrap();
+        assert_eq!(r, a..z);
+        assert_eq!(
+            collect(stream).await.unwrap(),
+            scan[a as usize..z as usize],
+            "range {a}..{z}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn limits_refuse_cleanly_and_store_nothing() {
     let mut limits = test_limits();
     limits.max_document_bytes = 50_000;

@@ -141,7 +141,6 @@ impl Access<'_> {
             .scopes()
             .wrap(b, c, epoch, structure)?
             .ok_or(VaultError::Forbidden("no consent key for this category"))?;
-        drop(read);
         let slot = Slot::Scope(b, c, epoch);
         if let Some(scope) = session.memo().scope(slot, &w) {
             return Ok(scope);

@@ -10,7 +10,7 @@ use coffre_crypto::{Dek, DocumentId, PrincipalId};
 use coffre_store::StoreError;
 use futures_util::StreamExt;
 
-use super::streams::open_stream;
+use super::streams::{open_chunks, open_stream};
 use super::{DocumentInfo, PlaintextStream, header, object_key};
 use crate::access::dek::Listed;
 use crate::journal::{Event, NewEntry, Outcome, Who};
@@ -498,11 +498,19 @@ impl Vault {
         // The first piece is opened before answering, so a damaged small
         // document (or header) is a clean error rather than a response cut
         // short; later damage still stops the stream before any altered byte.
-        let mut stream = open_stream(dek, header(d), body.stream);
+        let failed = |e: io::Error| {
+            if e.kind() == io::ErrorKind::InvalidData {
+                VaultError::Integrity
+            } else {
+                // The store failed while reading: say so, not "damaged".
+                VaultError::Store(StoreError::Unavailable(e.to_string()))
+            }
+        };
+        let mut stream = open_stream(dek, header(d), d.stored_size, body.stream)
+            .await
+            .map_err(failed)?;
         match stream.next().await {
-            Some(Err(e)) if e.kind() == io::ErrorKind::InvalidData => Err(VaultError::Integrity),
-            // The store failed while reading: say so, not "damaged".
-            Some(Err(e)) => Err(VaultError::Store(StoreError::Unavailable(e.to_string()))),
+            Some(Err(e)) => Err(failed(e)),
             Some(Ok(first)) => Ok(futures_util::stream::once(async move { Ok(first) })
                 .chain(stream)
                 .boxed()),
@@ -547,48 +555,7 @@ impl Vault {
                 .detail(format!("range {}-{}", range.start, end - 1)),
         )
         .await?;
-        let start = range.start;
-        let stream = futures_util::stream::unfold(
-            (body.stream, Vec::<u8>::new(), chunks.start, ra),
-            move |(mut s, mut buf, mut k, ra)| async move {
-                if k >= chunks.end {
-                    return None;
-                }
-                let span = ra.chunk_span(k).ok()?;
-                let need = (span.end - span.start) as usize;
-                while buf.len() < need {
-                    match s.next().await {
-                        Some(Ok(b)) => buf.extend_from_slice(&b),
-                        Some(Err(e)) => {
-                            return Some((
-                                Err(io::Error::other(e)),
-                                (s, Vec::new(), chunks.end, ra),
-                            ));
-                        }
-                        None => {
-                            let err =
-                                io::Error::new(io::ErrorKind::InvalidData, VaultError::Integrity);
-                            return Some((Err(err), (s, Vec::new(), chunks.end, ra)));
-                        }
-                    }
-                }
-                let rest = buf.split_off(need);
-                let plain = match ra.open_chunk(k, &buf) {
-                    Ok(p) => p,
-                    Err(_) => {
-                        let err = io::Error::new(io::ErrorKind::InvalidData, VaultError::Integrity);
-                        return Some((Err(err), (s, Vec::new(), chunks.end, ra)));
-                    }
-                };
-                let off = ra.plaintext_offset(k);
-                let lo = start.saturating_sub(off) as usize;
-                let hi = ((end - off) as usize).min(plain.len());
-                let piece = Bytes::copy_from_slice(&plain[lo.min(hi)..hi]);
-                k += 1;
-                Some((Ok(piece), (s, rest, k, ra)))
-            },
-        )
-        .boxed();
+        let stream = open_chunks(ra, chunks, body.stream, range.start..end);
         Ok((info, range.start..end, stream))
     }
 }

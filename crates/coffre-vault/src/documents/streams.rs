@@ -4,11 +4,12 @@
 
 use std::collections::VecDeque;
 use std::io;
+use std::ops::Range;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use coffre_crypto::Dek;
-use coffre_crypto::object::{self, ObjectHeader, Opener, Sealer};
+use coffre_crypto::object::{self, ObjectHeader, RandomAccess, Sealer};
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 use ring::digest::{Context, SHA256};
@@ -200,81 +201,158 @@ impl SealState {
     }
 }
 
-/// Decrypts a stored object's stream: authenticated plaintext only; any
-/// tampering, truncation or extension ends the stream with an error.
-pub(super) fn open_stream(
-    dek: Dek,
-    header: ObjectHeader,
+/// Sealed chunks opened together: read into one buffer, opened there.
+const OPEN_BATCH: u64 = 16;
+
+/// Stored bytes of whole chunks, from a store's stream, into a buffer of
+/// their own. `pending` holds what the last read gave beyond them.
+struct ChunkReader {
     stored: BoxStream<'static, coffre_store::Result<Bytes>>,
+    pending: Bytes,
+}
+
+impl ChunkReader {
+    /// Exactly `len` stored bytes; an early end of the stream is damage
+    /// (the length comes from the records, not from the store).
+    async fn read(&mut self, len: usize) -> io::Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(len);
+        while out.len() < len {
+            if self.pending.is_empty() {
+                self.pending = match self.stored.next().await {
+                    Some(Ok(b)) => b,
+                    Some(Err(e)) => return Err(io::Error::other(e)),
+                    None => return Err(bad()),
+                };
+            }
+            let take = (len - out.len()).min(self.pending.len());
+            out.extend_from_slice(&self.pending.split_to(take));
+        }
+        Ok(out)
+    }
+}
+
+fn bad() -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, VaultError::Integrity)
+}
+
+/// Decrypts the chunks `chunks` of a stored object from `stored` (which
+/// begins with the first of them), keeping the plaintext bytes `keep`
+/// (offsets in the document, end exclusive). Each batch of chunks is
+/// copied once from the store's pieces into a buffer of its own, every
+/// chunk authenticated and decrypted there in place, and handed out as
+/// slices of that buffer. Any damage, truncation or extension ends the
+/// stream with an error before an altered byte.
+pub(super) fn open_chunks(
+    ra: RandomAccess,
+    chunks: Range<u64>,
+    stored: BoxStream<'static, coffre_store::Result<Bytes>>,
+    keep: Range<u64>,
 ) -> PlaintextStream {
     struct State {
-        dek: Dek,
-        header: ObjectHeader,
-        stored: BoxStream<'static, coffre_store::Result<Bytes>>,
-        prefix: Vec<u8>,
-        opener: Option<Opener>,
-        done: bool,
+        ra: RandomAccess,
+        next: u64,
+        end: u64,
+        keep: Range<u64>,
+        reader: ChunkReader,
+        ready: VecDeque<Bytes>,
+        failed: bool,
     }
     let state = State {
-        dek,
-        header,
-        stored,
-        prefix: Vec::new(),
-        opener: None,
-        done: false,
+        ra,
+        next: chunks.start,
+        end: chunks.end,
+        keep,
+        reader: ChunkReader {
+            stored,
+            pending: Bytes::new(),
+        },
+        ready: VecDeque::new(),
+        failed: false,
     };
-    let bad = || io::Error::new(io::ErrorKind::InvalidData, VaultError::Integrity);
-    futures_util::stream::unfold(state, move |mut st| async move {
-        if st.done {
-            return None;
-        }
+    futures_util::stream::unfold(state, |mut st| async move {
         loop {
-            let mut out = Vec::new();
-            match st.stored.next().await {
-                Some(Ok(mut chunk)) => {
-                    if st.opener.is_none() {
-                        let need = object::PREFIX_LEN - st.prefix.len();
-                        let take = need.min(chunk.len());
-                        st.prefix.extend_from_slice(&chunk[..take]);
-                        chunk = chunk.slice(take..);
-                        if st.prefix.len() < object::PREFIX_LEN {
-                            continue;
-                        }
-                        match Opener::new(&st.dek, &st.header, &st.prefix) {
-                            Ok(o) => st.opener = Some(o),
-                            Err(_) => {
-                                st.done = true;
-                                return Some((Err(bad()), st));
-                            }
-                        }
-                    }
-                    let Some(opener) = st.opener.as_mut() else {
-                        continue;
-                    };
-                    if opener.push(&chunk, &mut out).is_err() {
-                        st.done = true;
-                        return Some((Err(bad()), st));
-                    }
+            if let Some(b) = st.ready.pop_front() {
+                return Some((Ok(b), st));
+            }
+            if st.failed {
+                return None;
+            }
+            if st.next >= st.end {
+                // Everything asked was read: anything after it in the
+                // stream is an object longer than its record says.
+                st.failed = true;
+                if st.end == st.ra.chunk_count()
+                    && (!st.reader.pending.is_empty() || st.reader.stored.next().await.is_some())
+                {
+                    return Some((Err(bad()), st));
                 }
-                Some(Err(e)) => {
-                    st.done = true;
-                    return Some((Err(io::Error::other(e)), st));
+                return None;
+            }
+            let last = (st.next + OPEN_BATCH).min(st.end);
+            let (Ok(first), Ok(final_span)) =
+                (st.ra.chunk_span(st.next), st.ra.chunk_span(last - 1))
+            else {
+                st.failed = true;
+                return Some((Err(bad()), st));
+            };
+            let base = first.start;
+            let mut batch = match st.reader.read((final_span.end - base) as usize).await {
+                Ok(b) => b,
+                Err(e) => {
+                    st.failed = true;
+                    return Some((Err(e), st));
                 }
-                None => {
-                    st.done = true;
-                    let Some(opener) = st.opener.take() else {
-                        return Some((Err(bad()), st));
-                    };
-                    if opener.finish(&mut out).is_err() {
-                        return Some((Err(bad()), st));
-                    }
-                    return Some((Ok(Bytes::from(out)), st));
+            };
+            let mut pieces = Vec::with_capacity((last - st.next) as usize);
+            for k in st.next..last {
+                let Ok(span) = st.ra.chunk_span(k) else {
+                    st.failed = true;
+                    return Some((Err(bad()), st));
+                };
+                let at = (span.start - base) as usize..(span.end - base) as usize;
+                let Some(n) = batch
+                    .get_mut(at.clone())
+                    .and_then(|sealed| st.ra.open_chunk_in_place(k, sealed).ok())
+                else {
+                    // Nothing of this batch goes out.
+                    zeroize::Zeroize::zeroize(&mut batch);
+                    st.failed = true;
+                    return Some((Err(bad()), st));
+                };
+                // The part of this chunk's plaintext asked for.
+                let off = st.ra.plaintext_offset(k);
+                let lo = st.keep.start.saturating_sub(off).min(n as u64) as usize;
+                let hi = st.keep.end.saturating_sub(off).min(n as u64) as usize;
+                if lo < hi {
+                    pieces.push(at.start + lo..at.start + hi);
                 }
             }
-            if !out.is_empty() {
-                return Some((Ok(Bytes::from(out)), st));
-            }
+            st.next = last;
+            let batch = Bytes::from(batch);
+            st.ready.extend(pieces.into_iter().map(|r| batch.slice(r)));
         }
     })
     .boxed()
+}
+
+/// Decrypts a whole stored object's stream (prefix first), with
+/// [`open_chunks`]: authenticated plaintext only.
+pub(super) async fn open_stream(
+    dek: Dek,
+    header: ObjectHeader,
+    stored_size: u64,
+    stored: BoxStream<'static, coffre_store::Result<Bytes>>,
+) -> io::Result<PlaintextStream> {
+    let mut reader = ChunkReader {
+        stored,
+        pending: Bytes::new(),
+    };
+    let prefix = reader.read(object::PREFIX_LEN).await?;
+    let ra = RandomAccess::new(&dek, &header, &prefix, stored_size).map_err(|_| bad())?;
+    let all = 0..ra.chunk_count();
+    let keep = 0..ra.plaintext_len();
+    let rest = futures_util::stream::once(async move { Ok(reader.pending) })
+        .chain(reader.stored)
+        .boxed();
+    Ok(open_chunks(ra, all, rest, keep))
 }
