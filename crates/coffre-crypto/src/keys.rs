@@ -35,7 +35,10 @@ impl Dek {
     /// session's memo of the keys it unwrapped, which keeps its own and
     /// hands out copies (one X25519 unwrap saved per request).
     pub fn duplicate(&self) -> Self {
-        Self(Zeroizing::new(*self.0))
+        // Into a zeroizing buffer directly (no copy left on the stack).
+        let mut key = Zeroizing::new([0u8; 32]);
+        key.copy_from_slice(self.0.as_slice());
+        Self(key)
     }
 
     pub(crate) fn from_slice(bytes: &[u8]) -> Result<Self> {

@@ -631,13 +631,14 @@ async fn a_scope_key_kept_from_an_expired_grant_opens_nothing_new() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn altered_object_gives_an_error_not_bytes() {
     // A small document (opened whole, in place) and one past 2 MiB
-    // (streamed through the opener).
-    for len in [40_000, 2_200_000] {
-        altered_object_of(len).await;
+    // (streamed, opened 16 chunks at a time in place): damage near the end,
+    // and in the middle of a batch.
+    for (len, from_end) in [(40_000, 1000), (2_200_000, 1000), (2_600_000, 1_300_000)] {
+        altered_object_of(len, from_end).await;
     }
 }
 
-async fn altered_object_of(len: usize) {
+async fn altered_object_of(len: usize, from_end: usize) {
     let (v, _store, dir) = vault().await;
     let (_, a) = structure(&v, "a").await;
     let (ben, me) = person(&v, &a, None).await;
@@ -663,9 +664,39 @@ async fn altered_object_of(len: usize) {
     }
     assert!(whole == data, "length {len}");
     let mut bytes = std::fs::read(&path).unwrap();
-    let at = bytes.len() - 1000;
+    let at = bytes.len() - from_end;
     bytes[at] ^= 1;
     std::fs::write(&path, bytes).unwrap();
+    // A range over the damage fails; one before it (whole chunks away)
+    // reads back exact. (The damaged plaintext offset is a little past
+    // `damaged`: the prefix and tags stand before it in the stored bytes.)
+    let damaged = (len - from_end) as u64;
+    let over = v
+        .download_range(
+            &me,
+            up.document_id,
+            damaged.saturating_sub(100)..(damaged + 20_000).min(len as u64),
+        )
+        .await;
+    if let Ok((_, _, mut s)) = over {
+        let mut failed = false;
+        while let Some(c) = s.next().await {
+            failed |= c.is_err();
+        }
+        assert!(failed, "a range over damaged bytes read through");
+    }
+    if damaged > 40_000 {
+        let (_, _, s) = v
+            .download_range(&me, up.document_id, 0..damaged - 40_000)
+            .await
+            .unwrap();
+        let mut before = Vec::new();
+        futures_util::pin_mut!(s);
+        while let Some(c) = s.next().await {
+            before.extend_from_slice(&c.unwrap());
+        }
+        assert!(before == data[..before.len()] && before.len() as u64 == damaged - 40_000);
+    }
     // Refused before the answer starts (the first piece read already holds
     // the damage), or cut short after bytes that are all genuine.
     let mut s = match v.download(&me, up.document_id).await {

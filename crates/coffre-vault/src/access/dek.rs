@@ -24,17 +24,6 @@ fn binding(d: &DocumentRecord) -> Binding {
     Binding::document_key(d.id, d.version)
 }
 
-/// `d`'s key unwrapped from `w` with `with`, once per session.
-fn memo_dek(session: &Session, d: &DocumentRecord, w: &[u8], with: &Identity) -> Result<Dek> {
-    let slot = Slot::Document(d.beneficiary, d.id, d.version);
-    if let Some(dek) = session.memo().dek(slot, w) {
-        return Ok(dek);
-    }
-    let dek = wrap::unwrap_dek(w, with, &binding(d))?;
-    session.memo().keep_dek(slot, w, &dek);
-    Ok(dek)
-}
-
 impl Access<'_> {
     /// The wrap of `dek` for a document of `b` in `category`: to the owner
     /// alone when private, else to the category's current scope key.
@@ -80,18 +69,43 @@ impl Access<'_> {
     pub fn dek(&self, session: &Session, d: &DocumentRecord) -> Result<Dek> {
         match (&session.principal, &d.key) {
             (Principal::Beneficiary { .. }, KeyWrap::Owner { wrap: w }) => {
-                memo_dek(session, d, w, &session.identity)
+                self.memo_dek(session, d, w, &session.identity)
             }
             (Principal::Beneficiary { .. }, KeyWrap::Scope { epoch, wrap: w }) => {
                 let scope = self.own_scope(session, d.beneficiary, d.category, *epoch)?;
-                memo_dek(session, d, w, &scope)
+                self.memo_dek(session, d, w, &scope)
             }
             (Principal::Caseworker { .. }, KeyWrap::Scope { epoch, wrap: w }) => {
                 let scope = self.structure_scope(session, d.beneficiary, d.category, *epoch)?;
-                memo_dek(session, d, w, &scope)
+                self.memo_dek(session, d, w, &scope)
             }
             (Principal::Caseworker { .. }, KeyWrap::Owner { .. }) => Err(VaultError::NotFound),
         }
+    }
+
+    /// `d`'s key unwrapped from `w` with `with`, once per session.
+    fn memo_dek(
+        &self,
+        session: &Session,
+        d: &DocumentRecord,
+        w: &[u8],
+        with: &Identity,
+    ) -> Result<Dek> {
+        let slot = Slot::Document(d.beneficiary, d.id, d.version);
+        if let Some(dek) = session.memo().dek(slot, w) {
+            return Ok(dek);
+        }
+        let dek = wrap::unwrap_dek(w, with, &binding(d))?;
+        let mut memo = session.memo();
+        // Kept only while `w` is still the stored wrap, checked under the
+        // memo's lock: a purge follows the commit that changed it, so it
+        // either comes after this and removes the key, or came before and
+        // this reads the new bytes (`memo.rs`).
+        let current = self.records().read().documents().get(d.id)?;
+        if current.is_some_and(|r| r.version == d.version && wrap_bytes(&r.key) == w) {
+            memo.keep_dek(slot, w, &dek);
+        }
+        Ok(dek)
     }
 
     /// Keys for reading many documents of one vault (a listing, an export):
@@ -163,6 +177,12 @@ impl Access<'_> {
 
     pub fn share_dek(secret: &ShareSecret, wrapped: &[u8], d: &DocumentRecord) -> Result<Dek> {
         Ok(secret.unwrap_dek(wrapped, &binding(d))?)
+    }
+}
+
+fn wrap_bytes(k: &KeyWrap) -> &[u8] {
+    match k {
+        KeyWrap::Owner { wrap } | KeyWrap::Scope { wrap, .. } => wrap,
     }
 }
 

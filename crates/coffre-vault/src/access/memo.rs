@@ -15,11 +15,13 @@
 //! shared, when consent is given again or ends (revocation, expiry sweep,
 //! a structure leaving), when the vault is erased, and a structure's
 //! entries when its key is rotated ([`crate::Vault`]'s `forget_keys`), so
-//! no key stays in memory past its use. (A read in flight at that moment
-//! may put back the key it had already unwrapped; that entry matches no
-//! stored wrap, so it is never used again, and leaves with the bound or
-//! the session.) Bounded (oldest first out); the keys zeroize when
-//! dropped, with the session at the latest. Never shared between sessions.
+//! no key stays in memory past its use. A read in flight meanwhile does
+//! not put back what it unwrapped from the old bytes: it keeps a key only
+//! after reading, under the memo's lock, that its wrap is still the
+//! stored one; the purge comes after the commit, so it either follows that
+//! insertion and removes it, or preceded it and the read sees the new
+//! bytes. Bounded (oldest first out); the keys zeroize when dropped, with
+//! the session at the latest. Never shared between sessions.
 
 use std::collections::VecDeque;
 use std::sync::Arc;

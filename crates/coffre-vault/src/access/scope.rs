@@ -107,9 +107,13 @@ impl Access<'_> {
             return Ok(scope);
         }
         let scope = Arc::new(Self::open_owner_scope(&session.identity, b, c, &rec)?);
-        session
-            .memo()
-            .keep_scope(slot, &rec.owner_wrap, scope.clone());
+        // Kept only while still stored, checked under the memo's lock (see
+        // `Access::memo_dek`).
+        let mut memo = session.memo();
+        let current = self.records().read().scopes().get(b, c, epoch)?;
+        if current.is_some_and(|r| r.owner_wrap == rec.owner_wrap) {
+            memo.keep_scope(slot, &rec.owner_wrap, scope.clone());
+        }
         Ok(scope)
     }
 
@@ -146,7 +150,20 @@ impl Access<'_> {
             return Ok(scope);
         }
         let scope = Arc::new(wrap::unwrap_identity(&w, &sid, &binding(b, c, epoch))?);
-        session.memo().keep_scope(slot, &w, scope.clone());
+        // Kept only while the structure still holds this wrap, checked
+        // under the memo's lock (see `Access::memo_dek`): a revocation cuts
+        // it before its purge.
+        let mut memo = session.memo();
+        if self
+            .records()
+            .read()
+            .scopes()
+            .wrap(b, c, epoch, structure)?
+            .as_deref()
+            == Some(&w[..])
+        {
+            memo.keep_scope(slot, &w, scope.clone());
+        }
         Ok(scope)
     }
 

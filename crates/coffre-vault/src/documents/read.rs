@@ -514,7 +514,8 @@ impl Vault {
             Some(Ok(first)) => Ok(futures_util::stream::once(async move { Ok(first) })
                 .chain(stream)
                 .boxed()),
-            None => Ok(stream),
+            // (An ended stream is not to be polled again.)
+            None => Ok(futures_util::stream::empty().boxed()),
         }
     }
 

@@ -281,10 +281,18 @@ pub(super) fn open_chunks(
                 // Everything asked was read: anything after it in the
                 // stream is an object longer than its record says.
                 st.failed = true;
-                if st.end == st.ra.chunk_count()
-                    && (!st.reader.pending.is_empty() || st.reader.stored.next().await.is_some())
-                {
+                if st.end == st.ra.chunk_count() && !st.reader.pending.is_empty() {
                     return Some((Err(bad()), st));
+                }
+                if st.end == st.ra.chunk_count() {
+                    // (A store may hand out empty pieces: they are nothing.)
+                    while let Some(piece) = st.reader.stored.next().await {
+                        match piece {
+                            Ok(b) if b.is_empty() => continue,
+                            Ok(_) => return Some((Err(bad()), st)),
+                            Err(e) => return Some((Err(io::Error::other(e)), st)),
+                        }
+                    }
                 }
                 return None;
             }
