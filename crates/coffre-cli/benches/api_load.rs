@@ -193,14 +193,20 @@ fn main() {
         )
     });
 
-    // The plain server, on its own runtime thread.
+    // The plain server, on its own runtime thread (one worker unless
+    // COFFRE_BENCH_BASE_WORKERS says otherwise; coffre has the default
+    // runtime, one worker per core).
+    let base_workers: usize = std::env::var("COFFRE_BENCH_BASE_WORKERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
     let plain = format!("http://{}/plain.bin", listener.local_addr().unwrap());
     let served = file.clone();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
+            .worker_threads(base_workers)
             .enable_all()
             .build()
             .unwrap();
@@ -218,8 +224,59 @@ fn main() {
         });
     });
 
+    // The floor of any server that keeps papers encrypted at rest: the same
+    // plain server, plus opening the same bytes sealed in Coffre's object
+    // format (AES-256-GCM chunks, authenticated, in place) on every
+    // request. No session, consent, journal, store or mark: what is left
+    // between this and coffre is Coffre's own overhead; what is between
+    // this and the plain server is the decryption's own cost.
+    let floor_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    floor_listener.set_nonblocking(true).unwrap();
+    let floor = format!("http://{}/sealed.bin", floor_listener.local_addr().unwrap());
+    let dek = std::sync::Arc::new(coffre_crypto::Dek::generate().unwrap());
+    let header =
+        coffre_crypto::object::ObjectHeader::new(coffre_crypto::DocumentId::random().unwrap(), 1);
+    let sealed_file = dir.path().join("sealed.bin");
+    {
+        let mut w = coffre_crypto::object::ObjectWriter::new(&dek, &header, Vec::new()).unwrap();
+        std::io::Write::write_all(&mut w, &doc).unwrap();
+        std::fs::write(&sealed_file, w.finish().unwrap()).unwrap();
+    }
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(base_workers)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let app = axum::Router::new().route(
+                "/sealed.bin",
+                axum::routing::get(move || {
+                    let (p, dek) = (sealed_file.clone(), dek.clone());
+                    async move {
+                        let mut sealed = tokio::fs::read(p).await.unwrap();
+                        let ranges =
+                            coffre_crypto::object::open_in_place(&dek, &header, &mut sealed)
+                                .unwrap();
+                        let sealed = bytes::Bytes::from(sealed);
+                        let pieces: Vec<Result<bytes::Bytes, std::io::Error>> =
+                            ranges.into_iter().map(|r| Ok(sealed.slice(r))).collect();
+                        axum::body::Body::from_stream(futures_util::stream::iter(pieces))
+                    }
+                }),
+            );
+            axum::serve(
+                tokio::net::TcpListener::from_std(floor_listener).unwrap(),
+                app,
+            )
+            .await
+            .unwrap();
+        });
+    });
+
     let ours = wrk(&url, Some(&token));
     let base_line = wrk(&plain, None);
+    let floor_line = wrk(&floor, None);
     println!("\n== 64 clients, 1 MiB document, {DURATION} each (wrk -t2 -c64) ==");
     println!(
         "coffre  GET /api/v1/documents/{{id}}/content: {:8.1} req/s, p99 {:7.1} ms",
@@ -228,6 +285,20 @@ fn main() {
     println!(
         "plain   GET /plain.bin (same bytes):        {:8.1} req/s, p99 {:7.1} ms",
         base_line.rps, base_line.p99_ms
+    );
+    println!(
+        "floor   GET /sealed.bin (plain + opening):  {:8.1} req/s, p99 {:7.1} ms",
+        floor_line.rps, floor_line.p99_ms
+    );
+    println!(
+        "floor ratio (plain + opening)/plain = {:.2}x, p99 {:.2}x: what decryption alone costs",
+        floor_line.rps / base_line.rps,
+        floor_line.p99_ms / base_line.p99_ms
+    );
+    println!(
+        "coffre/floor = {:.2}x, p99 {:.2}x: what sessions, consent, journal and store cost",
+        ours.rps / floor_line.rps,
+        ours.p99_ms / floor_line.p99_ms
     );
     println!(
         "throughput ratio coffre/plain = {:.2}x (target >= 0.8x, issue 15)",

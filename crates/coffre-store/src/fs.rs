@@ -308,7 +308,9 @@ impl ObjectStore for FsStore {
             if len > WHOLE_READ {
                 return Ok((f, len, None));
             }
-            let mut v = Vec::with_capacity(len as usize);
+            // A buffer used before when there is one (see `buffers`): the
+            // vault opens the object in it and gives it back.
+            let mut v = crate::buffers::take(len as usize);
             // No more than the length found at open, whatever the file
             // became since.
             std::io::Read::read_to_end(&mut std::io::Read::take(&f, len), &mut v)

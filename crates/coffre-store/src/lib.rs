@@ -11,6 +11,7 @@
 
 #![deny(missing_docs)]
 
+pub mod buffers;
 mod error;
 mod fs;
 mod key;

@@ -33,22 +33,27 @@ async fn open_whole(
     dek: Dek,
     d: &DocumentRecord,
 ) -> Result<PlaintextStream> {
-    let mut whole: Option<bytes::BytesMut> = None;
+    let want = usize::try_from(d.stored_size).map_err(|_| VaultError::Integrity)?;
+    let mut whole: Option<Vec<u8>> = None;
     while let Some(piece) = stored.next().await {
         let piece = piece.map_err(|e| match e {
             StoreError::NotFound { .. } => VaultError::Integrity,
             e => VaultError::Store(e),
         })?;
         match whole.as_mut() {
+            // The whole object in one piece (the filesystem store): its
+            // own buffer, taken over without a copy.
+            None if piece.len() == want => whole = Some(Vec::from(piece)),
             None => {
-                whole = Some(
-                    piece
-                        .try_into_mut()
-                        .unwrap_or_else(|shared| bytes::BytesMut::from(&shared[..])),
-                )
+                let mut w = coffre_store::buffers::take(want);
+                if piece.len() > want {
+                    return Err(VaultError::Integrity);
+                }
+                w.extend_from_slice(&piece);
+                whole = Some(w);
             }
             Some(w) => {
-                if (w.len() + piece.len()) as u64 > d.stored_size {
+                if w.len() + piece.len() > want {
                     return Err(VaultError::Integrity);
                 }
                 w.extend_from_slice(&piece);
@@ -56,12 +61,20 @@ async fn open_whole(
         }
     }
     let mut whole = whole.unwrap_or_default();
-    if whole.len() as u64 != d.stored_size {
+    if whole.len() != want {
         return Err(VaultError::Integrity);
     }
-    let ranges =
-        object::open_in_place(&dek, &header(d), &mut whole).map_err(|_| VaultError::Integrity)?;
-    let whole = whole.freeze();
+    let ranges = match object::open_in_place(&dek, &header(d), &mut whole) {
+        Ok(r) => r,
+        Err(_) => {
+            // Chunks before the damaged one were opened: wiped.
+            coffre_store::buffers::give_back_plaintext(whole);
+            return Err(VaultError::Integrity);
+        }
+    };
+    // Sent as slices; the buffer goes back to the pool, wiped, after the
+    // last of them.
+    let whole = coffre_store::buffers::plaintext_bytes(whole);
     let pieces: Vec<io::Result<Bytes>> = ranges
         .into_iter()
         .filter(|r| !r.is_empty())

@@ -102,7 +102,7 @@ impl SealState {
             refusal: Some(refusal),
             limit,
             ready: VecDeque::from([prefix]),
-            batch: Vec::with_capacity(BATCH_LEN),
+            batch: coffre_store::buffers::take(BATCH_LEN),
             chunk_start: 0,
         }
     }
@@ -156,7 +156,8 @@ pub(super) fn seal_stream(st: SealState) -> BoxStream<'static, io::Result<Bytes>
                         Err(e) => return Some((Err(io::Error::other(e)), st)),
                     }
                     let last = std::mem::take(&mut st.batch);
-                    st.ready.push_back(Bytes::from(last));
+                    st.ready
+                        .push_back(coffre_store::buffers::ciphertext_bytes(last));
                 }
             }
         }
@@ -168,7 +169,7 @@ pub(super) fn seal_stream(st: SealState) -> BoxStream<'static, io::Result<Bytes>
 /// cut mid-chunk): wiped, as the sealer's own buffer was.
 impl Drop for SealState {
     fn drop(&mut self) {
-        zeroize::Zeroize::zeroize(&mut self.batch);
+        coffre_store::buffers::give_back_plaintext(std::mem::take(&mut self.batch));
     }
 }
 
@@ -192,8 +193,12 @@ impl SealState {
             self.batch.extend_from_slice(&tag);
             self.chunk_start = self.batch.len();
             if self.batch.len() + object::CHUNK_LEN + object::TAG_LEN > BATCH_LEN {
-                let full = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH_LEN));
-                self.ready.push_back(Bytes::from(full));
+                // Only sealed bytes in it: back to the pool as they are
+                // once the store has written them.
+                let full =
+                    std::mem::replace(&mut self.batch, coffre_store::buffers::take(BATCH_LEN));
+                self.ready
+                    .push_back(coffre_store::buffers::ciphertext_bytes(full));
                 self.chunk_start = 0;
             }
         }
@@ -215,7 +220,7 @@ impl ChunkReader {
     /// Exactly `len` stored bytes; an early end of the stream is damage
     /// (the length comes from the records, not from the store).
     async fn read(&mut self, len: usize) -> io::Result<Vec<u8>> {
-        let mut out = Vec::with_capacity(len);
+        let mut out = coffre_store::buffers::take(len);
         while out.len() < len {
             if self.pending.is_empty() {
                 self.pending = match self.stored.next().await {
@@ -322,8 +327,9 @@ pub(super) fn open_chunks(
                     .get_mut(at.clone())
                     .and_then(|sealed| st.ra.open_chunk_in_place(k, sealed).ok())
                 else {
-                    // Nothing of this batch goes out.
-                    zeroize::Zeroize::zeroize(&mut batch);
+                    // Nothing of this batch goes out (its chunks before
+                    // the damaged one were opened: wiped).
+                    coffre_store::buffers::give_back_plaintext(batch);
                     st.failed = true;
                     return Some((Err(bad()), st));
                 };
@@ -336,7 +342,7 @@ pub(super) fn open_chunks(
                 }
             }
             st.next = last;
-            let batch = Bytes::from(batch);
+            let batch = coffre_store::buffers::plaintext_bytes(batch);
             st.ready.extend(pieces.into_iter().map(|r| batch.slice(r)));
         }
     })
