@@ -1,13 +1,15 @@
 //! Large buffers used again instead of allocated afresh.
 //!
 //! A download reads its object into one buffer (a paper of up to 2 MiB,
-//! or a batch of 16 chunks of a larger one), the vault opens it there in
-//! place, and the HTTP server sends slices of it; an upload seals into
-//! 1 MiB batches. A fresh buffer of that size is fresh pages from the
-//! kernel: one fault per 4 KiB page, each page zeroed, and an unmap when it
-//! is freed. Under 64 concurrent downloads of 1 MiB that was about a tenth
-//! of the server's CPU, so buffers of 256 KiB and more come from here and
-//! go back here.
+//! or a run of 64 stored chunks of a larger one, 1 MiB and a little more),
+//! the vault opens it there in place, and the HTTP server sends slices of
+//! it; an upload seals into batches of the same size. A fresh
+//! buffer of that size is fresh pages from the kernel: one fault per 4 KiB
+//! page, each page zeroed, and an unmap when it is freed. Under 64
+//! concurrent downloads of 1 MiB that was about a tenth of the server's
+//! CPU, so buffers of 256 KiB and more come from here and go back here.
+//! Reads that do not come back (a scrub, a backup) take from the pool and
+//! free what they took: the pool only ever saves allocations.
 //!
 //! Bounded: at most [`KEPT`] buffers of at most [`LARGEST`] bytes are kept
 //! (64 MiB of address space, as much resident as the papers they last held:
@@ -25,7 +27,7 @@ use bytes::Bytes;
 pub const SMALLEST: usize = 256 * 1024;
 
 /// The largest buffer kept (a whole-object read of the filesystem store is
-/// at most 2 MiB; a batch of chunks is a little over 1 MiB).
+/// at most 2 MiB).
 pub const LARGEST: usize = 2 * 1024 * 1024;
 
 /// How many buffers are kept at most.
@@ -38,22 +40,31 @@ fn free() -> std::sync::MutexGuard<'static, Vec<Vec<u8>>> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// An empty buffer that holds at least `len` bytes without growing: a kept
-/// one when one is large enough, else a new one (rounded up to a multiple
-/// of [`SMALLEST`], so that buffers of nearby sizes serve each other).
+/// Capacities are rounded up to a multiple of this, so that buffers of
+/// nearby sizes serve each other.
+const GRAIN: usize = 64 * 1024;
+
+/// An empty buffer that holds at least `len` bytes without growing: the
+/// smallest kept one that is large enough, else a new one.
 pub fn take(len: usize) -> Vec<u8> {
     if !(SMALLEST..=LARGEST).contains(&len) {
         return Vec::with_capacity(len);
     }
     {
         let mut free = free();
-        if let Some(at) = free.iter().position(|b| b.capacity() >= len) {
+        let fits = free
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| b.capacity() >= len)
+            .min_by_key(|(_, b)| b.capacity())
+            .map(|(at, _)| at);
+        if let Some(at) = fits {
             let mut buf = free.swap_remove(at);
             buf.clear();
             return buf;
         }
     }
-    Vec::with_capacity(len.next_multiple_of(SMALLEST).min(LARGEST))
+    Vec::with_capacity(len.next_multiple_of(GRAIN).min(LARGEST))
 }
 
 /// Keeps `buf` for a later [`take`] (which empties it) if there is room
@@ -70,9 +81,14 @@ fn keep(buf: Vec<u8>) {
 }
 
 /// Wipes what `buf` holds (its length: every byte ever written is within
-/// some length it had when it came back), then keeps it.
+/// some length it had when it came back), then keeps it. A plain fill, not
+/// `zeroize`'s volatile writes, one byte at a time (about a cycle each: as
+/// long as opening the paper took): the buffer is stored in the pool right after, where it stays
+/// reachable, so the writes cannot be left out; the fence keeps them
+/// before the store.
 fn wipe_and_keep(mut buf: Vec<u8>) {
-    zeroize::Zeroize::zeroize(buf.as_mut_slice());
+    buf.fill(0);
+    std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst);
     keep(buf);
 }
 
@@ -112,6 +128,16 @@ pub fn ciphertext_bytes(buf: Vec<u8>) -> Bytes {
 /// Wipes and keeps a buffer that held plaintext and is not handed out.
 pub fn give_back_plaintext(buf: Vec<u8>) {
     wipe_and_keep(buf);
+}
+
+/// For other crates' tests: whether a kept buffer holds any of `needles`
+/// anywhere (pieces of a paper's plaintext must never be found there).
+#[cfg(any(test, feature = "test-server"))]
+pub fn kept_holds_any(needles: &std::collections::HashSet<[u8; 16]>) -> bool {
+    free().iter().any(|b| {
+        b.windows(16)
+            .any(|w| <[u8; 16]>::try_from(w).is_ok_and(|w| needles.contains(&w)))
+    })
 }
 
 #[cfg(test)]

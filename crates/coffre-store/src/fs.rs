@@ -12,27 +12,32 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
-use futures_util::{StreamExt, TryStreamExt};
+use futures_util::StreamExt;
 use std::io::Write;
 
 use bytes::Bytes;
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
-use tokio_util::io::ReaderStream;
 
 use crate::{
     BodyStream, KeyPrefix, ListEntry, ListPage, MAX_LIST_PAGE, ObjectBody, ObjectKey, ObjectStore,
     PutReceipt, Result, StoreError, check_range,
 };
 
-/// One blocking-pool hop per piece read: large pieces keep a download from
-/// bouncing between threads (a 1 MiB scan is read in one or two).
-const READ_CHUNK: usize = 1024 * 1024;
+/// The pieces a large object is read in: its prefix, then runs of
+/// [`crate::PIECE_CHUNKS`] stored chunks, each in a buffer of its own (see
+/// `buffers`), so the vault opens each run where it was read, without a
+/// copy. One blocking-pool hop per piece, and the next piece is read while
+/// the reader works on the current one.
+const FIRST_PIECE: usize = coffre_crypto::object::PREFIX_LEN;
+const PIECE: usize = crate::PIECE_CHUNKS as usize * coffre_crypto::object::CHUNK_STORED_LEN;
 /// Objects up to this size are read in one go, on a blocking thread, into
 /// a buffer of their own that the reader may then decrypt in place: no copy
 /// through tokio's file buffer, one hand-off (issue 15). The memory held is
 /// what streaming a larger object holds (its read buffer and what the
 /// opener keeps).
 const WHOLE_READ: u64 = 2 * 1024 * 1024;
+/// An upload's file is synced every this many bytes as it is written (and
+/// once more, whole, before it is renamed into place).
+const SYNC_EVERY: usize = 8 * 1024 * 1024;
 
 #[derive(Debug)]
 /// Objects as files under a directory: the embedded default.
@@ -133,12 +138,22 @@ impl FsStore {
     /// chunks are handed over without copying, and the disk writes overlap
     /// whatever produces the body (encryption, hashing).
     async fn write_tmp(&self, tmp: &Path, mut body: BodyStream) -> Result<u64> {
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(16);
+        // Four pieces ahead at most (upload batches are about 1 MiB).
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(4);
         let path = tmp.to_path_buf();
         let writer = tokio::task::spawn_blocking(move || -> io::Result<()> {
             let mut f = private_file(&path)?;
+            let mut unsynced = 0;
             while let Some(b) = rx.blocking_recv() {
                 f.write_all(&b)?;
+                unsynced += b.len();
+                // The disk writes what came so far while the rest is still
+                // being sealed and hashed: the last sync then waits for the
+                // last few MiB only, not the whole paper (issue 15).
+                if unsynced >= SYNC_EVERY {
+                    f.sync_data()?;
+                    unsynced = 0;
+                }
             }
             f.sync_all()
         });
@@ -191,18 +206,67 @@ impl FsStore {
     }
 }
 
-fn body_of<R: tokio::io::AsyncRead + Send + 'static>(
-    reader: R,
+/// `len` bytes of `file` from offset `at`, as pieces of `first` bytes then
+/// `each` bytes (the last shorter). Each piece is read on the
+/// blocking pool into a buffer of its own, and the next one is started as
+/// soon as one is handed out: reading overlaps what the reader does with
+/// the previous piece, and no thread waits on a slow reader.
+fn pieces(
+    file: std::fs::File,
+    at: u64,
     len: u64,
+    first: usize,
+    each: usize,
     path: PathBuf,
 ) -> ObjectBody {
-    let stream = ReaderStream::with_capacity(reader, READ_CHUNK)
-        .map_err(move |source| StoreError::Io {
-            action: "read",
-            path: path.clone(),
-            source,
+    type Read = tokio::task::JoinHandle<io::Result<(std::fs::File, Vec<u8>)>>;
+    fn read(file: std::fs::File, at: u64, n: usize) -> Read {
+        tokio::task::spawn_blocking(move || {
+            std::io::Seek::seek(&mut &file, SeekFrom::Start(at))?;
+            let mut buf = crate::buffers::take(n);
+            std::io::Read::read_to_end(&mut std::io::Read::take(&file, n as u64), &mut buf)?;
+            if buf.len() != n {
+                // The file became shorter than it was when opened.
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+            Ok((file, buf))
         })
-        .boxed();
+    }
+    struct State {
+        next: Option<Read>,
+        at: u64,
+        left: u64,
+        each: usize,
+        path: PathBuf,
+    }
+    let n = (first as u64).min(len);
+    let state = State {
+        next: (len > 0).then(|| read(file, at, n as usize)),
+        at: at + n,
+        left: len - n,
+        each,
+        path,
+    };
+    let stream = futures_util::stream::unfold(state, |mut st| async move {
+        let reading = st.next.take()?;
+        let (file, buf) = match reading.await {
+            Ok(Ok(read)) => read,
+            Ok(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                let short = format!("{} is shorter than when it was opened", st.path.display());
+                return Some((Err(StoreError::Integrity(short)), st));
+            }
+            Ok(Err(e)) => return Some((Err(io_err("read", &st.path)(e)), st)),
+            Err(e) => return Some((Err(io_err("read", &st.path)(io::Error::other(e))), st)),
+        };
+        if st.left > 0 {
+            let n = (st.each as u64).min(st.left);
+            st.left -= n;
+            st.next = Some(read(file, st.at, n as usize));
+            st.at += n;
+        }
+        Some((Ok(Bytes::from(buf)), st))
+    })
+    .boxed();
     ObjectBody { len, stream }
 }
 
@@ -334,7 +398,7 @@ impl ObjectStore for FsStore {
             },
         })?;
         let Some(whole) = whole else {
-            return Ok(body_of(tokio::fs::File::from_std(file), len, path));
+            return Ok(pieces(file, 0, len, FIRST_PIECE, PIECE, path));
         };
         let bytes = Bytes::from(whole);
         Ok(ObjectBody {
@@ -344,14 +408,19 @@ impl ObjectStore for FsStore {
     }
 
     async fn get_range(&self, key: &ObjectKey, range: Range<u64>) -> Result<ObjectBody> {
-        let (mut file, size) = self.open_file(key).await?;
+        let (file, size) = self.open_file(key).await?;
         check_range(key, &range, size)?;
         let path = self.path(key);
-        file.seek(SeekFrom::Start(range.start))
-            .await
-            .map_err(io_err("seek", &path))?;
         let len = range.end - range.start;
-        Ok(body_of(file.take(len), len, path))
+        // Ranges the vault asks start at a chunk: runs of chunks again.
+        Ok(pieces(
+            file.into_std().await,
+            range.start,
+            len,
+            PIECE,
+            PIECE,
+            path,
+        ))
     }
 
     async fn head(&self, key: &ObjectKey) -> Result<u64> {

@@ -37,6 +37,15 @@ pub use s3::{S3Config, S3Credentials, S3Store};
 /// visible.
 pub type BodyStream = BoxStream<'static, std::io::Result<Bytes>>;
 
+/// How many stored chunks of the object format the filesystem store reads
+/// as one piece of a large object (after the prefix, alone), and the vault
+/// opens together: a piece that is exactly such a run is opened where it
+/// was read. Other stores cut their bodies as they like; readers accept
+/// any cut.
+/// (64 chunks of 16 KiB: a little over 1 MiB, so a 64 MiB paper is read in
+/// 64 hand-offs to the blocking pool rather than 256.)
+pub const PIECE_CHUNKS: u64 = 64;
+
 /// The bytes of a stored object (or of a range of it).
 pub struct ObjectBody {
     /// Length of what the stream yields.

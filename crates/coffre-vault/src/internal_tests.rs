@@ -631,8 +631,8 @@ async fn a_scope_key_kept_from_an_expired_grant_opens_nothing_new() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn altered_object_gives_an_error_not_bytes() {
     // A small document (opened whole, in place) and one past 2 MiB
-    // (streamed, opened 16 chunks at a time in place): damage near the end,
-    // and in the middle of a batch.
+    // (streamed, opened a run of 64 chunks, 1 MiB, at a time in place):
+    // damage near the end, and in the middle of a run.
     for (len, from_end) in [(40_000, 1000), (2_200_000, 1000), (2_600_000, 1_300_000)] {
         altered_object_of(len, from_end).await;
     }

@@ -264,15 +264,15 @@ async fn documents_upload_list_download_edit_delete() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn large_papers_and_ranges_open_in_batches_byte_exact() {
-    // Over 2 MiB: streamed, opened 16 chunks (16 KiB each) at a time in
-    // buffers of their own; ranges the same way.
+    // Over 2 MiB: streamed, opened a run of chunks (16 KiB each) at a time
+    // in buffers of their own; ranges the same way.
     let w = world().await;
     let (s, admin) = structure(&w, "CCAS", "admin").await;
     let cw = caseworker(&w, &admin, s, "julie").await;
     let (b, me) = beneficiary(&w, &cw, "marie", "482913", &[Category::Identity], true).await;
     let chunk = 16_384u64;
-    let batch = 16 * chunk;
-    let len = 10 * batch as usize + 12_345;
+    let batch = coffre_store::PIECE_CHUNKS * chunk;
+    let len = 3 * batch as usize + 12_345;
     let scan = scan(len, 7);
     let up = w
         .vault
@@ -290,9 +290,9 @@ async fn large_papers_and_ranges_open_in_batches_byte_exact() {
     for (a, z) in [
         (0, batch),
         (batch - 1, batch + 1),
-        (batch - 5, 3 * batch + 7),
-        (chunk + 3, 9 * batch),
-        (10 * batch, n),
+        (batch - 5, 2 * batch + 7),
+        (chunk + 3, 3 * batch - 9),
+        (3 * batch, n),
         (n - 1, n),
         (0, n),
     ] {
@@ -306,6 +306,109 @@ async fn large_papers_and_ranges_open_in_batches_byte_exact() {
             collect(stream).await.unwrap(),
             scan[a as usize..z as usize],
             "range {a}..{z}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn papers_open_in_the_filesystem_stores_own_pieces_and_leave_no_plaintext_behind() {
+    papers_open_and_leave_no_plaintext_behind(world().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn papers_open_in_any_pieces_a_store_cuts_and_leave_no_plaintext_behind() {
+    papers_open_and_leave_no_plaintext_behind(world_on_recutting_store().await).await;
+}
+
+/// Papers opened whole (up to 2 MiB) and streamed (larger), downloaded in
+/// full and in ranges, then damaged after their first chunks: the bytes
+/// are the paper's, the damage is an error, and no buffer the pool keeps
+/// afterwards holds any of the plaintext (neither after a download nor
+/// after an opening that failed half-way).
+async fn papers_open_and_leave_no_plaintext_behind(w: World) {
+    use coffre_crypto::object::{CHUNK_STORED_LEN, PREFIX_LEN};
+    use coffre_store::buffers::kept_holds_any;
+    let (s, admin) = structure(&w, "CCAS", "admin").await;
+    let cw = caseworker(&w, &admin, s, "julie").await;
+    let (b, me) = beneficiary(&w, &cw, "marie", "482913", &[Category::Identity], true).await;
+    let random = |len: usize| {
+        let mut v = vec![0u8; len];
+        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut v).unwrap();
+        v
+    };
+    // Sixteen bytes of every chunk of the plaintext (random: found
+    // elsewhere by chance with odds of 2^-128).
+    let pieces_of = |p: &[u8]| {
+        p.chunks(16_384)
+            .filter(|c| c.len() >= 116)
+            .map(|c| <[u8; 16]>::try_from(&c[100..116]).unwrap())
+            .collect::<std::collections::HashSet<_>>()
+    };
+    for len in [300_000usize, 1_500_000, 2_700_000] {
+        let paper = random(len);
+        let up = w
+            .vault
+            .upload(
+                &me,
+                b,
+                doc(Category::Identity, "Titre", "t.pdf"),
+                body(&paper, 70_001),
+            )
+            .await
+            .unwrap();
+        let (_, stream) = w.vault.download(&me, up.document_id).await.unwrap();
+        assert_eq!(collect(stream).await.unwrap(), paper, "{len} bytes");
+        let n = len as u64;
+        for (a, z) in [(0, 1), (5, n / 3), (n / 2 - 7, n), (n - 1, n)] {
+            let (_, _, stream) = w
+                .vault
+                .download_range(&me, up.document_id, a..z)
+                .await
+                .unwrap();
+            assert_eq!(
+                collect(stream).await.unwrap(),
+                paper[a as usize..z as usize]
+            );
+        }
+        let plain = pieces_of(&paper);
+        assert!(
+            !kept_holds_any(&plain),
+            "plaintext kept after a download of {len} bytes"
+        );
+
+        // Damage in the second run of chunks (streamed papers: the first
+        // run is handed out, then the opening fails after a few chunks) or
+        // in the last chunk (papers opened whole: the chunks before it
+        // were opened when the opening fails).
+        let key = ObjectKey::document(up.document_id, 1);
+        let mut stored = w.store.get(&key).await.unwrap().collect().await.unwrap();
+        let at = if len > 2 * 1024 * 1024 {
+            PREFIX_LEN + (coffre_store::PIECE_CHUNKS as usize + 6) * CHUNK_STORED_LEN + 100
+        } else {
+            stored.len() - 20
+        };
+        stored[at] ^= 0x40;
+        let piece: std::io::Result<bytes::Bytes> = Ok(stored.into());
+        w.store
+            .put(
+                &key,
+                futures_util::StreamExt::boxed(futures_util::stream::iter([piece])),
+            )
+            .await
+            .unwrap();
+        match w.vault.download(&me, up.document_id).await {
+            Err(e) => assert!(
+                matches!(e, VaultError::Integrity),
+                "{len} bytes, damaged: {e}"
+            ),
+            Ok((_, stream)) => {
+                let got = collect(stream).await;
+                assert!(got.is_err(), "{len} bytes, damaged, read back whole");
+            }
+        }
+        assert!(
+            !kept_holds_any(&plain),
+            "plaintext kept after a failed opening of {len} bytes"
         );
     }
 }

@@ -60,8 +60,9 @@ pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// Sealed bytes handed to the store at once: 16 chunks with their tags.
-const BATCH_CHUNKS: usize = 16;
+/// Sealed bytes handed to the store at once: 64 chunks with their tags
+/// (1 MiB and a little: few hand-offs to the writer, little held).
+const BATCH_CHUNKS: usize = 64;
 const BATCH_LEN: usize = BATCH_CHUNKS * (object::CHUNK_LEN + object::TAG_LEN);
 
 pub(super) struct SealState {
@@ -206,8 +207,9 @@ impl SealState {
     }
 }
 
-/// Sealed chunks opened together: read into one buffer, opened there.
-const OPEN_BATCH: u64 = 16;
+/// Sealed chunks opened together: read into one buffer, opened there (as
+/// many as the filesystem store reads as one piece).
+const OPEN_BATCH: u64 = coffre_store::PIECE_CHUNKS;
 
 /// Stored bytes of whole chunks, from a store's stream, into a buffer of
 /// their own. `pending` holds what the last read gave beyond them.
@@ -220,12 +222,26 @@ impl ChunkReader {
     /// Exactly `len` stored bytes; an early end of the stream is damage
     /// (the length comes from the records, not from the store).
     async fn read(&mut self, len: usize) -> io::Result<Vec<u8>> {
+        if len == 0 {
+            return Ok(Vec::new());
+        }
+        // (Empty pieces are nothing: skipped.)
+        while self.pending.is_empty() {
+            match self.stored.next().await {
+                // A piece that is exactly what is asked (the filesystem
+                // store cuts large objects so): its buffer, taken over.
+                Some(Ok(b)) if b.len() == len => return Ok(Vec::from(b)),
+                Some(Ok(b)) => self.pending = b,
+                Some(Err(e)) => return Err(store_failed(e)),
+                None => return Err(bad()),
+            }
+        }
         let mut out = coffre_store::buffers::take(len);
         while out.len() < len {
             if self.pending.is_empty() {
                 self.pending = match self.stored.next().await {
                     Some(Ok(b)) => b,
-                    Some(Err(e)) => return Err(io::Error::other(e)),
+                    Some(Err(e)) => return Err(store_failed(e)),
                     None => return Err(bad()),
                 };
             }
@@ -240,12 +256,22 @@ fn bad() -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, VaultError::Integrity)
 }
 
+/// A store's failure while reading: its bytes are not what was stored
+/// (damage, as any other), or it could not give them (unavailable).
+fn store_failed(e: coffre_store::StoreError) -> io::Error {
+    match e {
+        coffre_store::StoreError::Integrity(_) => bad(),
+        e => io::Error::other(e),
+    }
+}
+
 /// Decrypts the chunks `chunks` of a stored object from `stored` (which
 /// begins with the first of them), keeping the plaintext bytes `keep`
-/// (offsets in the document, end exclusive). Each batch of chunks is
-/// copied once from the store's pieces into a buffer of its own, every
-/// chunk authenticated and decrypted there in place, and handed out as
-/// slices of that buffer. Any damage, truncation or extension ends the
+/// (offsets in the document, end exclusive). Each batch of chunks is in a
+/// buffer of its own (the store's piece when it is exactly the batch, as
+/// the filesystem store reads them; else copied once from its pieces),
+/// every chunk authenticated and decrypted there in place, and handed out
+/// as slices of that buffer. Any damage, truncation or extension ends the
 /// stream with an error before an altered byte.
 pub(super) fn open_chunks(
     ra: RandomAccess,
@@ -319,6 +345,7 @@ pub(super) fn open_chunks(
             let mut pieces = Vec::with_capacity((last - st.next) as usize);
             for k in st.next..last {
                 let Ok(span) = st.ra.chunk_span(k) else {
+                    coffre_store::buffers::give_back_plaintext(batch);
                     st.failed = true;
                     return Some((Err(bad()), st));
                 };

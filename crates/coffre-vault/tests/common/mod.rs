@@ -160,10 +160,29 @@ pub async fn world_on_manual_clock() -> World {
 }
 
 pub async fn world_on(limits: Limits, clock: coffre_vault::Clock) -> World {
+    world_on_store(limits, clock, |fs| fs).await
+}
+
+/// A world whose store hands out objects cut in odd pieces (1, 7, 4,093,
+/// 65,537 and 300,001 bytes, in turn), as an S3 store may, where the
+/// filesystem store cuts them where the vault reads.
+pub async fn world_on_recutting_store() -> World {
+    world_on_store(test_limits(), coffre_vault::Clock::system(), |fs| {
+        Arc::new(RecuttingStore(fs))
+    })
+    .await
+}
+
+async fn world_on_store(
+    limits: Limits,
+    clock: coffre_vault::Clock,
+    wrap: impl FnOnce(Arc<dyn ObjectStore>) -> Arc<dyn ObjectStore>,
+) -> World {
     let clock_copy = clock.clone();
     let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn ObjectStore> =
-        Arc::new(FsStore::open(dir.path().join("objects")).await.unwrap());
+    let store: Arc<dyn ObjectStore> = wrap(Arc::new(
+        FsStore::open(dir.path().join("objects")).await.unwrap(),
+    ));
     let root = RootKeyRing::generate().unwrap();
     let vault = Vault::open(VaultConfig {
         clock,
@@ -296,4 +315,80 @@ pub fn scan(len: usize, seed: u8) -> Vec<u8> {
     (0..len)
         .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
         .collect()
+}
+
+/// The filesystem store, with its bodies cut again in odd pieces.
+#[derive(Debug)]
+pub struct RecuttingStore(Arc<dyn ObjectStore>);
+
+fn recut(body: coffre_store::ObjectBody) -> coffre_store::ObjectBody {
+    const CUTS: [usize; 5] = [1, 7, 4_093, 65_537, 300_001];
+    let state = (body.stream, bytes::BytesMut::new(), 0usize, false);
+    let stream = futures_util::stream::unfold(state, |(mut s, mut buf, i, mut ended)| async move {
+        let want = CUTS[i % CUTS.len()];
+        while buf.len() < want && !ended {
+            match s.next().await {
+                Some(Ok(b)) => buf.extend_from_slice(&b),
+                Some(Err(e)) => return Some((Err(e), (s, buf, i, true))),
+                None => ended = true,
+            }
+        }
+        if buf.is_empty() {
+            return None;
+        }
+        let piece = buf.split_to(want.min(buf.len())).freeze();
+        Some((Ok(piece), (s, buf, i + 1, ended)))
+    })
+    .boxed();
+    coffre_store::ObjectBody {
+        len: body.len,
+        stream,
+    }
+}
+
+#[async_trait::async_trait]
+impl ObjectStore for RecuttingStore {
+    async fn put(
+        &self,
+        key: &coffre_store::ObjectKey,
+        body: coffre_store::BodyStream,
+    ) -> coffre_store::Result<coffre_store::PutReceipt> {
+        self.0.put(key, body).await
+    }
+    async fn get(
+        &self,
+        key: &coffre_store::ObjectKey,
+    ) -> coffre_store::Result<coffre_store::ObjectBody> {
+        Ok(recut(self.0.get(key).await?))
+    }
+    async fn get_range(
+        &self,
+        key: &coffre_store::ObjectKey,
+        range: std::ops::Range<u64>,
+    ) -> coffre_store::Result<coffre_store::ObjectBody> {
+        Ok(recut(self.0.get_range(key, range).await?))
+    }
+    async fn head(&self, key: &coffre_store::ObjectKey) -> coffre_store::Result<u64> {
+        self.0.head(key).await
+    }
+    async fn delete(&self, key: &coffre_store::ObjectKey) -> coffre_store::Result<()> {
+        self.0.delete(key).await
+    }
+    async fn list(
+        &self,
+        prefix: &coffre_store::KeyPrefix,
+        after: Option<&str>,
+        limit: usize,
+    ) -> coffre_store::Result<coffre_store::ListPage> {
+        self.0.list(prefix, after, limit).await
+    }
+    async fn cleanup_incomplete(&self, older_than: Duration) -> coffre_store::Result<u64> {
+        self.0.cleanup_incomplete(older_than).await
+    }
+    async fn check(&self) -> coffre_store::Result<()> {
+        self.0.check().await
+    }
+    fn describe(&self) -> String {
+        "recutting".into()
+    }
 }
