@@ -204,25 +204,17 @@ fn main() {
     listener.set_nonblocking(true).unwrap();
     let plain = format!("http://{}/plain.bin", listener.local_addr().unwrap());
     let served = file.clone();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(base_workers)
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let app = axum::Router::new().route(
-                "/plain.bin",
-                axum::routing::get(move || {
-                    let p = served.clone();
-                    async move { tokio::fs::read(p).await.unwrap() }
-                }),
-            );
-            axum::serve(tokio::net::TcpListener::from_std(listener).unwrap(), app)
-                .await
-                .unwrap();
-        });
-    });
+    serve_on_own_thread(
+        listener,
+        base_workers,
+        axum::Router::new().route(
+            "/plain.bin",
+            axum::routing::get(move || {
+                let p = served.clone();
+                async move { tokio::fs::read(p).await.unwrap() }
+            }),
+        ),
+    );
 
     // The floor of any server that keeps papers encrypted at rest: the same
     // plain server, plus opening the same bytes sealed in Coffre's object
@@ -242,37 +234,25 @@ fn main() {
         std::io::Write::write_all(&mut w, &doc).unwrap();
         std::fs::write(&sealed_file, w.finish().unwrap()).unwrap();
     }
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(base_workers)
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let app = axum::Router::new().route(
-                "/sealed.bin",
-                axum::routing::get(move || {
-                    let (p, dek) = (sealed_file.clone(), dek.clone());
-                    async move {
-                        let mut sealed = tokio::fs::read(p).await.unwrap();
-                        let ranges =
-                            coffre_crypto::object::open_in_place(&dek, &header, &mut sealed)
-                                .unwrap();
-                        let sealed = bytes::Bytes::from(sealed);
-                        let pieces: Vec<Result<bytes::Bytes, std::io::Error>> =
-                            ranges.into_iter().map(|r| Ok(sealed.slice(r))).collect();
-                        axum::body::Body::from_stream(futures_util::stream::iter(pieces))
-                    }
-                }),
-            );
-            axum::serve(
-                tokio::net::TcpListener::from_std(floor_listener).unwrap(),
-                app,
-            )
-            .await
-            .unwrap();
-        });
-    });
+    serve_on_own_thread(
+        floor_listener,
+        base_workers,
+        axum::Router::new().route(
+            "/sealed.bin",
+            axum::routing::get(move || {
+                let (p, dek) = (sealed_file.clone(), dek.clone());
+                async move {
+                    let mut sealed = tokio::fs::read(p).await.unwrap();
+                    let ranges =
+                        coffre_crypto::object::open_in_place(&dek, &header, &mut sealed).unwrap();
+                    let sealed = bytes::Bytes::from(sealed);
+                    let pieces: Vec<Result<bytes::Bytes, std::io::Error>> =
+                        ranges.into_iter().map(|r| Ok(sealed.slice(r))).collect();
+                    axum::body::Body::from_stream(futures_util::stream::iter(pieces))
+                }
+            }),
+        ),
+    );
 
     let ours = wrk(&url, Some(&token));
     let base_line = wrk(&plain, None);
@@ -296,7 +276,7 @@ fn main() {
         floor_line.p99_ms / base_line.p99_ms
     );
     println!(
-        "coffre/floor = {:.2}x, p99 {:.2}x: what sessions, consent, journal and store cost",
+        "coffre/floor = {:.2}x, p99 {:.2}x: sessions, consent, journal and store (coffre has a worker per core, the floor as many as the plain server)",
         ours.rps / floor_line.rps,
         ours.p99_ms / floor_line.p99_ms
     );
@@ -310,4 +290,21 @@ fn main() {
     );
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// Serves `app` on `listener` from a runtime of its own, on its own thread
+/// (the baselines beside the real binary).
+fn serve_on_own_thread(listener: std::net::TcpListener, workers: usize, app: axum::Router) {
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            axum::serve(tokio::net::TcpListener::from_std(listener).unwrap(), app)
+                .await
+                .unwrap();
+        });
+    });
 }

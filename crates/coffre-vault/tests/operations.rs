@@ -284,10 +284,8 @@ async fn large_papers_and_ranges_open_in_batches_byte_exact() {
         )
         .await
         .unwrap();
-    let (_, stream) = w.vault.download(&me, up.document_id).await.unwrap();
-    assert_eq!(collect(stream).await.unwrap(), scan);
     let n = len as u64;
-    for (a, z) in [
+    let ranges = [
         (0, batch),
         (batch - 1, batch + 1),
         (batch - 5, 2 * batch + 7),
@@ -295,17 +293,31 @@ async fn large_papers_and_ranges_open_in_batches_byte_exact() {
         (3 * batch, n),
         (n - 1, n),
         (0, n),
-    ] {
-        let (_, r, stream) = w
-            .vault
-            .download_range(&me, up.document_id, a..z)
-            .await
-            .unwrap();
+    ];
+    reads_back_exact(&w, &me, up.document_id, &scan, &ranges).await;
+}
+
+/// `paper` reads back whole and in each of `ranges` (start, end exclusive).
+async fn reads_back_exact(
+    w: &World,
+    me: &coffre_vault::Session,
+    id: coffre_crypto::DocumentId,
+    paper: &[u8],
+    ranges: &[(u64, u64)],
+) {
+    let (_, stream) = w.vault.download(me, id).await.unwrap();
+    assert!(
+        collect(stream).await.unwrap() == paper,
+        "{} bytes",
+        paper.len()
+    );
+    for &(a, z) in ranges {
+        let (_, r, stream) = w.vault.download_range(me, id, a..z).await.unwrap();
         assert_eq!(r, a..z);
-        assert_eq!(
-            collect(stream).await.unwrap(),
-            scan[a as usize..z as usize],
-            "range {a}..{z}"
+        assert!(
+            collect(stream).await.unwrap() == paper[a as usize..z as usize],
+            "range {a}..{z} of {} bytes",
+            paper.len()
         );
     }
 }
@@ -356,20 +368,9 @@ async fn papers_open_and_leave_no_plaintext_behind(w: World) {
             )
             .await
             .unwrap();
-        let (_, stream) = w.vault.download(&me, up.document_id).await.unwrap();
-        assert_eq!(collect(stream).await.unwrap(), paper, "{len} bytes");
         let n = len as u64;
-        for (a, z) in [(0, 1), (5, n / 3), (n / 2 - 7, n), (n - 1, n)] {
-            let (_, _, stream) = w
-                .vault
-                .download_range(&me, up.document_id, a..z)
-                .await
-                .unwrap();
-            assert_eq!(
-                collect(stream).await.unwrap(),
-                paper[a as usize..z as usize]
-            );
-        }
+        let ranges = [(0, 1), (5, n / 3), (n / 2 - 7, n), (n - 1, n)];
+        reads_back_exact(&w, &me, up.document_id, &paper, &ranges).await;
         let plain = pieces_of(&paper);
         assert!(
             !kept_holds_any(&plain),
