@@ -45,10 +45,10 @@ async fn open_whole(
             // own buffer, taken over without a copy.
             None if piece.len() == want => whole = Some(Vec::from(piece)),
             None => {
-                let mut w = coffre_store::buffers::take(want);
                 if piece.len() > want {
                     return Err(VaultError::Integrity);
                 }
+                let mut w = coffre_store::buffers::take(want);
                 w.extend_from_slice(&piece);
                 whole = Some(w);
             }
