@@ -12,10 +12,11 @@
 //! free what they took: the pool only ever saves allocations.
 //!
 //! Bounded: at most [`KEPT`] buffers of at most [`LARGEST`] bytes are kept
-//! (64 MiB of address space, as much resident as the papers they last held:
-//! about 32 MiB when they were 1 MiB); beyond that they are freed as usual. A buffer that held
-//! plaintext is wiped before it is kept ([`plaintext_bytes`]): a paper does
-//! not outlive its download in the pool. Every buffer handed out is empty
+//! (64 MiB of address space, as much resident as the papers they last
+//! held: about 32 MiB when they were 1 MiB); beyond that they are freed as
+//! usual. A buffer that held plaintext is wiped before it is kept
+//! ([`plaintext_bytes`]): a paper does not outlive its download in the
+//! pool. Every buffer handed out is empty
 //! (length 0); its capacity is only ever written before it is read.
 
 use std::sync::Mutex;
@@ -83,9 +84,9 @@ fn keep(buf: Vec<u8>) {
 /// Wipes what `buf` holds (its length: every byte ever written is within
 /// some length it had when it came back), then keeps it. A plain fill, not
 /// `zeroize`'s volatile writes, one byte at a time (about a cycle each: as
-/// long as opening the paper took): the buffer is stored in the pool right after, where it stays
-/// reachable, so the writes cannot be left out; the fence keeps them
-/// before the store.
+/// long as opening the paper took): the buffer is stored in the pool right
+/// after, where it stays reachable, so the writes cannot be left out; the
+/// fence keeps them before the store.
 fn wipe_and_keep(mut buf: Vec<u8>) {
     buf.fill(0);
     std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst);
