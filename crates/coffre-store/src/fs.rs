@@ -35,9 +35,10 @@ const PIECE: usize = crate::PIECE_CHUNKS as usize * coffre_crypto::object::CHUNK
 /// what streaming a larger object holds (its read buffer and what the
 /// opener keeps).
 const WHOLE_READ: u64 = 2 * 1024 * 1024;
-/// An upload's file is synced every this many bytes as it is written (and
-/// once more, whole, before it is renamed into place).
-const SYNC_EVERY: usize = 8 * 1024 * 1024;
+/// An upload's file is synced every this many bytes as it is written, on
+/// another thread (`writeback`), and once more, whole, before it is renamed
+/// into place.
+const SYNC_EVERY: usize = 4 * 1024 * 1024;
 
 #[derive(Debug)]
 /// Objects as files under a directory: the embedded default.
@@ -143,18 +144,21 @@ impl FsStore {
         let path = tmp.to_path_buf();
         let writer = tokio::task::spawn_blocking(move || -> io::Result<()> {
             let mut f = private_file(&path)?;
+            let mut syncer = crate::writeback::Syncer::default();
             let mut unsynced = 0;
             while let Some(b) = rx.blocking_recv() {
                 f.write_all(&b)?;
                 unsynced += b.len();
                 // The disk writes what came so far while the rest is still
                 // being sealed and hashed: the last sync then waits for the
-                // last few MiB only, not the whole paper (issue 15).
+                // last few MiB only, not the whole paper (issue 15). On a
+                // thread of its own, so this one goes on writing.
                 if unsynced >= SYNC_EVERY {
-                    f.sync_data()?;
+                    syncer.request(&f)?;
                     unsynced = 0;
                 }
             }
+            syncer.finish()?;
             f.sync_all()
         });
         let mut size = 0u64;
