@@ -18,6 +18,7 @@ mod key;
 mod s3;
 #[cfg(feature = "test-server")]
 pub mod testing;
+mod writeback;
 
 use std::fmt;
 use std::ops::Range;
@@ -138,6 +139,14 @@ pub trait ObjectStore: Send + Sync + fmt::Debug {
     async fn check(&self) -> Result<()>;
     /// One line for operators: backend and location, no credentials.
     fn describe(&self) -> String;
+    /// Whether reading may fail for reasons beyond this host (a network,
+    /// another server down). The vault then asks [`ObjectStore::head`]
+    /// before journaling a download as given, so that a store out of reach
+    /// fails it first; a local store is not asked (the extra trip cost
+    /// downloads about a twentieth of their throughput).
+    fn remote(&self) -> bool {
+        false
+    }
 }
 
 /// Which store to use.

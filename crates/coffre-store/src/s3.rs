@@ -652,6 +652,10 @@ impl ObjectStore for S3Store {
         }
     }
 
+    fn remote(&self) -> bool {
+        true
+    }
+
     async fn check(&self) -> Result<()> {
         match self
             .client

@@ -5,7 +5,7 @@
 //! Counts only: no name, identifier or title leaves here, and the pages
 //! show a count under [`SMALL_COUNT`] as "< 5".
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::OnceLock;
 
 use coffre_crypto::PrincipalId;
@@ -24,6 +24,13 @@ pub const SMALL_COUNT: u64 = 5;
 pub const REPORT_MONTHS_MAX: u32 = 24;
 /// Journal entries read at a time.
 const PAGE: usize = 1000;
+/// Duplicates remembered per member and paper, to take back the one whose
+/// paper did not open.
+const PRINTS_KEPT: usize = 4;
+/// Who printed a duplicate of which paper: `(actor, document)` as journaled.
+type Printer = (String, Option<String>);
+/// `(year, month)`.
+type Month = (i16, i8);
 
 /// One month of a structure's activity.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -135,16 +142,39 @@ impl Vault {
         // Links this structure's members made (in the window), to count
         // their opening.
         let mut ours: HashSet<String> = HashSet::new();
+        // The months duplicates were counted in, by member and paper.
+        let mut printed_at: HashMap<Printer, Vec<Month>> = HashMap::new();
         let mut seq = lo;
         while seq <= end {
             let last = seq.saturating_add(PAGE as u64 - 1).min(end);
             for r in journal.range(seq, last)? {
                 let e = r.entry;
+                let by_us = members.contains(&e.actor);
+                let event = Event::from_code(&e.action);
+                // A download's entry precedes its opening: a duplicate whose
+                // paper then did not open is followed by a failed entry
+                // ("duplicate: integrity"), and was never printed. It is
+                // taken off the month its `ok` entry was counted in (the
+                // newest such entry of that member and paper).
+                if e.outcome == "failed"
+                    && event == Some(Event::DocumentDownload)
+                    && e.detail
+                        .as_deref()
+                        .is_some_and(|d| d.starts_with("duplicate:"))
+                {
+                    let printed = printed_at
+                        .get_mut(&(e.actor.clone(), e.document.clone()))
+                        .and_then(Vec::pop);
+                    if let Some(month) = printed
+                        && let Some(c) = counts.get_mut(&month)
+                    {
+                        c.duplicates = c.duplicates.saturating_sub(1);
+                    }
+                    continue;
+                }
                 if e.outcome != "ok" {
                     continue;
                 }
-                let by_us = members.contains(&e.actor);
-                let event = Event::from_code(&e.action);
                 if event == Some(Event::ShareCreate)
                     && by_us
                     && let Some(id) = share_of(e.detail.as_deref())
@@ -163,6 +193,15 @@ impl Vault {
                         if by_us && e.detail.as_deref() == Some("duplicate") =>
                     {
                         c.duplicates += 1;
+                        let months = printed_at
+                            .entry((e.actor.clone(), e.document.clone()))
+                            .or_default();
+                        // The failed entry follows within the request:
+                        // a few kept per member and paper are enough.
+                        if months.len() == PRINTS_KEPT {
+                            months.remove(0);
+                        }
+                        months.push((day.year(), day.month()));
                     }
                     Some(Event::ShareDownload)
                         if e.actor

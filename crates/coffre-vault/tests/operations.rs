@@ -1400,3 +1400,142 @@ async fn idle_sessions_and_old_codes_expire() {
         Err(VaultError::Gone)
     ));
 }
+
+/// A download's entry is durable before the paper is read (issue 15: the
+/// plaintext then goes out while still in cache). A paper that then does not
+/// open adds a failed entry after it, saying why, and a duplicate that did
+/// not open is not counted as printed in the structure's report.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_download_that_does_not_open_is_journaled_after_its_entry_and_not_counted() {
+    let w = world().await;
+    let (s, admin) = structure(&w, "CCAS", "admin").await;
+    let cw = caseworker(&w, &admin, s, "julie").await;
+    let (b, me) = beneficiary(&w, &cw, "marie", "482913", &[Category::Identity], true).await;
+    let paper = scan(40_000, 3);
+    // Added by her caseworker: shared in its category, so both read it.
+    let up = w
+        .vault
+        .upload(
+            &cw,
+            b,
+            doc(Category::Identity, "Titre", "t.pdf"),
+            body(&paper, 9_000),
+        )
+        .await
+        .unwrap();
+    let printed = |w: &World| {
+        let (v, admin) = (w.vault.clone(), admin.clone());
+        async move {
+            v.activity_report(&admin, 1)
+                .await
+                .unwrap()
+                .iter()
+                .map(|m| m.duplicates)
+                .sum::<u64>()
+        }
+    };
+    let (_, stream) = w
+        .vault
+        .download_duplicate(&cw, up.document_id)
+        .await
+        .unwrap();
+    assert_eq!(collect(stream).await.unwrap(), paper);
+    assert_eq!(printed(&w).await, 1);
+
+    // The stored object damaged: the same duplicate fails, as does her own
+    // download.
+    let key = ObjectKey::document(up.document_id, 1);
+    let mut stored = w.store.get(&key).await.unwrap().collect().await.unwrap();
+    let last = stored.len() - 3;
+    stored[last] ^= 1;
+    let piece: std::io::Result<bytes::Bytes> = Ok(stored.into());
+    w.store
+        .put(
+            &key,
+            futures_util::StreamExt::boxed(futures_util::stream::iter([piece])),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        w.vault.download_duplicate(&cw, up.document_id).await,
+        Err(VaultError::Integrity)
+    ));
+    assert!(matches!(
+        w.vault.download(&me, up.document_id).await,
+        Err(VaultError::Integrity)
+    ));
+    assert_eq!(
+        printed(&w).await,
+        1,
+        "a duplicate that did not open counted"
+    );
+
+    let j = w.vault.vault_journal(&me, b, 100).await.unwrap().entries;
+    let downloads: Vec<(&str, &str, Option<&str>)> = j
+        .iter()
+        .filter(|e| e.action == "document.download")
+        .map(|e| (e.actor.as_str(), e.outcome.as_str(), e.detail.as_deref()))
+        .collect();
+    let (julie, marie) = (
+        cw.principal.who().to_string(),
+        me.principal.who().to_string(),
+    );
+    assert_eq!(
+        downloads,
+        [
+            (julie.as_str(), "ok", Some("duplicate")),
+            (julie.as_str(), "ok", Some("duplicate")),
+            (julie.as_str(), "failed", Some("duplicate: integrity")),
+            (marie.as_str(), "ok", None),
+            (marie.as_str(), "failed", Some("integrity")),
+        ]
+    );
+}
+
+/// A remote store (S3) is asked first whether it holds the object: one it
+/// does not hold fails the download with a single failed entry, never an
+/// `ok` one. The local store is not asked: there the `ok` entry comes first
+/// and the failed one after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remote_store_missing_the_object_fails_the_download_before_its_entry() {
+    for remote in [true, false] {
+        let w = if remote {
+            world_on_recutting_store().await
+        } else {
+            world().await
+        };
+        assert_eq!(w.store.remote(), remote);
+        let (s, admin) = structure(&w, "CCAS", "admin").await;
+        let cw = caseworker(&w, &admin, s, "julie").await;
+        let (b, me) = beneficiary(&w, &cw, "marie", "482913", &[Category::Identity], true).await;
+        let up = w
+            .vault
+            .upload(
+                &me,
+                b,
+                doc(Category::Identity, "Titre", "t.pdf"),
+                body(&scan(3_000_000, 5), 65_536),
+            )
+            .await
+            .unwrap();
+        w.store
+            .delete(&ObjectKey::document(up.document_id, 1))
+            .await
+            .unwrap();
+        assert!(matches!(
+            w.vault.download(&me, up.document_id).await,
+            Err(VaultError::Integrity)
+        ));
+        let j = w.vault.vault_journal(&me, b, 100).await.unwrap().entries;
+        let downloads: Vec<(&str, Option<&str>)> = j
+            .iter()
+            .filter(|e| e.action == "document.download")
+            .map(|e| (e.outcome.as_str(), e.detail.as_deref()))
+            .collect();
+        if remote {
+            assert_eq!(downloads, [("failed", Some("integrity"))]);
+        } else {
+            assert_eq!(downloads, [("ok", None), ("failed", Some("integrity"))]);
+        }
+    }
+}

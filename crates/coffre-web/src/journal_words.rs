@@ -115,10 +115,11 @@ impl<'a> Names<'a> {
         } else {
             what
         };
-        // A link at the counter, a duplicate: said as such.
+        // A link at the counter, a duplicate (printed, or that failed:
+        // "duplicate: integrity"): said as such.
         let variant = match e.detail.as_deref() {
             Some(d) if d.starts_with("counter:") => "-counter",
-            Some("duplicate") => "-duplicate",
+            Some(d) if d == "duplicate" || d.starts_with("duplicate:") => "-duplicate",
             _ => "",
         };
         match e.outcome.as_str() {
@@ -136,7 +137,28 @@ impl<'a> Names<'a> {
                 }
             }
             "denied" => tr.with("j-denied", &[("who", &who), ("you", you), ("what", &what)]),
-            _ => tr.with("j-failed", &[("what", &what)]),
+            _ => {
+                let special = tr.with(&format!("jw-{key}{variant}"), &vars);
+                let what = if variant.is_empty() || special.starts_with("jw-") {
+                    what
+                } else {
+                    special
+                };
+                // Someone else's attempt that failed names them: a download
+                // is journaled before its paper is opened, so the line
+                // before says they downloaded it, and this one that it did
+                // not come through (nothing for the person to retry).
+                let by_someone = you == "no"
+                    && matches!(
+                        Who::parse(&e.actor),
+                        Some(Who::Caseworker(_) | Who::Beneficiary(_) | Who::Share(_))
+                    );
+                if by_someone {
+                    tr.with("j-failed-by", &[("who", &who), ("what", &what)])
+                } else {
+                    tr.with("j-failed", &[("what", &what)])
+                }
+            }
         }
     }
 }

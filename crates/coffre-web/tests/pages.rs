@@ -2188,3 +2188,51 @@ async fn more_access_is_asked_at_the_desk_and_given_only_by_the_person() {
         journal.body
     );
 }
+
+/// A download is journaled before its paper is opened: a duplicate whose
+/// paper turns out damaged is followed, in the person's journal, by a line
+/// naming who could not print it (not a "try again" meant for her).
+#[tokio::test]
+async fn a_duplicate_that_does_not_open_is_told_as_such_in_the_persons_journal() {
+    let s = site().await;
+    let desk = s.desk(6).await;
+    let home = s.get("/pro", Some(&desk)).await;
+    let file = s.get(&link_to(&home.body, "Marie Démo"), Some(&desk)).await;
+    let dup = link_to(&file.body, "Imprimer un duplicata");
+    // Every stored object damaged in its last byte (the last chunk's tag).
+    let mut dirs = vec![s._dir.path().join("objects")];
+    let mut damaged = 0;
+    while let Some(d) = dirs.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                let mut bytes = std::fs::read(&path).unwrap();
+                *bytes.last_mut().unwrap() ^= 1;
+                std::fs::write(&path, bytes).unwrap();
+                damaged += 1;
+            }
+        }
+    }
+    assert!(damaged > 0);
+    let copy = s.get(&dup, Some(&desk)).await;
+    assert_ne!(copy.status, StatusCode::OK);
+    assert!(!copy.body.contains("%PDF"));
+    let me = s.login(0, "telephone").await;
+    let journal = s.get("/journal", Some(&me)).await;
+    assert!(
+        journal.body.contains("En fait, CCAS de Démo-sur-Loire")
+            && journal
+                .body
+                .contains("pas pu imprimer un duplicata de « Attestation CAF »")
+            && journal.body.contains("Coffre était en panne."),
+        "{}",
+        journal.body
+    );
+    assert!(
+        !journal.body.contains("réessayez plus tard"),
+        "{}",
+        journal.body
+    );
+}

@@ -165,7 +165,8 @@ pub async fn world_on(limits: Limits, clock: coffre_vault::Clock) -> World {
 
 /// A world whose store hands out objects cut in odd pieces (1, 7, 4,093,
 /// 65,537 and 300,001 bytes, in turn), as an S3 store may, where the
-/// filesystem store cuts them where the vault reads.
+/// filesystem store cuts them where the vault reads; it says it is remote,
+/// as an S3 store does.
 pub async fn world_on_recutting_store() -> World {
     world_on_store(test_limits(), coffre_vault::Clock::system(), |fs| {
         Arc::new(RecuttingStore(fs))
@@ -390,5 +391,9 @@ impl ObjectStore for RecuttingStore {
     }
     fn describe(&self) -> String {
         "recutting".into()
+    }
+    // Cutting objects as a remote store does, it is taken for one.
+    fn remote(&self) -> bool {
+        true
     }
 }

@@ -264,6 +264,7 @@ j-denied = { $you ->
    *[other] { $who } a essayé de { $what }, et c'était refusé.
 }
 j-failed = Coffre n'a pas pu { $what } (une panne ; réessayez plus tard).
+j-failed-by = En fait, { $who } n'a pas pu { $what } : Coffre était en panne.
 jw-other = faire une opération
 jw-session-create = ouvrir votre coffre
 j-session-create = { $you ->
@@ -486,6 +487,7 @@ link-for-missing = Écrivez à qui vous envoyez ce lien : c'est écrit sur la c
 j-share-create-counter = Vous avez montré { $paper } au guichet.
 j-share-download-counter = L'agent du guichet a reçu une copie de { $paper }.
 j-share-revoke-counter = Vous avez arrêté de montrer { $paper }.
+jw-document-download-duplicate = imprimer un duplicata de { $paper }
 j-document-download-duplicate = { $you ->
     [yes] Vous avez imprimé un duplicata de { $paper }.
    *[other] { $who } a imprimé un duplicata de { $paper }.
