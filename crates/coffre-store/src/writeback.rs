@@ -50,8 +50,9 @@ impl Syncer {
             match r.ask.try_send(()) {
                 // Full: a request is already waiting; it covers this one.
                 Ok(()) | Err(TrySendError::Full(())) => {}
-                // The thread ended: on an error, which `finish` returns.
-                Err(TrySendError::Disconnected(())) => {}
+                // The thread ended, on a failed sync: the upload stops
+                // here rather than write the rest for nothing.
+                Err(TrySendError::Disconnected(())) => return std::mem::take(self).finish(),
             }
         }
         Ok(())
@@ -111,6 +112,19 @@ mod tests {
         s.request(&f).unwrap();
         let e = s.finish().unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+        // Asked again while the writer goes on: the next request after the
+        // thread ended on its error returns it.
+        let mut s = Syncer::default();
+        s.request(&f).unwrap();
+        let mut told = None;
+        for _ in 0..1000 {
+            if let Err(e) = s.request(&f) {
+                told = Some(e);
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        assert_eq!(told.map(|e| e.kind()), Some(io::ErrorKind::InvalidInput));
     }
 
     #[test]

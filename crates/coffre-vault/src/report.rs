@@ -153,14 +153,16 @@ impl Vault {
                 let event = Event::from_code(&e.action);
                 // A download's entry precedes its opening: a duplicate whose
                 // paper then did not open is followed by a failed entry
-                // ("duplicate: integrity"), and was never printed. It is
-                // taken off the month its `ok` entry was counted in (the
-                // newest such entry of that member and paper).
+                // ("duplicate, not opened: integrity"), and was never
+                // printed. It is taken off the month its `ok` entry was
+                // counted in (the newest such entry of that member and
+                // paper). A failure before any `ok` entry ("duplicate:
+                // store", a remote store out of reach) takes nothing back.
                 if e.outcome == "failed"
                     && event == Some(Event::DocumentDownload)
                     && e.detail
                         .as_deref()
-                        .is_some_and(|d| d.starts_with("duplicate:"))
+                        .is_some_and(|d| d.starts_with("duplicate, not opened:"))
                 {
                     let printed = printed_at
                         .get_mut(&(e.actor.clone(), e.document.clone()))

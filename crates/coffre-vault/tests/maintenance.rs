@@ -389,6 +389,9 @@ impl coffre_store::ObjectStore for PausingStore {
     fn describe(&self) -> String {
         "pausing".into()
     }
+    fn remote(&self) -> bool {
+        self.inner.remote()
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

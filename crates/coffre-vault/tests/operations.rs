@@ -1485,17 +1485,22 @@ async fn a_download_that_does_not_open_is_journaled_after_its_entry_and_not_coun
         [
             (julie.as_str(), "ok", Some("duplicate")),
             (julie.as_str(), "ok", Some("duplicate")),
-            (julie.as_str(), "failed", Some("duplicate: integrity")),
+            (
+                julie.as_str(),
+                "failed",
+                Some("duplicate, not opened: integrity")
+            ),
             (marie.as_str(), "ok", None),
-            (marie.as_str(), "failed", Some("integrity")),
+            (marie.as_str(), "failed", Some("not opened: integrity")),
         ]
     );
 }
 
 /// A remote store (S3) is asked first whether it holds the object: one it
 /// does not hold fails the download with a single failed entry, never an
-/// `ok` one. The local store is not asked: there the `ok` entry comes first
-/// and the failed one after it.
+/// `ok` one, and takes back no duplicate printed before from the report.
+/// The local store is not asked: there the `ok` entry comes first and the
+/// failed one after it ("not opened").
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_remote_store_missing_the_object_fails_the_download_before_its_entry() {
     for remote in [true, false] {
@@ -1511,31 +1516,181 @@ async fn a_remote_store_missing_the_object_fails_the_download_before_its_entry()
         let up = w
             .vault
             .upload(
-                &me,
+                &cw,
                 b,
                 doc(Category::Identity, "Titre", "t.pdf"),
                 body(&scan(3_000_000, 5), 65_536),
             )
             .await
             .unwrap();
+        let (_, printed) = w
+            .vault
+            .download_duplicate(&cw, up.document_id)
+            .await
+            .unwrap();
+        collect(printed).await.unwrap();
         w.store
             .delete(&ObjectKey::document(up.document_id, 1))
             .await
             .unwrap();
-        assert!(matches!(
-            w.vault.download(&me, up.document_id).await,
-            Err(VaultError::Integrity)
-        ));
+        for _ in 0..2 {
+            assert!(matches!(
+                w.vault.download_duplicate(&cw, up.document_id).await,
+                Err(VaultError::Integrity)
+            ));
+        }
+        let report = w.vault.activity_report(&admin, 1).await.unwrap();
+        assert_eq!(report.iter().map(|m| m.duplicates).sum::<u64>(), 1);
         let j = w.vault.vault_journal(&me, b, 100).await.unwrap().entries;
         let downloads: Vec<(&str, Option<&str>)> = j
             .iter()
             .filter(|e| e.action == "document.download")
             .map(|e| (e.outcome.as_str(), e.detail.as_deref()))
             .collect();
+        let printed = ("ok", Some("duplicate"));
         if remote {
-            assert_eq!(downloads, [("failed", Some("integrity"))]);
+            let refused = ("failed", Some("duplicate: integrity"));
+            assert_eq!(downloads, [printed, refused, refused]);
         } else {
-            assert_eq!(downloads, [("ok", None), ("failed", Some("integrity"))]);
+            let undone = ("failed", Some("duplicate, not opened: integrity"));
+            assert_eq!(downloads, [printed, printed, undone, printed, undone]);
         }
     }
+}
+
+/// A store whose reads wait until told to go, and say when one waits.
+#[derive(Debug)]
+struct GatedStore {
+    inner: std::sync::Arc<dyn coffre_store::ObjectStore>,
+    reached: std::sync::Arc<tokio::sync::Notify>,
+    go: std::sync::Arc<tokio::sync::Notify>,
+}
+
+#[async_trait::async_trait]
+impl coffre_store::ObjectStore for GatedStore {
+    async fn put(
+        &self,
+        key: &ObjectKey,
+        body: coffre_store::BodyStream,
+    ) -> coffre_store::Result<coffre_store::PutReceipt> {
+        self.inner.put(key, body).await
+    }
+    async fn get(&self, key: &ObjectKey) -> coffre_store::Result<coffre_store::ObjectBody> {
+        self.reached.notify_one();
+        self.go.notified().await;
+        self.inner.get(key).await
+    }
+    async fn get_range(
+        &self,
+        key: &ObjectKey,
+        range: std::ops::Range<u64>,
+    ) -> coffre_store::Result<coffre_store::ObjectBody> {
+        self.inner.get_range(key, range).await
+    }
+    async fn head(&self, key: &ObjectKey) -> coffre_store::Result<u64> {
+        self.inner.head(key).await
+    }
+    async fn delete(&self, key: &ObjectKey) -> coffre_store::Result<()> {
+        self.inner.delete(key).await
+    }
+    async fn list(
+        &self,
+        prefix: &KeyPrefix,
+        after: Option<&str>,
+        limit: usize,
+    ) -> coffre_store::Result<coffre_store::ListPage> {
+        self.inner.list(prefix, after, limit).await
+    }
+    async fn cleanup_incomplete(&self, older_than: Duration) -> coffre_store::Result<u64> {
+        self.inner.cleanup_incomplete(older_than).await
+    }
+    async fn check(&self) -> coffre_store::Result<()> {
+        self.inner.check().await
+    }
+    fn describe(&self) -> String {
+        "gated".into()
+    }
+    fn remote(&self) -> bool {
+        self.inner.remote()
+    }
+}
+
+/// A download dropped by its requester after its `ok` entry (a page's
+/// timeout while the store is slow) still ends with its failed entry when
+/// the paper then does not open: the two entries are never parted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_download_dropped_after_its_entry_still_journals_that_it_failed() {
+    let reached = std::sync::Arc::new(tokio::sync::Notify::new());
+    let go = std::sync::Arc::new(tokio::sync::Notify::new());
+    let (r, g) = (reached.clone(), go.clone());
+    let w = world_on_store(test_limits(), coffre_vault::Clock::system(), move |fs| {
+        std::sync::Arc::new(GatedStore {
+            inner: fs,
+            reached: r,
+            go: g,
+        })
+    })
+    .await;
+    let (s, admin) = structure(&w, "CCAS", "admin").await;
+    let cw = caseworker(&w, &admin, s, "julie").await;
+    let (b, me) = beneficiary(&w, &cw, "marie", "482913", &[Category::Identity], true).await;
+    let up = w
+        .vault
+        .upload(
+            &me,
+            b,
+            doc(Category::Identity, "Titre", "t.pdf"),
+            body(&scan(50_000, 2), 8_192),
+        )
+        .await
+        .unwrap();
+    // Damaged, behind the gate (the gate holds reads only).
+    let id = up.document_id.to_string();
+    let (mut dirs, mut found) = (vec![w.dir.path().join("objects")], None);
+    while let Some(d) = dirs.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let p = entry.unwrap().path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p.to_string_lossy().contains(&id) {
+                found = Some(p);
+            }
+        }
+    }
+    let path = found.expect("the paper's object on disk");
+    let mut stored = std::fs::read(&path).unwrap();
+    let last = stored.len() - 1;
+    stored[last] ^= 1;
+    std::fs::write(&path, stored).unwrap();
+
+    let (v, me2, id) = (w.vault.clone(), me.clone(), up.document_id);
+    let request = tokio::spawn(async move { v.download(&me2, id).await.map(|_| ()) });
+    // The store is asked: the `ok` entry is durable. The request is dropped.
+    reached.notified().await;
+    request.abort();
+    assert!(request.await.unwrap_err().is_cancelled());
+    go.notify_one();
+    let mut downloads = Vec::new();
+    for _ in 0..500 {
+        let j = w.vault.vault_journal(&me, b, 100).await.unwrap().entries;
+        downloads = j
+            .iter()
+            .filter(|e| e.action == "document.download")
+            .map(|e| (e.outcome.clone(), e.detail.clone()))
+            .collect::<Vec<_>>();
+        if downloads.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        downloads,
+        [
+            ("ok".to_owned(), None),
+            (
+                "failed".to_owned(),
+                Some("not opened: integrity".to_owned())
+            )
+        ]
+    );
 }

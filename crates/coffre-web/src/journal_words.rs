@@ -116,10 +116,11 @@ impl<'a> Names<'a> {
             what
         };
         // A link at the counter, a duplicate (printed, or that failed:
-        // "duplicate: integrity"): said as such.
+        // "duplicate: store", "duplicate, not opened: integrity"): said as
+        // such.
         let variant = match e.detail.as_deref() {
             Some(d) if d.starts_with("counter:") => "-counter",
-            Some(d) if d == "duplicate" || d.starts_with("duplicate:") => "-duplicate",
+            Some(d) if d.starts_with("duplicate") => "-duplicate",
             _ => "",
         };
         match e.outcome.as_str() {
@@ -144,17 +145,29 @@ impl<'a> Names<'a> {
                 } else {
                     special
                 };
-                // Someone else's attempt that failed names them: a download
-                // is journaled before its paper is opened, so the line
-                // before says they downloaded it, and this one that it did
-                // not come through (nothing for the person to retry).
+                // Someone else's attempt that failed names them, and says
+                // why (nothing for the person to retry). A download is
+                // journaled before its paper is opened: one that then did
+                // not open ("not opened: …") corrects the line saying it
+                // was downloaded.
                 let by_someone = you == "no"
                     && matches!(
                         Who::parse(&e.actor),
                         Some(Who::Caseworker(_) | Who::Beneficiary(_) | Who::Share(_))
                     );
+                let detail = e.detail.as_deref().unwrap_or_default();
+                let why = tr.t(if detail.ends_with("integrity") {
+                    "why-damaged"
+                } else {
+                    "why-down"
+                });
                 if by_someone {
-                    tr.with("j-failed-by", &[("who", &who), ("what", &what)])
+                    let key = if detail.contains("not opened:") {
+                        "j-failed-after"
+                    } else {
+                        "j-failed-by"
+                    };
+                    tr.with(key, &[("who", &who), ("what", &what), ("why", &why)])
                 } else {
                     tr.with("j-failed", &[("what", &what)])
                 }

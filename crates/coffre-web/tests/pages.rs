@@ -2191,7 +2191,8 @@ async fn more_access_is_asked_at_the_desk_and_given_only_by_the_person() {
 
 /// A download is journaled before its paper is opened: a duplicate whose
 /// paper turns out damaged is followed, in the person's journal, by a line
-/// naming who could not print it (not a "try again" meant for her).
+/// naming who could not print it after all, and why (not a "try again"
+/// meant for her).
 #[tokio::test]
 async fn a_duplicate_that_does_not_open_is_told_as_such_in_the_persons_journal() {
     let s = site().await;
@@ -2226,7 +2227,9 @@ async fn a_duplicate_that_does_not_open_is_told_as_such_in_the_persons_journal()
             && journal
                 .body
                 .contains("pas pu imprimer un duplicata de « Attestation CAF »")
-            && journal.body.contains("Coffre était en panne."),
+            && journal
+                .body
+                .contains("la copie gardée par Coffre est abîmée."),
         "{}",
         journal.body
     );

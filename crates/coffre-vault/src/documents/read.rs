@@ -457,19 +457,26 @@ impl Vault {
             .await?;
         let info = self.info(&d, &dek)?;
         let who = session.principal.who();
-        let failed = move |e: &VaultError| {
+        // A failed entry says why; one after the `ok` entry also says that
+        // the paper was not opened after all ("not opened: integrity"), so
+        // that the person's journal and the structure's report pair it
+        // with the `ok` it corrects, and only then.
+        let failed = move |e: &VaultError, after_ok: bool| {
             let why = if matches!(e, VaultError::Integrity) {
                 "integrity"
             } else {
                 "store"
             };
+            let detail = match (purpose, after_ok) {
+                (None, false) => why.to_owned(),
+                (None, true) => format!("not opened: {why}"),
+                (Some(purpose), false) => format!("{purpose}: {why}"),
+                (Some(purpose), true) => format!("{purpose}, not opened: {why}"),
+            };
             NewEntry::new(who, Event::DocumentDownload, Outcome::Failed)
                 .vault(d.beneficiary)
                 .doc(d.id)
-                .detail(match purpose {
-                    Some(purpose) => format!("{purpose}: {why}"),
-                    None => why.to_owned(),
-                })
+                .detail(detail)
         };
         // A remote store is asked first whether it holds the object whole:
         // one out of reach, or missing, fails the download before the
@@ -483,7 +490,7 @@ impl Vault {
                 Err(e) => Some(VaultError::Store(e)),
             };
             if let Some(e) = fails {
-                self.journal(failed(&e)).await?;
+                self.journal(failed(&e, false)).await?;
                 return Err(e);
             }
         }
@@ -492,25 +499,24 @@ impl Vault {
         // processor's cache: opened before the journal's flush, or read
         // before it and opened after, it waited and went out cold (issue
         // 15: 0.64-0.74x of a plain server either way, about 0.8x in this
-        // order).
+        // order). What can still fail after the entry is rare (damage, a
+        // read error): a second entry then says so. The entry, the opening
+        // and that second entry run as a task of their own, so that a
+        // request dropped meanwhile (a page's timeout, a client gone) does
+        // not stop between the two entries.
         let mut entry = NewEntry::ok(who, Event::DocumentDownload)
             .vault(d.beneficiary)
             .doc(d.id);
         if let Some(purpose) = purpose {
             entry = entry.detail(purpose);
         }
-        self.journal(entry).await?;
-        // What can still fail is rare (damage, a read error): a second
-        // entry then says so. The opening runs as a task of its own, so
-        // that a request dropped meanwhile (a page's timeout, a client
-        // gone) never leaves the `ok` entry alone when the paper did not
-        // open.
         let vault = self.clone();
         let opened = tokio::spawn(async move {
+            vault.journal(entry).await?;
             match vault.open_object(&d, dek).await {
                 Ok(stream) => Ok(stream),
                 Err(e) => {
-                    vault.journal(failed(&e)).await?;
+                    vault.journal(failed(&e, true)).await?;
                     Err(e)
                 }
             }

@@ -174,7 +174,7 @@ pub async fn world_on_recutting_store() -> World {
     .await
 }
 
-async fn world_on_store(
+pub async fn world_on_store(
     limits: Limits,
     clock: coffre_vault::Clock,
     wrap: impl FnOnce(Arc<dyn ObjectStore>) -> Arc<dyn ObjectStore>,

@@ -264,7 +264,10 @@ j-denied = { $you ->
    *[other] { $who } a essayé de { $what }, et c'était refusé.
 }
 j-failed = Coffre n'a pas pu { $what } (une panne ; réessayez plus tard).
-j-failed-by = En fait, { $who } n'a pas pu { $what } : Coffre était en panne.
+j-failed-by = { $who } n'a pas pu { $what } : { $why }.
+j-failed-after = En fait, { $who } n'a pas pu { $what } : { $why }.
+why-damaged = la copie gardée par Coffre est abîmée
+why-down = Coffre était en panne
 jw-other = faire une opération
 jw-session-create = ouvrir votre coffre
 j-session-create = { $you ->
