@@ -332,68 +332,6 @@ async fn backup_during_writes_restores_a_consistent_vault() {
     .unwrap();
 }
 
-/// A store whose puts stop, once the object is written, until told to go:
-/// the moment where an object exists and its record does not yet.
-#[derive(Debug)]
-struct PausingStore {
-    inner: std::sync::Arc<dyn coffre_store::ObjectStore>,
-    written: tokio::sync::Notify,
-    go: tokio::sync::Notify,
-}
-
-#[async_trait::async_trait]
-impl coffre_store::ObjectStore for PausingStore {
-    async fn put(
-        &self,
-        key: &ObjectKey,
-        body: coffre_store::BodyStream,
-    ) -> coffre_store::Result<coffre_store::PutReceipt> {
-        let r = self.inner.put(key, body).await;
-        self.written.notify_one();
-        self.go.notified().await;
-        r
-    }
-    async fn get(&self, key: &ObjectKey) -> coffre_store::Result<coffre_store::ObjectBody> {
-        self.inner.get(key).await
-    }
-    async fn get_range(
-        &self,
-        key: &ObjectKey,
-        range: std::ops::Range<u64>,
-    ) -> coffre_store::Result<coffre_store::ObjectBody> {
-        self.inner.get_range(key, range).await
-    }
-    async fn head(&self, key: &ObjectKey) -> coffre_store::Result<u64> {
-        self.inner.head(key).await
-    }
-    async fn delete(&self, key: &ObjectKey) -> coffre_store::Result<()> {
-        self.inner.delete(key).await
-    }
-    async fn list(
-        &self,
-        prefix: &coffre_store::KeyPrefix,
-        after: Option<&str>,
-        limit: usize,
-    ) -> coffre_store::Result<coffre_store::ListPage> {
-        self.inner.list(prefix, after, limit).await
-    }
-    async fn cleanup_incomplete(
-        &self,
-        older_than: std::time::Duration,
-    ) -> coffre_store::Result<u64> {
-        self.inner.cleanup_incomplete(older_than).await
-    }
-    async fn check(&self) -> coffre_store::Result<()> {
-        self.inner.check().await
-    }
-    fn describe(&self) -> String {
-        "pausing".into()
-    }
-    fn remote(&self) -> bool {
-        self.inner.remote()
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gc_and_scrub_leave_an_upload_in_flight_alone() {
     let dir = tempfile::tempdir().unwrap();
@@ -402,11 +340,7 @@ async fn gc_and_scrub_leave_an_upload_in_flight_alone() {
             .await
             .unwrap(),
     );
-    let store = std::sync::Arc::new(PausingStore {
-        inner: fs.clone(),
-        written: tokio::sync::Notify::new(),
-        go: tokio::sync::Notify::new(),
-    });
+    let store = std::sync::Arc::new(GatedStore::new(fs.clone(), Hold::Puts));
     let vault = Vault::open(VaultConfig {
         clock: coffre_vault::Clock::system(),
         person_keys: (dir.path().join("db")).with_file_name("person-keys"),
@@ -434,7 +368,7 @@ async fn gc_and_scrub_leave_an_upload_in_flight_alone() {
         let me = me.clone();
         tokio::spawn(async move { v.upload(&me, b, doc("cni"), body(b"scan", 2)).await })
     };
-    store.written.notified().await;
+    store.reached.notified().await;
     // The object is there, its record is not: not an orphan, even at 0 s.
     let listed = fs
         .list(&coffre_store::KeyPrefix::documents(), None, 10)

@@ -382,21 +382,14 @@ async fn papers_open_and_leave_no_plaintext_behind(w: World) {
         // in the last chunk (papers opened whole: the chunks before it
         // were opened when the opening fails).
         let key = ObjectKey::document(up.document_id, 1);
-        let mut stored = w.store.get(&key).await.unwrap().collect().await.unwrap();
-        let at = if len > 2 * 1024 * 1024 {
-            PREFIX_LEN + (coffre_store::PIECE_CHUNKS as usize + 6) * CHUNK_STORED_LEN + 100
-        } else {
-            stored.len() - 20
-        };
-        stored[at] ^= 0x40;
-        let piece: std::io::Result<bytes::Bytes> = Ok(stored.into());
-        w.store
-            .put(
-                &key,
-                futures_util::StreamExt::boxed(futures_util::stream::iter([piece])),
-            )
-            .await
-            .unwrap();
+        damage_object(w.store.as_ref(), &key, |n| {
+            if len > 2 * 1024 * 1024 {
+                PREFIX_LEN + (coffre_store::PIECE_CHUNKS as usize + 6) * CHUNK_STORED_LEN + 100
+            } else {
+                n - 20
+            }
+        })
+        .await;
         match w.vault.download(&me, up.document_id).await {
             Err(e) => assert!(
                 matches!(e, VaultError::Integrity),
@@ -1445,17 +1438,7 @@ async fn a_download_that_does_not_open_is_journaled_after_its_entry_and_not_coun
     // The stored object damaged: the same duplicate fails, as does her own
     // download.
     let key = ObjectKey::document(up.document_id, 1);
-    let mut stored = w.store.get(&key).await.unwrap().collect().await.unwrap();
-    let last = stored.len() - 3;
-    stored[last] ^= 1;
-    let piece: std::io::Result<bytes::Bytes> = Ok(stored.into());
-    w.store
-        .put(
-            &key,
-            futures_util::StreamExt::boxed(futures_util::stream::iter([piece])),
-        )
-        .await
-        .unwrap();
+    damage_object(w.store.as_ref(), &key, |n| n - 3).await;
     assert!(matches!(
         w.vault.download_duplicate(&cw, up.document_id).await,
         Err(VaultError::Integrity)
@@ -1558,79 +1541,19 @@ async fn a_remote_store_missing_the_object_fails_the_download_before_its_entry()
     }
 }
 
-/// A store whose reads wait until told to go, and say when one waits.
-#[derive(Debug)]
-struct GatedStore {
-    inner: std::sync::Arc<dyn coffre_store::ObjectStore>,
-    reached: std::sync::Arc<tokio::sync::Notify>,
-    go: std::sync::Arc<tokio::sync::Notify>,
-}
-
-#[async_trait::async_trait]
-impl coffre_store::ObjectStore for GatedStore {
-    async fn put(
-        &self,
-        key: &ObjectKey,
-        body: coffre_store::BodyStream,
-    ) -> coffre_store::Result<coffre_store::PutReceipt> {
-        self.inner.put(key, body).await
-    }
-    async fn get(&self, key: &ObjectKey) -> coffre_store::Result<coffre_store::ObjectBody> {
-        self.reached.notify_one();
-        self.go.notified().await;
-        self.inner.get(key).await
-    }
-    async fn get_range(
-        &self,
-        key: &ObjectKey,
-        range: std::ops::Range<u64>,
-    ) -> coffre_store::Result<coffre_store::ObjectBody> {
-        self.inner.get_range(key, range).await
-    }
-    async fn head(&self, key: &ObjectKey) -> coffre_store::Result<u64> {
-        self.inner.head(key).await
-    }
-    async fn delete(&self, key: &ObjectKey) -> coffre_store::Result<()> {
-        self.inner.delete(key).await
-    }
-    async fn list(
-        &self,
-        prefix: &KeyPrefix,
-        after: Option<&str>,
-        limit: usize,
-    ) -> coffre_store::Result<coffre_store::ListPage> {
-        self.inner.list(prefix, after, limit).await
-    }
-    async fn cleanup_incomplete(&self, older_than: Duration) -> coffre_store::Result<u64> {
-        self.inner.cleanup_incomplete(older_than).await
-    }
-    async fn check(&self) -> coffre_store::Result<()> {
-        self.inner.check().await
-    }
-    fn describe(&self) -> String {
-        "gated".into()
-    }
-    fn remote(&self) -> bool {
-        self.inner.remote()
-    }
-}
-
 /// A download dropped by its requester after its `ok` entry (a page's
 /// timeout while the store is slow) still ends with its failed entry when
 /// the paper then does not open: the two entries are never parted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_download_dropped_after_its_entry_still_journals_that_it_failed() {
-    let reached = std::sync::Arc::new(tokio::sync::Notify::new());
-    let go = std::sync::Arc::new(tokio::sync::Notify::new());
-    let (r, g) = (reached.clone(), go.clone());
-    let w = world_on_store(test_limits(), coffre_vault::Clock::system(), move |fs| {
-        std::sync::Arc::new(GatedStore {
-            inner: fs,
-            reached: r,
-            go: g,
-        })
+    let mut gated = None;
+    let w = world_on_store(test_limits(), coffre_vault::Clock::system(), |fs| {
+        let g = std::sync::Arc::new(GatedStore::new(fs, Hold::Gets));
+        gated = Some(g.clone());
+        g
     })
     .await;
+    let gated = gated.unwrap();
     let (s, admin) = structure(&w, "CCAS", "admin").await;
     let cw = caseworker(&w, &admin, s, "julie").await;
     let (b, me) = beneficiary(&w, &cw, "marie", "482913", &[Category::Identity], true).await;
@@ -1644,32 +1567,21 @@ async fn a_download_dropped_after_its_entry_still_journals_that_it_failed() {
         )
         .await
         .unwrap();
-    // Damaged, behind the gate (the gate holds reads only).
-    let id = up.document_id.to_string();
-    let (mut dirs, mut found) = (vec![w.dir.path().join("objects")], None);
-    while let Some(d) = dirs.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
-            let p = entry.unwrap().path();
-            if p.is_dir() {
-                dirs.push(p);
-            } else if p.to_string_lossy().contains(&id) {
-                found = Some(p);
-            }
-        }
-    }
-    let path = found.expect("the paper's object on disk");
-    let mut stored = std::fs::read(&path).unwrap();
-    let last = stored.len() - 1;
-    stored[last] ^= 1;
-    std::fs::write(&path, stored).unwrap();
+    // Damaged, past the gate (which holds the vault's reads only).
+    damage_object(
+        gated.inner.as_ref(),
+        &ObjectKey::document(up.document_id, 1),
+        |n| n - 1,
+    )
+    .await;
 
     let (v, me2, id) = (w.vault.clone(), me.clone(), up.document_id);
     let request = tokio::spawn(async move { v.download(&me2, id).await.map(|_| ()) });
     // The store is asked: the `ok` entry is durable. The request is dropped.
-    reached.notified().await;
+    gated.reached.notified().await;
     request.abort();
     assert!(request.await.unwrap_err().is_cancelled());
-    go.notify_one();
+    gated.go.notify_one();
     let mut downloads = Vec::new();
     for _ in 0..500 {
         let j = w.vault.vault_journal(&me, b, 100).await.unwrap().entries;

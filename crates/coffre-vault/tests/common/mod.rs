@@ -397,3 +397,111 @@ impl ObjectStore for RecuttingStore {
         true
     }
 }
+
+/// What a [`GatedStore`] holds until told to go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hold {
+    /// Puts, once the object is written: the moment where an object exists
+    /// and its record does not yet.
+    Puts,
+    /// Whole-object reads, before the object is read.
+    Gets,
+}
+
+/// A store that holds puts or reads until told to go (`go`), and says when
+/// one is held (`reached`).
+#[derive(Debug)]
+pub struct GatedStore {
+    pub inner: Arc<dyn ObjectStore>,
+    pub hold: Hold,
+    pub reached: tokio::sync::Notify,
+    pub go: tokio::sync::Notify,
+}
+
+impl GatedStore {
+    pub fn new(inner: Arc<dyn ObjectStore>, hold: Hold) -> Self {
+        Self {
+            inner,
+            hold,
+            reached: tokio::sync::Notify::new(),
+            go: tokio::sync::Notify::new(),
+        }
+    }
+
+    async fn gate(&self, at: Hold) {
+        if self.hold == at {
+            self.reached.notify_one();
+            self.go.notified().await;
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl ObjectStore for GatedStore {
+    async fn put(
+        &self,
+        key: &coffre_store::ObjectKey,
+        body: coffre_store::BodyStream,
+    ) -> coffre_store::Result<coffre_store::PutReceipt> {
+        let r = self.inner.put(key, body).await;
+        self.gate(Hold::Puts).await;
+        r
+    }
+    async fn get(
+        &self,
+        key: &coffre_store::ObjectKey,
+    ) -> coffre_store::Result<coffre_store::ObjectBody> {
+        self.gate(Hold::Gets).await;
+        self.inner.get(key).await
+    }
+    async fn get_range(
+        &self,
+        key: &coffre_store::ObjectKey,
+        range: std::ops::Range<u64>,
+    ) -> coffre_store::Result<coffre_store::ObjectBody> {
+        self.inner.get_range(key, range).await
+    }
+    async fn head(&self, key: &coffre_store::ObjectKey) -> coffre_store::Result<u64> {
+        self.inner.head(key).await
+    }
+    async fn delete(&self, key: &coffre_store::ObjectKey) -> coffre_store::Result<()> {
+        self.inner.delete(key).await
+    }
+    async fn list(
+        &self,
+        prefix: &coffre_store::KeyPrefix,
+        after: Option<&str>,
+        limit: usize,
+    ) -> coffre_store::Result<coffre_store::ListPage> {
+        self.inner.list(prefix, after, limit).await
+    }
+    async fn cleanup_incomplete(&self, older_than: Duration) -> coffre_store::Result<u64> {
+        self.inner.cleanup_incomplete(older_than).await
+    }
+    async fn check(&self) -> coffre_store::Result<()> {
+        self.inner.check().await
+    }
+    fn describe(&self) -> String {
+        "gated".into()
+    }
+    fn remote(&self) -> bool {
+        self.inner.remote()
+    }
+}
+
+/// Flips a bit of a stored object, at the offset `at` picks from its length
+/// (damage, as the disk or a thief could make it).
+pub async fn damage_object(
+    store: &dyn ObjectStore,
+    key: &coffre_store::ObjectKey,
+    at: impl FnOnce(usize) -> usize,
+) {
+    let mut stored = store.get(key).await.unwrap().collect().await.unwrap();
+    let at = at(stored.len());
+    stored[at] ^= 0x40;
+    let piece: std::io::Result<Bytes> = Ok(stored.into());
+    store
+        .put(key, futures_util::stream::iter([piece]).boxed())
+        .await
+        .unwrap();
+}
