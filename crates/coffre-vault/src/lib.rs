@@ -55,7 +55,7 @@ pub use counter::{
 pub use documents::{DeskOverview, DeskPaper, DocumentInfo, NewDocument, PlaintextStream};
 pub use error::{Result, VaultError};
 pub use export::{JOURNAL_PAGE_MAX, Manifest, ManifestEntry, PINNED_SHOWN, VaultJournal};
-pub use journal::{Event, NewEntry, Outcome, Who};
+pub use journal::{DownloadFailure, Event, NewEntry, Outcome, Who};
 pub use lockout::{address_block, site_block};
 pub use maintenance::{
     BACKUP_FORMAT, BackupSummary, GcReport, RecordProblem, RestoreSummary, RootFile,

@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 use coffre_crypto::PrincipalId;
 use tokio::sync::Semaphore;
 
-use crate::journal::{Event, NewEntry, Who};
+use crate::journal::{DownloadFailure, Event, NewEntry, Who};
 use crate::model::Date;
 use crate::policy::StructureAction;
 use crate::session::{Principal, Session};
@@ -162,7 +162,8 @@ impl Vault {
                     && event == Some(Event::DocumentDownload)
                     && e.detail
                         .as_deref()
-                        .is_some_and(|d| d.starts_with("duplicate, not opened:"))
+                        .and_then(DownloadFailure::parse)
+                        .is_some_and(|f| f.duplicate && f.after_entry)
                 {
                     let printed = printed_at
                         .get_mut(&(e.actor.clone(), e.document.clone()))

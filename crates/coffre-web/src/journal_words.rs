@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use coffre_api::AppState;
 use coffre_crypto::PrincipalId;
 use coffre_crypto::audit::Entry;
-use coffre_vault::Who;
+use coffre_vault::{DownloadFailure, Event, Who};
 
 use crate::i18n::Tr;
 
@@ -115,12 +115,16 @@ impl<'a> Names<'a> {
         } else {
             what
         };
-        // A link at the counter, a duplicate (printed, or that failed:
-        // "duplicate: store", "duplicate, not opened: integrity"): said as
-        // such.
+        // A download that failed, as the vault spells it.
+        let failure = (e.action == Event::DocumentDownload.code())
+            .then(|| e.detail.as_deref().and_then(DownloadFailure::parse))
+            .flatten();
+        // A link at the counter, a duplicate (printed, or that failed):
+        // said as such.
         let variant = match e.detail.as_deref() {
             Some(d) if d.starts_with("counter:") => "-counter",
-            Some(d) if d.starts_with("duplicate") => "-duplicate",
+            Some("duplicate") => "-duplicate",
+            _ if failure.is_some_and(|f| f.duplicate) => "-duplicate",
             _ => "",
         };
         match e.outcome.as_str() {
@@ -155,14 +159,13 @@ impl<'a> Names<'a> {
                         Who::parse(&e.actor),
                         Some(Who::Caseworker(_) | Who::Beneficiary(_) | Who::Share(_))
                     );
-                let detail = e.detail.as_deref().unwrap_or_default();
-                let why = tr.t(if detail.ends_with("integrity") {
+                let why = tr.t(if failure.is_some_and(|f| f.damaged) {
                     "why-damaged"
                 } else {
                     "why-down"
                 });
                 if by_someone {
-                    let key = if detail.contains("not opened:") {
+                    let key = if failure.is_some_and(|f| f.after_entry) {
                         "j-failed-after"
                     } else {
                         "j-failed-by"

@@ -13,7 +13,7 @@ use futures_util::StreamExt;
 use super::streams::{open_chunks, open_stream};
 use super::{DocumentInfo, PlaintextStream, header, object_key};
 use crate::access::dek::Listed;
-use crate::journal::{Event, NewEntry, Outcome, Who};
+use crate::journal::{DownloadFailure, Event, NewEntry, Outcome, Who};
 use crate::model::{Category, Date};
 use crate::policy::Action;
 use crate::records::{DocumentRecord, GrantRecord};
@@ -458,25 +458,19 @@ impl Vault {
         let info = self.info(&d, &dek)?;
         let who = session.principal.who();
         // A failed entry says why; one after the `ok` entry also says that
-        // the paper was not opened after all ("not opened: integrity"), so
-        // that the person's journal and the structure's report pair it
-        // with the `ok` it corrects, and only then.
-        let failed = move |e: &VaultError, after_ok: bool| {
-            let why = if matches!(e, VaultError::Integrity) {
-                "integrity"
-            } else {
-                "store"
-            };
-            let detail = match (purpose, after_ok) {
-                (None, false) => why.to_owned(),
-                (None, true) => format!("not opened: {why}"),
-                (Some(purpose), false) => format!("{purpose}: {why}"),
-                (Some(purpose), true) => format!("{purpose}, not opened: {why}"),
+        // the paper was not opened after all, so that the person's journal
+        // and the structure's report pair it with the `ok` it corrects, and
+        // only then (`DownloadFailure`).
+        let failed = move |e: &VaultError, after_entry: bool| {
+            let f = DownloadFailure {
+                duplicate: purpose == Some("duplicate"),
+                after_entry,
+                damaged: matches!(e, VaultError::Integrity),
             };
             NewEntry::new(who, Event::DocumentDownload, Outcome::Failed)
                 .vault(d.beneficiary)
                 .doc(d.id)
-                .detail(detail)
+                .detail(f.detail())
         };
         // A remote store is asked first whether it holds the object whole:
         // one out of reach, or missing, fails the download before the

@@ -284,6 +284,59 @@ impl fmt::Display for Who {
     }
 }
 
+/// What a failed download's entry says, in its detail: written by the
+/// vault's download, read by the structure's report and the person's
+/// journal, so the three agree on one spelling: `[duplicate: |
+/// duplicate, not opened: | not opened: ](integrity|store)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DownloadFailure {
+    /// A duplicate to print, not a plain download.
+    pub duplicate: bool,
+    /// Journaled after the download's `ok` entry: the paper was not opened
+    /// after all (that entry is to be read with this one).
+    pub after_entry: bool,
+    /// The stored paper is damaged or missing (else: the store failed).
+    pub damaged: bool,
+}
+
+impl DownloadFailure {
+    /// The entry's detail.
+    pub fn detail(self) -> String {
+        let prefix = match (self.duplicate, self.after_entry) {
+            (false, false) => "",
+            (false, true) => "not opened: ",
+            (true, false) => "duplicate: ",
+            (true, true) => "duplicate, not opened: ",
+        };
+        let why = if self.damaged { "integrity" } else { "store" };
+        format!("{prefix}{why}")
+    }
+
+    /// Reads a failed download's detail back; `None` for any other.
+    pub fn parse(detail: &str) -> Option<DownloadFailure> {
+        let (duplicate, after_entry, why) =
+            if let Some(why) = detail.strip_prefix("duplicate, not opened: ") {
+                (true, true, why)
+            } else if let Some(why) = detail.strip_prefix("duplicate: ") {
+                (true, false, why)
+            } else if let Some(why) = detail.strip_prefix("not opened: ") {
+                (false, true, why)
+            } else {
+                (false, false, detail)
+            };
+        let damaged = match why {
+            "integrity" => true,
+            "store" => false,
+            _ => return None,
+        };
+        Some(DownloadFailure {
+            duplicate,
+            after_entry,
+            damaged,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -314,5 +367,33 @@ mod tests {
             assert_eq!(Who::parse(&w.to_string()), Some(w));
         }
         assert_eq!(Who::parse("stranger"), None);
+    }
+
+    #[test]
+    fn download_failures_round_trip_and_nothing_else_parses() {
+        for duplicate in [false, true] {
+            for after_entry in [false, true] {
+                for damaged in [false, true] {
+                    let f = DownloadFailure {
+                        duplicate,
+                        after_entry,
+                        damaged,
+                    };
+                    assert_eq!(DownloadFailure::parse(&f.detail()), Some(f));
+                }
+            }
+        }
+        assert_eq!(
+            DownloadFailure {
+                duplicate: true,
+                after_entry: true,
+                damaged: true
+            }
+            .detail(),
+            "duplicate, not opened: integrity"
+        );
+        for other in ["duplicate", "range 0-9", "not opened: ", "integrity!", ""] {
+            assert_eq!(DownloadFailure::parse(other), None, "{other}");
+        }
     }
 }

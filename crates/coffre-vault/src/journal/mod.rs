@@ -18,7 +18,7 @@ use coffre_crypto::{DocumentId, PrincipalId};
 use tokio::sync::{mpsc, oneshot};
 
 pub(crate) use coalesce::{Admit, Coalescer};
-pub use event::{Event, Outcome, Who};
+pub use event::{DownloadFailure, Event, Outcome, Who};
 
 use crate::clock::Clock;
 use crate::records::{Appended, Records};
