@@ -2234,6 +2234,11 @@ async fn a_duplicate_that_does_not_open_is_told_as_such_in_the_persons_journal()
         journal.body
     );
     assert!(
+        !journal.body.contains("Refusé :</strong> En fait"),
+        "{}",
+        journal.body
+    );
+    assert!(
         !journal.body.contains("réessayez plus tard"),
         "{}",
         journal.body

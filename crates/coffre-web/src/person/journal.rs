@@ -71,7 +71,9 @@ async fn journal(
     let mut line = |e: &coffre_crypto::audit::Entry| Line {
         when: tr.moment(e.time_ms),
         sentence: names.sentence(&tr, e),
-        refused: e.outcome != "ok",
+        // Refusals only: a failure (the store down, a damaged paper) was
+        // not refused, and its sentence says what happened.
+        refused: e.outcome == "denied",
     };
     let kept = if q.avant.is_none() {
         page.kept_in_view.iter().take(10).map(&mut line).collect()
